@@ -1,0 +1,154 @@
+namespace Vigil.Launching;
+
+/// <summary>A process Vigil spawned: its pidfd, its exit, and its output pipes (see <see cref="Launcher"/>).</summary>
+public sealed unsafe class ChildProcess : IDisposable, Reactor.IHandler
+{
+    private readonly int _pidfd;
+    private readonly object _gate = new();
+    private bool _closed;
+    private volatile bool _reaped;
+    private readonly TaskCompletionSource<ExitStatus> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _outputClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _openStreams;
+    private readonly int _outFd, _errFd;
+
+    internal ChildProcess(int pid, int pidfd, ulong startTime, string path, LaunchRequest request, int outFd, int errFd)
+    {
+        Pid = pid;
+        _pidfd = pidfd;
+        Identity = new ProcessIdentity(pid, startTime);
+        ExecutablePath = path;
+        Request = request;
+        _outFd = outFd;
+        _errFd = errFd;
+        _openStreams = (outFd >= 0 ? 1 : 0) + (errFd >= 0 ? 1 : 0);
+        if (_openStreams == 0) _outputClosed.TrySetResult();
+    }
+
+    public int Pid { get; }
+    public ProcessIdentity Identity { get; }
+    public string ExecutablePath { get; }
+    public LaunchRequest Request { get; }
+    public bool HasExited => _reaped;
+
+    /// <summary>Completes once the child is reaped, with its exact status.</summary>
+    public Task<ExitStatus> Exited => _exited.Task;
+
+    /// <summary>Completes when both output pipes reached end of file (a grandchild holding them open delays this, not <see cref="Exited"/>).</summary>
+    public Task OutputClosed => _outputClosed.Task;
+
+    internal void Begin()
+    {
+        if (_outFd >= 0) Reactor.Shared.Register(_outFd, new PipeReader(this, StreamKind.Stdout), closeOnRemove: true);
+        if (_errFd >= 0) Reactor.Shared.Register(_errFd, new PipeReader(this, StreamKind.Stderr), closeOnRemove: true);
+        Reactor.Shared.Register(_pidfd, this, closeOnRemove: true);
+    }
+
+    bool Reactor.IHandler.OnReady(int fd, uint events)
+    {
+        byte* info = stackalloc byte[Native.SigInfoSize];
+        new Span<byte>(info, Native.SigInfoSize).Clear();
+        int rc;
+        do rc = Native.waitid(Native.P_PIDFD, _pidfd, info, Native.WEXITED | Native.WNOHANG);
+        while (rc < 0 && Native.Errno == Native.EINTR);
+        if (rc < 0)
+        {
+            // ECHILD: someone else reaped it (only possible if a foreign waitpid(-1) ran). Report what we know.
+            Finish(ExitStatus.NotCollected);
+            return false;
+        }
+        int sigPid = *(int*)(info + 16);
+        if (sigPid == 0) return true; // not exited yet (spurious wake-up)
+        int code = *(int*)(info + 8);
+        int status = *(int*)(info + 24);
+        Finish(code switch
+        {
+            Native.CLD_EXITED => ExitStatus.Exited(status),
+            Native.CLD_DUMPED => ExitStatus.Killed(status, coreDumped: true),
+            _ => ExitStatus.Killed(status),
+        });
+        return false;
+    }
+
+    private void Finish(ExitStatus status)
+    {
+        // Under the gate: Signal() checks _reaped under it, and the reactor closes the pidfd only after we return.
+        lock (_gate) _reaped = true;
+        OrphanReaper.Untrack(Pid);
+        _exited.TrySetResult(status);
+    }
+
+    /// <summary>Sends a signal to the child itself through its pidfd: cannot reach a process that reused the PID.</summary>
+    public bool Signal(int signal)
+    {
+        lock (_gate)
+        {
+            if (_closed || _reaped) return false;
+            return Native.PidfdSendSignal(_pidfd, signal) == 0;
+        }
+    }
+
+    /// <summary>
+    /// Sends a signal to the child's process group (the child leads it). Only while the child is unreaped: then its
+    /// PID, and so the group id, cannot have been recycled.
+    /// </summary>
+    public bool SignalGroup(int signal)
+    {
+        lock (_gate)
+        {
+            if (_closed || _reaped) return false;
+            return Native.kill(-Pid, signal) == 0;
+        }
+    }
+
+    private void StreamEnded(StreamKind kind)
+    {
+        Request.Receiver?.OnEnd(kind);
+        if (Interlocked.Decrement(ref _openStreams) == 0) _outputClosed.TrySetResult();
+    }
+
+    /// <summary>Stops signalling through this handle. The pidfd itself is closed by the reactor once the child is reaped.</summary>
+    public void Dispose()
+    {
+        lock (_gate) _closed = true;
+    }
+
+    private sealed class PipeReader(ChildProcess owner, StreamKind kind) : Reactor.IHandler
+    {
+        [ThreadStatic] private static byte[]? t_buffer;
+
+        public bool OnReady(int fd, uint events)
+        {
+            var buf = t_buffer ??= new byte[64 * 1024];
+            // Bounded work per wake-up so one flooding child cannot starve the others.
+            for (int round = 0; round < 16; round++)
+            {
+                nint n;
+                fixed (byte* p = buf) n = Native.read(fd, p, buf.Length);
+                if (n > 0)
+                {
+                    owner.Request.Receiver?.OnData(kind, buf.AsSpan(0, (int)n));
+                    if (n < buf.Length) return true;
+                    continue;
+                }
+                if (n < 0 && (Native.Errno == Native.EAGAIN || Native.Errno == Native.EINTR)) return true;
+                owner.StreamEnded(kind); // EOF, or an error we cannot recover from
+                return false;
+            }
+            return true;
+        }
+    }
+}
+
+/// <summary>A PID plus its start time: names one process for its whole life, never a later one that reused the PID.</summary>
+public readonly record struct ProcessIdentity(int Pid, ulong StartTime)
+{
+    public bool IsAlive => ProcFs.IsAlive(Pid, StartTime);
+
+    /// <summary>Signals the process only if /proc/PID/stat still shows the same start time (the PID-reuse guard).</summary>
+    public bool Signal(int signal) => ProcFs.TryReadStat(Pid, out var st) && st.StartTime == StartTime && Native.kill(Pid, signal) == 0;
+
+    public static ProcessIdentity? Of(int pid) => ProcFs.TryReadStat(pid, out var st) ? new ProcessIdentity(pid, st.StartTime) : null;
+
+    public override string ToString() => Pid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,198 @@
+using System.Runtime.InteropServices;
+
+namespace Vigil.Launching;
+
+// Overview
+// --------
+// Why Vigil spawns children itself instead of through System.Diagnostics.Process:
+// - Every child must lead its own process group (so a stop signal reaches the whole group), and
+//   ProcessStartInfo cannot do that on Unix. posix_spawn with POSIX_SPAWN_SETSID makes the child a session and
+//   group leader before exec, with no wrapper process and no window where the child runs in Vigil's group.
+// - Process.ExitCode folds "killed by signal N" into 128+N; waitid(2) gives CLD_EXITED / CLD_KILLED / CLD_DUMPED
+//   and the exact value, which is what Vigil reports.
+// - glibc's posix_spawn (vfork-style clone) returns exec failures as its result, so a missing file or a
+//   permission problem is a typed SpawnFailure, not a mysterious exit code 127.
+// Reaping: each child gets a pidfd (pidfd_open) registered with the Reactor; when it becomes readable we call
+// waitid(P_PIDFD, WNOHANG). Only the owner of a pidfd reaps that child, so there is no waitpid(-1) anywhere.
+// Vigil never starts children through Process, so the runtime's SIGCHLD handling has no children of ours to
+// reap. Orphaned grandchildren reparented to Vigil (it is a child subreaper) are reaped by OrphanReaper with
+// waitpid on their specific PIDs. Signals to a child go through pidfd_send_signal, which cannot hit a
+// recycled PID; signals to other processes check /proc/PID/stat's start time first (see ProcessIdentity).
+// The child gets a clean signal state: default dispositions for every signal (the runtime ignores SIGPIPE,
+// and ignored dispositions survive exec) and an empty mask.
+public static unsafe class Launcher
+{
+    private const int X_OK = 1;
+
+    /// <summary>Starts a process. Never throws for problems with the request itself: those come back as a <see cref="SpawnFailure"/>.</summary>
+    public static SpawnResult Spawn(LaunchRequest req)
+    {
+        if (req.Argv.Count == 0 || string.IsNullOrEmpty(req.Argv[0]))
+            return new SpawnFailure(SpawnErrorKind.NotFound, "empty command");
+        var cwd = req.WorkingDirectory;
+        if (!Directory.Exists(cwd))
+            return new SpawnFailure(SpawnErrorKind.BadWorkingDirectory, $"working directory '{cwd}' does not exist");
+        var envPath = FindEnv(req.Environment, "PATH") ?? "/usr/local/bin:/usr/bin:/bin";
+        var resolved = ResolveExecutable(req.Argv[0], cwd, envPath);
+        if (resolved.Failure is { } f) return f;
+
+        int* outPipe = stackalloc int[2] { -1, -1 };
+        int* errPipe = stackalloc int[2] { -1, -1 };
+        int devNull = -1;
+        byte* fa = (byte*)NativeMemory.AllocZeroed(Native.FileActionsSize);
+        byte* attr = (byte*)NativeMemory.AllocZeroed(Native.SpawnAttrSize);
+        byte* sigs = stackalloc byte[Native.SigSetSize];
+        byte* path = null, cwdZ = null;
+        byte** argv = null, envp = null;
+        try
+        {
+            fixed (byte* nul = "/dev/null\0"u8)
+                devNull = Native.open(nul, Native.O_RDWR | Native.O_CLOEXEC, 0);
+            if (devNull < 0) return Fail("open /dev/null");
+            bool pipes = req.Output == OutputMode.Pipe;
+            if (pipes)
+            {
+                if (Native.pipe2(outPipe, Native.O_CLOEXEC) < 0 || Native.pipe2(errPipe, Native.O_CLOEXEC) < 0)
+                    return Fail("pipe2");
+            }
+
+            Native.posix_spawn_file_actions_init(fa);
+            Native.posix_spawn_file_actions_adddup2(fa, devNull, 0);
+            if (pipes)
+            {
+                Native.posix_spawn_file_actions_adddup2(fa, outPipe[1], 1);
+                Native.posix_spawn_file_actions_adddup2(fa, errPipe[1], 2);
+            }
+            else if (req.Output == OutputMode.Null)
+            {
+                Native.posix_spawn_file_actions_adddup2(fa, devNull, 1);
+                Native.posix_spawn_file_actions_adddup2(fa, devNull, 2);
+            }
+            cwdZ = Native.Utf8Z(cwd);
+            Native.posix_spawn_file_actions_addchdir_np(fa, cwdZ);
+
+            Native.posix_spawnattr_init(attr);
+            Native.posix_spawnattr_setflags(attr, (short)(Native.POSIX_SPAWN_SETSID | Native.POSIX_SPAWN_SETSIGMASK | Native.POSIX_SPAWN_SETSIGDEF));
+            Native.sigemptyset(sigs);
+            Native.posix_spawnattr_setsigmask(attr, sigs);
+            Native.sigfillset(sigs);
+            Native.posix_spawnattr_setsigdefault(attr, sigs);
+
+            path = Native.Utf8Z(resolved.Path!);
+            var args = new List<string>(req.Argv);
+            argv = Native.Utf8ZArray(args);
+            envp = Native.Utf8ZArray(req.Environment);
+
+            int pid, rc, pidfd;
+            lock (OrphanReaper.SpawnLock)
+            {
+                rc = Native.posix_spawn(out pid, path, fa, attr, argv, envp);
+                if (rc != 0) return MapSpawnError(rc, req.Argv[0], resolved.Path!);
+                // The child cannot be reaped by anyone but us (see Overview), so pidfd_open cannot race with a reap.
+                pidfd = Native.PidfdOpen(pid);
+                OrphanReaper.Track(pid);
+            }
+            if (pidfd < 0)
+                throw new InvalidOperationException($"pidfd_open({pid}) failed: {Native.Describe(Native.Errno)}; Vigil needs Linux 5.3 or later");
+            ProcFs.TryReadStat(pid, out var st);
+            var child = new ChildProcess(pid, pidfd, st.StartTime, resolved.Path!, req, pipes ? outPipe[0] : -1, pipes ? errPipe[0] : -1);
+            if (pipes) { outPipe[0] = -1; errPipe[0] = -1; }
+            child.Begin();
+            return child;
+        }
+        finally
+        {
+            if (outPipe[0] >= 0) Native.close(outPipe[0]);
+            if (outPipe[1] >= 0) Native.close(outPipe[1]);
+            if (errPipe[0] >= 0) Native.close(errPipe[0]);
+            if (errPipe[1] >= 0) Native.close(errPipe[1]);
+            if (devNull >= 0) Native.close(devNull);
+            Native.posix_spawn_file_actions_destroy(fa);
+            Native.posix_spawnattr_destroy(attr);
+            NativeMemory.Free(fa);
+            NativeMemory.Free(attr);
+            if (path != null) NativeMemory.Free(path);
+            if (cwdZ != null) NativeMemory.Free(cwdZ);
+            Native.FreeArray(argv);
+            Native.FreeArray(envp);
+        }
+
+        static SpawnFailure Fail(string what) => new(SpawnErrorKind.Other, $"{what} failed: {Native.Describe(Native.Errno)}");
+    }
+
+    private static SpawnFailure MapSpawnError(int errno, string argv0, string path) => errno switch
+    {
+        Native.ENOENT => new(SpawnErrorKind.NotFound, $"cannot execute '{argv0}': {path} not found (or its interpreter is missing)"),
+        Native.EACCES => new(SpawnErrorKind.PermissionDenied, $"cannot execute '{argv0}': permission denied for {path}"),
+        Native.ENOEXEC => new(SpawnErrorKind.NotExecutable, $"cannot execute '{argv0}': {path} is not an executable format (add a #! line or set an interpreter)"),
+        _ => new(SpawnErrorKind.Other, $"cannot execute '{argv0}' ({path}): {Native.Describe(errno)}"),
+    };
+
+    internal readonly record struct Resolution(string? Path, SpawnFailure? Failure);
+
+    /// <summary>Finds the file exec would run, so a failure can say what was looked for and where.</summary>
+    internal static Resolution ResolveExecutable(string argv0, string cwd, string pathVar)
+    {
+        if (argv0.Contains('/'))
+        {
+            var full = Path.GetFullPath(argv0, cwd);
+            if (!File.Exists(full))
+                return new(null, new SpawnFailure(Directory.Exists(full) ? SpawnErrorKind.PermissionDenied : SpawnErrorKind.NotFound,
+                    Directory.Exists(full) ? $"cannot execute '{argv0}': {full} is a directory" : $"cannot execute '{argv0}': {full} does not exist"));
+            return CheckExecutable(argv0, full);
+        }
+        foreach (var dir in pathVar.Split(':'))
+        {
+            var candidate = Path.Combine(dir.Length == 0 ? cwd : Path.GetFullPath(dir, cwd), argv0);
+            if (File.Exists(candidate)) return CheckExecutable(argv0, candidate);
+        }
+        return new(null, new SpawnFailure(SpawnErrorKind.NotFound, $"cannot execute '{argv0}': command not found in PATH ({pathVar})"));
+    }
+
+    private static Resolution CheckExecutable(string argv0, string full)
+    {
+        byte* p = Native.Utf8Z(full);
+        try
+        {
+            if (Native.access(p, X_OK) == 0) return new(full, null);
+            return new(null, new SpawnFailure(SpawnErrorKind.PermissionDenied, $"cannot execute '{argv0}': {full} is not executable (chmod +x, or run it through an interpreter)"));
+        }
+        finally { NativeMemory.Free(p); }
+    }
+
+    internal static string? FindEnv(IReadOnlyList<string> env, string key)
+    {
+        foreach (var kv in env)
+            if (kv.Length > key.Length && kv[key.Length] == '=' && kv.StartsWith(key, StringComparison.Ordinal))
+                return kv[(key.Length + 1)..];
+        return null;
+    }
+}
+
+public enum OutputMode { Pipe, Null, Inherit }
+
+/// <summary>What to start: argv (argv[0] resolved through PATH), the folder, the complete environment (KEY=VALUE).</summary>
+public sealed record LaunchRequest(IReadOnlyList<string> Argv, string WorkingDirectory, IReadOnlyList<string> Environment)
+{
+    public OutputMode Output { get; init; } = OutputMode.Pipe;
+    /// <summary>Receives raw stdout/stderr bytes on the reactor thread; must not block.</summary>
+    public IOutputReceiver? Receiver { get; init; }
+}
+
+public enum StreamKind { Stdout, Stderr }
+
+public interface IOutputReceiver
+{
+    void OnData(StreamKind stream, ReadOnlySpan<byte> data);
+    void OnEnd(StreamKind stream);
+}
+
+/// <summary>Either a started <see cref="ChildProcess"/> or a <see cref="SpawnFailure"/>.</summary>
+public readonly struct SpawnResult
+{
+    public ChildProcess? Child { get; }
+    public SpawnFailure? Failure { get; }
+    private SpawnResult(ChildProcess? c, SpawnFailure? f) { Child = c; Failure = f; }
+    public static implicit operator SpawnResult(ChildProcess c) => new(c, null);
+    public static implicit operator SpawnResult(SpawnFailure f) => new(null, f);
+}

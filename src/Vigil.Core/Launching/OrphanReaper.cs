@@ -1,0 +1,70 @@
+using System.Runtime.InteropServices;
+
+namespace Vigil.Launching;
+
+/// <summary>
+/// Makes Vigil a child subreaper (prctl PR_SET_CHILD_SUBREAPER) so descendants whose parent died are reparented
+/// to Vigil instead of init, where Vigil can still find and stop them; then reaps those orphans when they exit.
+/// Reaping is by specific PID only (waitpid(pid, WNOHANG)) and skips Vigil's own spawned children, which their
+/// pidfd owners reap: never waitpid(-1).
+/// </summary>
+public static class OrphanReaper
+{
+    internal static readonly object SpawnLock = new();
+    private static readonly HashSet<int> Tracked = [];
+    private static PosixSignalRegistration? s_sigchld;
+    private static int s_sweepPending;
+    private static long s_reaped;
+
+    /// <summary>Number of orphaned descendants reaped so far.</summary>
+    public static long ReapedCount => Interlocked.Read(ref s_reaped);
+
+    public static bool IsSubreaper { get; private set; }
+
+    /// <summary>Idempotent. Call once at start-up, before spawning.</summary>
+    public static void Enable()
+    {
+        lock (SpawnLock)
+        {
+            if (s_sigchld != null) return;
+            IsSubreaper = Native.prctl(Native.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0;
+            s_sigchld = PosixSignalRegistration.Create(PosixSignal.SIGCHLD, _ => RequestSweep());
+        }
+    }
+
+    internal static void Track(int pid) => Tracked.Add(pid); // caller holds SpawnLock
+
+    internal static void Untrack(int pid)
+    {
+        lock (SpawnLock) Tracked.Remove(pid);
+        RequestSweep();
+    }
+
+    /// <summary>Coalesces bursts of SIGCHLD into one sweep at a time.</summary>
+    public static void RequestSweep()
+    {
+        if (Interlocked.Exchange(ref s_sweepPending, 1) == 1) return;
+        ThreadPool.UnsafeQueueUserWorkItem(_ =>
+        {
+            Interlocked.Exchange(ref s_sweepPending, 0);
+            Sweep();
+        }, null);
+    }
+
+    /// <summary>Reaps every zombie child of Vigil that no pidfd owner is responsible for. Returns how many.</summary>
+    public static unsafe int Sweep()
+    {
+        int self = Environment.ProcessId, n = 0;
+        lock (SpawnLock)
+        {
+            foreach (var p in ProcFs.All())
+            {
+                if (p.ParentPid != self || p.State != OsState.Zombie || Tracked.Contains(p.Pid)) continue;
+                int status;
+                if (Native.waitpid(p.Pid, &status, Native.WNOHANG) == p.Pid) n++;
+            }
+        }
+        Interlocked.Add(ref s_reaped, n);
+        return n;
+    }
+}

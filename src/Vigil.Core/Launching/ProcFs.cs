@@ -1,0 +1,177 @@
+using System.Globalization;
+
+namespace Vigil.Launching;
+
+/// <summary>The OS state of a process as /proc reports it (the State: line of /proc/PID/status).</summary>
+public enum OsState
+{
+    Running, Sleeping, DiskSleep, Stopped, TracingStop, Zombie, Dead, Idle, Unknown,
+}
+
+/// <summary>The fields of /proc/PID/stat that Vigil uses.</summary>
+/// <param name="StartTime">Field 22: start time in clock ticks since boot; with the PID it identifies a process.</param>
+public readonly record struct ProcStat(int Pid, OsState State, int ParentPid, int ProcessGroup, int Session, ulong StartTime);
+
+/// <summary>Reads /proc with no allocation on the hot path (status polls run for every unit).</summary>
+public static unsafe class ProcFs
+{
+    public static OsState ParseState(char c) => c switch
+    {
+        'R' => OsState.Running,
+        'S' => OsState.Sleeping,
+        'D' => OsState.DiskSleep,
+        'T' => OsState.Stopped,
+        't' => OsState.TracingStop,
+        'Z' => OsState.Zombie,
+        'X' or 'x' => OsState.Dead,
+        'I' => OsState.Idle,
+        _ => OsState.Unknown,
+    };
+
+    /// <summary>The lower-case words /proc/PID/status uses ("disk sleep", "tracing stop").</summary>
+    public static string Describe(OsState s) => s switch
+    {
+        OsState.DiskSleep => "disk sleep",
+        OsState.TracingStop => "tracing stop",
+        _ => s.ToString().ToLowerInvariant(),
+    };
+
+    public static bool TryReadStat(int pid, out ProcStat stat)
+    {
+        stat = default;
+        Span<byte> path = stackalloc byte[32];
+        if (!TryFormatPath(path, pid, "/stat"u8)) return false;
+        Span<byte> buf = stackalloc byte[1024];
+        int n = ReadSmallFile(path, buf);
+        return n > 0 && TryParseStat(buf[..n], out stat);
+    }
+
+    /// <summary>Parses a /proc/PID/stat line. The command name may hold spaces and ')' so we split after the last ')'.</summary>
+    public static bool TryParseStat(ReadOnlySpan<byte> line, out ProcStat stat)
+    {
+        stat = default;
+        int open = line.IndexOf((byte)'(');
+        int close = line.LastIndexOf((byte)')');
+        if (open <= 0 || close < open || close + 2 >= line.Length) return false;
+        if (!int.TryParse(line[..(open - 1)], NumberStyles.None, CultureInfo.InvariantCulture, out int pid)) return false;
+        var rest = line[(close + 2)..];
+        // rest: field 3 (state) onward, separated by single spaces.
+        OsState state = ParseState((char)rest[0]);
+        int field = 3;
+        long ppid = 0, pgrp = 0, session = 0; ulong start = 0;
+        int i = 1;
+        while (i < rest.Length && field < 22)
+        {
+            if (rest[i] != (byte)' ') { i++; continue; }
+            field++;
+            i++;
+            int j = i;
+            while (j < rest.Length && rest[j] != (byte)' ' && rest[j] != (byte)'\n') j++;
+            var tok = rest[i..j];
+            switch (field)
+            {
+                case 4: long.TryParse(tok, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out ppid); break;
+                case 5: long.TryParse(tok, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out pgrp); break;
+                case 6: long.TryParse(tok, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out session); break;
+                case 22: ulong.TryParse(tok, NumberStyles.None, CultureInfo.InvariantCulture, out start); break;
+            }
+            i = j;
+        }
+        if (field < 22) return false;
+        stat = new ProcStat(pid, state, (int)ppid, (int)pgrp, (int)session, start);
+        return true;
+    }
+
+    /// <summary>Every process on the machine, one read of each /proc/PID/stat.</summary>
+    public static List<ProcStat> All()
+    {
+        var list = new List<ProcStat>(256);
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            var name = Path.GetFileName(dir.AsSpan());
+            if (name.Length == 0 || !char.IsAsciiDigit(name[0])) continue;
+            if (int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && TryReadStat(pid, out var st))
+                list.Add(st);
+        }
+        return list;
+    }
+
+    /// <summary>
+    /// The live descendants of <paramref name="root"/> (not the root itself), following parent links,
+    /// plus every live process of <paramref name="session"/> when it is given: a grandchild whose parent
+    /// already exited was reparented to Vigil, but still sits in the unit's session unless it called setsid.
+    /// </summary>
+    public static List<ProcStat> Descendants(int root, int session = 0, IReadOnlyList<ProcStat>? snapshot = null)
+    {
+        var all = snapshot ?? All();
+        var byParent = new Dictionary<int, List<ProcStat>>();
+        foreach (var p in all)
+        {
+            if (!byParent.TryGetValue(p.ParentPid, out var l)) byParent[p.ParentPid] = l = [];
+            l.Add(p);
+        }
+        var result = new List<ProcStat>();
+        var seen = new HashSet<int> { root };
+        var queue = new Queue<int>();
+        queue.Enqueue(root);
+        if (session > 0)
+            foreach (var p in all)
+                if (p.Session == session && p.Pid != root && p.State is not (OsState.Zombie or OsState.Dead) && seen.Add(p.Pid))
+                {
+                    result.Add(p);
+                    queue.Enqueue(p.Pid);
+                }
+        while (queue.Count > 0)
+        {
+            if (!byParent.TryGetValue(queue.Dequeue(), out var kids)) continue;
+            foreach (var k in kids)
+            {
+                if (!seen.Add(k.Pid)) continue;
+                queue.Enqueue(k.Pid);
+                if (k.State is not (OsState.Zombie or OsState.Dead)) result.Add(k);
+            }
+        }
+        return result;
+    }
+
+    /// <summary>True when PID still names the process that had <paramref name="startTime"/> and it has not exited.</summary>
+    public static bool IsAlive(int pid, ulong startTime) =>
+        TryReadStat(pid, out var st) && st.StartTime == startTime && st.State is not (OsState.Zombie or OsState.Dead);
+
+    public static string[] ReadCmdline(int pid)
+    {
+        try
+        {
+            var bytes = File.ReadAllBytes($"/proc/{pid}/cmdline");
+            var s = System.Text.Encoding.UTF8.GetString(bytes).TrimEnd('\0');
+            return s.Length == 0 ? [] : s.Split('\0');
+        }
+        catch (IOException) { return []; }
+        catch (UnauthorizedAccessException) { return []; }
+    }
+
+    private static bool TryFormatPath(Span<byte> dest, int pid, ReadOnlySpan<byte> suffix)
+    {
+        "/proc/"u8.CopyTo(dest);
+        if (!pid.TryFormat(dest[6..], out int w, default, CultureInfo.InvariantCulture)) return false;
+        int at = 6 + w;
+        if (at + suffix.Length + 1 > dest.Length) return false;
+        suffix.CopyTo(dest[at..]);
+        dest[at + suffix.Length] = 0;
+        return true;
+    }
+
+    private static int ReadSmallFile(ReadOnlySpan<byte> pathZ, Span<byte> buf)
+    {
+        fixed (byte* p = pathZ)
+        fixed (byte* b = buf)
+        {
+            int fd = Native.open(p, Native.O_RDONLY | Native.O_CLOEXEC, 0);
+            if (fd < 0) return -1;
+            nint n;
+            do n = Native.read(fd, b, buf.Length); while (n < 0 && Native.Errno == Native.EINTR);
+            Native.close(fd);
+            return (int)n;
+        }
+    }
+}

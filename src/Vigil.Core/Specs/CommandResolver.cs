@@ -1,0 +1,73 @@
+using System.Text.Json;
+using Vigil.Launching;
+
+namespace Vigil.Specs;
+
+/// <summary>Turns a spec into the argv, folder and environment to exec. Problems are <see cref="SpawnFailure"/> values,
+/// found at each start (a script may appear later), and follow the restart policy like a crash.</summary>
+public static class CommandResolver
+{
+    /// <summary>The interpreter for a script, by extension (elife: .js node, .py python; plus .dll dotnet, .sh bash).</summary>
+    public static string[]? InterpreterFor(string script) => Path.GetExtension(script).ToLowerInvariant() switch
+    {
+        ".js" or ".mjs" or ".cjs" => ["node"],
+        ".py" => ["python3"],
+        ".dll" => ["dotnet"],
+        ".sh" => ["bash"],
+        _ => null,
+    };
+
+    public static string WorkingDirectory(ProcessSpec spec, string? baseDir = null) =>
+        Path.GetFullPath(spec.Cwd ?? ".", baseDir ?? Environment.CurrentDirectory);
+
+    public static (IReadOnlyList<string>? Argv, SpawnFailure? Failure) Argv(ProcessSpec spec, string cwd)
+    {
+        if (!spec.Command.IsDefaultOrEmpty) return ([.. spec.Command, .. spec.Args], null);
+        var script = spec.Script;
+        if (string.IsNullOrEmpty(script))
+        {
+            // elife: no script → "main" of package.json in cwd.
+            var pkg = Path.Combine(cwd, "package.json");
+            if (!File.Exists(pkg))
+                return (null, new SpawnFailure(SpawnErrorKind.NoEntryPoint, $"no command or script, and no package.json in {cwd} to take \"main\" from"));
+            try
+            {
+                using var doc = JsonDocument.Parse(File.ReadAllBytes(pkg));
+                script = doc.RootElement.TryGetProperty("main", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : "index.js";
+            }
+            catch (JsonException e)
+            {
+                return (null, new SpawnFailure(SpawnErrorKind.NoEntryPoint, $"{pkg}: not valid JSON ({e.Message})"));
+            }
+            script ??= "index.js";
+        }
+        var interp = InterpreterFor(script);
+        if (interp is null)
+        {
+            // No known extension: run the script itself (it needs a #! line and the executable bit).
+            var path = script.Contains('/') ? script : "./" + script;
+            return ([path, .. spec.Args], null);
+        }
+        if (!File.Exists(Path.Combine(cwd, script)))
+            return (null, new SpawnFailure(SpawnErrorKind.NotFound, $"script '{script}' not found in {cwd}"));
+        return ([.. interp, script, .. spec.Args], null);
+    }
+
+    /// <summary>Vigil's environment, plus the spec's overrides, minus its removals (null values).</summary>
+    public static List<string> Environment(ProcessSpec spec, IReadOnlyDictionary<string, string?>? extra = null)
+    {
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (System.Collections.DictionaryEntry e in System.Environment.GetEnvironmentVariables())
+            env[(string)e.Key] = (string?)e.Value ?? "";
+        void Apply(IEnumerable<KeyValuePair<string, string?>> src)
+        {
+            foreach (var (k, v) in src)
+                if (v is null) env.Remove(k); else env[k] = v;
+        }
+        if (extra is not null) Apply(extra);
+        Apply(spec.Env);
+        var list = new List<string>(env.Count);
+        foreach (var (k, v) in env) list.Add(k + "=" + v);
+        return list;
+    }
+}

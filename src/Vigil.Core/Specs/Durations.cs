@@ -1,0 +1,43 @@
+using System.Globalization;
+
+namespace Vigil.Specs;
+
+/// <summary>Durations as users write them: <c>100ms</c>, <c>1.5s</c>, <c>5m</c>, <c>1h</c>, <c>2d</c> or integer milliseconds.</summary>
+public static class Durations
+{
+    public const string Expected = "a duration like 100ms, 1.5s, 5m, 1h or integer milliseconds";
+
+    public static bool TryParse(string? text, out TimeSpan value)
+    {
+        value = default;
+        if (string.IsNullOrWhiteSpace(text)) return false;
+        var t = text.Trim();
+        if (long.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var ms)) { value = TimeSpan.FromMilliseconds(ms); return true; }
+        int i = 0;
+        while (i < t.Length && (char.IsAsciiDigit(t[i]) || t[i] == '.')) i++;
+        if (i == 0 || !double.TryParse(t.AsSpan(0, i), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var n)) return false;
+        double factorMs = t[i..].Trim() switch
+        {
+            "ms" => 1,
+            "s" => 1000,
+            "m" or "min" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => double.NaN,
+        };
+        if (double.IsNaN(factorMs)) return false;
+        var total = n * factorMs;
+        if (total > TimeSpan.MaxValue.TotalMilliseconds) return false;
+        value = TimeSpan.FromMilliseconds(total);
+        return true;
+    }
+
+    /// <summary>Shortest exact form: 500ms, 1.5s, 10s, 5m, 1h.</summary>
+    public static string Format(TimeSpan d)
+    {
+        if (d.Ticks % TimeSpan.TicksPerMillisecond != 0 || d < TimeSpan.FromSeconds(1)) return $"{d.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)}ms";
+        if (d.TotalHours >= 1 && d.Ticks % TimeSpan.TicksPerHour == 0) return $"{(long)d.TotalHours}h";
+        if (d.TotalMinutes >= 1 && d.Ticks % TimeSpan.TicksPerMinute == 0) return $"{(long)d.TotalMinutes}m";
+        return $"{d.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s";
+    }
+}

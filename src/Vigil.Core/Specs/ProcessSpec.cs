@@ -1,0 +1,143 @@
+using System.Collections.Immutable;
+
+namespace Vigil.Specs;
+
+/// <summary>
+/// Everything needed to run one unit. Immutable: change it with <c>with { … }</c>. <see cref="Validate"/> runs when
+/// a <see cref="Supervision.Supervisor"/> accepts it (and when config is loaded), so a bad spec never half-starts.
+/// </summary>
+public sealed record ProcessSpec
+{
+    /// <summary>Optional and may repeat: an action on a name applies to every unit with it.</summary>
+    public string? Name { get; init; }
+
+    /// <summary>The argv to exec; argv[0] is looked up in PATH. No shell unless the user writes one. Exclusive with <see cref="Script"/>.</summary>
+    public ImmutableArray<string> Command { get; init; } = [];
+
+    /// <summary>A script run by the interpreter its extension names (.js node, .py python3, .dll dotnet, .sh bash).</summary>
+    public string? Script { get; init; }
+
+    /// <summary>Arguments appended after the command or script.</summary>
+    public ImmutableArray<string> Args { get; init; } = [];
+
+    /// <summary>Working directory; null = Vigil's current folder. Relative paths are resolved against Vigil's current folder.</summary>
+    public string? Cwd { get; init; }
+
+    /// <summary>Environment overrides on top of Vigil's own environment; a null value removes the variable.</summary>
+    public ImmutableDictionary<string, string?> Env { get; init; } = ImmutableDictionary<string, string?>.Empty;
+
+    public RestartSpec Restart { get; init; } = RestartSpec.Default;
+    public StopSpec Stop { get; init; } = StopSpec.Default;
+
+    /// <summary>A detached unit is not stopped when Vigil exits, and its output goes to /dev/null rather than a pipe
+    /// (a pipe would deliver SIGPIPE to it once Vigil is gone).</summary>
+    public bool Detach { get; init; }
+
+    /// <summary>Displayed as <c>name</c>, or the command's file name when there is none.</summary>
+    public string DisplayName => Name ?? (Script is not null ? Path.GetFileName(Script) : Command.IsDefaultOrEmpty ? "?" : Path.GetFileName(Command[0]));
+
+    /// <summary>Problems with the spec, each naming the key; empty when valid.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        bool hasCommand = !Command.IsDefaultOrEmpty, hasScript = !string.IsNullOrEmpty(Script);
+        if (hasCommand && hasScript) errors.Add("command/script: give either command or script, not both");
+        if (hasCommand && string.IsNullOrWhiteSpace(Command[0])) errors.Add("command: the first element (the program) is empty");
+        if (Name is { Length: 0 }) errors.Add("name: must not be empty (leave it out for an unnamed unit)");
+        foreach (var k in Env.Keys)
+            if (k.Length == 0 || k.Contains('=') || k.Contains('\0')) errors.Add($"env: '{k}' is not a valid variable name");
+        errors.AddRange(Restart.Validate());
+        errors.AddRange(Stop.Validate());
+        return errors;
+    }
+}
+
+public enum RestartPolicyKind { Always, OnFailure, Never }
+
+public enum LimitAction { SlowRetry, Stop }
+
+/// <summary>Exponential backoff: initial × multiplier^n, capped at max, ± jitter (a fraction of the delay).</summary>
+public sealed record BackoffSpec(TimeSpan Initial, double Multiplier, TimeSpan Max, double Jitter = 0)
+{
+    public IEnumerable<string> Validate()
+    {
+        if (Initial < TimeSpan.Zero) yield return "restart.backoff.initial: must not be negative";
+        if (!(Multiplier >= 1) || double.IsInfinity(Multiplier)) yield return "restart.backoff.multiplier: must be a number ≥ 1";
+        if (Max < Initial) yield return "restart.backoff.max: must be at least restart.backoff.initial";
+        if (!(Jitter >= 0 && Jitter <= 1)) yield return "restart.backoff.jitter: must be between 0 and 1";
+    }
+}
+
+/// <summary>The crash-loop budget: more than <paramref name="Restarts"/> restarts within <paramref name="Within"/> and
+/// the unit goes to slow retry (every <paramref name="RetryEvery"/>, with an event) or stops (with an event).</summary>
+public sealed record CrashLoopLimit(int Restarts, TimeSpan Within, LimitAction Then = LimitAction.SlowRetry, TimeSpan? RetryEvery = null)
+{
+    public static readonly TimeSpan DefaultRetryEvery = TimeSpan.FromMinutes(5);
+    public TimeSpan SlowRetryDelay => RetryEvery ?? DefaultRetryEvery;
+
+    public IEnumerable<string> Validate()
+    {
+        if (Restarts < 0) yield return "restart.limit.restarts: must be 0 or more";
+        if (Within <= TimeSpan.Zero) yield return "restart.limit.within: must be a positive duration";
+        if (RetryEvery is { } r && r <= TimeSpan.Zero) yield return "restart.limit.retryEvery: must be a positive duration";
+    }
+}
+
+public sealed record RestartSpec
+{
+    /// <summary>elife's restartAt from the seed: 100ms, 500ms, 1s, 10s, 30s, 1m, 5m, then 15m repeating.</summary>
+    public static readonly ImmutableArray<TimeSpan> DefaultSchedule =
+    [
+        TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10),
+        TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(15),
+    ];
+
+    public static readonly RestartSpec Default = new();
+
+    public RestartPolicyKind Policy { get; init; } = RestartPolicyKind.Always;
+
+    /// <summary>Delay before each restart; the last entry repeats. <c>[]</c> or <c>[0]</c> means never restart (elife).</summary>
+    public ImmutableArray<TimeSpan> Schedule { get; init; } = DefaultSchedule;
+
+    /// <summary>restartOk: a run at least this long starts the schedule (and slow retry) over.</summary>
+    public TimeSpan ResetAfter { get; init; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>When set, used instead of <see cref="Schedule"/>.</summary>
+    public BackoffSpec? Backoff { get; init; }
+
+    public CrashLoopLimit? Limit { get; init; }
+
+    /// <summary>True for the elife "no restart" schedules, <c>[]</c> and <c>[0]</c>.</summary>
+    public bool ScheduleMeansNever => Backoff is null && (Schedule.IsDefaultOrEmpty || (Schedule.Length == 1 && Schedule[0] == TimeSpan.Zero));
+
+    public IEnumerable<string> Validate()
+    {
+        if (!Schedule.IsDefault)
+            for (int i = 0; i < Schedule.Length; i++)
+                if (Schedule[i] < TimeSpan.Zero) yield return $"restart.schedule[{i}]: must not be negative";
+        if (ResetAfter <= TimeSpan.Zero) yield return "restart.resetAfter: must be a positive duration";
+        if (Backoff is not null) foreach (var e in Backoff.Validate()) yield return e;
+        if (Limit is not null) foreach (var e in Limit.Validate()) yield return e;
+    }
+}
+
+public sealed record StopSpec
+{
+    public static readonly StopSpec Default = new();
+
+    /// <summary>Sent to the process group first (default SIGTERM), followed by SIGCONT.</summary>
+    public int Signal { get; init; } = 15;
+
+    /// <summary>Grace period before SIGKILL goes to every descendant.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long to wait after SIGKILL before reporting survivors (a process in disk sleep can outlive it).</summary>
+    public TimeSpan KillWait { get; init; } = TimeSpan.FromSeconds(5);
+
+    public IEnumerable<string> Validate()
+    {
+        if (Signal is <= 0 or > 64) yield return "stop.signal: must be a signal name like TERM or a number 1-64";
+        if (Timeout < TimeSpan.Zero) yield return "stop.timeout: must not be negative";
+        if (KillWait <= TimeSpan.Zero) yield return "stop.killWait: must be a positive duration";
+    }
+}
