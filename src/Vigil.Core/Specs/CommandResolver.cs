@@ -18,7 +18,7 @@ public static class CommandResolver
     };
 
     public static string WorkingDirectory(ProcessSpec spec, string? baseDir = null) =>
-        Path.GetFullPath(spec.Cwd ?? ".", baseDir ?? Environment.CurrentDirectory);
+        Path.GetFullPath(spec.Cwd ?? ".", baseDir ?? System.Environment.CurrentDirectory);
 
     public static (IReadOnlyList<string>? Argv, SpawnFailure? Failure) Argv(ProcessSpec spec, string cwd)
     {
