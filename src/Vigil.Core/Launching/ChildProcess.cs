@@ -1,7 +1,7 @@
 namespace Vigil.Launching;
 
 /// <summary>A process Vigil spawned: its pidfd, its exit, and its output pipes (see <see cref="Launcher"/>).</summary>
-public sealed unsafe class ChildProcess : IDisposable, Reactor.IHandler
+public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
 {
     private readonly int _pidfd;
     private readonly object _gate = new();
@@ -30,6 +30,7 @@ public sealed unsafe class ChildProcess : IDisposable, Reactor.IHandler
     public string ExecutablePath { get; }
     public LaunchRequest Request { get; }
     public bool HasExited => _reaped;
+    public int Session => Pid; // spawned with POSIX_SPAWN_SETSID
 
     /// <summary>Completes once the child is reaped, with its exact status.</summary>
     public Task<ExitStatus> Exited => _exited.Task;
@@ -103,7 +104,7 @@ public sealed unsafe class ChildProcess : IDisposable, Reactor.IHandler
 
     private void StreamEnded(StreamKind kind)
     {
-        Request.Receiver?.OnEnd(kind);
+        Request.Receiver?.OnEnd(Pid, kind);
         if (Interlocked.Decrement(ref _openStreams) == 0) _outputClosed.TrySetResult();
     }
 
@@ -127,7 +128,7 @@ public sealed unsafe class ChildProcess : IDisposable, Reactor.IHandler
                 fixed (byte* p = buf) n = Native.read(fd, p, buf.Length);
                 if (n > 0)
                 {
-                    owner.Request.Receiver?.OnData(kind, buf.AsSpan(0, (int)n));
+                    owner.Request.Receiver?.OnData(owner.Pid, kind, buf.AsSpan(0, (int)n));
                     if (n < buf.Length) return true;
                     continue;
                 }

@@ -183,8 +183,8 @@ public enum StreamKind { Stdout, Stderr }
 
 public interface IOutputReceiver
 {
-    void OnData(StreamKind stream, ReadOnlySpan<byte> data);
-    void OnEnd(StreamKind stream);
+    void OnData(int pid, StreamKind stream, ReadOnlySpan<byte> data);
+    void OnEnd(int pid, StreamKind stream);
 }
 
 /// <summary>Either a started <see cref="ChildProcess"/> or a <see cref="SpawnFailure"/>.</summary>

@@ -82,6 +82,26 @@ public static unsafe class ProcFs
         return true;
     }
 
+    private static readonly object SnapshotGate = new();
+    private static List<ProcStat>? s_snapshot;
+    private static long s_snapshotAt;
+
+    /// <summary>
+    /// <see cref="All"/>, shared between callers for <paramref name="maxAge"/>: a hundred units stopping at once
+    /// would otherwise each scan /proc every poll.
+    /// </summary>
+    public static IReadOnlyList<ProcStat> Snapshot(TimeSpan maxAge)
+    {
+        lock (SnapshotGate)
+        {
+            if (s_snapshot is not null && maxAge > TimeSpan.Zero && System.Diagnostics.Stopwatch.GetElapsedTime(s_snapshotAt) < maxAge)
+                return s_snapshot;
+            s_snapshot = All();
+            s_snapshotAt = System.Diagnostics.Stopwatch.GetTimestamp();
+            return s_snapshot;
+        }
+    }
+
     /// <summary>Every process on the machine, one read of each /proc/PID/stat.</summary>
     public static List<ProcStat> All()
     {

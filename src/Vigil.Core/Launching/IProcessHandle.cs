@@ -1,0 +1,57 @@
+namespace Vigil.Launching;
+
+/// <summary>A live process a unit owns: spawned by Vigil (<see cref="ChildProcess"/>) or adopted (<see cref="AttachedProcess"/>).</summary>
+public interface IProcessHandle : IDisposable
+{
+    int Pid { get; }
+    ProcessIdentity Identity { get; }
+    /// <summary>Completes when the process is gone, with its status when Vigil could collect it.</summary>
+    Task<ExitStatus> Exited { get; }
+    bool HasExited { get; }
+    /// <summary>Signals the process itself, race-free (pidfd).</summary>
+    bool Signal(int signal);
+    /// <summary>Signals its process group if it leads one and has not exited; false otherwise.</summary>
+    bool SignalGroup(int signal);
+    /// <summary>The session whose members belong to this unit (its own session when Vigil spawned it), or 0.</summary>
+    int Session { get; }
+}
+
+/// <summary>How units create and stop processes; the OS implementation is <see cref="OsLauncher"/>, tests plug in fakes.</summary>
+public interface ILauncher
+{
+    SpawnResult Spawn(LaunchRequest request);
+    IProcessHandle Attach(int pid);
+    /// <summary>Stops a process tree: stop signal + SIGCONT, grace, SIGKILL to every descendant, bounded wait.</summary>
+    Task<TreeStopResult> TerminateAsync(TreeStopRequest request, TimeProvider time, CancellationToken cancel = default);
+    /// <summary>Live processes of a finished run (same session) that would otherwise be left behind.</summary>
+    IReadOnlyList<ProcessIdentity> Leftovers(int session, IReadOnlyCollection<ProcessIdentity> known);
+}
+
+/// <param name="Leader">The unit's main process, if it is still running.</param>
+/// <param name="Session">Its session id (processes in it belong to the unit even after reparenting), or 0.</param>
+/// <param name="Known">Descendants recorded earlier (their parent links may be gone).</param>
+/// <param name="OnEscalate">Called with the PIDs that get SIGKILL when the grace period runs out.</param>
+public sealed record TreeStopRequest(IProcessHandle? Leader, int Session, IReadOnlyCollection<ProcessIdentity> Known, int Signal, TimeSpan Grace, TimeSpan KillWait)
+{
+    public Action<IReadOnlyList<int>>? OnEscalate { get; init; }
+}
+
+/// <param name="Targets">Every process the stop was aimed at (leader and descendants).</param>
+/// <param name="Killed">Those still alive after the grace period, which got SIGKILL.</param>
+/// <param name="Survivors">Those still alive after the SIGKILL wait.</param>
+public sealed record TreeStopResult(IReadOnlyList<int> Targets, IReadOnlyList<int> Killed, IReadOnlyList<int> Survivors)
+{
+    public bool Escalated => Killed.Count > 0;
+}
+
+public sealed class OsLauncher : ILauncher
+{
+    public static OsLauncher Instance { get; } = new();
+
+    public SpawnResult Spawn(LaunchRequest request) => Launcher.Spawn(request);
+    public IProcessHandle Attach(int pid) => AttachedProcess.Open(pid);
+    public Task<TreeStopResult> TerminateAsync(TreeStopRequest request, TimeProvider time, CancellationToken cancel = default) =>
+        ProcessTree.TerminateAsync(request, time, cancel);
+    public IReadOnlyList<ProcessIdentity> Leftovers(int session, IReadOnlyCollection<ProcessIdentity> known) =>
+        ProcessTree.Leftovers(session, known);
+}

@@ -1,0 +1,112 @@
+namespace Vigil.Launching;
+
+/// <summary>
+/// Stops a whole process tree, escalating and bounded (CliWrap's graceful-then-forceful path, plus a last wait):
+/// the stop signal to the leader's process group and to every descendant found (also those that left the group
+/// with setsid), SIGCONT so a stopped process can act on it, a grace period, SIGKILL to everything still alive,
+/// and a bounded wait that reports survivors. Every signal to a non-child goes through the start-time check.
+/// </summary>
+public static class ProcessTree
+{
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan Rescan = TimeSpan.FromMilliseconds(200);
+
+    public static async Task<TreeStopResult> TerminateAsync(TreeStopRequest r, TimeProvider tp, CancellationToken ct = default)
+    {
+        var targets = new Dictionary<int, ProcessIdentity>();
+        var leader = r.Leader;
+        foreach (var k in r.Known) targets.TryAdd(k.Pid, k);
+        Collect(r, targets, maxAge: TimeSpan.Zero);
+
+        void SendAll(int sig)
+        {
+            leader?.SignalGroup(sig);
+            leader?.Signal(sig);
+            foreach (var t in targets.Values) t.Signal(sig);
+        }
+
+        SendAll(r.Signal);
+        if (r.Signal != Signals.SIGCONT && r.Signal != Signals.SIGKILL) SendAll(Signals.SIGCONT);
+
+        var all = new SortedSet<int>(targets.Keys);
+        if (leader is not null) all.Add(leader.Pid);
+
+        if (!await WaitGoneAsync(r, targets, all, r.Grace, tp, ct, signalNew: r.Signal))
+        {
+            var killed = Alive(leader, targets);
+            r.OnEscalate?.Invoke(killed);
+            SendAll(Signals.SIGKILL);
+            await WaitGoneAsync(r, targets, all, r.KillWait, tp, ct, signalNew: Signals.SIGKILL);
+            return new TreeStopResult([.. all], killed, Alive(leader, targets));
+        }
+        return new TreeStopResult([.. all], [], []);
+    }
+
+    /// <summary>Polls until the leader is reaped and every target is gone; new descendants found meanwhile get <paramref name="signalNew"/>.</summary>
+    private static async Task<bool> WaitGoneAsync(TreeStopRequest r, Dictionary<int, ProcessIdentity> targets, SortedSet<int> all,
+        TimeSpan limit, TimeProvider tp, CancellationToken ct, int signalNew)
+    {
+        long start = tp.GetTimestamp();
+        var lastScan = start;
+        while (true)
+        {
+            if (Alive(r.Leader, targets).Count == 0) return true;
+            var elapsed = tp.GetElapsedTime(start);
+            if (elapsed >= limit) return false;
+            if (tp.GetElapsedTime(lastScan) >= Rescan)
+            {
+                lastScan = tp.GetTimestamp();
+                foreach (var added in Collect(r, targets, Poll))
+                {
+                    all.Add(added.Pid);
+                    added.Signal(signalNew);
+                    added.Signal(Signals.SIGCONT);
+                }
+            }
+            var wait = limit - elapsed < Poll ? limit - elapsed : Poll;
+            var delay = Task.Delay(wait, tp, ct);
+            if (r.Leader is { HasExited: false } l) await Task.WhenAny(l.Exited, delay).ConfigureAwait(false);
+            else await delay.ConfigureAwait(false);
+            ct.ThrowIfCancellationRequested();
+        }
+    }
+
+    private static List<int> Alive(IProcessHandle? leader, Dictionary<int, ProcessIdentity> targets)
+    {
+        var alive = new List<int>();
+        if (leader is { HasExited: false } && ProcFs.TryReadStat(leader.Pid, out var st) && st.State is not (OsState.Zombie or OsState.Dead))
+            alive.Add(leader.Pid);
+        foreach (var t in targets.Values)
+            if (t.IsAlive) alive.Add(t.Pid);
+        return alive;
+    }
+
+    /// <summary>Adds the leader's descendants, the session's members and descendants of known targets; returns the new ones.</summary>
+    private static List<ProcessIdentity> Collect(TreeStopRequest r, Dictionary<int, ProcessIdentity> targets, TimeSpan maxAge)
+    {
+        var snapshot = ProcFs.Snapshot(maxAge);
+        var added = new List<ProcessIdentity>();
+        void Add(ProcStat p)
+        {
+            if (r.Leader is { } l && p.Pid == l.Pid) return;
+            if (targets.TryAdd(p.Pid, new ProcessIdentity(p.Pid, p.StartTime))) added.Add(targets[p.Pid]);
+        }
+        int root = r.Leader is { HasExited: false } leader ? leader.Pid : -1;
+        foreach (var p in ProcFs.Descendants(root, r.Session, snapshot)) Add(p);
+        foreach (var t in targets.Values.ToList())
+            if (t.IsAlive)
+                foreach (var p in ProcFs.Descendants(t.Pid, 0, snapshot)) Add(p);
+        return added;
+    }
+
+    public static IReadOnlyList<ProcessIdentity> Leftovers(int session, IReadOnlyCollection<ProcessIdentity> known)
+    {
+        var found = new Dictionary<int, ProcessIdentity>();
+        if (session > 0)
+            foreach (var p in ProcFs.Descendants(-1, session, ProcFs.Snapshot(TimeSpan.Zero)))
+                found.TryAdd(p.Pid, new ProcessIdentity(p.Pid, p.StartTime));
+        foreach (var k in known)
+            if (k.IsAlive) found.TryAdd(k.Pid, k);
+        return [.. found.Values];
+    }
+}

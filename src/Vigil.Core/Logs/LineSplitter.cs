@@ -1,0 +1,89 @@
+namespace Vigil.Logs;
+
+/// <summary>
+/// Splits a byte stream into lines on <c>\n</c> (a preceding <c>\r</c> is dropped too), bytes passed through
+/// unchanged (invalid UTF-8 is kept). A line longer than <see cref="MaxLine"/> is emitted in pieces, each but the
+/// last flagged <c>continued</c>, so memory stays bounded. <see cref="Flush"/> emits a partial last line.
+/// Not thread-safe: one splitter per stream, fed from one thread.
+/// </summary>
+public sealed class LineSplitter(int maxLine = LineSplitter.DefaultMaxLine)
+{
+    public const int DefaultMaxLine = 64 * 1024;
+
+    /// <summary>Receives each line without its terminator; <c>continued</c> = the line goes on in the next call.</summary>
+    public delegate void LineHandler(ReadOnlySpan<byte> line, bool continued);
+
+    private byte[] _pending = new byte[Math.Min(maxLine, 4096)];
+    private int _pendingLength;
+
+    public int MaxLine { get; } = maxLine > 0 ? maxLine : throw new ArgumentOutOfRangeException(nameof(maxLine));
+
+    public void Feed(ReadOnlySpan<byte> data, LineHandler onLine)
+    {
+        while (!data.IsEmpty)
+        {
+            int nl = data.IndexOf((byte)'\n');
+            if (nl < 0)
+            {
+                Append(data, onLine);
+                return;
+            }
+            var head = data[..nl];
+            data = data[(nl + 1)..];
+            if (_pendingLength == 0)
+            {
+                EmitWhole(head, onLine);
+            }
+            else
+            {
+                Append(head, onLine);
+                var line = _pending.AsSpan(0, _pendingLength);
+                _pendingLength = 0;
+                EmitWhole(line, onLine);
+            }
+        }
+    }
+
+    /// <summary>Emits what is buffered as a final line (the child exited without a trailing newline).</summary>
+    public void Flush(LineHandler onLine)
+    {
+        if (_pendingLength == 0) return;
+        var line = _pending.AsSpan(0, _pendingLength);
+        _pendingLength = 0;
+        EmitWhole(line, onLine);
+    }
+
+    private void EmitWhole(ReadOnlySpan<byte> line, LineHandler onLine)
+    {
+        if (!line.IsEmpty && line[^1] == (byte)'\r') line = line[..^1];
+        while (line.Length > MaxLine)
+        {
+            onLine(line[..MaxLine], true);
+            line = line[MaxLine..];
+        }
+        onLine(line, false);
+    }
+
+    private void Append(ReadOnlySpan<byte> data, LineHandler onLine)
+    {
+        while (_pendingLength + data.Length > MaxLine)
+        {
+            // Over the bound: emit a full piece now rather than buffer without limit.
+            int take = MaxLine - _pendingLength;
+            EnsureCapacity(MaxLine);
+            data[..take].CopyTo(_pending.AsSpan(_pendingLength));
+            onLine(_pending.AsSpan(0, MaxLine), true);
+            _pendingLength = 0;
+            data = data[take..];
+        }
+        EnsureCapacity(_pendingLength + data.Length);
+        data.CopyTo(_pending.AsSpan(_pendingLength));
+        _pendingLength += data.Length;
+    }
+
+    private void EnsureCapacity(int n)
+    {
+        if (n <= _pending.Length) return;
+        Array.Resize(ref _pending, Math.Min(MaxLine, Math.Max(n, _pending.Length * 2)));
+    }
+}

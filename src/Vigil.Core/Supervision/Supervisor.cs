@@ -1,0 +1,152 @@
+using System.Collections.Immutable;
+using System.Threading.Channels;
+using Vigil.Launching;
+using Vigil.Logs;
+using Vigil.Specs;
+
+namespace Vigil.Supervision;
+
+public sealed record SupervisorOptions
+{
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+    public ILauncher Launcher { get; init; } = OsLauncher.Instance;
+    /// <summary>How often the /proc status of running units is polled.</summary>
+    public TimeSpan StatusInterval { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>Make Vigil a child subreaper so orphaned grandchildren can still be found, stopped and reaped.</summary>
+    public bool Subreaper { get; init; } = true;
+}
+
+/// <summary>
+/// The registry of units. Names may repeat: an action on a name applies to every unit with it. Disposing the
+/// supervisor stops every non-detached unit (in parallel); detached ones keep running.
+/// </summary>
+public sealed class Supervisor : IAsyncDisposable
+{
+    private readonly SupervisorOptions _options;
+    private ImmutableList<Unit> _units = [];
+    private ImmutableArray<Channel<UnitEvent>> _eventSubscribers = [];
+    private ImmutableArray<Action<OutputLine>> _outputSinks = [];
+    private int _nextId;
+    private int _disposed;
+
+    public Supervisor(SupervisorOptions? options = null)
+    {
+        _options = options ?? new SupervisorOptions();
+        if (_options.Subreaper && _options.Launcher is OsLauncher) OrphanReaper.Enable();
+        StatusWatcher = new StatusWatcher(_options.Time, _options.StatusInterval);
+    }
+
+    internal StatusWatcher StatusWatcher { get; }
+    public TimeProvider Time => _options.Time;
+
+    public IReadOnlyList<Unit> Units => _units;
+
+    public IReadOnlyList<Unit> Find(string name) => _units.Where(u => u.Name == name).ToList();
+
+    public IReadOnlyList<UnitSnapshot> Snapshot() => _units.Select(u => u.Snapshot).ToList();
+
+    /// <summary>Validates the spec (throws <see cref="ArgumentException"/> listing every problem) and starts a unit for it.</summary>
+    public Unit Start(ProcessSpec spec)
+    {
+        var errors = spec.Validate();
+        if (errors.Count > 0) throw new ArgumentException($"invalid process spec for '{spec.DisplayName}': " + string.Join("; ", errors), nameof(spec));
+        var unit = Add(spec, attached: false);
+        _ = unit.StartAsync();
+        return unit;
+    }
+
+    /// <summary>Adopts a running process Vigil did not start: watches, reports, signals and stops it (it cannot be restarted).</summary>
+    public Unit Attach(string name, int pid)
+    {
+        var handle = _options.Launcher.Attach(pid);
+        var unit = Add(new ProcessSpec { Name = name, Restart = RestartSpec.Default with { Policy = RestartPolicyKind.Never } }, attached: true);
+        unit.Post(new Unit.AdoptMsg(handle));
+        return unit;
+    }
+
+    private Unit Add(ProcessSpec spec, bool attached)
+    {
+        if (Volatile.Read(ref _disposed) != 0) throw new ObjectDisposedException(nameof(Supervisor));
+        var unit = new Unit(this, Interlocked.Increment(ref _nextId), spec, _options.Time, _options.Launcher, attached);
+        ImmutableInterlocked.Update(ref _units, l => l.Add(unit));
+        return unit;
+    }
+
+    /// <summary>Stops every unit named <paramref name="name"/>, in parallel.</summary>
+    public async Task<IReadOnlyList<StopResult>> Stop(string name) => await Task.WhenAll(Find(name).Select(u => u.StopAndWaitAsync())).ConfigureAwait(false);
+
+    /// <summary>Stops every unit, in parallel.</summary>
+    public async Task<IReadOnlyList<StopResult>> StopAll() => await Task.WhenAll(_units.Select(u => u.StopAndWaitAsync())).ConfigureAwait(false);
+
+    /// <summary>Restarts every unit named <paramref name="name"/>; returns how many.</summary>
+    public async Task<int> Restart(string name)
+    {
+        var units = Find(name);
+        await Task.WhenAll(units.Select(u => u.RestartAsync())).ConfigureAwait(false);
+        return units.Count;
+    }
+
+    /// <summary>Sends a signal to every running unit named <paramref name="name"/>; returns how many got it.</summary>
+    public int Signal(string name, int signal) => Find(name).Count(u => u.Signal(signal));
+
+    /// <summary>Every event from now on, until <paramref name="cancel"/>. Never blocks a unit: each reader has its own queue.</summary>
+    public async IAsyncEnumerable<UnitEvent> Events([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancel = default)
+    {
+        var ch = Channel.CreateUnbounded<UnitEvent>(new UnboundedChannelOptions { SingleReader = true });
+        ImmutableInterlocked.Update(ref _eventSubscribers, a => a.Add(ch));
+        try
+        {
+            while (await ch.Reader.WaitToReadAsync(cancel).ConfigureAwait(false))
+                while (ch.Reader.TryRead(out var ev)) yield return ev;
+        }
+        finally { ImmutableInterlocked.Update(ref _eventSubscribers, a => a.Remove(ch)); }
+    }
+
+    /// <summary>Calls <paramref name="handler"/> for every event, in order, on a task of its own.</summary>
+    public IDisposable Subscribe(Action<UnitEvent> handler)
+    {
+        var ch = Channel.CreateUnbounded<UnitEvent>(new UnboundedChannelOptions { SingleReader = true });
+        ImmutableInterlocked.Update(ref _eventSubscribers, a => a.Add(ch));
+        var pump = Task.Run(async () =>
+        {
+            await foreach (var ev in ch.Reader.ReadAllAsync().ConfigureAwait(false)) handler(ev);
+        });
+        return new Unsubscriber(() =>
+        {
+            ImmutableInterlocked.Update(ref _eventSubscribers, a => a.Remove(ch));
+            ch.Writer.TryComplete();
+        });
+    }
+
+    /// <summary>Receives every output line of every unit, on the reactor thread: must be quick and must not block.</summary>
+    public IDisposable OnOutput(Action<OutputLine> sink)
+    {
+        ImmutableInterlocked.Update(ref _outputSinks, a => a.Add(sink));
+        return new Unsubscriber(() => ImmutableInterlocked.Update(ref _outputSinks, a => a.Remove(sink)));
+    }
+
+    internal void Publish(UnitEvent ev)
+    {
+        foreach (var ch in _eventSubscribers) ch.Writer.TryWrite(ev);
+    }
+
+    internal void PublishOutput(OutputLine line)
+    {
+        foreach (var sink in _outputSinks) sink(line);
+    }
+
+    /// <summary>Stops every non-detached unit (in parallel) and waits for them; detached units keep running.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        await Task.WhenAll(_units.Where(u => !u.Spec.Detach).Select(u => u.StopAndWaitAsync())).ConfigureAwait(false);
+        StatusWatcher.Dispose();
+        foreach (var ch in _eventSubscribers) ch.Writer.TryComplete();
+    }
+
+    private sealed class Unsubscriber(Action dispose) : IDisposable
+    {
+        private int _done;
+        public void Dispose() { if (Interlocked.Exchange(ref _done, 1) == 0) dispose(); }
+    }
+}

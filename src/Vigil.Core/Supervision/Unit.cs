@@ -1,0 +1,420 @@
+using System.Threading.Channels;
+using Vigil.Launching;
+using Vigil.Logs;
+using Vigil.Specs;
+
+namespace Vigil.Supervision;
+
+// Overview
+// --------
+// A unit is one managed process over its whole life (several runs). All of its state lives in the fields below
+// and is changed only by Loop(), which handles one message at a time from _inbox: requests from the API
+// (start, stop, restart, signal), the child's exit (from the reactor), timer expiries and status observations.
+// Every state change goes through MoveTo(), which checks the transition table and publishes the event and a
+// fresh snapshot; readers only ever see snapshots. Long work (stopping a tree) runs as a task that posts a
+// message when it is done, so the loop is never blocked by a process that refuses to die.
+public sealed partial class Unit
+{
+    private readonly Supervisor _owner;
+    private readonly TimeProvider _time;
+    private readonly ILauncher _launcher;
+    private readonly Channel<Message> _inbox = Channel.CreateUnbounded<Message>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly long _origin;
+    private volatile UnitSnapshot _snapshot;
+
+    // Loop-owned state.
+    private UnitState _state = UnitState.Initial;
+    private IProcessHandle? _process;
+    private long _runStartedAt;
+    private DateTimeOffset? _startTime;
+    private RestartHistory _history = RestartHistory.Fresh;
+    private int _restartCount;
+    private ExitStatus? _lastExit;
+    private ProcessStatus _status = ProcessStatus.Initial;
+    private int _timerGeneration;
+    private TimeSpan? _nextRestartIn;
+    private IReadOnlyList<string> _argv = [];
+    private bool _restartAfterStop;
+    private bool _stopRequested;
+    private readonly List<TaskCompletionSource<StopResult>> _stopWaiters = [];
+    private readonly List<TaskCompletionSource<ExitStatus>> _exitWaiters = [];
+    private Task _leftoverCleanup = Task.CompletedTask;
+
+    internal Unit(Supervisor owner, int id, ProcessSpec spec, TimeProvider time, ILauncher launcher, bool attached)
+    {
+        _owner = owner;
+        Id = id;
+        Spec = spec;
+        Name = spec.DisplayName;
+        _time = time;
+        _launcher = launcher;
+        _origin = time.GetTimestamp();
+        IsAttached = attached;
+        _argv = spec.Command.IsDefaultOrEmpty ? [] : [.. spec.Command, .. spec.Args];
+        _snapshot = BuildSnapshot();
+        _ = Task.Run(Loop);
+    }
+
+    public int Id { get; }
+    public string Name { get; }
+    public ProcessSpec Spec { get; }
+    public bool IsAttached { get; }
+
+    public UnitSnapshot Snapshot => _snapshot;
+    public int? Pid => _snapshot.Pid;
+    public UnitState State => _snapshot.State;
+    public ProcessStatus Status => _snapshot.Status;
+    public DateTimeOffset? StartTime => _snapshot.StartTime;
+    public TimeSpan Uptime => _snapshot.UptimeAt(_time.GetUtcNow());
+    public string Command => _snapshot.Command;
+    public IReadOnlyList<string> Arguments => _snapshot.Arguments;
+    public int RestartCount => _snapshot.RestartCount;
+    public ExitStatus? LastExit => _snapshot.LastExit;
+
+    /// <summary>Starts the unit if no process runs or is scheduled; a unit in backoff starts now.</summary>
+    public Task StartAsync() => Ask<bool>(tcs => new StartMsg(tcs));
+
+    /// <summary>Graceful stop: stop signal to the group + SIGCONT, grace, SIGKILL to the tree. No restart follows.</summary>
+    public Task<StopResult> StopAndWaitAsync(CancellationToken cancel = default) => Ask<StopResult>(tcs => new StopMsg(tcs, "stop requested", false)).WaitAsync(cancel);
+
+    /// <summary>SIGKILL to the whole tree at once (no grace); no restart follows.</summary>
+    public Task<StopResult> Kill() => Ask<StopResult>(tcs => new StopMsg(tcs, "kill requested", true));
+
+    /// <summary>Stops (gracefully) and starts again; resets the restart schedule.</summary>
+    public Task RestartAsync() => Ask<bool>(tcs => new RestartMsg(tcs));
+
+    /// <summary>Sends a signal to the running process (not its group). False when none runs.</summary>
+    public bool Signal(int signal) => _process is { } p && p.Signal(signal);
+
+    /// <summary>Waits for the current process to exit; returns the last exit at once if none runs.</summary>
+    public Task<ExitStatus> WaitForExitAsync(CancellationToken cancel = default) =>
+        Ask<ExitStatus>(tcs => new WaitExitMsg(tcs)).WaitAsync(cancel);
+
+    internal void Post(Message m) => _inbox.Writer.TryWrite(m);
+
+    internal void Shutdown(TaskCompletionSource<StopResult> done) => Post(new StopMsg(done, "Vigil is shutting down", false));
+
+    private Task<T> Ask<T>(Func<TaskCompletionSource<T>, Message> make)
+    {
+        var tcs = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_inbox.Writer.TryWrite(make(tcs))) tcs.TrySetException(new ObjectDisposedException($"unit {Name}"));
+        return tcs.Task;
+    }
+
+    internal abstract record Message;
+    private sealed record StartMsg(TaskCompletionSource<bool>? Done) : Message;
+    private sealed record StopMsg(TaskCompletionSource<StopResult> Done, string Why, bool Kill) : Message;
+    private sealed record RestartMsg(TaskCompletionSource<bool> Done) : Message;
+    private sealed record WaitExitMsg(TaskCompletionSource<ExitStatus> Done) : Message;
+    private sealed record ChildExited(IProcessHandle Process, ExitStatus Status) : Message;
+    private sealed record TimerFired(int Generation) : Message;
+    private sealed record TreeStopped(IProcessHandle? Process, TreeStopResult Result) : Message;
+    internal sealed record StatusObserved(int Pid, ProcessStatus Status) : Message;
+    internal sealed record AdoptMsg(IProcessHandle Process) : Message;
+
+    private async Task Loop()
+    {
+        await foreach (var m in _inbox.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            try { Handle(m); }
+            catch (Exception e)
+            {
+                // An invariant broke; say so loudly but keep the unit's loop alive for the other messages.
+                Console.Error.WriteLine($"vigil: internal error in unit {Name}: {e}");
+            }
+        }
+    }
+
+    private void Handle(Message m)
+    {
+        switch (m)
+        {
+            case StartMsg s:
+                if (_state is UnitState.Backoff or UnitState.SlowRetry || UnitTransitions.IsTerminal(_state)) { _stopRequested = false; Launch(); }
+                s.Done?.TrySetResult(true);
+                break;
+            case AdoptMsg a:
+                Adopt(a.Process);
+                break;
+            case StopMsg s:
+                HandleStop(s);
+                break;
+            case RestartMsg r:
+                _history = RestartHistory.Fresh;
+                _stopRequested = false;
+                if (_state == UnitState.Running && _process is not null)
+                {
+                    HandleStop(new StopMsg(new TaskCompletionSource<StopResult>(), "restart requested", false));
+                    _restartAfterStop = true;
+                }
+                else if (_state == UnitState.Stopping) _restartAfterStop = true;
+                else Launch();
+                r.Done.TrySetResult(true);
+                break;
+            case WaitExitMsg w:
+                if (_process is null) w.Done.TrySetResult(_lastExit ?? ExitStatus.NotCollected);
+                else _exitWaiters.Add(w.Done);
+                break;
+            case ChildExited e when ReferenceEquals(e.Process, _process):
+                OnExited(e.Status);
+                break;
+            case TimerFired t when t.Generation == _timerGeneration && _state is UnitState.Backoff or UnitState.SlowRetry:
+                if (!_leftoverCleanup.IsCompleted)
+                {
+                    // Leftovers of the previous run still hold their ports: start only when they are gone.
+                    int gen = _timerGeneration;
+                    _leftoverCleanup.ContinueWith(_ => Post(new TimerFired(gen)), TaskScheduler.Default);
+                    break;
+                }
+                Launch();
+                break;
+            case TreeStopped ts:
+                OnTreeStopped(ts);
+                break;
+            case StatusObserved so when _process is { } p && p.Pid == so.Pid && so.Status != _status:
+                SetStatus(so.Status);
+                break;
+        }
+    }
+
+    private void Launch()
+    {
+        _timerGeneration++;
+        _nextRestartIn = null;
+        if (IsAttached)
+        {
+            // We never had the command line of an adopted process, so there is nothing to start again.
+            MoveTo(UnitState.Exited, new NotRestarting(Now, Id, Name, "attached process: Vigil did not start it and cannot restart it"));
+            return;
+        }
+        var cwd = CommandResolver.WorkingDirectory(Spec);
+        var (argv, failure) = CommandResolver.Argv(Spec, cwd);
+        SpawnResult result = failure is not null ? failure : _launcher.Spawn(new LaunchRequest(argv!, cwd, CommandResolver.Environment(Spec))
+        {
+            Output = Spec.Detach ? OutputMode.Null : OutputMode.Pipe,
+            Receiver = Spec.Detach ? null : new UnitOutput(this),
+        });
+        if (result.Failure is { } f)
+        {
+            _lastExit = null;
+            var next = DecideRestart(new RunOutcome(true, TimeSpan.Zero), out var ev);
+            MoveTo(next, new SpawnFailed(Now, Id, Name, next, f));
+            if (ev is not null) Publish(ev);
+            FinishRun();
+            return;
+        }
+        var child = result.Child!;
+        _argv = argv!;
+        Bind(child);
+        if (_startTime is not null || _lastExit is not null || _restartCount > 0) _restartCount++;
+        _startTime = Now;
+        MoveTo(UnitState.Running, new Spawned(Now, Id, Name, child.Pid, string.Join(' ', argv!), _restartCount));
+    }
+
+    private void Adopt(IProcessHandle p)
+    {
+        Bind(p);
+        _argv = ProcFs.ReadCmdline(p.Pid);
+        _startTime = Now;
+        MoveTo(UnitState.Running, new Spawned(Now, Id, Name, p.Pid, "(attached) " + string.Join(' ', _argv), 0));
+    }
+
+    private void Bind(IProcessHandle p)
+    {
+        _process = p;
+        _runStartedAt = _time.GetTimestamp();
+        _status = ProcessStatus.Running;
+        _ = p.Exited.ContinueWith(t => Post(new ChildExited(p, t.Result)), TaskScheduler.Default);
+        _owner.StatusWatcher.Watch(this, p.Pid);
+    }
+
+    private void OnExited(ExitStatus status)
+    {
+        var p = _process!;
+        var ran = _time.GetElapsedTime(_runStartedAt);
+        _lastExit = status;
+        _process = null;
+        _owner.StatusWatcher.Unwatch(this);
+        p.Dispose();
+        foreach (var w in _exitWaiters) w.TrySetResult(status);
+        _exitWaiters.Clear();
+
+        if (_state == UnitState.Stopping)
+        {
+            // The tree stop task is still watching the rest of the tree; it will post TreeStopped.
+            Publish(new Exited(Now, Id, Name, p.Pid, _state, status, ran, Expected: true));
+            SetStatus(ProcessStatus.Terminated);
+            return;
+        }
+
+        CleanLeftovers(p);
+        bool failed = !status.Success;
+        var next = DecideRestart(new RunOutcome(failed, ran), out var ev);
+        SetStatus(ProcessStatus.Terminated, publish: false);
+        MoveTo(next, new Exited(Now, Id, Name, p.Pid, next, status, ran, Expected: false));
+        if (ev is not null) Publish(ev);
+        FinishRun();
+    }
+
+    /// <summary>After an unexpected exit: stop what the run left behind in its session before the next run.</summary>
+    private void CleanLeftovers(IProcessHandle p)
+    {
+        if (Spec.Detach || p.Session == 0) return;
+        var left = _launcher.Leftovers(p.Session, []);
+        if (left.Count == 0) return;
+        var req = new TreeStopRequest(null, p.Session, left, Spec.Stop.Signal, Spec.Stop.Timeout, Spec.Stop.KillWait);
+        _leftoverCleanup = _launcher.TerminateAsync(req, _time).ContinueWith(t =>
+        {
+            if (t.IsCompletedSuccessfully)
+                Publish(new LeftoversCleaned(Now, Id, Name, _snapshot.State, t.Result.Targets, t.Result.Survivors));
+        }, TaskScheduler.Default);
+    }
+
+    /// <summary>Runs the pure policy and returns the next state; <paramref name="ev"/> is the event that explains it.</summary>
+    private UnitState DecideRestart(RunOutcome outcome, out UnitEvent? ev)
+    {
+        if (_stopRequested) { ev = null; return UnitState.Stopped; }
+        var now = _time.GetElapsedTime(_origin);
+        (var d, _history) = RestartPolicy.Decide(Spec.Restart, _history, outcome, now);
+        if (IsAttached && d.Action is RestartAction.Restart or RestartAction.SlowRetry)
+            d = new RestartDecision(RestartAction.None, default, "attached process: Vigil did not start it and cannot restart it");
+        switch (d.Action)
+        {
+            case RestartAction.Restart:
+                ev = new BackingOff(Now, Id, Name, d.Delay, _history.Attempt);
+                ScheduleStart(d.Delay);
+                return UnitState.Backoff;
+            case RestartAction.SlowRetry:
+                ev = new SlowRetrying(Now, Id, Name, d.Delay, d.Reason);
+                ScheduleStart(d.Delay);
+                return UnitState.SlowRetry;
+            case RestartAction.GiveUp:
+                ev = new GaveUp(Now, Id, Name, d.Reason);
+                return UnitState.Failed;
+            default:
+                ev = new NotRestarting(Now, Id, Name, d.Reason);
+                return UnitState.Exited;
+        }
+    }
+
+    private void ScheduleStart(TimeSpan delay)
+    {
+        int gen = ++_timerGeneration;
+        _nextRestartIn = delay;
+        if (delay <= TimeSpan.Zero) { Post(new TimerFired(gen)); return; }
+        _ = Task.Delay(delay, _time).ContinueWith(_ => Post(new TimerFired(gen)), TaskScheduler.Default);
+    }
+
+    private void HandleStop(StopMsg s)
+    {
+        _stopRequested = true;
+        switch (_state)
+        {
+            case UnitState.Running when _process is not null:
+            {
+                _stopWaiters.Add(s.Done);
+                var p = _process;
+                int sig = s.Kill ? Signals.SIGKILL : Spec.Stop.Signal;
+                var grace = s.Kill ? TimeSpan.Zero : Spec.Stop.Timeout;
+                MoveTo(UnitState.Stopping, new StopRequested(Now, Id, Name, p.Pid, s.Why, sig));
+                var req = new TreeStopRequest(p, p.Session, [], sig, grace, Spec.Stop.KillWait)
+                {
+                    OnEscalate = killed => Publish(new StopEscalated(Now, Id, Name, p.Pid, UnitState.Stopping, killed, grace)),
+                };
+                _ = _launcher.TerminateAsync(req, _time).ContinueWith(
+                    t => Post(new TreeStopped(p, t.IsCompletedSuccessfully ? t.Result : new TreeStopResult([p.Pid], [], [p.Pid]))),
+                    TaskScheduler.Default);
+                break;
+            }
+            case UnitState.Stopping:
+                _stopWaiters.Add(s.Done);
+                break;
+            case UnitState.Backoff or UnitState.SlowRetry:
+                _timerGeneration++;
+                _nextRestartIn = null;
+                MoveTo(UnitState.Stopped, new Stopped(Now, Id, Name, null, []));
+                s.Done.TrySetResult(new StopResult(Id, Name, null, _lastExit, [], []));
+                break;
+            default:
+                if (_state != UnitState.Stopped) MoveTo(UnitState.Stopped, new Stopped(Now, Id, Name, null, []));
+                s.Done.TrySetResult(new StopResult(Id, Name, null, _lastExit, [], []));
+                break;
+        }
+    }
+
+    private void OnTreeStopped(TreeStopped ts)
+    {
+        if (_state != UnitState.Stopping) return;
+        var result = new StopResult(Id, Name, ts.Process?.Pid, _lastExit, ts.Result.Killed, ts.Result.Survivors);
+        MoveTo(UnitState.Stopped, new Stopped(Now, Id, Name, ts.Process?.Pid, ts.Result.Survivors));
+        foreach (var w in _stopWaiters) w.TrySetResult(result);
+        _stopWaiters.Clear();
+        FinishRun();
+        if (_restartAfterStop)
+        {
+            _restartAfterStop = false;
+            _stopRequested = false;
+            Launch();
+        }
+    }
+
+    private void FinishRun()
+    {
+        if (_process is null)
+        {
+            foreach (var w in _exitWaiters) w.TrySetResult(_lastExit ?? ExitStatus.NotCollected);
+            _exitWaiters.Clear();
+        }
+    }
+
+    private void SetStatus(ProcessStatus to, bool publish = true)
+    {
+        var from = _status;
+        if (from == to) return;
+        _status = to;
+        _snapshot = BuildSnapshot();
+        if (publish) Publish(new StatusChanged(Now, Id, Name, _process?.Pid, _state, from, to));
+    }
+
+    /// <summary>The only place the state changes: checks the table, publishes the event and a new snapshot.</summary>
+    private void MoveTo(UnitState to, UnitEvent ev)
+    {
+        if (!UnitTransitions.IsAllowed(_state, to))
+            throw new InvalidOperationException($"unit {Name}: transition {_state} → {to} is not in the table (event {ev.Kind})");
+        _state = to;
+        if (to != UnitState.Running && _process is null && _status is not (ProcessStatus.Initial or ProcessStatus.Terminated))
+            _status = ProcessStatus.Terminated;
+        _snapshot = BuildSnapshot();
+        Publish(ev);
+    }
+
+    private void Publish(UnitEvent ev) => _owner.Publish(ev);
+
+    private DateTimeOffset Now => _time.GetUtcNow();
+
+    private UnitSnapshot BuildSnapshot() => new(
+        Id, Name, _state, _status, _process?.Pid, _process is null ? _startTime : _startTime,
+        _argv.Count > 0 ? _argv[0] : (Spec.Script ?? ""), _argv.Count > 1 ? _argv.Skip(1).ToArray() : [],
+        _restartCount, _lastExit, IsAttached, Spec.Detach, _nextRestartIn);
+
+    /// <summary>Line-splits a run's output and hands whole lines to the supervisor's output sinks (reactor thread).</summary>
+    private sealed class UnitOutput(Unit unit) : IOutputReceiver
+    {
+        private readonly LineSplitter _out = new(), _err = new();
+
+        public void OnData(int pid, StreamKind stream, ReadOnlySpan<byte> data) =>
+            (stream == StreamKind.Stdout ? _out : _err).Feed(data, (line, cont) => Emit(pid, stream, line, cont));
+
+        public void OnEnd(int pid, StreamKind stream) =>
+            (stream == StreamKind.Stdout ? _out : _err).Flush((line, cont) => Emit(pid, stream, line, cont));
+
+        private void Emit(int pid, StreamKind stream, ReadOnlySpan<byte> line, bool continued) =>
+            unit._owner.PublishOutput(new OutputLine(unit._time.GetUtcNow(), unit.Id, unit.Name, pid, stream, line.ToArray(), continued));
+    }
+}
+
+/// <summary>How a stop went: the exit of the main process, who needed SIGKILL, who survived even that.</summary>
+public sealed record StopResult(int UnitId, string Name, int? Pid, ExitStatus? Exit, IReadOnlyList<int> Killed, IReadOnlyList<int> Survivors)
+{
+    public bool Clean => Survivors.Count == 0;
+}

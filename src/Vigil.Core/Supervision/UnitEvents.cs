@@ -1,0 +1,135 @@
+using Vigil.Launching;
+using Vigil.Specs;
+
+namespace Vigil.Supervision;
+
+/// <summary>Something that happened to a unit. <see cref="Reason"/> is the human sentence `vigil run` prints.</summary>
+/// <param name="UnitId">Unique per unit for the supervisor's life (names may repeat).</param>
+/// <param name="State">The unit's state after the event.</param>
+public abstract record UnitEvent(DateTimeOffset Time, int UnitId, string Name, int? Pid, UnitState State)
+{
+    /// <summary>A stable, lower-case, dashed name: spawned, exited, spawn-failed, …</summary>
+    public abstract string Kind { get; }
+    public abstract string Reason { get; }
+
+    /// <summary><c>name#pid</c> (or just the name when no process is involved).</summary>
+    public string Who => Pid is { } p ? $"{Name}#{p}" : Name;
+
+    public override string ToString() => $"{Time:HH:mm:ss.fff} {Who} {Kind}: {Reason}";
+}
+
+public sealed record Spawned(DateTimeOffset Time, int UnitId, string Name, int? Pid, string Command, int RestartCount)
+    : UnitEvent(Time, UnitId, Name, Pid, UnitState.Running)
+{
+    public override string Kind => "spawned";
+    public override string Reason => RestartCount == 0 ? $"started {Command}" : $"started {Command} (restart {RestartCount})";
+}
+
+/// <summary>The process ended. <see cref="Status"/> tells an exit code from a signal exactly.</summary>
+public sealed record Exited(DateTimeOffset Time, int UnitId, string Name, int? Pid, UnitState State, ExitStatus Status, TimeSpan Ran, bool Expected)
+    : UnitEvent(Time, UnitId, Name, Pid, State)
+{
+    public override string Kind => Status.Signal is not null ? "killed" : "exited";
+    public override string Reason => $"{Status} after {Durations.Format(TimeSpan.FromMilliseconds(Math.Round(Ran.TotalMilliseconds)))}{(Expected ? " (stop requested)" : "")}";
+}
+
+public sealed record SpawnFailed(DateTimeOffset Time, int UnitId, string Name, UnitState State, SpawnFailure Failure)
+    : UnitEvent(Time, UnitId, Name, null, State)
+{
+    public override string Kind => "spawn-failed";
+    public override string Reason => Failure.Message;
+}
+
+public sealed record StopRequested(DateTimeOffset Time, int UnitId, string Name, int? Pid, string Why, int Signal)
+    : UnitEvent(Time, UnitId, Name, Pid, UnitState.Stopping)
+{
+    public override string Kind => "stop-requested";
+    public override string Reason => $"{Why}; sent {Signals.Name(Signal)} to the process group";
+}
+
+/// <summary>The grace period ran out: SIGKILL went to every remaining descendant.</summary>
+public sealed record StopEscalated(DateTimeOffset Time, int UnitId, string Name, int? Pid, UnitState State, IReadOnlyList<int> Killed, TimeSpan Grace)
+    : UnitEvent(Time, UnitId, Name, Pid, State)
+{
+    public override string Kind => "stop-escalated";
+    public override string Reason => $"still running after {Durations.Format(Grace)}; sent SIGKILL to {Killed.Count} process(es): {string.Join(", ", Killed)}";
+}
+
+public sealed record Stopped(DateTimeOffset Time, int UnitId, string Name, int? Pid, IReadOnlyList<int> Survivors)
+    : UnitEvent(Time, UnitId, Name, Pid, UnitState.Stopped)
+{
+    public override string Kind => "stopped";
+    public override string Reason => Survivors.Count == 0 ? "stopped; no process left"
+        : $"stopped, but {Survivors.Count} process(es) survived SIGKILL: {string.Join(", ", Survivors)} (uninterruptible sleep?)";
+}
+
+public sealed record BackingOff(DateTimeOffset Time, int UnitId, string Name, TimeSpan Delay, int Attempt)
+    : UnitEvent(Time, UnitId, Name, null, UnitState.Backoff)
+{
+    public override string Kind => "backoff";
+    public override string Reason => $"restarting in {Durations.Format(Delay)}";
+}
+
+public sealed record SlowRetrying(DateTimeOffset Time, int UnitId, string Name, TimeSpan Delay, string Why)
+    : UnitEvent(Time, UnitId, Name, null, UnitState.SlowRetry)
+{
+    public override string Kind => "slow-retry";
+    public override string Reason => Why;
+}
+
+public sealed record GaveUp(DateTimeOffset Time, int UnitId, string Name, string Why)
+    : UnitEvent(Time, UnitId, Name, null, UnitState.Failed)
+{
+    public override string Kind => "gave-up";
+    public override string Reason => Why + "; `vigil start` brings it back";
+}
+
+public sealed record NotRestarting(DateTimeOffset Time, int UnitId, string Name, string Why)
+    : UnitEvent(Time, UnitId, Name, null, UnitState.Exited)
+{
+    public override string Kind => "not-restarting";
+    public override string Reason => Why;
+}
+
+/// <summary>The OS status of the process changed (the State: of /proc/PID/status, or initial/terminated/unavailable).</summary>
+public sealed record StatusChanged(DateTimeOffset Time, int UnitId, string Name, int? Pid, UnitState State, ProcessStatus From, ProcessStatus To)
+    : UnitEvent(Time, UnitId, Name, Pid, State)
+{
+    public override string Kind => "status-changed";
+    public override string Reason => $"{ProcessStatuses.Describe(From)} → {ProcessStatuses.Describe(To)}";
+}
+
+/// <summary>Leftover processes of a run (same session, or recorded descendants) were cleaned up after the main process exited.</summary>
+public sealed record LeftoversCleaned(DateTimeOffset Time, int UnitId, string Name, UnitState State, IReadOnlyList<int> Pids, IReadOnlyList<int> Survivors)
+    : UnitEvent(Time, UnitId, Name, null, State)
+{
+    public override string Kind => "leftovers";
+    public override string Reason => $"stopped {Pids.Count} leftover process(es) of the previous run: {string.Join(", ", Pids)}"
+        + (Survivors.Count > 0 ? $"; survivors: {string.Join(", ", Survivors)}" : "");
+}
+
+/// <summary>Ligato's statuses: the /proc states plus initial, terminated and unavailable.</summary>
+public enum ProcessStatus { Initial, Running, Sleeping, DiskSleep, Stopped, TracingStop, Zombie, Dead, Idle, Terminated, Unavailable }
+
+public static class ProcessStatuses
+{
+    public static ProcessStatus From(OsState s) => s switch
+    {
+        OsState.Running => ProcessStatus.Running,
+        OsState.Sleeping => ProcessStatus.Sleeping,
+        OsState.DiskSleep => ProcessStatus.DiskSleep,
+        OsState.Stopped => ProcessStatus.Stopped,
+        OsState.TracingStop => ProcessStatus.TracingStop,
+        OsState.Zombie => ProcessStatus.Zombie,
+        OsState.Dead => ProcessStatus.Dead,
+        OsState.Idle => ProcessStatus.Idle,
+        _ => ProcessStatus.Unavailable,
+    };
+
+    public static string Describe(ProcessStatus s) => s switch
+    {
+        ProcessStatus.DiskSleep => "disk sleep",
+        ProcessStatus.TracingStop => "tracing stop",
+        _ => s.ToString().ToLowerInvariant(),
+    };
+}

@@ -1,0 +1,24 @@
+using Vigil.Launching;
+using Vigil.Specs;
+
+namespace Vigil.Supervision;
+
+/// <summary>An immutable picture of a unit, published by its loop after every change. Readers never touch the unit.</summary>
+public sealed record UnitSnapshot(
+    int Id,
+    string Name,
+    UnitState State,
+    ProcessStatus Status,
+    int? Pid,
+    DateTimeOffset? StartTime,
+    string Command,
+    IReadOnlyList<string> Arguments,
+    int RestartCount,
+    ExitStatus? LastExit,
+    bool Attached,
+    bool Detached,
+    TimeSpan? NextRestartIn)
+{
+    /// <summary>Time since the current process started; zero when none runs.</summary>
+    public TimeSpan UptimeAt(DateTimeOffset now) => Pid is not null && StartTime is { } s ? now - s : TimeSpan.Zero;
+}

@@ -1,0 +1,33 @@
+using Vigil.Launching;
+
+namespace Vigil.Tests.Support;
+
+/// <summary>What /proc says about processes a test started: alive, zombie, orphaned.</summary>
+public static class Procs
+{
+    public static bool Alive(int pid) => ProcFs.TryReadStat(pid, out var st) && st.State is not (OsState.Zombie or OsState.Dead);
+
+    /// <summary>Zombie children of this test process (Vigil runs in-process, so its zombies are ours).</summary>
+    public static List<int> OurZombies() =>
+        ProcFs.All().Where(p => p.ParentPid == Environment.ProcessId && p.State == OsState.Zombie).Select(p => p.Pid).ToList();
+
+    /// <summary>Polls (with a timeout) until the condition holds; returns false on timeout.</summary>
+    public static async Task<bool> Eventually(Func<bool> condition, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        while (DateTime.UtcNow < deadline)
+        {
+            if (condition()) return true;
+            await Task.Yield();
+            await Task.Delay(TimeSpan.FromMilliseconds(20), TimeProvider.System); // polling interval of a bounded wait
+        }
+        return condition();
+    }
+
+    public static int ParsePid(string text, string prefix)
+    {
+        var i = text.IndexOf(prefix, StringComparison.Ordinal);
+        var s = text[(i + prefix.Length)..].Split(' ')[0];
+        return int.Parse(s);
+    }
+}
