@@ -74,8 +74,8 @@ public static class ProcessTree
     private static List<int> Alive(IProcessHandle? leader, Dictionary<int, ProcessIdentity> targets)
     {
         var alive = new List<int>();
-        if (leader is { HasExited: false } && ProcFs.TryReadStat(leader.Pid, out var st) && st.State is not (OsState.Zombie or OsState.Dead))
-            alive.Add(leader.Pid);
+        // The leader counts until its handle has seen the exit (reaped), so the caller always gets its status.
+        if (leader is { HasExited: false }) alive.Add(leader.Pid);
         foreach (var t in targets.Values)
             if (t.IsAlive) alive.Add(t.Pid);
         return alive;

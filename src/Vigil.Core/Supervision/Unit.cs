@@ -345,6 +345,9 @@ public sealed partial class Unit
     private void OnTreeStopped(TreeStopped ts)
     {
         if (_state != UnitState.Stopping) return;
+        // The tree stop can finish before the exit message arrives: account for the exit first, in order.
+        if (_process is { } p && ReferenceEquals(p, ts.Process) && p.Exited.IsCompletedSuccessfully)
+            OnExited(p.Exited.Result);
         var result = new StopResult(Id, Name, ts.Process?.Pid, _lastExit, ts.Result.Killed, ts.Result.Survivors);
         MoveTo(UnitState.Stopped, new Stopped(Now, Id, Name, ts.Process?.Pid, ts.Result.Survivors));
         foreach (var w in _stopWaiters) w.TrySetResult(result);

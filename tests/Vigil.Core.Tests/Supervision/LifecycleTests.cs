@@ -7,6 +7,7 @@ using Xunit;
 namespace Vigil.Tests.Supervision;
 
 /// <summary>Integration: real fixture processes under a real supervisor.</summary>
+[Collection("processes")]
 public sealed class LifecycleTests
 {
     [Fact]
