@@ -43,7 +43,7 @@ public sealed unsafe class AttachedProcess : IProcessHandle, Reactor.IHandler
     public int Session { get; }
     public bool IsGroupLeader { get; }
     public Task<ExitStatus> Exited => _exit.Task;
-    public bool HasExited { get { lock (_gate) return _exited; } }
+    public bool HasExited => _exit.Task.IsCompleted;
 
     bool Reactor.IHandler.OnReady(int fd, uint events)
     {

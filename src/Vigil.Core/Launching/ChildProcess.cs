@@ -29,7 +29,8 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
     public ProcessIdentity Identity { get; }
     public string ExecutablePath { get; }
     public LaunchRequest Request { get; }
-    public bool HasExited => _reaped;
+    // From the task, not _reaped: whoever sees HasExited must also find Exited completed.
+    public bool HasExited => _exited.Task.IsCompleted;
     public int Session => Pid; // spawned with POSIX_SPAWN_SETSID
 
     /// <summary>Completes once the child is reaped, with its exact status.</summary>
