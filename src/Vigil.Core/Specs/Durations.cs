@@ -12,7 +12,13 @@ public static class Durations
         value = default;
         if (string.IsNullOrWhiteSpace(text)) return false;
         var t = text.Trim();
-        if (long.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var ms)) { value = TimeSpan.FromMilliseconds(ms); return true; }
+        if (long.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var ms))
+        {
+            // TimeSpan.FromMilliseconds(long) throws past TimeSpan.MaxValue; a bad duration is a false, not an exception.
+            if (ms > TimeSpan.MaxValue.Ticks / TimeSpan.TicksPerMillisecond) return false;
+            value = TimeSpan.FromMilliseconds(ms);
+            return true;
+        }
         int i = 0;
         while (i < t.Length && (char.IsAsciiDigit(t[i]) || t[i] == '.')) i++;
         if (i == 0 || !double.TryParse(t.AsSpan(0, i), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var n)) return false;
@@ -27,7 +33,7 @@ public static class Durations
         };
         if (double.IsNaN(factorMs)) return false;
         var total = n * factorMs;
-        if (total > TimeSpan.MaxValue.TotalMilliseconds) return false;
+        if (total >= TimeSpan.MaxValue.TotalMilliseconds) return false;
         value = TimeSpan.FromMilliseconds(total);
         return true;
     }

@@ -1,0 +1,33 @@
+using System.Globalization;
+using Vigil.Specs;
+
+namespace Vigil.Config;
+
+/// <summary>A loaded config: the processes to run, in file order.</summary>
+/// <param name="SourcePath">The absolute path of the file (or the source name given to <see cref="ConfigLoader.Parse"/>).</param>
+public sealed record VigilConfig(string SourcePath, IReadOnlyList<ProcessSpec> Processes);
+
+/// <summary>One problem in a config file. <see cref="Line"/> and <see cref="Column"/> are 1-based; both are 0 when the
+/// problem is with the file as a whole (it does not exist, cannot be read). <see cref="KeyPath"/> looks like
+/// <c>processes[1].restart.policy</c>, and is empty for a syntax error or a file-level problem.</summary>
+public sealed record ConfigError(string File, int Line, int Column, string KeyPath, string Message)
+{
+    /// <summary><c>file:line:col: key: message</c>, or <c>file:line:col: message</c> when there is no key.</summary>
+    public override string ToString() =>
+        string.Create(CultureInfo.InvariantCulture, $"{File}:{Line}:{Column}: {(KeyPath.Length > 0 ? KeyPath + ": " : "")}{Message}");
+}
+
+/// <summary>Thrown by <see cref="ConfigLoader"/> with every problem found in the file (not just the first).
+/// The message is the errors, one per line.</summary>
+public sealed class ConfigException : Exception
+{
+    public IReadOnlyList<ConfigError> Errors { get; }
+
+    public ConfigException(IReadOnlyList<ConfigError> errors)
+        : base(string.Join('\n', errors))
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        if (errors.Count == 0) throw new ArgumentException("a ConfigException needs at least one error", nameof(errors));
+        Errors = errors;
+    }
+}

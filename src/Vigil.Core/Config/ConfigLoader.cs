@@ -1,0 +1,535 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Vigil.Launching;
+using Vigil.Specs;
+using YamlDotNet.Core;
+
+namespace Vigil.Config;
+
+/// <summary>
+/// Reads a Vigil config file (YAML or JSON) into validated <see cref="ProcessSpec"/>s. Every problem in the file is
+/// collected (wrong kinds, bad values, unknown keys with a suggestion, spec validation) and thrown together as one
+/// <see cref="ConfigException"/>, each error as <c>file:line:col: key.path: what was expected</c>. A file that loads
+/// is complete: nothing half-starts.
+/// </summary>
+public static partial class ConfigLoader
+{
+    /// <summary>Loads the file at <paramref name="path"/>. Errors name the file as given; relative <c>cwd</c>s resolve
+    /// against the file's folder.</summary>
+    /// <exception cref="ConfigException">The file is missing, unreadable, not YAML/JSON, or not a valid config.</exception>
+    public static VigilConfig Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        string full;
+        try
+        {
+            full = Path.GetFullPath(path);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw FileError(path, "not a valid file path");
+        }
+        if (Directory.Exists(full)) throw FileError(path, "is a folder, not a config file");
+        if (!File.Exists(full)) throw FileError(path, "file does not exist");
+        string text;
+        try
+        {
+            text = File.ReadAllText(full);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw FileError(path, $"cannot read the file: {e.Message}");
+        }
+        return new Mapper(path, Path.GetDirectoryName(full)!).Map(text, full);
+    }
+
+    /// <summary>Parses config text. <paramref name="sourceName"/> names the file in errors (and becomes
+    /// <see cref="VigilConfig.SourcePath"/>); relative <c>cwd</c>s, and the package.json check, use <paramref name="baseDir"/>.</summary>
+    /// <exception cref="ConfigException">The text is not YAML/JSON or not a valid config.</exception>
+    public static VigilConfig Parse(string text, string sourceName, string baseDir)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(sourceName);
+        ArgumentNullException.ThrowIfNull(baseDir);
+        return new Mapper(sourceName, Path.GetFullPath(baseDir)).Map(text, sourceName);
+    }
+
+    private static ConfigException FileError(string file, string message) => new([new ConfigError(file, 0, 0, "", message)]);
+
+    // Keys this version knows, per mapping, in the order they are documented (the order breaks suggestion ties).
+    private static readonly string[] TopKeys = ["processes"];
+    private static readonly string[] TopKeysNotYet = ["tether"];
+    private static readonly string[] ProcessKeys = ["name", "command", "script", "args", "cwd", "env", "detach", "restart", "stop"];
+    private static readonly string[] ProcessKeysNotYet = ["log", "health"];
+    private static readonly string[] RestartKeys = ["policy", "schedule", "resetAfter", "backoff", "limit"];
+    private static readonly string[] BackoffKeys = ["initial", "multiplier", "max", "jitter"];
+    private static readonly string[] LimitKeys = ["restarts", "within", "then", "retryEvery"];
+    private static readonly string[] StopKeys = ["signal", "timeout", "killWait"];
+
+    private static readonly (string, RestartPolicyKind)[] Policies =
+        [("always", RestartPolicyKind.Always), ("on-failure", RestartPolicyKind.OnFailure), ("never", RestartPolicyKind.Never)];
+    private static readonly (string, LimitAction)[] LimitActions = [("slow-retry", LimitAction.SlowRetry), ("stop", LimitAction.Stop)];
+
+    internal static readonly TimeSpan DefaultBackoffInitial = TimeSpan.FromSeconds(1);
+    internal const double DefaultBackoffMultiplier = 2;
+    internal static readonly TimeSpan DefaultBackoffMax = TimeSpan.FromMinutes(5);
+
+    // YamlException.Message is "(Line: 3, Col: 5, Idx: 20) - (Line: 3, Col: 6, Idx: 21): what"; we report the position ourselves.
+    [GeneratedRegex(@"^\(Line: \d+, Col: \d+, Idx: \d+\) - \(Line: \d+, Col: \d+, Idx: \d+\): ")]
+    private static partial Regex YamlPositionPrefix();
+
+    /// <summary>One load: the errors found so far and where each key was written (to place spec-validation errors).</summary>
+    private sealed class Mapper(string file, string baseDir)
+    {
+        private readonly List<ConfigError> _errors = [];
+        private readonly Dictionary<string, Pos> _keyPositions = new(StringComparer.Ordinal);
+
+        public VigilConfig Map(string text, string sourcePath)
+        {
+            YNode? root = null;
+            try
+            {
+                root = YamlTree.Parse(text.StartsWith('\uFEFF') ? text[1..] : text);
+            }
+            catch (YamlException e)
+            {
+                var at = Pos.From(e.Start);
+                var what = YamlPositionPrefix().Replace(e.Message, "");
+                _errors.Add(new ConfigError(file, at.Line, at.Column, "", $"not valid YAML or JSON: {what}"));
+                Throw();
+            }
+
+            var processes = new List<ProcessSpec>();
+            if (root is null || root is YScalar { IsNull: true })
+                Error(root?.Start ?? new Pos(1, 1), "processes", "no processes to run");
+            else if (root is not YMapping top)
+                Error(root.Start, "", $"expected a mapping with a 'processes' list at the top level, got {root.Describe()}");
+            else
+            {
+                YNode? list = null;
+                Pos listAt = top.Start;
+                foreach (var (key, _, at, value) in Entries(top, "", TopKeys, TopKeysNotYet))
+                    if (key == "processes") (list, listAt) = (value, at);
+                MapProcesses(list, listAt, processes);
+            }
+            Throw();
+            return new VigilConfig(sourcePath, processes);
+        }
+
+        private void Throw()
+        {
+            if (_errors.Count > 0)
+                throw new ConfigException([.. _errors.OrderBy(e => e.Line).ThenBy(e => e.Column)]);
+        }
+
+        private void Error(Pos at, string keyPath, string message) => _errors.Add(new ConfigError(file, at.Line, at.Column, keyPath, message));
+
+        private static string Join(string path, string key) => path.Length == 0 ? key : path + "." + key;
+
+        private static string Index(string path, int i) => string.Create(CultureInfo.InvariantCulture, $"{path}[{i}]");
+
+        /// <summary>The entries of a mapping whose keys are known, reporting (and skipping) duplicate, unknown, not yet
+        /// supported and non-scalar keys. Yields each entry's key, key path, the key's position and value.</summary>
+        private IEnumerable<(string Key, string Path, Pos At, YNode Value)> Entries(YMapping map, string path, string[] known, string[]? notYet = null)
+        {
+            var seen = new Dictionary<string, Pos>(StringComparer.Ordinal);
+            foreach (var (k, v) in map.Entries)
+            {
+                if (k is not YScalar { IsNull: false } ks)
+                {
+                    Error(k.Start, path, $"expected a key name, got {k.Describe()}");
+                    continue;
+                }
+                var key = ks.Value;
+                var keyPath = Join(path, key);
+                if (seen.TryGetValue(key, out var first))
+                {
+                    Error(ks.Start, keyPath, string.Create(CultureInfo.InvariantCulture, $"duplicate key (already given at line {first.Line})"));
+                    continue;
+                }
+                seen[key] = ks.Start;
+                if (known.Contains(key))
+                {
+                    _keyPositions[keyPath] = ks.Start;
+                    yield return (key, keyPath, ks.Start, v);
+                }
+                else if (notYet is not null && notYet.Contains(key))
+                    Error(ks.Start, keyPath, "not supported yet by this version of Vigil");
+                else
+                    Error(ks.Start, keyPath, UnknownKey(key, [.. known, .. notYet ?? []]));
+            }
+        }
+
+        private void MapProcesses(YNode? list, Pos at, List<ProcessSpec> processes)
+        {
+            switch (list)
+            {
+                case null or YScalar { IsNull: true }:
+                    Error(at, "processes", "no processes to run");
+                    return;
+                case YSequence { Items.Count: 0 }:
+                    Error(at, "processes", "no processes to run (the list is empty)");
+                    return;
+                case YSequence seq:
+                    for (int i = 0; i < seq.Items.Count; i++)
+                    {
+                        var path = Index("processes", i);
+                        if (seq.Items[i] is YMapping m) processes.Add(MapProcess(m, path));
+                        else Error(seq.Items[i].Start, path, $"expected a mapping with the process's keys (name, command, …), got {seq.Items[i].Describe()}");
+                    }
+                    return;
+                default:
+                    Error(at, "processes", $"expected a list of processes, got {list.Describe()}");
+                    return;
+            }
+        }
+
+        private ProcessSpec MapProcess(YMapping map, string path)
+        {
+            var spec = new ProcessSpec();
+            bool commandGiven = false;
+            foreach (var (key, keyPath, at, v) in Entries(map, path, ProcessKeys, ProcessKeysNotYet))
+            {
+                switch (key)
+                {
+                    case "name":
+                        spec = spec with { Name = String(v, keyPath, at) };
+                        break;
+                    case "command":
+                        commandGiven = v is not YScalar { IsNull: true };
+                        spec = spec with { Command = Command(v, keyPath, at) };
+                        break;
+                    case "script":
+                        spec = spec with { Script = String(v, keyPath, at) };
+                        break;
+                    case "args":
+                        spec = spec with { Args = StringList(v, keyPath, at) ?? [] };
+                        break;
+                    case "cwd":
+                        var cwd = String(v, keyPath, at);
+                        if (cwd is { Length: 0 }) Error(at, keyPath, "must not be empty (leave it out to use the config file's folder)");
+                        else if (cwd is not null) spec = spec with { Cwd = Path.GetFullPath(cwd, baseDir) };
+                        break;
+                    case "env":
+                        spec = spec with { Env = Env(v, keyPath, at) };
+                        break;
+                    case "detach":
+                        spec = spec with { Detach = Bool(v, keyPath, at) ?? false };
+                        break;
+                    case "restart":
+                        if (Mapping(v, keyPath, at) is { } rm) spec = spec with { Restart = Restart(rm, keyPath) };
+                        break;
+                    case "stop":
+                        if (Mapping(v, keyPath, at) is { } sm) spec = spec with { Stop = Stop(sm, keyPath) };
+                        break;
+                }
+            }
+
+            if (!commandGiven && string.IsNullOrEmpty(spec.Script))
+            {
+                // elife: with neither, the entry point is "main" of package.json in the working folder.
+                var dir = spec.Cwd ?? baseDir;
+                if (!File.Exists(Path.Combine(dir, "package.json")))
+                    Error(map.Start, path, "needs 'command' or 'script'");
+            }
+
+            foreach (var problem in spec.Validate())
+            {
+                int colon = problem.IndexOf(": ", StringComparison.Ordinal);
+                var (key, message) = colon > 0 ? (problem[..colon], problem[(colon + 2)..]) : ("", problem);
+                var keyPath = key.Length > 0 ? path + "." + key : path;
+                Error(_keyPositions.TryGetValue(keyPath, out var at) ? at : map.Start, keyPath, message);
+            }
+            return spec;
+        }
+
+        private ImmutableArray<string> Command(YNode v, string path, Pos at)
+        {
+            switch (v)
+            {
+                case YScalar { IsNull: true }:
+                    return [];
+                case YScalar s:
+                    if (!CommandLine.TrySplit(s.Value, out var words, out var error))
+                    {
+                        Error(at, path, error!);
+                        return [];
+                    }
+                    if (words.Count == 0) Error(at, path, "must not be empty (give the program and its arguments)");
+                    return [.. words];
+                case YSequence { Items.Count: 0 }:
+                    Error(at, path, "must not be empty (give the program and its arguments)");
+                    return [];
+                case YSequence:
+                    return StringList(v, path, at) ?? [];
+                default:
+                    Error(at, path, $"expected a list of strings (or one command line), got {v.Describe()}");
+                    return [];
+            }
+        }
+
+        private ImmutableDictionary<string, string?> Env(YNode v, string path, Pos at)
+        {
+            if (v is YScalar { IsNull: true }) return ImmutableDictionary<string, string?>.Empty;
+            if (v is not YMapping map)
+            {
+                Error(at, path, $"expected a mapping of variable names to values, got {v.Describe()}");
+                return ImmutableDictionary<string, string?>.Empty;
+            }
+            var env = ImmutableDictionary.CreateBuilder<string, string?>(StringComparer.Ordinal);
+            foreach (var (k, value) in map.Entries)
+            {
+                if (k is not YScalar { IsNull: false } ks)
+                {
+                    Error(k.Start, path, $"expected a variable name, got {k.Describe()}");
+                    continue;
+                }
+                var keyPath = Join(path, ks.Value);
+                if (env.ContainsKey(ks.Value))
+                {
+                    Error(ks.Start, keyPath, "duplicate variable");
+                    continue;
+                }
+                if (value is YScalar s) env[ks.Value] = s.IsNull ? null : s.Value;
+                else Error(ks.Start, keyPath, $"expected a string, number, true/false, or null to remove the variable, got {value.Describe()}");
+            }
+            return env.ToImmutable();
+        }
+
+        private RestartSpec Restart(YMapping map, string path)
+        {
+            var spec = RestartSpec.Default;
+            Pos? scheduleAt = null, backoffAt = null;
+            foreach (var (key, keyPath, at, v) in Entries(map, path, RestartKeys))
+            {
+                switch (key)
+                {
+                    case "policy":
+                        if (Choice(v, keyPath, at, Policies) is { } policy) spec = spec with { Policy = policy };
+                        break;
+                    case "schedule":
+                        if (v is YScalar { IsNull: true }) break;
+                        scheduleAt = at;
+                        if (v is not YSequence seq)
+                        {
+                            Error(at, keyPath, $"expected a list of durations (like [100ms, 1s, 1m], or [] to never restart), got {v.Describe()}");
+                            break;
+                        }
+                        var delays = ImmutableArray.CreateBuilder<TimeSpan>(seq.Items.Count);
+                        for (int i = 0; i < seq.Items.Count; i++)
+                            delays.Add(Duration(seq.Items[i], Index(keyPath, i), seq.Items[i].Start, listItem: true) ?? TimeSpan.Zero);
+                        spec = spec with { Schedule = delays.MoveToImmutable() };
+                        break;
+                    case "resetAfter":
+                        if (Duration(v, keyPath, at) is { } reset) spec = spec with { ResetAfter = reset };
+                        break;
+                    case "backoff":
+                        if (Mapping(v, keyPath, at) is not { } bm) break;
+                        backoffAt = at;
+                        spec = spec with { Backoff = Backoff(bm, keyPath) };
+                        break;
+                    case "limit":
+                        if (Mapping(v, keyPath, at) is { } lm) spec = spec with { Limit = Limit(lm, keyPath, at) };
+                        break;
+                }
+            }
+            if (scheduleAt is { } s && backoffAt is { } b)
+            {
+                bool backoffLater = (b.Line, b.Column).CompareTo((s.Line, s.Column)) > 0;
+                Error(backoffLater ? b : s, Join(path, backoffLater ? "backoff" : "schedule"), "give either 'schedule' or 'backoff', not both");
+            }
+            return spec;
+        }
+
+        private BackoffSpec Backoff(YMapping map, string path)
+        {
+            TimeSpan initial = DefaultBackoffInitial;
+            TimeSpan? max = null;
+            double multiplier = DefaultBackoffMultiplier, jitter = 0;
+            foreach (var (key, keyPath, at, v) in Entries(map, path, BackoffKeys))
+            {
+                switch (key)
+                {
+                    case "initial": initial = Duration(v, keyPath, at) ?? initial; break;
+                    case "multiplier": multiplier = Number(v, keyPath, at) ?? multiplier; break;
+                    case "max": max = Duration(v, keyPath, at) ?? max; break;
+                    case "jitter": jitter = Number(v, keyPath, at) ?? jitter; break;
+                }
+            }
+            // Without a max, cap at 5 minutes, or at the initial delay when that is longer.
+            return new BackoffSpec(initial, multiplier, max ?? (initial > DefaultBackoffMax ? initial : DefaultBackoffMax), jitter);
+        }
+
+        private CrashLoopLimit? Limit(YMapping map, string path, Pos mapAt)
+        {
+            int? restarts = null;
+            TimeSpan? within = null, retryEvery = null;
+            LimitAction then = LimitAction.SlowRetry;
+            Pos? retryEveryAt = null;
+            bool restartsWrong = false, withinWrong = false;   // given, but with an error already reported
+            foreach (var (key, keyPath, at, v) in Entries(map, path, LimitKeys))
+            {
+                bool isNull = v is YScalar { IsNull: true };
+                switch (key)
+                {
+                    case "restarts": restarts = Int(v, keyPath, at); restartsWrong = restarts is null && !isNull; break;
+                    case "within": within = Duration(v, keyPath, at); withinWrong = within is null && !isNull; break;
+                    case "then": then = Choice(v, keyPath, at, LimitActions) ?? then; break;
+                    case "retryEvery": retryEvery = Duration(v, keyPath, at); retryEveryAt = at; break;
+                }
+            }
+            if (restarts is null && !restartsWrong) Error(mapAt, path, "missing 'restarts' (how many restarts are allowed within 'within')");
+            if (within is null && !withinWrong) Error(mapAt, path, "missing 'within' (a duration like 10m)");
+            if (retryEvery is not null && then == LimitAction.Stop)
+                Error(retryEveryAt!.Value, Join(path, "retryEvery"), "only applies when 'then' is slow-retry");
+            return restarts is null || within is null ? null : new CrashLoopLimit(restarts.Value, within.Value, then, retryEvery);
+        }
+
+        private StopSpec Stop(YMapping map, string path)
+        {
+            var spec = StopSpec.Default;
+            foreach (var (key, keyPath, at, v) in Entries(map, path, StopKeys))
+            {
+                switch (key)
+                {
+                    case "signal":
+                        if (Scalar(v, keyPath, at, "a signal like TERM, SIGTERM or 15") is not { } text) break;
+                        if (Signals.TryParse(text, out var signal)) spec = spec with { Signal = signal };
+                        else Error(at, keyPath, $"expected a signal like TERM, SIGTERM or a number 1-64, got '{text}'");
+                        break;
+                    case "timeout":
+                        if (Duration(v, keyPath, at) is { } timeout) spec = spec with { Timeout = timeout };
+                        break;
+                    case "killWait":
+                        if (Duration(v, keyPath, at) is { } killWait) spec = spec with { KillWait = killWait };
+                        break;
+                }
+            }
+            return spec;
+        }
+
+        // ---- Typed readers. Each returns null when the value is YAML null (the key then keeps its default) or wrong
+        // (after reporting it at `at`: the key's position for a mapping value, the item's own for a list item).
+
+        private YMapping? Mapping(YNode v, string path, Pos at)
+        {
+            if (v is YMapping m) return m;
+            if (v is not YScalar { IsNull: true }) Error(at, path, $"expected a mapping, got {v.Describe()}");
+            return null;
+        }
+
+        private string? Scalar(YNode v, string path, Pos at, string expected)
+        {
+            if (v is YScalar s) return s.IsNull ? null : s.Value;
+            Error(at, path, $"expected {expected}, got {v.Describe()}");
+            return null;
+        }
+
+        private string? String(YNode v, string path, Pos at) => Scalar(v, path, at, "a string");
+
+        private ImmutableArray<string>? StringList(YNode v, string path, Pos at)
+        {
+            if (v is YScalar { IsNull: true }) return null;
+            if (v is not YSequence seq)
+            {
+                Error(at, path, $"expected a list of strings, got {v.Describe()}");
+                return null;
+            }
+            var list = ImmutableArray.CreateBuilder<string>(seq.Items.Count);
+            for (int i = 0; i < seq.Items.Count; i++)
+            {
+                var item = seq.Items[i];
+                if (item is YScalar { IsNull: false } s) list.Add(s.Value);
+                else Error(item.Start, Index(path, i), $"expected a string, got {item.Describe()}");
+            }
+            return list.Count == seq.Items.Count ? list.MoveToImmutable() : null;
+        }
+
+        private bool? Bool(YNode v, string path, Pos at)
+        {
+            if (Scalar(v, path, at, "true or false") is not { } text) return null;
+            if (text.Equals("true", StringComparison.OrdinalIgnoreCase)) return true;
+            if (text.Equals("false", StringComparison.OrdinalIgnoreCase)) return false;
+            Error(at, path, $"expected true or false, got '{text}'");
+            return null;
+        }
+
+        private TimeSpan? Duration(YNode v, string path, Pos at, bool listItem = false)
+        {
+            if (v is YScalar { IsNull: true } && !listItem) return null;   // `key: ~` keeps the default; a null list item is an error
+            if (v is YScalar { IsNull: false } s)
+            {
+                if (Durations.TryParse(s.Value, out var d)) return d;
+                Error(at, path, $"expected {Durations.Expected}, got '{s.Value}'");
+                return null;
+            }
+            Error(at, path, $"expected {Durations.Expected}, got {v.Describe()}");
+            return null;
+        }
+
+        private int? Int(YNode v, string path, Pos at)
+        {
+            if (Scalar(v, path, at, "a whole number") is not { } text) return null;
+            if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n)) return n;
+            Error(at, path, $"expected a whole number, got '{text}'");
+            return null;
+        }
+
+        private double? Number(YNode v, string path, Pos at)
+        {
+            if (Scalar(v, path, at, "a number") is not { } text) return null;
+            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && double.IsFinite(n)) return n;
+            Error(at, path, $"expected a number, got '{text}'");
+            return null;
+        }
+
+        private T? Choice<T>(YNode v, string path, Pos at, (string Name, T Value)[] options) where T : struct
+        {
+            var expected = string.Join(", ", options[..^1].Select(o => o.Name)) + " or " + options[^1].Name;
+            if (Scalar(v, path, at, expected) is not { } text) return null;
+            foreach (var (name, value) in options)
+                if (string.Equals(name, text.Trim(), StringComparison.OrdinalIgnoreCase)) return value;
+            Error(at, path, $"expected {expected}, got '{text}'");
+            return null;
+        }
+    }
+
+    /// <summary>"unknown key; did you mean 'command'?" when a known key is close enough, else the list of known keys.</summary>
+    internal static string UnknownKey(string key, IReadOnlyList<string> known)
+    {
+        var best = Suggest(key, known);
+        return best is not null ? $"unknown key; did you mean '{best}'?" : $"unknown key (expected one of: {string.Join(", ", known)})";
+    }
+
+    /// <summary>The known key nearest to <paramref name="key"/> by edit distance (case-insensitive, a swap of two
+    /// neighbours counting as one edit), when at most max(2, a third of its length) edits away; else null.</summary>
+    internal static string? Suggest(string key, IReadOnlyList<string> known)
+    {
+        string? best = null;
+        int bestDistance = int.MaxValue;
+        foreach (var candidate in known)
+        {
+            int d = EditDistance(key.ToLowerInvariant(), candidate.ToLowerInvariant());
+            if (d <= Math.Max(2, candidate.Length / 3) && d < candidate.Length && d < bestDistance) (best, bestDistance) = (candidate, d);
+        }
+        return best;
+    }
+
+    /// <summary>Levenshtein distance with adjacent transpositions (optimal string alignment).</summary>
+    internal static int EditDistance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
+        for (int j = 0; j <= b.Length; j++) d[0, j] = j;
+        for (int i = 1; i <= a.Length; i++)
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+            }
+        return d[a.Length, b.Length];
+    }
+}
