@@ -34,6 +34,7 @@ public sealed unsafe class AttachedProcess : IProcessHandle, Reactor.IHandler
             throw new ArgumentException($"cannot attach to pid {pid}: it has exited", nameof(pid));
         }
         var p = new AttachedProcess(pid, fd, st);
+        if (st.ParentPid != Environment.ProcessId) OrphanReaper.Claim([pid]); // if it is orphaned to us later, reap it
         Reactor.Shared.Register(fd, p, closeOnRemove: true);
         return p;
     }
@@ -50,8 +51,10 @@ public sealed unsafe class AttachedProcess : IProcessHandle, Reactor.IHandler
         byte* info = stackalloc byte[Native.SigInfoSize];
         new Span<byte>(info, Native.SigInfoSize).Clear();
         var status = ExitStatus.NotCollected;
-        // Only succeeds if it is our child; ECHILD otherwise (then the status is not ours to know).
-        if (Native.waitid(Native.P_PIDFD, _pidfd, info, Native.WEXITED | Native.WNOHANG) == 0 && *(int*)(info + 16) != 0)
+        // Only succeeds if it is our child; ECHILD otherwise (then the status is not ours to know). WNOWAIT: peek,
+        // never reap — an attached process may be a child of the host's own System.Diagnostics.Process, whose
+        // exit code is not ours to take. Orphans adopted by Vigil are reaped by OrphanReaper.
+        if (Native.waitid(Native.P_PIDFD, _pidfd, info, Native.WEXITED | Native.WNOHANG | Native.WNOWAIT) == 0 && *(int*)(info + 16) != 0)
         {
             int code = *(int*)(info + 8), st = *(int*)(info + 24);
             status = code == Native.CLD_EXITED ? ExitStatus.Exited(st) : ExitStatus.Killed(st, code == Native.CLD_DUMPED);

@@ -7,11 +7,20 @@ namespace Vigil.Launching;
 /// to Vigil instead of init, where Vigil can still find and stop them; then reaps those orphans when they exit.
 /// Reaping is by specific PID only (waitpid(pid, WNOHANG)) and skips Vigil's own spawned children, which their
 /// pidfd owners reap: never waitpid(-1).
+/// Which zombies are ours to reap: by default only those that belong to a unit — in a session Vigil created by
+/// spawning, or recorded as a unit's descendant during a tree stop — so a library host that also uses
+/// System.Diagnostics.Process keeps its own children's exit codes. The vigil executable never uses Process and
+/// sets <see cref="ReapAllOrphans"/>, so a daemon that double-forked out of its session is reaped too.
 /// </summary>
 public static class OrphanReaper
 {
     internal static readonly object SpawnLock = new();
     private static readonly HashSet<int> Tracked = [];
+    private static readonly HashSet<int> Sessions = [];
+    private static readonly HashSet<int> KnownDescendants = [];
+
+    /// <summary>Reap every zombie child that no pidfd owner reaps (safe only when nothing in the process uses System.Diagnostics.Process).</summary>
+    public static bool ReapAllOrphans { get; set; }
     private static PosixSignalRegistration? s_sigchld;
     private static int s_sweepPending;
     private static long s_reaped;
@@ -32,7 +41,17 @@ public static class OrphanReaper
         }
     }
 
-    internal static void Track(int pid) => Tracked.Add(pid); // caller holds SpawnLock
+    internal static void Track(int pid) // caller holds SpawnLock
+    {
+        Tracked.Add(pid);
+        Sessions.Add(pid); // spawned with POSIX_SPAWN_SETSID: the child's PID is its session id
+    }
+
+    /// <summary>Marks processes found in a unit's tree as ours to reap should they become orphaned zombies.</summary>
+    internal static void Claim(IEnumerable<int> pids)
+    {
+        lock (SpawnLock) foreach (var p in pids) KnownDescendants.Add(p);
+    }
 
     internal static void Untrack(int pid)
     {
@@ -57,12 +76,21 @@ public static class OrphanReaper
         int self = Environment.ProcessId, n = 0;
         lock (SpawnLock)
         {
-            foreach (var p in ProcFs.All())
+            var all = ProcFs.All();
+            var liveSessions = new HashSet<int>();
+            var livePids = new HashSet<int>();
+            foreach (var p in all)
             {
+                livePids.Add(p.Pid);
+                liveSessions.Add(p.Session);
                 if (p.ParentPid != self || p.State != OsState.Zombie || Tracked.Contains(p.Pid)) continue;
+                if (!ReapAllOrphans && !Sessions.Contains(p.Session) && !KnownDescendants.Contains(p.Pid)) continue;
                 int status;
                 if (Native.waitpid(p.Pid, &status, Native.WNOHANG) == p.Pid) n++;
             }
+            // Forget sessions and descendants that no longer exist, so the sets stay as small as the live tree.
+            Sessions.RemoveWhere(s => !liveSessions.Contains(s) && !Tracked.Contains(s));
+            KnownDescendants.RemoveWhere(p => !livePids.Contains(p));
         }
         Interlocked.Add(ref s_reaped, n);
         return n;

@@ -28,6 +28,7 @@ public static class ProcessTree
         SendAll(r.Signal);
         if (r.Signal != Signals.SIGCONT && r.Signal != Signals.SIGKILL) SendAll(Signals.SIGCONT);
 
+        OrphanReaper.Claim(targets.Keys);
         var all = new SortedSet<int>(targets.Keys);
         if (leader is not null) all.Add(leader.Pid);
 
@@ -56,7 +57,9 @@ public static class ProcessTree
             if (tp.GetElapsedTime(lastScan) >= Rescan)
             {
                 lastScan = tp.GetTimestamp();
-                foreach (var added in Collect(r, targets, Poll))
+                var fresh = Collect(r, targets, Poll);
+                OrphanReaper.Claim(fresh.Select(f => f.Pid));
+                foreach (var added in fresh)
                 {
                     all.Add(added.Pid);
                     added.Signal(signalNew);

@@ -75,7 +75,11 @@ public sealed partial class Unit
     public Task StartAsync() => Ask<bool>(tcs => new StartMsg(tcs));
 
     /// <summary>Graceful stop: stop signal to the group + SIGCONT, grace, SIGKILL to the tree. No restart follows.</summary>
-    public Task<StopResult> StopAndWaitAsync(CancellationToken cancel = default) => Ask<StopResult>(tcs => new StopMsg(tcs, "stop requested", false)).WaitAsync(cancel);
+    public Task<StopResult> StopAndWaitAsync(CancellationToken cancel = default) => StopAndWaitAsync("stop requested", cancel);
+
+    /// <summary>As <see cref="StopAndWaitAsync(CancellationToken)"/>, with the reason the stop-requested event gives.</summary>
+    public Task<StopResult> StopAndWaitAsync(string why, CancellationToken cancel = default) =>
+        Ask<StopResult>(tcs => new StopMsg(tcs, why, false)).WaitAsync(cancel);
 
     /// <summary>SIGKILL to the whole tree at once (no grace); no restart follows.</summary>
     public Task<StopResult> Kill() => Ask<StopResult>(tcs => new StopMsg(tcs, "kill requested", true));
@@ -91,8 +95,6 @@ public sealed partial class Unit
         Ask<ExitStatus>(tcs => new WaitExitMsg(tcs)).WaitAsync(cancel);
 
     internal void Post(Message m) => _inbox.Writer.TryWrite(m);
-
-    internal void Shutdown(TaskCompletionSource<StopResult> done) => Post(new StopMsg(done, "Vigil is shutting down", false));
 
     private Task<T> Ask<T>(Func<TaskCompletionSource<T>, Message> make)
     {
@@ -197,8 +199,9 @@ public sealed partial class Unit
         if (result.Failure is { } f)
         {
             _lastExit = null;
+            var failTime = Now;
             var next = DecideRestart(new RunOutcome(true, TimeSpan.Zero), out var ev);
-            MoveTo(next, new SpawnFailed(Now, Id, Name, next, f));
+            MoveTo(next, new SpawnFailed(failTime, Id, Name, next, f));
             if (ev is not null) Publish(ev);
             FinishRun();
             return;
@@ -236,22 +239,23 @@ public sealed partial class Unit
         _process = null;
         _owner.StatusWatcher.Unwatch(this);
         p.Dispose();
-        foreach (var w in _exitWaiters) w.TrySetResult(status);
-        _exitWaiters.Clear();
 
         if (_state == UnitState.Stopping)
         {
             // The tree stop task is still watching the rest of the tree; it will post TreeStopped.
             Publish(new Exited(Now, Id, Name, p.Pid, _state, status, ran, Expected: true));
             SetStatus(ProcessStatus.Terminated);
+            _snapshot = BuildSnapshot();
+            FinishRun(); // waiters see a snapshot that already holds this exit
             return;
         }
 
         CleanLeftovers(p);
         bool failed = !status.Success;
+        var exitTime = Now; // taken before the policy's event so the printed times stay in order
         var next = DecideRestart(new RunOutcome(failed, ran), out var ev);
         SetStatus(ProcessStatus.Terminated, publish: false);
-        MoveTo(next, new Exited(Now, Id, Name, p.Pid, next, status, ran, Expected: false));
+        MoveTo(next, new Exited(exitTime, Id, Name, p.Pid, next, status, ran, Expected: false));
         if (ev is not null) Publish(ev);
         FinishRun();
     }
@@ -275,9 +279,9 @@ public sealed partial class Unit
     {
         if (_stopRequested) { ev = null; return UnitState.Stopped; }
         var now = _time.GetElapsedTime(_origin);
-        (var d, _history) = RestartPolicy.Decide(Spec.Restart, _history, outcome, now);
-        if (IsAttached && d.Action is RestartAction.Restart or RestartAction.SlowRetry)
-            d = new RestartDecision(RestartAction.None, default, "attached process: Vigil did not start it and cannot restart it");
+        RestartDecision d;
+        if (IsAttached) d = new RestartDecision(RestartAction.None, default, "attached process: Vigil did not start it and cannot restart it");
+        else (d, _history) = RestartPolicy.Decide(Spec.Restart, _history, outcome, now);
         switch (d.Action)
         {
             case RestartAction.Restart:

@@ -1,0 +1,99 @@
+using System.Reflection;
+
+namespace Vigil.Cli;
+
+/// <summary>Entry point: dispatches the subcommand. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.</summary>
+public static class Cli
+{
+    public const int Ok = 0, Failure = 1, Usage = 2;
+
+    public const string Help = """
+        vigil — keeps processes alive and responsive
+
+        Usage:
+          vigil run [-c FILE] [--attach-output]   supervise the processes in FILE (default: vigil.yaml)
+          vigil demo [--for DURATION]             run the built-in demo (a healthy process and a crasher)
+          vigil --version | --help
+
+        run: prints one line per lifecycle event; SIGINT, SIGTERM or SIGHUP stops every child
+        gracefully (stop signal, grace period, then SIGKILL to the whole tree) and exits 0.
+        Exit codes: 0 ok, 1 runtime failure, 2 usage or config error (file:line:col: key: message).
+        """;
+
+    public static async Task<int> MainAsync(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            (args.Length == 0 ? Console.Error : Console.Out).WriteLine(Help);
+            return args.Length == 0 ? Usage : Ok;
+        }
+        if (args[0] is "--version" or "-V")
+        {
+            Console.WriteLine("vigil " + (typeof(Cli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?"));
+            return Ok;
+        }
+        try
+        {
+            return args[0] switch
+            {
+                "run" => await RunCommand.ExecuteAsync(ArgParser.Parse(args[1..], RunCommand.Options)).ConfigureAwait(false),
+                "demo" => await DemoCommand.ExecuteAsync(ArgParser.Parse(args[1..], DemoCommand.Options)).ConfigureAwait(false),
+                _ => throw new UsageException($"unknown command '{args[0]}'{ArgParser.Suggest(args[0], ["run", "demo"])}"),
+            };
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"vigil: {e.Message}");
+            Console.Error.WriteLine("Run 'vigil --help' for usage.");
+            return Usage;
+        }
+    }
+}
+
+public sealed class UsageException(string message) : Exception(message);
+
+/// <summary>A tiny option parser: flags and options with a value (<c>-c FILE</c>, <c>--config=FILE</c>); no positionals.</summary>
+public static class ArgParser
+{
+    public sealed record Option(string Long, string? Short, bool TakesValue);
+
+    public static Dictionary<string, string?> Parse(string[] args, IReadOnlyList<Option> options)
+    {
+        var result = new Dictionary<string, string?>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            var a = args[i];
+            string? inline = null;
+            int eq = a.IndexOf('=');
+            if (a.StartsWith("--", StringComparison.Ordinal) && eq > 0) { inline = a[(eq + 1)..]; a = a[..eq]; }
+            var opt = options.FirstOrDefault(o => a == "--" + o.Long || (o.Short is not null && a == "-" + o.Short))
+                ?? throw new UsageException($"unknown option '{a}'{Suggest(a.TrimStart('-'), options.Select(o => o.Long))}");
+            if (!opt.TakesValue)
+            {
+                if (inline is not null) throw new UsageException($"option --{opt.Long} takes no value");
+                result[opt.Long] = null;
+                continue;
+            }
+            var value = inline ?? (i + 1 < args.Length ? args[++i] : throw new UsageException($"option --{opt.Long} needs a value"));
+            result[opt.Long] = value;
+        }
+        return result;
+    }
+
+    public static string Suggest(string given, IEnumerable<string> known)
+    {
+        var best = known.Select(k => (k, d: Distance(given.ToLowerInvariant(), k))).OrderBy(x => x.d).FirstOrDefault();
+        return best.k is not null && best.d <= Math.Max(2, given.Length / 3) ? $"; did you mean '{best.k}'?" : "";
+    }
+
+    private static int Distance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
+        for (int j = 0; j <= b.Length; j++) d[0, j] = j;
+        for (int i = 1; i <= a.Length; i++)
+            for (int j = 1; j <= b.Length; j++)
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+        return d[a.Length, b.Length];
+    }
+}
