@@ -139,6 +139,7 @@ public sealed class Supervisor : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        foreach (var u in _units.Where(u => u.Spec.Detach)) u.Post(new Unit.ReleaseMsg());
         await Task.WhenAll(_units.Where(u => !u.Spec.Detach).Select(u => u.StopAndWaitAsync("Vigil is shutting down"))).ConfigureAwait(false);
         StatusWatcher.Dispose();
         foreach (var ch in _eventSubscribers) ch.Writer.TryComplete();

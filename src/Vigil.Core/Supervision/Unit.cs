@@ -36,6 +36,7 @@ public sealed partial class Unit
     private IReadOnlyList<string> _argv = [];
     private bool _restartAfterStop;
     private bool _stopRequested;
+    private bool _released;
     private readonly List<TaskCompletionSource<StopResult>> _stopWaiters = [];
     private readonly List<TaskCompletionSource<ExitStatus>> _exitWaiters = [];
     private Task _leftoverCleanup = Task.CompletedTask;
@@ -113,6 +114,8 @@ public sealed partial class Unit
     private sealed record TreeStopped(IProcessHandle? Process, TreeStopResult Result) : Message;
     internal sealed record StatusObserved(int Pid, ProcessStatus Status) : Message;
     internal sealed record AdoptMsg(IProcessHandle Process) : Message;
+    /// <summary>The supervisor is going away and this unit is detached: leave its process running, never restart it.</summary>
+    internal sealed record ReleaseMsg : Message;
 
     private async Task Loop()
     {
@@ -137,6 +140,11 @@ public sealed partial class Unit
                 break;
             case AdoptMsg a:
                 Adopt(a.Process);
+                break;
+            case ReleaseMsg:
+                _released = true;
+                _timerGeneration++; // cancels a pending restart
+                _owner.StatusWatcher.Unwatch(this);
                 break;
             case StopMsg s:
                 HandleStop(s);
@@ -281,6 +289,7 @@ public sealed partial class Unit
         var now = _time.GetElapsedTime(_origin);
         RestartDecision d;
         if (IsAttached) d = new RestartDecision(RestartAction.None, default, "attached process: Vigil did not start it and cannot restart it");
+        else if (_released) d = new RestartDecision(RestartAction.None, default, "detached and released: the supervisor has shut down");
         else (d, _history) = RestartPolicy.Decide(Spec.Restart, _history, outcome, now);
         switch (d.Action)
         {

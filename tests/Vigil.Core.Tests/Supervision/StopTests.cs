@@ -141,9 +141,10 @@ public sealed class StopTests
     public async Task Disposing_the_supervisor_stops_children_but_not_detached_ones()
     {
         int normalPid, detachedPid;
-        await using (var sup = new Supervisor())
+        var sup = new Supervisor();
+        using var rec = new Recorder(sup);
+        await using (sup)
         {
-            using var rec = new Recorder(sup);
             var normal = sup.Start(Fixture.Spec("normal", "marker", "up", "hang"));
             var detached = sup.Start(Fixture.Spec("detached", "hang") with { Detach = true });
             await rec.Marker("up");
@@ -153,8 +154,12 @@ public sealed class StopTests
         }
         Assert.False(Procs.Alive(normalPid));
         Assert.True(Procs.Alive(detachedPid), "detached child did not survive");
-        // Clean up the detached one ourselves.
+        // Clean up the detached one ourselves: the supervisor is gone, so nothing may restart it.
         ProcessIdentity.Of(detachedPid)!.Value.Signal(9);
         Assert.True(await Procs.Eventually(() => !Procs.Alive(detachedPid)));
+        var detachedUnit = sup.Find("detached").Single();
+        Assert.Equal(9, (await detachedUnit.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10))).Signal);
+        Assert.Equal(UnitState.Exited, detachedUnit.State);
+        Assert.Single(rec.Events.OfType<Spawned>(), e => e.Name == "detached");
     }
 }

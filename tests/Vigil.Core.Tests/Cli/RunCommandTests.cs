@@ -1,0 +1,143 @@
+using Vigil.Tests.Support;
+using Xunit;
+
+namespace Vigil.Tests.Cli;
+
+/// <summary>The real `vigil run` executable against real fixture children.</summary>
+[Collection("processes")]
+public sealed class RunCommandTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("vigil-cli-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    private string Write(string name, string text)
+    {
+        var path = Path.Combine(_dir.FullName, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    [Theory]
+    [InlineData(15)] // SIGTERM
+    [InlineData(2)]  // SIGINT
+    [InlineData(1)]  // SIGHUP
+    public async Task Run_prints_lifecycle_events_and_stops_everything_on_a_signal(int signal)
+    {
+        var f = Fixture.Path;
+        Write("vigil.yaml", $$"""
+            processes:
+              - name: steady
+                command: ["{{f}}", grandchild, marker, up, hang]
+              - name: stubborn
+                command: ["{{f}}", ignore-term, marker, up, hang]
+                stop: { timeout: 1s }
+              - name: crasher
+                command: ["{{f}}", exit, "3"]
+                restart: { schedule: [200ms, 10s] }
+            """);
+        await using var vigil = VigilProcess.Start(_dir.FullName, "run"); // default file: vigil.yaml in the current folder
+        var steady = await vigil.WaitLine(l => l.Contains(" steady#") && l.Contains(" spawned: "), "steady spawned");
+        await vigil.WaitLine(l => l.Contains(" stubborn#") && l.Contains(" spawned: "), "stubborn spawned");
+        await vigil.WaitLine(l => l.Contains(" crasher#") && l.Contains("exited: exited with code 3"), "crasher exit");
+        await vigil.WaitLine(l => l.Contains(" crasher backoff: restarting in 200ms"), "first backoff");
+        await vigil.WaitLine(l => l.Contains(" crasher backoff: restarting in 10s"), "second backoff");
+        int steadyPid = Procs.ParsePid(steady, "steady#");
+        // The grandchild of 'steady' is in its session: find it, it must be gone after the stop too.
+        Assert.True(await Procs.Eventually(() => Vigil.Launching.ProcFs.All().Any(p => p.Session == steadyPid && p.Pid != steadyPid)));
+        var tree = Vigil.Launching.ProcFs.All().Where(p => p.Session == steadyPid).Select(p => p.Pid).ToList();
+
+        vigil.Signal(signal);
+        Assert.Equal(0, await vigil.WaitExit());
+        var output = string.Join('\n', vigil.Out);
+        Assert.Contains("stop-escalated", output);          // stubborn needed SIGKILL
+        Assert.Contains("killed by SIGKILL", output);
+        Assert.Contains("vigil: all stopped", output);
+        Assert.Contains(vigil.Out, l => l.Contains(" crasher stopped: "));
+        Assert.All(tree, pid => Assert.False(Procs.Alive(pid), $"pid {pid} of steady's tree survived"));
+        Assert.Empty(vigil.Err);
+    }
+
+    [Fact]
+    public async Task Invalid_config_exits_2_with_positions_and_starts_nothing()
+    {
+        var marker = Path.Combine(_dir.FullName, "started");
+        var path = Write("bad.yaml", $"""
+            processes:
+              - name: fine
+                command: [sh, -c, "touch {marker}; sleep 30"]
+              - name: broken
+                comand: [sleep, "1"]
+                restart:
+                  policy: sometimes
+                  resetAfter: soon
+            """);
+        await using var vigil = VigilProcess.Start(_dir.FullName, "run", "-c", "bad.yaml");
+        Assert.Equal(2, await vigil.WaitExit());
+        var err = string.Join('\n', vigil.Err);
+        Assert.Contains("bad.yaml:5:5: processes[1].comand: unknown key; did you mean 'command'?", err);
+        Assert.Contains("bad.yaml:7:7: processes[1].restart.policy: expected always, on-failure or never, got 'sometimes'", err);
+        Assert.Contains("bad.yaml:8:7: processes[1].restart.resetAfter:", err);
+        Assert.Contains("nothing was started", err);
+        Assert.False(File.Exists(marker), "a process was started from an invalid config");
+        Assert.DoesNotContain(vigil.Out, l => l.Contains("spawned"));
+    }
+
+    [Fact]
+    public async Task Missing_config_file_and_bad_usage_exit_2()
+    {
+        await using (var vigil = VigilProcess.Start(_dir.FullName, "run", "-c", "nope.yaml"))
+        {
+            Assert.Equal(2, await vigil.WaitExit());
+            Assert.Contains(vigil.Err, l => l.Contains("nope.yaml") && l.Contains("does not exist"));
+        }
+        await using (var vigil = VigilProcess.Start(_dir.FullName, "run", "--confg", "x"))
+        {
+            Assert.Equal(2, await vigil.WaitExit());
+            Assert.Contains(vigil.Err, l => l.Contains("unknown option '--confg'; did you mean 'config'?"));
+        }
+    }
+
+    [Fact]
+    public async Task Detached_child_survives_vigil_exit_and_others_do_not()
+    {
+        var f = Fixture.Path;
+        Write("vigil.yaml", $"""
+            processes:
+              - name: keeper
+                command: ["{f}", hang]
+                detach: true
+              - name: normal
+                command: ["{f}", hang]
+            """);
+        await using var vigil = VigilProcess.Start(_dir.FullName, "run");
+        var keeper = Procs.ParsePid(await vigil.WaitLine(l => l.Contains(" keeper#") && l.Contains("spawned"), "keeper"), "keeper#");
+        var normal = Procs.ParsePid(await vigil.WaitLine(l => l.Contains(" normal#") && l.Contains("spawned"), "normal"), "normal#");
+        vigil.Signal(15);
+        Assert.Equal(0, await vigil.WaitExit());
+        Assert.Contains(vigil.Out, l => l.Contains($"keeper#{keeper} is detached and keeps running"));
+        try
+        {
+            Assert.True(Procs.Alive(keeper), "detached child died with vigil");
+            Assert.False(Procs.Alive(normal));
+        }
+        finally
+        {
+            Vigil.Launching.ProcessIdentity.Of(keeper)?.Signal(9);
+        }
+    }
+
+    [Fact]
+    public async Task Demo_runs_a_healthy_process_and_shows_the_crasher_backoff()
+    {
+        await using var vigil = VigilProcess.Start(_dir.FullName, "demo", "--for", "4s", "--status-every", "1s");
+        Assert.Equal(0, await vigil.WaitExit(TimeSpan.FromSeconds(60)));
+        var output = string.Join('\n', vigil.Out);
+        Assert.Contains("healthy | tick 2", output);
+        Assert.Contains("crasher backoff: restarting in 100ms", output);
+        Assert.Contains("crasher backoff: restarting in 500ms", output);
+        Assert.Contains("exited with code 3", output);
+        Assert.Contains("NAME", output);
+        Assert.Contains("vigil: all stopped", output);
+    }
+}

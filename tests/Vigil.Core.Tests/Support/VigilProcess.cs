@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace Vigil.Tests.Support;
+
+/// <summary>The real `vigil` executable run as a child of the test, with its output collected line by line.</summary>
+public sealed class VigilProcess : IAsyncDisposable
+{
+    public static string Path { get; } = System.IO.Path.Combine(AppContext.BaseDirectory, "vigil");
+
+    private readonly Process _p;
+    private readonly List<string> _out = [], _err = [];
+    private readonly SemaphoreSlim _changed = new(0);
+
+    private VigilProcess(Process p)
+    {
+        _p = p;
+        p.OutputDataReceived += (_, e) => { if (e.Data is { } d) { lock (_out) _out.Add(d); _changed.Release(); } };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is { } d) { lock (_err) _err.Add(d); _changed.Release(); } };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+    }
+
+    public static VigilProcess Start(string workDir, params string[] args)
+    {
+        var psi = new ProcessStartInfo(Path, args)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            WorkingDirectory = workDir,
+            UseShellExecute = false,
+        };
+        return new VigilProcess(Process.Start(psi)!);
+    }
+
+    public int Pid => _p.Id;
+    public IReadOnlyList<string> Out { get { lock (_out) return _out.ToList(); } }
+    public IReadOnlyList<string> Err { get { lock (_err) return _err.ToList(); } }
+
+    public async Task<string> WaitLine(Func<string, bool> match, string what, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            var hit = Out.FirstOrDefault(match);
+            if (hit is not null) return hit;
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero)
+                throw new TimeoutException($"vigil never printed {what}.\nstdout:\n{string.Join('\n', Out)}\nstderr:\n{string.Join('\n', Err)}");
+            await _changed.WaitAsync(left < TimeSpan.FromMilliseconds(200) ? left : TimeSpan.FromMilliseconds(200));
+        }
+    }
+
+    public void Signal(int sig) => Kill(_p.Id, sig);
+
+    public async Task<int> WaitExit(TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
+        await _p.WaitForExitAsync(cts.Token);
+        return _p.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_p.HasExited)
+        {
+            _p.Kill(entireProcessTree: true);
+            await _p.WaitForExitAsync();
+        }
+        _p.Dispose();
+    }
+
+    [DllImport("libc", EntryPoint = "kill")] private static extern int Kill(int pid, int sig);
+}
