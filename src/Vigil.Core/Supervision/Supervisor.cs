@@ -130,6 +130,8 @@ public sealed class Supervisor : IAsyncDisposable
         foreach (var ch in _eventSubscribers) ch.Writer.TryWrite(ev);
     }
 
+    internal bool HasOutputSinks => !_outputSinks.IsEmpty;
+
     internal void PublishOutput(OutputLine line)
     {
         foreach (var sink in _outputSinks) sink(line);

@@ -418,8 +418,11 @@ public sealed partial class Unit
     {
         private readonly LineSplitter _out = new(), _err = new();
 
-        public void OnData(int pid, StreamKind stream, ReadOnlySpan<byte> data) =>
+        public void OnData(int pid, StreamKind stream, ReadOnlySpan<byte> data)
+        {
+            if (!unit._owner.HasOutputSinks) return; // nobody listens: drain the pipe, skip the splitting
             (stream == StreamKind.Stdout ? _out : _err).Feed(data, (line, cont) => Emit(pid, stream, line, cont));
+        }
 
         public void OnEnd(int pid, StreamKind stream) =>
             (stream == StreamKind.Stdout ? _out : _err).Flush((line, cont) => Emit(pid, stream, line, cont));
