@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of Vigil, supervisord, PM2 and runit (runsvdir + runsv), in one run.
 #
-#   bench/run.sh                     full run (~7 min), writes bench/RESULTS.md
-#   BENCH_QUICK=1 bench/run.sh       smaller run (~2 min), writes bench/RESULTS-quick.md
+#   bench/run.sh                     full run (~7.5 min), writes bench/RESULTS.md
+#   BENCH_QUICK=1 bench/run.sh       smaller run (~3.5 min), writes bench/RESULTS-quick.md
 #
 # Environment:
 #   VIGIL=PATH          the vigil binary (default: dotnet build src/Vigil.Cli -c Release in this repo)
@@ -267,7 +267,7 @@ launch() {
     [[ $expect -gt 0 ]] || return 0
     t1=$(PWATCH_ALIVE=$MAIN "$PW" until ge "$expect" "$WAIT_MS" "$comm") || rc=$?
     if ((rc)); then
-        log "  $tool: $expect × $comm not running after launch ($t1); see $WORK/$tool/"
+        log "  $tool: $expect × $comm not running after launch ($t1); log: $(tail -3 "$WORK/$tool"/*.log 2>/dev/null | paste -sd'|')"
         START_S=
         return 1
     fi
@@ -310,12 +310,16 @@ measure_crash() {
     while (($(now_ns) < deadline)); do
         n=$(grep -c '^S' "$STAMPS" 2>/dev/null || true)
         ((${n:-0} > CRASH_MAX)) && break
+        if [[ -n $MAIN ]] && "$PW" gone 0 "$MAIN" >/dev/null; then
+            log "  $tool: the supervisor exited; log: $(tail -3 "$WORK/$tool"/*.log 2>/dev/null | paste -sd'|')"
+            break
+        fi
         sleep 0.1
     done
     [[ $tool == pm2 ]] && { pm2_settle || true; }
     stop_measured "$tool" vb-crash
-    lat=$(awk '$1=="E"{e=$2; next} $1=="S" && e {printf "%.3f\n", ($2-e)/1e6; e=0}' "$STAMPS" 2>/dev/null \
-          | head -n "$CRASH_MAX" | sort -g)
+    lat=$(cat "$STAMPS" 2>/dev/null | awk '$1=="E"{e=$2; next} $1=="S" && e {printf "%.3f\n", ($2-e)/1e6; e=0}' \
+          | head -n "$CRASH_MAX" | sort -g || true)
     if [[ -z $lat ]]; then
         log "  $tool: no restart observed in ${CRASH_BUDGET}s"; return
     fi
@@ -373,11 +377,12 @@ measure_stop_tree() {  # KIND obey|ignore: N children + N grandchildren
 
 for tool in "${TOOLS[@]}"; do
     log "== $tool"
-    measure_crash "$tool"
-    measure_idle1 "$tool"
-    measure_startN "$tool"
-    measure_stop_tree "$tool" obey
-    measure_stop_tree "$tool" ignore
+    # A measure that fails leaves its values empty ("n/a" in the report); the run goes on.
+    measure_crash "$tool" || { log "  $tool: crash measure failed"; force_stop "$tool"; }
+    measure_idle1 "$tool" || { log "  $tool: idle measure failed"; force_stop "$tool"; }
+    measure_startN "$tool" || { log "  $tool: start/stop measure failed"; force_stop "$tool"; }
+    measure_stop_tree "$tool" obey || { log "  $tool: stop measure failed"; force_stop "$tool"; }
+    measure_stop_tree "$tool" ignore || { log "  $tool: stop measure failed"; force_stop "$tool"; }
 done
 
 # ---------------------------------------------------------------------------------------------- report
