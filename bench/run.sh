@@ -64,16 +64,6 @@ install_deps() {
 }
 install_deps
 
-if [[ " ${TOOLS[*]} " == *" vigil "* ]]; then
-    if [[ -z ${VIGIL:-} ]]; then
-        log "dotnet build src/Vigil.Cli -c Release"
-        dotnet build "$REPO/src/Vigil.Cli" -c Release -nologo -v q -nodeReuse:false -p:UseSharedCompilation=false >/tmp/vigil-bench-build.log 2>&1 \
-            || { tail -20 /tmp/vigil-bench-build.log >&2; die "building Vigil failed (log: /tmp/vigil-bench-build.log)"; }
-        VIGIL=$REPO/src/Vigil.Cli/bin/Release/net10.0/vigil
-    fi
-    [[ -x $VIGIL ]] || die "VIGIL=$VIGIL is not an executable"
-    VIGIL=$(realpath "$VIGIL")
-fi
 PM2=$BENCH_DIR/node/node_modules/.bin/pm2
 
 # ---------------------------------------------------------------------------------------------- work dir
@@ -94,7 +84,7 @@ $stale"
 cleanup() {
     local rc=$? left
     set +e
-    trap - EXIT INT TERM
+    trap - EXIT INT TERM HUP; trap '' PIPE   # a closed stdout must not stop the clean-up
     [[ -n ${CUR_TOOL:-} ]] && force_stop "$CUR_TOOL"
     if [[ -f $PM2_HOME/pm2.pid ]] && kill -0 "$(cat "$PM2_HOME/pm2.pid")" 2>/dev/null; then
         timeout 20 "$PM2" kill >/dev/null 2>&1
@@ -110,7 +100,7 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM; trap 'exit 129' HUP; trap 'exit 141' PIPE
 
 # SIGKILL every process of this run: cmdline or cwd under $WORK, or a vb-* child/grandchild.
 kill_ours() {
@@ -374,6 +364,17 @@ measure_stop_tree() {  # KIND obey|ignore: N children + N grandchildren
     put "stop_$kind" "$tool" "$STOP_S"; put "left_$kind" "$tool" "$LEFT"
     log "  $tool: stop $N × $kind (+grandchild): ${STOP_S:-did not finish} s, $LEFT of $((2 * N)) left"
 }
+
+if [[ " ${TOOLS[*]} " == *" vigil "* ]]; then
+    if [[ -z ${VIGIL:-} ]]; then
+        log "dotnet build src/Vigil.Cli -c Release"
+        dotnet build "$REPO/src/Vigil.Cli" -c Release -nologo -v q -nodeReuse:false -p:UseSharedCompilation=false >$WORK/vigil-build.log 2>&1 \
+            || { tail -20 $WORK/vigil-build.log >&2; die "building Vigil failed (the end of its log is above)"; }
+        VIGIL=$REPO/src/Vigil.Cli/bin/Release/net10.0/vigil
+    fi
+    [[ -x $VIGIL ]] || die "VIGIL=$VIGIL is not an executable"
+    VIGIL=$(realpath "$VIGIL")
+fi
 
 for tool in "${TOOLS[@]}"; do
     log "== $tool"
