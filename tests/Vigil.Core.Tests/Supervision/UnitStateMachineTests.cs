@@ -482,6 +482,39 @@ public sealed class UnitStateMachineTests
         Assert.Equal(1, h.Launcher.SpawnCount);
     }
 
+    [Fact]
+    public async Task Process_that_survives_SIGKILL_is_reported_when_it_finally_exits()
+    {
+        await using var h = new Harness();
+        h.Launcher.NextBehaviour = FakeStopBehaviour.Unkillable;
+        var spec = Worker() with { Stop = StopSpec.Default with { Timeout = TimeSpan.FromSeconds(2), KillWait = TimeSpan.FromSeconds(3) } };
+        var unit = h.Sup.Start(spec);
+        var (p, _) = await h.Running(0);
+
+        var stopping = unit.StopAndWaitAsync();
+        await p.Received(Signals.SIGTERM).WaitAsync(Wait);
+        Assert.Equal(1, h.Time.Advance(TimeSpan.FromSeconds(2)));
+        await p.Received(Signals.SIGKILL).WaitAsync(Wait);
+        Assert.Equal(1, h.Time.Advance(TimeSpan.FromSeconds(3)));
+        var result = await stopping.WaitAsync(Wait);
+        Assert.Equal([p.Pid], result.Survivors);
+        var stopped = await h.Next<Stopped>();
+        Assert.Equal([p.Pid], stopped.Survivors);
+        Assert.Equal(UnitState.Stopped, unit.State);
+
+        // Out of disk sleep at last, it dies of the SIGKILL it got: the unit says so, stays stopped, restarts nothing.
+        p.Exit(ExitStatus.Killed(Signals.SIGKILL));
+        var exited = await h.Next<Exited>(stopped);
+        Assert.Equal(p.Pid, exited.Pid);
+        Assert.True(exited.Expected);
+        Assert.Equal(UnitState.Stopped, exited.State);
+        Assert.Equal(ExitStatus.Killed(Signals.SIGKILL), await unit.WaitForExitAsync().WaitAsync(Wait));
+        Assert.Null(unit.Pid);
+        Assert.Equal(UnitState.Stopped, unit.State);
+        Assert.Equal(0, h.Time.PendingTimers);
+        Assert.Equal(1, h.Launcher.SpawnCount);
+    }
+
     // ---- restart --------------------------------------------------------------------------------------------------
 
     [Fact]
