@@ -187,12 +187,14 @@ public interface IOutputReceiver
     void OnEnd(int pid, StreamKind stream);
 }
 
-/// <summary>Either a started <see cref="ChildProcess"/> or a <see cref="SpawnFailure"/>.</summary>
+/// <summary>Either a started process (a <see cref="ChildProcess"/>, or a fake from a test launcher) or a <see cref="SpawnFailure"/>.</summary>
 public readonly struct SpawnResult
 {
-    public ChildProcess? Child { get; }
+    public IProcessHandle? Child { get; }
     public SpawnFailure? Failure { get; }
-    private SpawnResult(ChildProcess? c, SpawnFailure? f) { Child = c; Failure = f; }
+    private SpawnResult(IProcessHandle? c, SpawnFailure? f) { Child = c; Failure = f; }
     public static implicit operator SpawnResult(ChildProcess c) => new(c, null);
     public static implicit operator SpawnResult(SpawnFailure f) => new(null, f);
+    /// <summary>For <see cref="ILauncher"/> implementations other than <see cref="OsLauncher"/> (tests): a started process.</summary>
+    public static SpawnResult FromHandle(IProcessHandle handle) => new(handle ?? throw new ArgumentNullException(nameof(handle)), null);
 }

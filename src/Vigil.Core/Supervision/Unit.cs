@@ -248,9 +248,11 @@ public sealed partial class Unit
         _owner.StatusWatcher.Unwatch(this);
         p.Dispose();
 
-        if (_state == UnitState.Stopping)
+        // Stopping: the tree stop task is still watching the rest of the tree; it will post TreeStopped.
+        // Stopped: the process outlived the stop (it survived SIGKILL and the kill wait, e.g. in disk sleep) and is
+        // only now gone. The stop is over, so report the exit without a state change: no restart follows a stop.
+        if (_state is UnitState.Stopping or UnitState.Stopped)
         {
-            // The tree stop task is still watching the rest of the tree; it will post TreeStopped.
             Publish(new Exited(Now, Id, Name, p.Pid, _state, status, ran, Expected: true));
             SetStatus(ProcessStatus.Terminated);
             _snapshot = BuildSnapshot();
