@@ -63,8 +63,8 @@ public sealed class FakeProcess(int pid, IReadOnlyList<string> argv, TimeSpan sp
         waiter?.TrySetResult();
         bool dies = Behaviour switch
         {
-            FakeStopBehaviour.Obeys => signal is not (Launching.Signals.SIGCONT or 0),
-            FakeStopBehaviour.IgnoresTerm => signal == Launching.Signals.SIGKILL,
+            FakeStopBehaviour.Obeys => signal is not (global::Vigil.Launching.Signals.SIGCONT or 0),
+            FakeStopBehaviour.IgnoresTerm => signal == global::Vigil.Launching.Signals.SIGKILL,
             _ => false,
         };
         if (dies) Exit(ExitStatus.Killed(signal));
@@ -156,7 +156,7 @@ public sealed class FakeLauncher(FakeTimeProvider time) : ILauncher
         using var done = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         var grace = DelayOrNever(request.Grace, clock, done.Token);
         leader.SignalGroup(request.Signal);
-        if (request.Signal is not (Launching.Signals.SIGKILL or Launching.Signals.SIGCONT)) leader.SignalGroup(Launching.Signals.SIGCONT);
+        if (request.Signal is not (global::Vigil.Launching.Signals.SIGKILL or global::Vigil.Launching.Signals.SIGCONT)) leader.SignalGroup(global::Vigil.Launching.Signals.SIGCONT);
         await Task.WhenAny(leader.Exited, grace).ConfigureAwait(false);
         if (leader.HasExited)
         {
@@ -166,7 +166,7 @@ public sealed class FakeLauncher(FakeTimeProvider time) : ILauncher
 
         request.OnEscalate?.Invoke(pid);
         var killWait = DelayOrNever(request.KillWait, clock, done.Token);
-        leader.Signal(Launching.Signals.SIGKILL);
+        leader.Signal(global::Vigil.Launching.Signals.SIGKILL);
         await Task.WhenAny(leader.Exited, killWait).ConfigureAwait(false);
         done.Cancel();
         return new TreeStopResult(pid, pid, leader.HasExited ? [] : pid);
