@@ -105,6 +105,11 @@ public static class ProcessTree
     public static IReadOnlyList<ProcessIdentity> Leftovers(int session, IReadOnlyCollection<ProcessIdentity> known)
     {
         var found = new Dictionary<int, ProcessIdentity>();
+        // A spawned child leads its session and its group (same id). kill(-group, 0) answers "is anyone left in
+        // the group?" with one syscall; only then is the /proc scan (milliseconds with many processes) worth it.
+        // This runs on every crash, so it is on the restart-latency path. Members that moved to another group of
+        // the same session without leaving it are missed here, but still found by a stop.
+        if (session > 0 && known.Count == 0 && Native.kill(-session, 0) != 0) return [];
         if (session > 0)
             foreach (var p in ProcFs.Descendants(-1, session, ProcFs.Snapshot(TimeSpan.Zero)))
                 found.TryAdd(p.Pid, new ProcessIdentity(p.Pid, p.StartTime));
