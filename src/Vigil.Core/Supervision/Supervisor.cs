@@ -10,8 +10,7 @@ public sealed record SupervisorOptions
 {
     public TimeProvider Time { get; init; } = TimeProvider.System;
     public ILauncher Launcher { get; init; } = OsLauncher.Instance;
-    /// <summary>How often the /proc status of running units is polled.</summary>
-    /// Every poll reads /proc/PID/stat of each running unit; 2 s keeps a hundred units well under 0.1 % of a core.
+    /// <summary>How often the /proc status of running units is polled (one read of /proc/PID/stat per unit).</summary>
     public TimeSpan StatusInterval { get; init; } = TimeSpan.FromSeconds(2);
     /// <summary>Make Vigil a child subreaper so orphaned grandchildren can still be found, stopped and reaped.</summary>
     public bool Subreaper { get; init; } = true;
@@ -135,7 +134,12 @@ public sealed class Supervisor : IAsyncDisposable
 
     internal void PublishOutput(OutputLine line)
     {
-        foreach (var sink in _outputSinks) sink(line);
+        foreach (var sink in _outputSinks)
+        {
+            // A failing sink must not take the pipe reader down with it: the child would get SIGPIPE.
+            try { sink(line); }
+            catch (Exception e) { Console.Error.WriteLine($"vigil: output sink failed for {line.Name}#{line.Pid}: {e.Message}"); }
+        }
     }
 
     /// <summary>Stops every non-detached unit (in parallel) and waits for them; detached units keep running.</summary>

@@ -32,6 +32,7 @@ public sealed partial class Unit
     private ExitStatus? _lastExit;
     private ProcessStatus _status = ProcessStatus.Initial;
     private int _timerGeneration;
+    private ITimer? _restartTimer;
     private TimeSpan? _nextRestartIn;
     private IReadOnlyList<string> _argv = [];
     private bool _restartAfterStop;
@@ -143,7 +144,7 @@ public sealed partial class Unit
                 break;
             case ReleaseMsg:
                 _released = true;
-                _timerGeneration++; // cancels a pending restart
+                NewTimerGeneration(); // cancels a pending restart
                 _owner.StatusWatcher.Unwatch(this);
                 break;
             case StopMsg s:
@@ -189,7 +190,7 @@ public sealed partial class Unit
 
     private void Launch()
     {
-        _timerGeneration++;
+        NewTimerGeneration();
         _nextRestartIn = null;
         if (IsAttached)
         {
@@ -314,10 +315,21 @@ public sealed partial class Unit
 
     private void ScheduleStart(TimeSpan delay)
     {
-        int gen = ++_timerGeneration;
+        int gen = NewTimerGeneration();
         _nextRestartIn = delay;
         if (delay <= TimeSpan.Zero) { Post(new TimerFired(gen)); return; }
-        _ = Task.Delay(delay, _time).ContinueWith(_ => Post(new TimerFired(gen)), TaskScheduler.Default);
+        // A timer that posts straight to the inbox: one hop less than Task.Delay + ContinueWith (restart latency),
+        // and disposable, so a stop does not leave a 15-minute timer behind.
+        _restartTimer = _time.CreateTimer(static s => { var (u, g) = ((Unit, int))s!; u.Post(new TimerFired(g)); },
+            (this, gen), delay, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>Invalidates any pending restart (its TimerFired will be ignored) and releases its timer.</summary>
+    private int NewTimerGeneration()
+    {
+        _restartTimer?.Dispose();
+        _restartTimer = null;
+        return ++_timerGeneration;
     }
 
     private void HandleStop(StopMsg s)
@@ -345,7 +357,7 @@ public sealed partial class Unit
                 _stopWaiters.Add(s.Done);
                 break;
             case UnitState.Backoff or UnitState.SlowRetry:
-                _timerGeneration++;
+                NewTimerGeneration();
                 _nextRestartIn = null;
                 MoveTo(UnitState.Stopped, new Stopped(Now, Id, Name, null, []));
                 s.Done.TrySetResult(new StopResult(Id, Name, null, _lastExit, [], []));

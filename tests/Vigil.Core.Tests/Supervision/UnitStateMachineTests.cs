@@ -579,8 +579,8 @@ public sealed class UnitStateMachineTests
 
         // The restart reset the schedule, so this crash waits 5s again: due at 7s.
         await h.Crash<BackingOff>(p);
-        // At 5s the first backoff's timer fires while the unit is again in Backoff: it is stale and must start nothing.
-        Assert.Equal(1, h.Time.Advance(TimeSpan.FromSeconds(3)));
+        // The first backoff's timer (due at 5s) was disposed by the restart: passing 5s fires nothing and starts nothing.
+        Assert.Equal(0, h.Time.Advance(TimeSpan.FromSeconds(3)));
         await h.Settle(unit);
         Assert.Equal(2, h.Launcher.SpawnCount);
         Assert.Equal(UnitState.Backoff, unit.State);
