@@ -132,7 +132,7 @@ vigil_start() {
     local kind=$1 count=$2 dir=$WORK/vigil i a restart
     rm -rf "$dir"; mkdir -p "$dir"
     restart="{ policy: always }"   # the default schedule; the crash child gets the shortest delay:
-    [[ $kind != crash ]] || restart="{ policy: always, schedule: [1ms] }"   # [0] alone means "never" (elife)
+    [[ $kind != crash ]] || restart="{ policy: always, schedule: [0ms, 0ms] }"   # restart at once, every time; [0] alone means "never" (elife)
     {
         echo "processes:"
         for ((i = 1; i <= count; i++)); do
@@ -394,7 +394,7 @@ ratio() {  # value of TOOL ÷ value of Vigil for METRIC
     awk -v v="$v" -v b="$b" 'BEGIN{printf "%.2f×", v/b}'
 }
 show() { local v; v=$(get "$1" "$2"); echo "${v:-${3:-n/a}}"; }
-delay_of() { case $1 in vigil) echo "schedule: [1ms]";; supervisord) echo "autorestart, startsecs=0";;
+delay_of() { case $1 in vigil) echo "schedule: [0ms, 0ms]";; supervisord) echo "autorestart, startsecs=0";;
     pm2) echo "restart_delay: 0";; runit) echo "none (runsv)";; esac; }
 version_of() {
     case $1 in

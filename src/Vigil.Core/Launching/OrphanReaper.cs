@@ -53,30 +53,46 @@ public static class OrphanReaper
         lock (SpawnLock) foreach (var p in pids) KnownDescendants.Add(p);
     }
 
+    // No sweep here: a spawned child's exit is reaped by its pidfd owner, and orphans raise their own SIGCHLD.
+    // (A sweep per exit cost a /proc scan on the restart path.)
     internal static void Untrack(int pid)
     {
         lock (SpawnLock) Tracked.Remove(pid);
-        RequestSweep();
     }
 
-    /// <summary>Coalesces bursts of SIGCHLD into one sweep at a time.</summary>
+    private static readonly TimeSpan MinSweepInterval = TimeSpan.FromMilliseconds(100);
+    private static long s_lastSweep;
+
+    /// <summary>
+    /// Coalesces bursts of SIGCHLD into one sweep at a time, at most one per 100 ms: a sweep scans all of /proc,
+    /// and a crash loop raises SIGCHLD for every run. An orphan stays a zombie for 100 ms at most.
+    /// </summary>
     public static void RequestSweep()
     {
         if (Interlocked.Exchange(ref s_sweepPending, 1) == 1) return;
-        ThreadPool.UnsafeQueueUserWorkItem(_ =>
+        var since = System.Diagnostics.Stopwatch.GetElapsedTime(Interlocked.Read(ref s_lastSweep));
+        var wait = since >= MinSweepInterval ? TimeSpan.Zero : MinSweepInterval - since;
+        if (wait == TimeSpan.Zero) ThreadPool.UnsafeQueueUserWorkItem(_ => RunSweep(), null);
+        else _ = Task.Delay(wait).ContinueWith(_ => RunSweep(), TaskScheduler.Default);
+
+        static void RunSweep()
         {
             Interlocked.Exchange(ref s_sweepPending, 0);
+            Interlocked.Exchange(ref s_lastSweep, System.Diagnostics.Stopwatch.GetTimestamp());
             Sweep();
-        }, null);
+        }
     }
 
     /// <summary>Reaps every zombie child of Vigil that no pidfd owner is responsible for. Returns how many.</summary>
     public static unsafe int Sweep()
     {
         int self = Environment.ProcessId, n = 0;
+        // Scan /proc without the lock (milliseconds with many processes; spawns wait on the lock). Deciding under
+        // the lock is still race-free: a child spawned after the scan is not in it, and one spawned before is
+        // tracked by the time we hold the lock (spawn and Track happen together under it).
+        var all = ProcFs.All();
         lock (SpawnLock)
         {
-            var all = ProcFs.All();
             var liveSessions = new HashSet<int>();
             var livePids = new HashSet<int>();
             foreach (var p in all)
