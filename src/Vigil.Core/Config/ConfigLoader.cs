@@ -498,38 +498,8 @@ public static partial class ConfigLoader
     /// <summary>"unknown key; did you mean 'command'?" when a known key is close enough, else the list of known keys.</summary>
     internal static string UnknownKey(string key, IReadOnlyList<string> known)
     {
-        var best = Suggest(key, known);
+        var best = Suggestions.Nearest(key, known);
         return best is not null ? $"unknown key; did you mean '{best}'?" : $"unknown key (expected one of: {string.Join(", ", known)})";
     }
 
-    /// <summary>The known key nearest to <paramref name="key"/> by edit distance (case-insensitive, a swap of two
-    /// neighbours counting as one edit), when at most max(2, a third of its length) edits away; else null.</summary>
-    internal static string? Suggest(string key, IReadOnlyList<string> known)
-    {
-        string? best = null;
-        int bestDistance = int.MaxValue;
-        foreach (var candidate in known)
-        {
-            int d = EditDistance(key.ToLowerInvariant(), candidate.ToLowerInvariant());
-            if (d <= Math.Max(2, candidate.Length / 3) && d < candidate.Length && d < bestDistance) (best, bestDistance) = (candidate, d);
-        }
-        return best;
-    }
-
-    /// <summary>Levenshtein distance with adjacent transpositions (optimal string alignment).</summary>
-    internal static int EditDistance(string a, string b)
-    {
-        var d = new int[a.Length + 1, b.Length + 1];
-        for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
-        for (int j = 0; j <= b.Length; j++) d[0, j] = j;
-        for (int i = 1; i <= a.Length; i++)
-            for (int j = 1; j <= b.Length; j++)
-            {
-                int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
-                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
-            }
-        return d[a.Length, b.Length];
-    }
 }
