@@ -32,6 +32,7 @@ public static class Cli
             Console.WriteLine("vigil " + (typeof(Cli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?"));
             return Ok;
         }
+        if (InitShim.Needed && args[0] is "run" or "demo") return await InitShim.RunAsync(args).ConfigureAwait(false);
         try
         {
             return args[0] switch

@@ -140,4 +140,24 @@ public sealed class RunCommandTests : IDisposable
         Assert.Contains("NAME", output);
         Assert.Contains("vigil: all stopped", output);
     }
+
+    [Fact]
+    public async Task As_PID_1_exit_statuses_stay_exact()
+    {
+        // In a new PID namespace vigil is PID 1, where the .NET runtime reaps every child and would race Vigil
+        // for the exit status; the init shim keeps PID 1 minimal and runs the real vigil as its child.
+        Write("vigil.yaml", "processes:\n  - name: c\n    command: [sh, -c, \"exit 3\"]\n    restart: { schedule: [50ms, 50ms, 50ms, 10s] }\n");
+        await using var vigil = VigilProcess.StartWrapped(_dir.FullName, ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child=SIGTERM"], "run");
+        await vigil.WaitLine(l => l.Contains(" c backoff: restarting in 10s"), "fourth exit");
+        var exits = vigil.Out.Where(l => l.Contains(" c#") && l.Contains(" exited: ")).ToList();
+        Assert.Equal(4, exits.Count);
+        Assert.All(exits, l => Assert.Contains("exited with code 3", l));
+        // Its own PID namespace: numbering starts again at 1 (the runtime's threads take the first few dozen).
+        Assert.True(Procs.ParsePid(exits[0], " c#") < 200, exits[0]);
+        // unshare ignores SIGTERM while it waits: signal its child, the shim (PID 1 inside), which forwards it.
+        var shim = Vigil.Launching.ProcFs.All().Single(p => p.ParentPid == vigil.Pid).Pid;
+        Assert.True(Vigil.Launching.ProcessIdentity.Of(shim)!.Value.Signal(15));
+        await vigil.WaitLine(l => l == "vigil: all stopped", "clean stop");
+        Assert.Equal(0, await vigil.WaitExit()); // the inner vigil's 0, passed on by the shim and by unshare
+    }
 }

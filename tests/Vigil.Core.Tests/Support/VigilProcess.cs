@@ -21,9 +21,12 @@ public sealed class VigilProcess : IAsyncDisposable
         p.BeginErrorReadLine();
     }
 
-    public static VigilProcess Start(string workDir, params string[] args)
+    public static VigilProcess Start(string workDir, params string[] args) => StartWrapped(workDir, [], args);
+
+    /// <summary>Runs vigil under a wrapper command, e.g. <c>unshare --pid --fork</c> to make it PID 1.</summary>
+    public static VigilProcess StartWrapped(string workDir, string[] wrapper, params string[] args)
     {
-        var psi = new ProcessStartInfo(Path, args)
+        var psi = new ProcessStartInfo(wrapper.Length > 0 ? wrapper[0] : Path, [.. wrapper.Skip(1), .. (wrapper.Length > 0 ? new[] { Path } : []), .. args])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
