@@ -133,3 +133,20 @@ public static class ProcessStatuses
         _ => s.ToString().ToLowerInvariant(),
     };
 }
+
+/// <summary>A log file could not be written (missing folder, no permission, disk full): lines are being dropped
+/// (and counted) while the child keeps running unblocked.</summary>
+public sealed record LogFailed(DateTimeOffset Time, int UnitId, string Name, UnitState State, string Path, string Why)
+    : UnitEvent(Time, UnitId, Name, null, State)
+{
+    public override string Kind => "log-failed";
+    public override string Reason => $"cannot write {Path}: {Why}; dropping lines until it can";
+}
+
+/// <summary>Writing the log file works again; <see cref="Dropped"/> lines were lost meanwhile.</summary>
+public sealed record LogResumed(DateTimeOffset Time, int UnitId, string Name, UnitState State, string Path, long Dropped)
+    : UnitEvent(Time, UnitId, Name, null, State)
+{
+    public override string Kind => "log-resumed";
+    public override string Reason => $"writing {Path} again; {Dropped} line(s) were dropped";
+}
