@@ -66,6 +66,9 @@ public static class CommandResolver
         }
         if (extra is not null) Apply(extra);
         Apply(spec.Env);
+        // Python block-buffers stdout into a pipe, so its lines would arrive late and in bursts (and be lost in a
+        // crash). Unbuffered unless the config or Vigil's own environment says otherwise; harmless for others.
+        if (!spec.Env.ContainsKey("PYTHONUNBUFFERED")) env.TryAdd("PYTHONUNBUFFERED", "1");
         var list = new List<string>(env.Count);
         foreach (var (k, v) in env) list.Add(k + "=" + v);
         return list;

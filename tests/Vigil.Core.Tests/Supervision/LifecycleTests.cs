@@ -155,12 +155,21 @@ public sealed class LifecycleTests
         await using var sup = new Supervisor();
         using var rec = new Recorder(sup);
         var dir = Directory.CreateTempSubdirectory("vigil-cwd-");
+        sup.Start(Fixture.Spec("py", "env", "PYTHONUNBUFFERED").WithSchedule(0));
+        sup.Start(Fixture.Spec("py0", "env", "PYTHONUNBUFFERED").WithSchedule(0) with
+        {
+            Env = System.Collections.Immutable.ImmutableDictionary<string, string?>.Empty.Add("PYTHONUNBUFFERED", "0"),
+        });
         sup.Start(Fixture.Spec("env", "env", "FOO", "env", "VIGIL_TEST_REMOVE_ME", "env", "HOME", "cwd").WithSchedule(0) with
         {
             Cwd = dir.FullName,
             Env = System.Collections.Immutable.ImmutableDictionary<string, string?>.Empty.Add("FOO", "bar baz").Add("VIGIL_TEST_REMOVE_ME", null),
         });
         await rec.Line(l => l.Text.StartsWith("CWD "), "cwd line");
+        await rec.Line(l => l.Name == "py0", "py0 line");
+        await rec.Line(l => l.Name == "py", "py line");
+        Assert.Equal("ENV PYTHONUNBUFFERED=1", rec.Lines.First(l => l.Name == "py").Text);
+        Assert.Equal("ENV PYTHONUNBUFFERED=0", rec.Lines.First(l => l.Name == "py0").Text);
         var texts = rec.Lines.Select(l => l.Text).ToList();
         Assert.Contains("ENV FOO=bar baz", texts);
         Assert.Contains("ENV VIGIL_TEST_REMOVE_ME unset", texts);
