@@ -60,8 +60,9 @@ public static partial class ConfigLoader
     // Keys this version knows, per mapping, in the order they are documented (the order breaks suggestion ties).
     private static readonly string[] TopKeys = ["processes"];
     private static readonly string[] TopKeysNotYet = ["tether"];
-    private static readonly string[] ProcessKeys = ["name", "command", "script", "args", "cwd", "env", "detach", "restart", "stop"];
-    private static readonly string[] ProcessKeysNotYet = ["log", "health"];
+    private static readonly string[] ProcessKeys = ["name", "command", "script", "args", "cwd", "env", "detach", "restart", "stop", "log"];
+    private static readonly string[] ProcessKeysNotYet = ["health"];
+    private static readonly string[] LogKeys = ["file", "out", "err", "timestamps", "stream", "prefix", "stripAnsi", "maxSize", "keep", "maxLine", "ringLines"];
     private static readonly string[] RestartKeys = ["policy", "schedule", "resetAfter", "backoff", "limit"];
     private static readonly string[] BackoffKeys = ["initial", "multiplier", "max", "jitter"];
     private static readonly string[] LimitKeys = ["restarts", "within", "then", "retryEvery"];
@@ -222,6 +223,9 @@ public static partial class ConfigLoader
                         break;
                     case "stop":
                         if (Mapping(v, keyPath, at) is { } sm) spec = spec with { Stop = Stop(sm, keyPath) };
+                        break;
+                    case "log":
+                        if (Mapping(v, keyPath, at) is { } lm) spec = spec with { Log = Log(lm, keyPath) };
                         break;
                 }
             }
@@ -384,6 +388,43 @@ public static partial class ConfigLoader
             if (retryEvery is not null && then == LimitAction.Stop)
                 Error(retryEveryAt!.Value, Join(path, "retryEvery"), "only applies when 'then' is slow-retry");
             return restarts is null || within is null ? null : new CrashLoopLimit(restarts.Value, within.Value, then, retryEvery);
+        }
+
+        private LogSpec Log(YMapping map, string path)
+        {
+            var spec = LogSpec.Default;
+            string? LogPath(YNode v, string keyPath, Pos at) =>
+                String(v, keyPath, at) is { Length: > 0 } p ? Path.GetFullPath(p, baseDir) : null; // relative to the config file
+            foreach (var (key, keyPath, at, v) in Entries(map, path, LogKeys))
+            {
+                switch (key)
+                {
+                    case "file": spec = spec with { File = LogPath(v, keyPath, at) }; break;
+                    case "out": spec = spec with { Out = LogPath(v, keyPath, at) }; break;
+                    case "err": spec = spec with { Err = LogPath(v, keyPath, at) }; break;
+                    case "timestamps": spec = spec with { Timestamps = Bool(v, keyPath, at) ?? spec.Timestamps }; break;
+                    case "stream": spec = spec with { Stream = Bool(v, keyPath, at) ?? spec.Stream }; break;
+                    case "prefix": spec = spec with { Prefix = Bool(v, keyPath, at) ?? spec.Prefix }; break;
+                    case "stripAnsi": spec = spec with { StripAnsi = Bool(v, keyPath, at) ?? spec.StripAnsi }; break;
+                    case "maxSize":
+                        if (Scalar(v, keyPath, at, Sizes.Expected) is { } size)
+                        {
+                            if (Sizes.TryParse(size, out var bytes)) spec = spec with { MaxSize = bytes };
+                            else Error(at, keyPath, $"expected {Sizes.Expected}, got '{size}'");
+                        }
+                        break;
+                    case "keep": spec = spec with { Keep = Int(v, keyPath, at) ?? spec.Keep }; break;
+                    case "maxLine":
+                        if (Scalar(v, keyPath, at, Sizes.Expected) is { } ml)
+                        {
+                            if (Sizes.TryParse(ml, out var mlBytes) && mlBytes <= int.MaxValue) spec = spec with { MaxLine = (int)mlBytes };
+                            else Error(at, keyPath, $"expected {Sizes.Expected}, got '{ml}'");
+                        }
+                        break;
+                    case "ringLines": spec = spec with { RingLines = Int(v, keyPath, at) ?? spec.RingLines }; break;
+                }
+            }
+            return spec;
         }
 
         private StopSpec Stop(YMapping map, string path)

@@ -29,6 +29,12 @@ public sealed record ProcessSpec
     public RestartSpec Restart { get; init; } = RestartSpec.Default;
     public StopSpec Stop { get; init; } = StopSpec.Default;
 
+    /// <summary>Log files, line format, rotation and the in-memory ring; null = no file (the ring still keeps 1000 lines).</summary>
+    public LogSpec? Log { get; init; }
+
+    /// <summary>A custom destination for the unit's lines (library only; never blocks the child).</summary>
+    public Vigil.Logs.OutputSink? Sink { get; init; }
+
     /// <summary>A detached unit is not stopped when Vigil exits, and its output goes to /dev/null rather than a pipe
     /// (a pipe would deliver SIGPIPE to it once Vigil is gone).</summary>
     public bool Detach { get; init; }
@@ -48,6 +54,7 @@ public sealed record ProcessSpec
             if (k.Length == 0 || k.Contains('=') || k.Contains('\0')) errors.Add($"env: '{k}' is not a valid variable name");
         errors.AddRange(Restart.Validate());
         errors.AddRange(Stop.Validate());
+        if (Log is not null) errors.AddRange(Log.Validate());
         return errors;
     }
 }

@@ -372,7 +372,6 @@ public class ConfigLoaderTests
     public void Keys_of_later_features_are_not_supported_yet_rather_than_unknown() =>
         Assert.Equal(
             [
-                "vigil.yaml:4:5: processes[0].log: not supported yet by this version of Vigil",
                 "vigil.yaml:5:5: processes[0].health: not supported yet by this version of Vigil",
                 "vigil.yaml:7:1: tether: not supported yet by this version of Vigil",
             ],
