@@ -86,6 +86,12 @@ public sealed class Supervisor : IAsyncDisposable
         return units.Count;
     }
 
+    /// <summary>Closes and reopens every unit's log files (for logrotate's copy-less rotation, or `vigil logs --reopen`).</summary>
+    public void ReopenLogs()
+    {
+        foreach (var u in _units) u.ReopenLogs();
+    }
+
     /// <summary>Sends a signal to every running unit named <paramref name="name"/>; returns how many got it.</summary>
     public int Signal(string name, int signal) => Find(name).Count(u => u.Signal(signal));
 
@@ -149,6 +155,8 @@ public sealed class Supervisor : IAsyncDisposable
         foreach (var u in _units.Where(u => u.Spec.Detach)) u.Post(new Unit.ReleaseMsg());
         await Task.WhenAll(_units.Where(u => !u.Spec.Detach).Select(u => u.StopAndWaitAsync("Vigil is shutting down"))).ConfigureAwait(false);
         StatusWatcher.Dispose();
+        // Output still in flight from the last runs reaches the files before they close.
+        foreach (var u in _units) await u.Log.DisposeAsync().ConfigureAwait(false);
         foreach (var ch in _eventSubscribers) ch.Writer.TryComplete();
     }
 

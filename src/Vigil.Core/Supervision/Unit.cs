@@ -53,9 +53,12 @@ public sealed partial class Unit
         _origin = time.GetTimestamp();
         IsAttached = attached;
         _argv = spec.Command.IsDefaultOrEmpty ? [] : [.. spec.Command, .. spec.Args];
+        Log = new UnitLog(this, spec.Log, spec.Sink);
         _snapshot = BuildSnapshot();
         _ = Task.Run(Loop);
     }
+
+    internal UnitLog Log { get; }
 
     public int Id { get; }
     public string Name { get; }
@@ -72,6 +75,22 @@ public sealed partial class Unit
     public IReadOnlyList<string> Arguments => _snapshot.Arguments;
     public int RestartCount => _snapshot.RestartCount;
     public ExitStatus? LastExit => _snapshot.LastExit;
+
+    /// <summary>The last lines the unit wrote (both streams, in order), at most <paramref name="last"/>.</summary>
+    public IReadOnlyList<OutputLine> RecentOutput(int? last = null) => Log.Ring.Snapshot(last);
+
+    /// <summary>Like <c>tail -n backlog -f</c>: recent lines, then every new line until <paramref name="cancel"/>.</summary>
+    public IAsyncEnumerable<OutputLine> FollowOutput(int backlog = 10, CancellationToken cancel = default) => Log.Ring.Follow(backlog, cancel);
+
+    /// <summary>Closes and reopens the unit's log files (after an external logrotate moved them).</summary>
+    public void ReopenLogs() => Log.Reopen();
+
+    /// <summary>Lines that could not be written to the unit's log files so far.</summary>
+    public long DroppedLogLines => Log.DroppedLines;
+
+    internal bool HasOutputListeners => _owner.HasOutputSinks;
+    internal void PublishOutput(OutputLine line) => _owner.PublishOutput(line);
+    internal void PublishLogEvent(UnitEvent ev) => _owner.Publish(ev);
 
     /// <summary>Starts the unit if no process runs or is scheduled; a unit in backoff starts now.</summary>
     public Task StartAsync() => Ask<bool>(tcs => new StartMsg(tcs));
@@ -420,29 +439,29 @@ public sealed partial class Unit
 
     private void Publish(UnitEvent ev) => _owner.Publish(ev);
 
-    private DateTimeOffset Now => _time.GetUtcNow();
+    internal DateTimeOffset Now => _time.GetUtcNow();
 
     private UnitSnapshot BuildSnapshot() => new(
         Id, Name, _state, _status, _process?.Pid, _process is null ? _startTime : _startTime,
         _argv.Count > 0 ? _argv[0] : (Spec.Script ?? ""), _argv.Count > 1 ? _argv.Skip(1).ToArray() : [],
         _restartCount, _lastExit, IsAttached, Spec.Detach, _nextRestartIn);
 
-    /// <summary>Line-splits a run's output and hands whole lines to the supervisor's output sinks (reactor thread).</summary>
+    /// <summary>Line-splits a run's output and hands each whole line to the unit's log (reactor thread).</summary>
     private sealed class UnitOutput(Unit unit) : IOutputReceiver
     {
-        private readonly LineSplitter _out = new(), _err = new();
+        private readonly LineSplitter _out = new(unit.Log.MaxLine), _err = new(unit.Log.MaxLine);
 
         public void OnData(int pid, StreamKind stream, ReadOnlySpan<byte> data)
         {
-            if (!unit._owner.HasOutputSinks) return; // nobody listens: drain the pipe, skip the splitting
-            (stream == StreamKind.Stdout ? _out : _err).Feed(data, (line, cont) => Emit(pid, stream, line, cont));
+            var time = unit._time.GetUtcNow(); // when the chunk was read: one clock read per read(), not per line
+            (stream == StreamKind.Stdout ? _out : _err).Feed(data, (line, cont) => unit.Log.Line(time, pid, stream, line, cont));
         }
 
-        public void OnEnd(int pid, StreamKind stream) =>
-            (stream == StreamKind.Stdout ? _out : _err).Flush((line, cont) => Emit(pid, stream, line, cont));
-
-        private void Emit(int pid, StreamKind stream, ReadOnlySpan<byte> line, bool continued) =>
-            unit._owner.PublishOutput(new OutputLine(unit._time.GetUtcNow(), unit.Id, unit.Name, pid, stream, line.ToArray(), continued));
+        public void OnEnd(int pid, StreamKind stream)
+        {
+            var time = unit._time.GetUtcNow();
+            (stream == StreamKind.Stdout ? _out : _err).Flush((line, cont) => unit.Log.Line(time, pid, stream, line, cont));
+        }
     }
 }
 
