@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of Vigil, supervisord, PM2 and runit (runsvdir + runsv), in one run.
 #
-#   bench/run.sh                     full run (~7.5 min), writes bench/RESULTS.md
-#   BENCH_QUICK=1 bench/run.sh       smaller run (~3.5 min), writes bench/RESULTS-quick.md
+#   bench/run.sh                     full run (~9.5 min), writes bench/RESULTS.md
+#   BENCH_QUICK=1 bench/run.sh       smaller run (~4 min), writes bench/RESULTS-quick.md
 #
 # Environment:
 #   VIGIL=PATH          the vigil binary (default: dotnet build src/Vigil.Cli -c Release in this repo)
 #   BENCH_TOOLS="..."   subset and order of: vigil supervisord pm2 runit (default: all four)
-#   BENCH_QUICK=1       20 children instead of 100, 5 s idle windows, ≤20 restarts
+#   BENCH_QUICK=1       20 children instead of 100, 5 s idle windows, ≤20 restarts, 50 MiB flood × 1 run
+#   BENCH_ONLY=capture  run only measure 4 (writes bench/RESULTS-capture.md, or -capture-quick.md)
 #   BENCH_OUT=FILE      where to write the Markdown report
 #   BENCH_KEEP=1        keep the temporary work folder (configs, logs, stamp files) for inspection
 #
@@ -16,6 +17,8 @@
 #   2. idle RSS/PSS and CPU of the supervisor's own processes with 1 and with N children
 #   3. time to start N children; time to stop N children (plain sleep; obeying TERM with a TERM-ignoring
 #      grandchild; ignoring TERM with a TERM-ignoring grandchild) and how many processes are left running
+#   4. time to capture 200 MiB of lines from one child into a log file (vs `cat > file` as the floor),
+#      completeness of the log (gap-free, in-order sequence numbers), CPU of the supervisor per 100 MiB
 # Needs root for apt-get (only when supervisor, runit, hyperfine or a C compiler is missing).
 set -euo pipefail
 
@@ -23,19 +26,24 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
 QUICK=${BENCH_QUICK:-0}
 TOOLS=(${BENCH_TOOLS:-vigil supervisord pm2 runit})
+ONLY=${BENCH_ONLY:-}
 if [[ $QUICK == 1 ]]; then
     N=20 CRASH_MAX=20 CRASH_BUDGET=8 IDLE=5 SETTLE=2
-    OUT=${BENCH_OUT:-$BENCH_DIR/RESULTS-quick.md}
+    FLOOD_BYTES=52428800 CAP_REPS=1                   # 50 MiB, one run per tool
+    OUT=${BENCH_OUT:-$BENCH_DIR/RESULTS${ONLY:+-$ONLY}-quick.md}
 else
     N=100 CRASH_MAX=60 CRASH_BUDGET=20 IDLE=30 SETTLE=5
-    OUT=${BENCH_OUT:-$BENCH_DIR/RESULTS.md}
+    FLOOD_BYTES=209715200 CAP_REPS=3                  # 200 MiB, three runs per tool (median)
+    OUT=${BENCH_OUT:-$BENCH_DIR/RESULTS${ONLY:+-$ONLY}.md}
 fi
+FLOOD_LINES=$((FLOOD_BYTES / 100))                    # vb-flood writes lines of exactly 100 bytes
+CAP_WAIT_MS=120000 # bound on every wait of the capture measure
 GRACE=3            # stop grace period (s) configured in every tool that has one
 WAIT_MS=60000      # bound on every wait
 CLK_TCK=$(getconf CLK_TCK)
 RUN_START=$EPOCHREALTIME
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-CMDLINE="$(for v in VIGIL BENCH_TOOLS BENCH_QUICK BENCH_OUT; do [[ -z ${!v:-} ]] || printf '%s=%q ' "$v" "${!v}"; done)bench/run.sh${*:+ $*}"
+CMDLINE="$(for v in VIGIL BENCH_TOOLS BENCH_QUICK BENCH_ONLY BENCH_OUT; do [[ -z ${!v:-} ]] || printf '%s=%q ' "$v" "${!v}"; done)bench/run.sh${*:+ $*}"
 
 log() { printf '[%6.1fs] %s\n' "$(awk -v a="$RUN_START" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -43,6 +51,7 @@ now_ns() { local t=$EPOCHREALTIME; echo "${t/./}000"; }
 for t in "${TOOLS[@]}"; do
     case $t in vigil|supervisord|pm2|runit) ;; *) die "unknown tool '$t' in BENCH_TOOLS (vigil supervisord pm2 runit)";; esac
 done
+case $ONLY in ''|capture) ;; *) die "unknown BENCH_ONLY '$ONLY' (capture)";; esac
 
 # ---------------------------------------------------------------------------------------------- installs
 install_deps() {
@@ -74,8 +83,11 @@ export PM2_HOME=$WORK/pm2home
 cc -O2 -Wall -o "$BIN/pwatch" "$BENCH_DIR/src/pwatch.c"
 cc -O2 -Wall -o "$BIN/vb-crash" "$BENCH_DIR/src/vb-crash.c"
 cc -O2 -Wall -o "$BIN/vb-tree" "$BENCH_DIR/src/vb-tree.c"
+cc -O2 -Wall -o "$BIN/vb-flood" "$BENCH_DIR/src/vb-flood.c"
+cc -O2 -Wall -o "$BIN/logcheck" "$BENCH_DIR/src/logcheck.c"
 cp "$(command -v sleep)" "$BIN/vb-sleep"     # coreutils sleep under a name of its own: `vb-sleep infinity`
 PW=$BIN/pwatch
+LC=$BIN/logcheck
 
 stale=$("$PW" ours /tmp/vigil-bench. vb- | grep -v "^[0-9]* [^ ]* .*$WORK" || true)
 [[ -z $stale ]] || die "processes of an earlier bench run are still running; end them first:
@@ -107,7 +119,7 @@ kill_ours() {
     local pids
     pids=$("$PW" ours "$WORK" vb- | awk '{print $1}')
     [[ -n $pids ]] && kill -KILL $pids 2>/dev/null || true
-    "$PW" until le 0 5000 vb-sleep vb-tree vb-crash >/dev/null
+    "$PW" until le 0 5000 vb-sleep vb-tree vb-crash vb-flood >/dev/null
     return 0
 }
 
@@ -377,6 +389,7 @@ if [[ " ${TOOLS[*]} " == *" vigil "* ]]; then
 fi
 
 for tool in "${TOOLS[@]}"; do
+    [[ -z $ONLY ]] || break
     log "== $tool"
     # A measure that fails leaves its values empty ("n/a" in the report); the run goes on.
     measure_crash "$tool" || { log "  $tool: crash measure failed"; force_stop "$tool"; }
@@ -386,6 +399,176 @@ for tool in "${TOOLS[@]}"; do
     measure_stop_tree "$tool" ignore || { log "  $tool: stop measure failed"; force_stop "$tool"; }
 done
 
+# ---------------------------------------------------------------------------------------------- 4. capture
+# One vb-flood child writes FLOOD_BYTES of numbered 100-byte lines as fast as it can and exits; each tool
+# writes them to one log file. Configurations (rows of section 4), in report order:
+CAP_IDS=(cat)
+for t in "${TOOLS[@]}"; do
+    case $t in
+        vigil) CAP_IDS+=(vigil_ts vigil_plain) ;;
+        pm2) CAP_IDS+=(pm2 pm2_time) ;;
+        *) CAP_IDS+=("$t") ;;
+    esac
+done
+cap_label() {
+    case $1 in
+        cat) echo "\`cat > file\` (floor)" ;;
+        vigil_ts) echo "Vigil \`log: { file, timestamps: true }\`" ;;
+        vigil_plain) echo "Vigil \`log: { file }\` (no timestamps)" ;;
+        supervisord) echo "supervisord \`stdout_logfile\` (no timestamps)" ;;
+        pm2) echo "PM2 \`out_file\` (no timestamps)" ;;
+        pm2_time) echo "PM2 \`out_file\`, \`time: true\`" ;;
+        runit) echo "runit \`svlogd -tt\`" ;;
+    esac
+}
+cap_cpu_of() {
+    case $1 in
+        cat) echo "cat" ;; vigil*) echo "vigil run" ;; supervisord) echo "supervisord" ;;
+        pm2*) echo "God daemon" ;; runit) echo "runsvdir+runsv+svlogd" ;;
+    esac
+}
+
+# cap_start_ID DIR: write the config, launch; set MAIN, CAP_LOG (the log file), CAP_PIDS (processes whose
+# CPU is counted), CAP_ALIVE (a process whose exit before the log is complete means failure; "" = none).
+cap_start_cat() {
+    local dir=$1
+    "$BIN/vb-flood" "$FLOOD_BYTES" | (cd "$dir" && exec cat >"$dir/flood.log") &
+    MAIN=$! CAP_LOG=$dir/flood.log CAP_PIDS=$! CAP_ALIVE=
+}
+cap_vigil() {
+    local dir=$1 ts=$2
+    {
+        echo "processes:"
+        echo "  - name: flood"
+        echo "    command: [\"$BIN/vb-flood\", \"$FLOOD_BYTES\"]"
+        echo "    restart: { policy: never }"
+        echo "    log: { file: $dir/flood.log, timestamps: $ts }"
+    } >"$dir/vigil.yaml"
+    (cd "$dir" && exec "$VIGIL" run -c "$dir/vigil.yaml") >"$dir/vigil.log" 2>&1 &
+    MAIN=$! CAP_LOG=$dir/flood.log CAP_PIDS=$! CAP_ALIVE=$!
+}
+cap_start_vigil_ts() { cap_vigil "$1" true; }
+cap_start_vigil_plain() { cap_vigil "$1" false; }
+cap_start_supervisord() {
+    local dir=$1
+    # supervisord's defaults, except stdout_logfile_maxbytes=0: its default (50MB, 10 backups) would rotate
+    # the flood over 5 files; no tool rotates here. startsecs=0 + autorestart=false: run once, no retry.
+    {
+        printf '[supervisord]\nnodaemon=true\nuser=root\nlogfile=%s\npidfile=%s\nchildlogdir=%s\n' \
+            "$dir/supervisord.log" "$dir/supervisord.pid" "$dir"
+        printf '[unix_http_server]\nfile=%s\n' "$dir/supervisor.sock"
+        printf '[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n'
+        printf '[program:flood]\ncommand=%s %s\nautorestart=false\nstartsecs=0\n' "$BIN/vb-flood" "$FLOOD_BYTES"
+        printf 'stdout_logfile=%s\nstdout_logfile_maxbytes=0\nstderr_logfile=%s\n' "$dir/flood.log" "$dir/flood.err"
+    } >"$dir/supervisord.conf"
+    supervisord -n -c "$dir/supervisord.conf" >"$dir/stdout.log" 2>&1 &
+    MAIN=$! CAP_LOG=$dir/flood.log CAP_PIDS=$! CAP_ALIVE=$!
+}
+cap_pm2() {
+    local dir=$1 time=$2
+    rm -rf "$PM2_HOME"
+    printf '{"apps": [{"name": "flood", "script": "%s", "args": ["%s"], "interpreter": "none", "exec_mode": "fork", "cwd": "%s", "autorestart": false, "merge_logs": true, "out_file": "%s", "error_file": "%s", "time": %s}]}\n' \
+        "$BIN/vb-flood" "$FLOOD_BYTES" "$dir" "$dir/flood.log" "$dir/flood.err" "$time" >"$dir/ecosystem.json"
+    (cd "$dir" && exec timeout 120 "$PM2" start "$dir/ecosystem.json") >"$dir/start.log" 2>&1 &
+    PM2_CLI=$!
+    MAIN=$(pm2_god) || return 1
+    CAP_LOG=$dir/flood.log CAP_PIDS=$MAIN CAP_ALIVE=$MAIN
+}
+cap_start_pm2() { cap_pm2 "$1" false; }
+cap_start_pm2_time() { cap_pm2 "$1" true; }
+cap_start_runit() {
+    local dir=$1 s=$1/sv/flood runsv= svl= i
+    mkdir -p "$s/log/main"
+    printf '#!/bin/sh\nexec %s %s\n' "$BIN/vb-flood" "$FLOOD_BYTES" >"$s/run"
+    printf '#!/bin/sh\nexec svlogd -tt main\n' >"$s/log/run"
+    chmod +x "$s/run" "$s/log/run"
+    printf 's0\n' >"$s/log/main/config"   # no rotation (default: 1 MB × 10 files would drop most of the flood)
+    touch "$s/down"                        # runsv must not start (and restart) it by itself: `sv once` below
+    runsvdir -P "$dir/sv" >"$dir/runsvdir.log" 2>&1 &
+    MAIN=$!
+    for ((i = 0; i < 1000; i++)); do       # until runsv, its svlogd and the control pipe are up (≤ 10 s)
+        runsv=$("$PW" kids "$MAIN" runsv)
+        [[ -n $runsv ]] && svl=$("$PW" kids "$runsv" svlogd)
+        [[ -n $svl ]] && sv status "$s" >/dev/null 2>&1 && break
+        sleep 0.01
+    done
+    [[ -n $svl ]] || return 1
+    sv once "$s" >/dev/null
+    CAP_LOG=$s/log/main/current CAP_PIDS="$MAIN $runsv $svl" CAP_ALIVE=$MAIN
+}
+cap_stop() {   # the tool's normal stop, bounded; then SIGKILL whatever is left
+    local tool=$1 own
+    case $tool in
+        vigil|supervisord) own=$MAIN; kill -TERM "$MAIN" 2>/dev/null || true ;;
+        pm2) own=$MAIN; wait "$PM2_CLI" 2>/dev/null || true; pm2_stop ;;
+        runit) own=$(runit_own | paste -sd' '); runit_stop ;;
+        cat) own= ;;
+    esac
+    [[ -z $own ]] || "$PW" gone "$WAIT_MS" $own >/dev/null || log "  $tool: did not stop within $((WAIT_MS / 1000)) s"
+    force_stop "$tool"
+}
+
+# One run of configuration ID: appends to CAP_S[ID] (seconds), CAP_CPU[ID] (ticks), sets CAP_NOTE[ID] on
+# failure, CAP_CHECK[ID] (completeness of the worst run), CAP_SIZE[ID] (log bytes).
+declare -A CAP_S CAP_CPU CAP_NOTE CAP_CHECK CAP_SIZE CAP_STALL
+measure_capture() {
+    local id=$1 tool=${1%%_*} dir=$WORK/${1%%_*} out rc=0 st=0 v end start t0 t1 secs lines good missing disorder bad check
+    [[ -z ${CAP_NOTE[$id]:-} ]] || return 0      # n/a or failed before: do not repeat
+    rm -rf "$dir"; mkdir -p "$dir"
+    CUR_TOOL=$tool MAIN= CAP_PIDS= CAP_ALIVE=
+    if ! "cap_start_$id" "$dir"; then
+        CAP_NOTE[$id]="did not start"; log "  $id: did not start"; cap_stop "$tool"; return 0
+    fi
+    out=$(LOGCHECK_ALIVE=$CAP_ALIVE "$LC" wait "$CAP_LOG" "$FLOOD_LINES" "$CAP_WAIT_MS" $CAP_PIDS) || rc=$?
+    if ((rc == 4)); then
+        wait "$MAIN" 2>/dev/null || st=$?
+        if [[ $tool == vigil && $st == 2 ]]; then
+            CAP_NOTE[$id]="n/a (log: not supported by this vigil)"
+            log "  $id: vigil run exited with 2: $(head -3 "$dir/vigil.log" | paste -sd'|')"
+        else
+            CAP_NOTE[$id]="supervisor exited (status $st) before the log was complete"
+            log "  $id: ${CAP_NOTE[$id]}; log: $(tail -3 "$dir"/*.log 2>/dev/null | paste -sd'|')"
+        fi
+        cap_stop "$tool"; rm -rf "$dir"; return 0
+    elif ((rc == 5)); then   # the child exited, the log stopped growing incomplete: time to its last write
+        read -r _ end start t0 t1 <<<"$out"
+        secs=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.3f", (b-a)/1e9}')
+        CAP_S[$id]+="$secs "; CAP_CPU[$id]+="$((t1 - t0)) "
+        CAP_STALL[$id]=1
+        log "  $id: the log stopped growing before its last line arrived"
+    elif ((rc)); then
+        CAP_NOTE[$id]="did not finish in $((CAP_WAIT_MS / 1000)) s"
+        log "  $id: $out"
+    else
+        read -r end start t0 t1 <<<"$out"
+        secs=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.3f", (b-a)/1e9}')
+        CAP_S[$id]+="$secs "; CAP_CPU[$id]+="$((t1 - t0)) "
+    fi
+    cap_stop "$tool"
+    v=$("$LC" verify "$CAP_LOG" "$FLOOD_LINES")
+    lines=$(sed 's/.*lines=\([0-9]*\).*/\1/' <<<"$v"); good=$(sed 's/.*good=\([0-9]*\).*/\1/' <<<"$v")
+    missing=$(sed 's/.*missing=\([0-9]*\).*/\1/' <<<"$v"); disorder=$(sed 's/.*disorder=\([0-9]*\).*/\1/' <<<"$v")
+    bad=$(sed 's/.*bad=\([0-9]*\).*/\1/' <<<"$v")
+    if ((missing == 0 && disorder == 0 && bad == 0 && good == FLOOD_LINES)); then check=complete
+    else
+        check=$( ((missing)) && echo "$missing missing"; ((disorder)) && echo "$disorder out of order";
+                 ((bad)) && echo "$bad split/altered lines"; true)
+        check=$(paste -sd';' <<<"$check" | sed 's/;/; /g')
+    fi
+    [[ -z ${CAP_CHECK[$id]:-} || ${CAP_CHECK[$id]} == complete ]] && CAP_CHECK[$id]=$check
+    CAP_SIZE[$id]=$(stat -c %s "$CAP_LOG" 2>/dev/null || echo 0)
+    log "  $id: ${secs:-–} s, $lines lines, $check, log $(awk -v b="${CAP_SIZE[$id]}" 'BEGIN{printf "%.1f", b/1048576}') MiB, CPU $((${t1:-0} - ${t0:-0})) ticks"
+    rm -rf "$dir" "$PM2_HOME"
+    sync   # no write-back of this run's pages during the next one
+}
+
+if [[ -z $ONLY || $ONLY == capture ]]; then
+    log "== capture: $((FLOOD_BYTES / 1048576)) MiB ($FLOOD_LINES lines) × $CAP_REPS run(s) per tool, round robin"
+    for ((rep = 1; rep <= CAP_REPS; rep++)); do
+        for id in "${CAP_IDS[@]}"; do measure_capture "$id" || { log "  $id: capture failed"; force_stop "${id%%_*}"; }; done
+    done
+fi
+
 # ---------------------------------------------------------------------------------------------- report
 ratio() {  # value of TOOL ÷ value of Vigil for METRIC
     local v b
@@ -393,6 +576,8 @@ ratio() {  # value of TOOL ÷ value of Vigil for METRIC
     if [[ -z $v || -z $b ]] || awk -v b="$b" 'BEGIN{exit !(b+0 == 0)}'; then echo "–"; return; fi
     awk -v v="$v" -v b="$b" 'BEGIN{printf "%.2f×", v/b}'
 }
+med() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{v[NR]=$1} END{if (NR) printf "%.3f\n", (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+cratio() { [[ -n $1 && -n $2 ]] && awk -v a="$1" -v b="$2" 'BEGIN{exit !(b+0 > 0)}' && awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f×", a/b}' || echo "–"; }
 show() { local v; v=$(get "$1" "$2"); echo "${v:-${3:-n/a}}"; }
 delay_of() { case $1 in vigil) echo "schedule: [0ms, 0ms]";; supervisord) echo "autorestart, startsecs=0";;
     pm2) echo "restart_delay: 0";; runit) echo "none (runsv)";; esac; }
@@ -416,6 +601,8 @@ TOTAL_S=$(awk -v a="$RUN_START" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.0f", b-a}
     echo "- versions: $(for t in "${TOOLS[@]}"; do version_of "$t"; done | paste -sd ';' | sed 's/;/; /g')"
     echo "- ×Vigil = the tool's value ÷ Vigil's (above 1× means the tool takes more time / memory / CPU than Vigil)."
     echo "  Method and caveats: bench/README.md."
+    [[ -z $ONLY ]] || echo "- only measure 4 was run (BENCH_ONLY=$ONLY); sections 1–3 are in bench/RESULTS.md"
+  if [[ -z $ONLY ]]; then
     echo
     echo "## 1. Crash → restart latency"
     echo
@@ -469,6 +656,37 @@ TOTAL_S=$(awk -v a="$RUN_START" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.0f", b-a}
         done
         echo "$row |"
     done
+  fi
+    if [[ -z $ONLY || $ONLY == capture ]]; then
+        echo
+        echo "## 4. Capture $((FLOOD_BYTES / 1048576)) MiB of lines into a log file"
+        echo
+        echo "One C child (\`vb-flood $FLOOD_BYTES\`) writes $FLOOD_LINES numbered lines of 100 bytes to stdout, in 1 MB"
+        echo "write() calls, as fast as it can, and exits; the tool writes them to one log file (no rotation)."
+        echo "Time = from the child's first instruction (its start stamp travels in the first line) until the child has"
+        echo "exited and the log ends with the complete last line (polled every 1 ms, bound ${CAP_WAIT_MS%000} s). Median of"
+        echo "$CAP_REPS run(s) per tool, round robin. MiB/s counts the child's bytes (the log is bigger with timestamps)."
+        echo "CPU = utime+stime of the tool's process(es) from the first byte in the log to the end, per 100 MiB"
+        echo "(1 tick = 10 ms). *Log* = sequence numbers checked after the run (the first incomplete run shown): complete = every"
+        echo "line present once, whole and in order. ×Vigil against Vigil with timestamps; ×floor against \`cat\`"
+        echo "(\`vb-flood | cat > file\`). A log that stops growing for 5 s after the child exited without its last line is"
+        echo "timed to its last growth and marked."
+        echo
+        echo "| tool | runs | seconds | min–max | MiB/s | ×Vigil | ×floor | CPU s / 100 MiB (process) | log MiB | log |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        vref=$(med "${CAP_S[vigil_ts]:-}"); fref=$(med "${CAP_S[cat]:-}")
+        for id in "${CAP_IDS[@]}"; do
+            m=$(med "${CAP_S[$id]:-}")
+            if [[ -z $m ]]; then
+                echo "| $(cap_label "$id") | 0 | ${CAP_NOTE[$id]:-n/a} | | | | | | | |"; continue
+            fi
+            echo "| $(cap_label "$id") | $(wc -w <<<"${CAP_S[$id]}") | $m | $(tr ' ' '\n' <<<"${CAP_S[$id]}" | sed '/^$/d' | sort -g | awk 'NR==1{a=$1} {b=$1} END{print a "–" b}')" \
+                 "| $(awk -v b="$FLOOD_BYTES" -v s="$m" 'BEGIN{printf "%.0f", b/1048576/s}')" \
+                 "| $(cratio "$m" "$vref") | $(cratio "$m" "$fref")" \
+                 "| $(awk -v t="$(med "${CAP_CPU[$id]}")" -v hz="$CLK_TCK" -v b="$FLOOD_BYTES" 'BEGIN{printf "%.2f", t/hz/(b/104857600)}') ($(cap_cpu_of "$id"))" \
+                 "| $(awk -v b="${CAP_SIZE[$id]:-0}" 'BEGIN{printf "%.1f", b/1048576}') | ${CAP_CHECK[$id]:-n/a}${CAP_STALL[$id]:+ (the last line never came: time = when the log last grew)}${CAP_NOTE[$id]:+ (a run: ${CAP_NOTE[$id]})} |"
+        done
+    fi
     if [[ " ${TOOLS[*]} " != *" vigil "* ]]; then
         echo
         echo "Vigil was not part of this run (BENCH_TOOLS), so there are no ratios."
