@@ -93,15 +93,18 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
     private readonly SemaphoreSlim _wake = new(0);
     private readonly Task _loop;
 
-    // Guarded by _gate.
-    private byte[] _pending = new byte[InitialBuffer];
-    private int _pendingLength, _pendingLines;
+    // Guarded by _gate. The batch is a list of chunks (a line never spans two), so a burst neither copies nor
+    // zeroes a growing array under the lock; the writer hands the whole list to one pwritev().
+    private List<ReadOnlyMemory<byte>> _full = [], _spareList = [];
+    private readonly Stack<byte[]> _free = new();
+    private byte[] _cur = new byte[InitialBuffer];
+    private int _curLength, _pendingLines;
+    private long _pendingBytes;
     private long _appended;          // lines accepted into batches so far
     private bool _wakeSignalled, _closing, _reopenRequested;
     private readonly List<(long Target, TaskCompletionSource Done)> _flushWaiters = [];
 
     // Writer task only (read elsewhere through Interlocked).
-    private byte[] _spare = new byte[InitialBuffer];
     private SafeFileHandle? _file;
     private long _size;
     private long _done;              // lines written or dropped by the writer
@@ -144,15 +147,16 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
         lock (_gate)
         {
             // Over the memory bound, or (a caller's bug) after the last dispose: count, never throw on the reactor.
-            if (_closing || _pendingLength + (long)need > MaxPendingBytes)
+            if (_closing || _pendingBytes + need > MaxPendingBytes)
             {
                 Interlocked.Increment(ref _dropped);
                 return;
             }
-            if (_pendingLength + need > _pending.Length) Grow(_pendingLength + need);
-            wholeLine.CopyTo(_pending.AsSpan(_pendingLength));
-            _pendingLength += wholeLine.Length;
-            if (addNewline) _pending[_pendingLength++] = (byte)'\n';
+            if (_curLength + need > _cur.Length) NextChunk(need);
+            wholeLine.CopyTo(_cur.AsSpan(_curLength));
+            _curLength += wholeLine.Length;
+            if (addNewline) _cur[_curLength++] = (byte)'\n';
+            _pendingBytes += need;
             _pendingLines++;
             _appended++;
             if (!_wakeSignalled) wake = _wakeSignalled = true;
@@ -197,11 +201,27 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
         await _loop.ConfigureAwait(false);
     }
 
-    private void Grow(int need)
+    private const int ChunkSize = 1024 * 1024, PooledChunks = 4;
+
+    /// <summary>Under _gate: closes the current chunk and starts one with room for <paramref name="need"/> bytes.</summary>
+    private void NextChunk(int need)
     {
-        int size = _pending.Length;
-        while (size < need) size = (int)Math.Min((long)size * 2, MaxPendingBytes);
-        Array.Resize(ref _pending, size);
+        if (_curLength > 0) _full.Add(_cur.AsMemory(0, _curLength));
+        _curLength = 0;
+        if (need <= ChunkSize && _free.TryPop(out var pooled)) _cur = pooled;
+        else _cur = GC.AllocateUninitializedArray<byte>(Math.Max(need, ChunkSize));
+    }
+
+    private void ReturnChunks(List<ReadOnlyMemory<byte>> batch)
+    {
+        lock (_gate)
+        {
+            foreach (var m in batch)
+                if (_free.Count < PooledChunks && System.Runtime.InteropServices.MemoryMarshal.TryGetArray(m, out var seg) && seg.Array!.Length == ChunkSize)
+                    _free.Push(seg.Array);
+            batch.Clear();
+            _spareList = batch;
+        }
     }
 
     private async Task RunAsync()
@@ -211,22 +231,31 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
             await _wake.WaitAsync().ConfigureAwait(false);
             while (true)
             {
-                byte[] batch;
-                int length, lines;
+                List<ReadOnlyMemory<byte>> batch;
+                long length;
+                int lines;
                 bool reopen, closing;
                 lock (_gate)
                 {
                     _wakeSignalled = false;
-                    batch = _pending;
-                    length = _pendingLength;
+                    batch = _full;
+                    length = _pendingBytes;
                     lines = _pendingLines;
                     reopen = _reopenRequested;
                     closing = _closing;
                     _reopenRequested = false;
                     if (length > 0)
                     {
-                        _pending = _spare;
-                        _pendingLength = _pendingLines = 0;
+                        if (_curLength > 0)
+                        {
+                            batch.Add(_cur.AsMemory(0, _curLength));
+                            _cur = _free.TryPop(out var c) ? c : _cur.Length == ChunkSize ? GC.AllocateUninitializedArray<byte>(ChunkSize) : new byte[InitialBuffer];
+                            _curLength = 0;
+                        }
+                        _full = _spareList;
+                        _spareList = [];
+                        _pendingBytes = 0;
+                        _pendingLines = 0;
                     }
                 }
                 if (reopen) CloseFile();
@@ -239,9 +268,8 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
                     }
                     break;
                 }
-                WriteBatch(batch.AsSpan(0, length), lines);
-                // Keep the emptied buffer as the next spare, but do not hold a huge one after a burst.
-                _spare = batch.Length > 4 * 1024 * 1024 ? new byte[InitialBuffer] : batch;
+                WriteBatch(batch, lines);
+                ReturnChunks(batch);
                 CompleteFlushes();
             }
         }
@@ -263,40 +291,40 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
         if (done is not null) foreach (var t in done) t.TrySetResult();
     }
 
-    private void WriteBatch(ReadOnlySpan<byte> batch, int lines)
+    private void WriteBatch(List<ReadOnlyMemory<byte>> batch, int lines)
     {
         string? fault = null;
         long resumedWith = -1;
+        var rest = new Remaining(batch);
+        var piece = new List<ReadOnlyMemory<byte>>(batch.Count);
         try
         {
             if (_faulted && _time.GetTimestamp() < _retryAt)
             {
-                Drop(batch);
+                Drop(rest);
                 return;
             }
             try
             {
-                while (!batch.IsEmpty)
+                while (!rest.IsEmpty)
                 {
                     EnsureOpen();
-                    int take = batch.Length;
-                    if (_maxSize is { } max && _size + take > max)
+                    long room = _maxSize is { } max ? max - _size : long.MaxValue;
+                    rest.TakeWholeLines(room, piece);
+                    if (piece.Count == 0)
                     {
-                        long room = max - _size;
-                        int cut = room <= 0 ? -1 : batch[..(int)Math.Min(room, take)].LastIndexOf((byte)'\n');
-                        if (cut < 0 && _size > 0)
+                        if (_size > 0)
                         {
-                            Rotate();
+                            Rotate(); // the next line does not fit: it starts a fresh file
                             continue;
                         }
-                        // Lines up to the cut fit; or the file is empty and the first line alone is larger than maxSize.
-                        take = cut >= 0 ? cut + 1 : batch.IndexOf((byte)'\n') + 1;
-                        if (take <= 0) take = batch.Length;
+                        rest.TakeFirstLine(piece); // longer than maxSize on its own: alone in a fresh file
                     }
-                    var piece = batch[..take];
                     WritePiece(piece);
-                    Interlocked.Add(ref _written, piece.Count((byte)'\n'));
-                    batch = batch[take..];
+                    long n = 0;
+                    foreach (var m in piece) n += m.Span.Count((byte)'\n');
+                    Interlocked.Add(ref _written, n);
+                    piece.Clear();
                     if (_faulted)
                     {
                         _faulted = false;
@@ -307,12 +335,16 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 CloseFile();
-                Drop(batch);
+                long before = Interlocked.Read(ref _dropped);
+                long n = 0;
+                foreach (var m in piece) n += m.Span.Count((byte)'\n'); // the piece that failed
+                Interlocked.Add(ref _dropped, n);
+                Drop(rest);
                 _retryAt = _time.GetTimestamp() + (long)(RetryInterval.TotalSeconds * _time.TimestampFrequency);
                 if (!_faulted)
                 {
                     _faulted = true;
-                    _faultDroppedAtStart = Interlocked.Read(ref _dropped) - batch.Count((byte)'\n');
+                    _faultDroppedAtStart = before;
                     fault = $"log file {Path}: {e.Message} ({e.GetType().Name}); dropping lines until a write succeeds, retrying every {RetryInterval.TotalSeconds:0.#}s";
                 }
             }
@@ -321,7 +353,7 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
         {
             Interlocked.Add(ref _done, lines);
         }
-        // Callbacks outside the write path's state changes, on this task; a throwing handler must not kill the writer.
+        // Callbacks after the state change, on this task; a throwing handler must not kill the writer.
         if (resumedWith >= 0) Raise(() => Resumed?.Invoke(resumedWith));
         if (fault is not null) Raise(() => Fault?.Invoke(fault));
     }
@@ -332,14 +364,22 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
         catch (Exception) { /* a handler's bug must not stop the logs */ }
     }
 
-    private void Drop(ReadOnlySpan<byte> lines) => Interlocked.Add(ref _dropped, lines.Count((byte)'\n'));
-
-    private void WritePiece(ReadOnlySpan<byte> piece)
+    private void Drop(Remaining rest)
     {
+        long n = 0;
+        foreach (var m in rest.Drain()) n += m.Span.Count((byte)'\n');
+        Interlocked.Add(ref _dropped, n);
+    }
+
+    /// <summary>Writes the pieces with one pwritev() at the end of the file.</summary>
+    private void WritePiece(List<ReadOnlyMemory<byte>> piece)
+    {
+        long length = 0;
+        foreach (var m in piece) length += m.Length;
         try
         {
             RandomAccess.Write(_file!, piece, _size);
-            _size += piece.Length;
+            _size += length;
         }
         catch (IOException)
         {
@@ -347,6 +387,61 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
             try { RandomAccess.SetLength(_file!, _size); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
             throw;
+        }
+    }
+
+    /// <summary>What is left of a batch: chunks of whole lines, the first possibly started.</summary>
+    private sealed class Remaining(List<ReadOnlyMemory<byte>> chunks)
+    {
+        private int _index;
+        private ReadOnlyMemory<byte> _head = chunks.Count > 0 ? chunks[0] : default;
+
+        public bool IsEmpty => _index >= chunks.Count;
+
+        private void Advance(int bytes)
+        {
+            _head = _head[bytes..];
+            if (_head.IsEmpty && ++_index < chunks.Count) _head = chunks[_index];
+        }
+
+        /// <summary>Moves the longest run of whole lines of at most <paramref name="room"/> bytes into <paramref name="into"/>.</summary>
+        public void TakeWholeLines(long room, List<ReadOnlyMemory<byte>> into)
+        {
+            while (!IsEmpty && room > 0)
+            {
+                if (_head.Length <= room)
+                {
+                    into.Add(_head);
+                    room -= _head.Length;
+                    Advance(_head.Length);
+                    continue;
+                }
+                int cut = _head.Span[..(int)room].LastIndexOf((byte)'\n');
+                if (cut >= 0)
+                {
+                    into.Add(_head[..(cut + 1)]);
+                    Advance(cut + 1);
+                }
+                return;
+            }
+        }
+
+        public void TakeFirstLine(List<ReadOnlyMemory<byte>> into)
+        {
+            int nl = _head.Span.IndexOf((byte)'\n');
+            int take = nl < 0 ? _head.Length : nl + 1;
+            into.Add(_head[..take]);
+            Advance(take);
+        }
+
+        public IEnumerable<ReadOnlyMemory<byte>> Drain()
+        {
+            while (!IsEmpty)
+            {
+                var m = _head;
+                Advance(m.Length);
+                yield return m;
+            }
         }
     }
 

@@ -158,7 +158,9 @@ public class LogFileWriterTests(ITestOutputHelper output)
         using var dir = new TempDir();
         var path = dir["r.log"];
         var w = LogFiles.Open(path, null, 5);
-        for (int i = 0; i < 5000; i++) AppendText(w, $"{i}");
+        for (int i = 0; i < 4000; i++) AppendText(w, $"{i}");
+        await w.FlushAsync().WaitAsync(Wait); // the file exists
+        for (int i = 4000; i < 5000; i++) AppendText(w, $"{i}"); // some may still be pending at the move
         File.Move(path, path + ".old"); // what logrotate does (without copytruncate)
         w.Reopen();
         await w.FlushAsync().WaitAsync(Wait);
