@@ -11,15 +11,31 @@ namespace Vigil.Logs;
 public sealed class LineRing
 {
     private readonly object _gate = new();
-    private readonly OutputLine[] _lines;
+    // Slots own their byte buffers and reuse them, so a flood of lines allocates nothing here once the ring is
+    // full; OutputLine objects are made only for readers (Snapshot, followers).
+    private readonly Slot[] _lines;
     private int _start, _count;
+
+    private struct Slot
+    {
+        public byte[]? Buffer;
+        public int Length;
+        public DateTimeOffset Time;
+        public int UnitId, Pid;
+        public string Name;
+        public Launching.StreamKind Stream;
+        public bool Continued;
+
+        public readonly OutputLine ToLine() =>
+            new(Time, UnitId, Name, Pid, Stream, Buffer is null ? [] : Buffer.AsSpan(0, Length).ToArray(), Continued);
+    }
     private Follower[] _followers = [];
 
     public LineRing(int capacity = 1000, int followerQueue = 10_000)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(capacity);
         ArgumentOutOfRangeException.ThrowIfLessThan(followerQueue, 1);
-        _lines = new OutputLine[capacity];
+        _lines = new Slot[capacity];
         FollowerQueue = followerQueue;
     }
 
@@ -36,18 +52,46 @@ public sealed class LineRing
         ArgumentNullException.ThrowIfNull(line);
         lock (_gate)
         {
-            if (_lines.Length > 0)
-            {
-                if (_count < _lines.Length) _lines[(_start + _count++) % _lines.Length] = line;
-                else
-                {
-                    _lines[_start] = line;
-                    _start = (_start + 1) % _lines.Length;
-                }
-            }
+            Store(line.Time, line.UnitId, line.Name, line.Pid, line.Stream, line.Bytes, line.Continued);
             // Under the ring's lock so every follower sees lines in the ring's order.
             foreach (var f in _followers) f.Offer(line);
         }
+    }
+
+    /// <summary>Adds a line from a span without allocating (once the ring is warm) unless someone follows.</summary>
+    public void Add(DateTimeOffset time, int unitId, string name, int pid, Launching.StreamKind stream, ReadOnlySpan<byte> bytes, bool continued)
+    {
+        lock (_gate)
+        {
+            Store(time, unitId, name, pid, stream, bytes, continued);
+            if (_followers.Length == 0) return;
+            var line = new OutputLine(time, unitId, name, pid, stream, bytes.ToArray(), continued);
+            foreach (var f in _followers) f.Offer(line);
+        }
+    }
+
+    private void Store(DateTimeOffset time, int unitId, string name, int pid, Launching.StreamKind stream, ReadOnlySpan<byte> bytes, bool continued)
+    {
+        if (_lines.Length == 0) return;
+        int at;
+        if (_count < _lines.Length) at = (_start + _count++) % _lines.Length;
+        else
+        {
+            at = _start;
+            _start = (_start + 1) % _lines.Length;
+        }
+        ref var slot = ref _lines[at];
+        // Reuse the slot's buffer when it fits and is not much larger (a one-off huge line is not kept around).
+        if (slot.Buffer is null || slot.Buffer.Length < bytes.Length || slot.Buffer.Length > Math.Max(256, bytes.Length * 4))
+            slot.Buffer = new byte[Math.Max(64, bytes.Length)];
+        bytes.CopyTo(slot.Buffer);
+        slot.Length = bytes.Length;
+        slot.Time = time;
+        slot.UnitId = unitId;
+        slot.Name = name;
+        slot.Pid = pid;
+        slot.Stream = stream;
+        slot.Continued = continued;
     }
 
     /// <summary>The kept lines, oldest first; only the newest <paramref name="last"/> when given.</summary>
@@ -60,7 +104,7 @@ public sealed class LineRing
     {
         int n = Math.Clamp(last, 0, _count);
         var result = new OutputLine[n];
-        for (int i = 0; i < n; i++) result[i] = _lines[(_start + _count - n + i) % _lines.Length];
+        for (int i = 0; i < n; i++) result[i] = _lines[(_start + _count - n + i) % _lines.Length].ToLine();
         return result;
     }
 

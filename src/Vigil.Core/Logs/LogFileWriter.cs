@@ -164,6 +164,32 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
         if (wake) _wake.Release();
     }
 
+    /// <summary>
+    /// Copies <paramref name="count"/> formatted lines, each ending with <c>\n</c>, as one piece: one lock per read()
+    /// of the child's pipe instead of one per line. All or none are accepted (over the memory bound, all are dropped).
+    /// </summary>
+    public void AppendLines(ReadOnlySpan<byte> lines, int count)
+    {
+        if (count == 0) return;
+        bool wake = false;
+        lock (_gate)
+        {
+            if (_closing || _pendingBytes + lines.Length > MaxPendingBytes)
+            {
+                Interlocked.Add(ref _dropped, count);
+                return;
+            }
+            if (_curLength + lines.Length > _cur.Length) NextChunk(lines.Length);
+            lines.CopyTo(_cur.AsSpan(_curLength));
+            _curLength += lines.Length;
+            _pendingBytes += lines.Length;
+            _pendingLines += count;
+            _appended += count;
+            if (!_wakeSignalled) wake = _wakeSignalled = true;
+        }
+        if (wake) _wake.Release();
+    }
+
     /// <summary>Closes the file and opens the path again before the next batch (after an external logrotate
     /// moved it). Lines appended before the call may still land in the old file; none is lost.</summary>
     public void Reopen()

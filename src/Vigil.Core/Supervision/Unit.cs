@@ -454,13 +454,17 @@ public sealed partial class Unit
         public void OnData(int pid, StreamKind stream, ReadOnlySpan<byte> data)
         {
             var time = unit._time.GetUtcNow(); // when the chunk was read: one clock read per read(), not per line
+            unit.Log.BeginChunk(time, stream);
             (stream == StreamKind.Stdout ? _out : _err).Feed(data, (line, cont) => unit.Log.Line(time, pid, stream, line, cont));
+            unit.Log.EndChunk();
         }
 
         public void OnEnd(int pid, StreamKind stream)
         {
             var time = unit._time.GetUtcNow();
+            unit.Log.BeginChunk(time, stream);
             (stream == StreamKind.Stdout ? _out : _err).Flush((line, cont) => unit.Log.Line(time, pid, stream, line, cont));
+            unit.Log.EndChunk();
         }
     }
 }

@@ -15,7 +15,13 @@ internal sealed class UnitLog : IAsyncDisposable
     private readonly LogSpec _spec;
     private readonly LogFileWriter? _both, _out, _err;
     private readonly OutputSink? _sink;
-    [ThreadStatic] private static byte[]? t_buffer;
+    private readonly LogSpec _lineSpec; // the spec minus timestamps: the chunk's timestamp is formatted once
+    private readonly int _nameBytes;
+    // The current chunk (one read() of one pipe): its formatted lines, appended to the file in one piece at the end.
+    private byte[] _batch = new byte[128 * 1024];
+    private int _batchLength, _batchLines;
+    private LogFileWriter? _batchWriter;
+    private readonly byte[] _timestamp = new byte[LogLineFormatter.TimestampLength];
 
     public UnitLog(Unit unit, LogSpec? spec, OutputSink? sink)
     {
@@ -23,6 +29,8 @@ internal sealed class UnitLog : IAsyncDisposable
         _spec = spec ?? LogSpec.Default;
         _sink = sink;
         Ring = new LineRing(_spec.RingLines);
+        _lineSpec = _spec with { Timestamps = false };
+        _nameBytes = System.Text.Encoding.UTF8.GetByteCount(unit.Name);
         _both = Open(_spec.File);
         _out = Open(_spec.Out);
         _err = Open(_spec.Err);
@@ -43,22 +51,49 @@ internal sealed class UnitLog : IAsyncDisposable
     /// <summary>Lines that could not be written to this unit's files (disk full, no permission, …).</summary>
     public long DroppedLines => (_both?.DroppedLines ?? 0) + (_out?.DroppedLines ?? 0) + (_err?.DroppedLines ?? 0);
 
+    /// <summary>Starts a chunk of lines read at <paramref name="time"/> from one stream (reactor thread).</summary>
+    public void BeginChunk(DateTimeOffset time, StreamKind stream)
+    {
+        _batchWriter = stream == StreamKind.Stdout ? _out ?? _both : _err ?? _both;
+        _batchLength = _batchLines = 0;
+        if (_batchWriter is not null && _spec.Timestamps) LogLineFormatter.WriteTimestamp(_timestamp, time);
+    }
+
     public void Line(DateTimeOffset time, int pid, StreamKind stream, ReadOnlySpan<byte> line, bool continued)
     {
-        var writer = stream == StreamKind.Stdout ? _out ?? _both : _err ?? _both;
-        if (writer is not null)
+        if (_batchWriter is not null)
         {
-            int max = LogLineFormatter.MaxLength(_unit.Name, line.Length);
-            var buf = t_buffer is { } b && b.Length >= max ? b : (t_buffer = new byte[Math.Max(max, 64 * 1024)]);
-            int n = LogLineFormatter.Format(buf, time, _unit.Name, stream, line, continued, _spec);
-            writer.Append(buf.AsSpan(0, n));
+            int max = (_spec.Timestamps ? LogLineFormatter.TimestampLength : 0) + 4 + _nameBytes + 2 + line.Length + LogLineFormatter.ContinuedMarker.Length + 1;
+            if (_batchLength + max > _batch.Length)
+            {
+                if (_batchLength > 0) FlushChunk();
+                if (max > _batch.Length) _batch = new byte[Math.Max(max, _batch.Length * 2)];
+            }
+            var dest = _batch.AsSpan(_batchLength);
+            int n = 0;
+            if (_spec.Timestamps) { _timestamp.CopyTo(dest); n = _timestamp.Length; }
+            n += LogLineFormatter.Format(dest[n..], time, _unit.Name, stream, line, continued, _lineSpec);
+            _batchLength += n;
+            _batchLines++;
         }
+        if (_spec.RingLines > 0) Ring.Add(time, _unit.Id, _unit.Name, pid, stream, line, continued);
         bool listeners = _unit.HasOutputListeners;
-        if (_spec.RingLines == 0 && _sink is null && !listeners) return;
+        if (_sink is null && !listeners) return;
         var ol = new OutputLine(time, _unit.Id, _unit.Name, pid, stream, line.ToArray(), continued);
-        if (_spec.RingLines > 0) Ring.Add(ol);
         _sink?.Post(ol);
         if (listeners) _unit.PublishOutput(ol);
+    }
+
+    /// <summary>Ends the chunk: its lines go to the file in one piece.</summary>
+    public void EndChunk()
+    {
+        if (_batchLength > 0) FlushChunk();
+    }
+
+    private void FlushChunk()
+    {
+        _batchWriter!.AppendLines(_batch.AsSpan(0, _batchLength), _batchLines);
+        _batchLength = _batchLines = 0;
     }
 
     public void Reopen()
