@@ -121,7 +121,7 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
 
         public bool OnReady(int fd, uint events)
         {
-            var buf = t_buffer ??= new byte[64 * 1024];
+            var buf = t_buffer ??= new byte[256 * 1024];
             // Bounded work per wake-up so one flooding child cannot starve the others.
             for (int round = 0; round < 16; round++)
             {
@@ -130,8 +130,8 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
                 if (n > 0)
                 {
                     owner.Request.Receiver?.OnData(owner.Pid, kind, buf.AsSpan(0, (int)n));
-                    if (n < buf.Length) return true;
-                    continue;
+                    if (n < buf.Length) return true; // a short read: most likely drained (level-triggered epoll wakes us if not)
+                    continue; // the fd is non-blocking, so another read cannot hang the reactor
                 }
                 if (n < 0 && (Native.Errno == Native.EAGAIN || Native.Errno == Native.EINTR)) return true;
                 owner.StreamEnded(kind); // EOF, or an error we cannot recover from

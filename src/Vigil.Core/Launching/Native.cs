@@ -8,7 +8,7 @@ internal static unsafe partial class Native
     private const string Libc = "libc";
 
     public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CLOEXEC = 0x80000, O_NONBLOCK = 0x800;
-    public const int F_GETFL = 3, F_SETFL = 4;
+    public const int F_GETFL = 3, F_SETFL = 4, F_SETPIPE_SZ = 1031;
     public const int EINTR = 4, EAGAIN = 11, ECHILD = 10, ESRCH = 3, ENOENT = 2, EACCES = 13, ENOEXEC = 8;
     public const int WNOHANG = 1, WEXITED = 4, WNOWAIT = 0x01000000;
     public const int P_PID = 1, P_PIDFD = 3;

@@ -161,4 +161,20 @@ public sealed partial class CaptureTests : IDisposable
             Assert.True(await Procs.Eventually(() => !Procs.Alive(gc), TimeSpan.FromSeconds(15)), "grandchild left running");
         }
     }
+
+    [Fact]
+    public async Task A_child_that_fills_the_read_buffer_exactly_and_goes_quiet_does_not_stall_the_others()
+    {
+        // A blocking read after an exactly-full one would hang the one reactor thread, and with it every unit. Whether
+        // a read fills the buffer exactly depends on timing, so this makes the case likely rather than certain.
+        var sup = new Supervisor();
+        await using (sup)
+        {
+            using var rec = new Recorder(sup);
+            sup.Start(Fixture.Spec("exact", "bytes", "1048576", "hang"));
+            sup.Start(Fixture.Spec("later", "sleep", "1500", "marker", "later-up", "hang"));
+            await rec.Marker("later-up", TimeSpan.FromSeconds(30));
+            Assert.True(await Procs.Eventually(() => sup.Find("exact").Single().RecentOutput().Count == 1000, TimeSpan.FromSeconds(10))); // the ring (1000 lines) is full
+        }
+    }
 }
