@@ -147,6 +147,7 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
         lock (_gate)
         {
             // Over the memory bound, or (a caller's bug) after the last dispose: count, never throw on the reactor.
+            if (!_closing && _pendingBytes + need > MaxPendingBytes) WaitForRoom(need);
             if (_closing || _pendingBytes + need > MaxPendingBytes)
             {
                 Interlocked.Increment(ref _dropped);
@@ -174,6 +175,7 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
         bool wake = false;
         lock (_gate)
         {
+            if (!_closing && _pendingBytes + lines.Length > MaxPendingBytes) WaitForRoom(lines.Length);
             if (_closing || _pendingBytes + lines.Length > MaxPendingBytes)
             {
                 Interlocked.Add(ref _dropped, count);
@@ -188,6 +190,19 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
             if (!_wakeSignalled) wake = _wakeSignalled = true;
         }
         if (wake) _wake.Release();
+    }
+
+    /// <summary>
+    /// Backpressure, not loss, while the file is healthy: a flood faster than the disk makes the caller (the pipe
+    /// reader) wait for the writer to take the pending batch, so the child blocks on its full pipe the way it would
+    /// writing to a file itself. Bounded (10 s), and never while the file is failing: then lines are dropped and
+    /// counted instead. Caller holds _gate.
+    /// </summary>
+    private void WaitForRoom(int need)
+    {
+        long deadline = Environment.TickCount64 + 10_000;
+        while (_pendingBytes + need > MaxPendingBytes && !_faulted && !_closing && Environment.TickCount64 < deadline)
+            Monitor.Wait(_gate, 100);
     }
 
     /// <summary>Closes the file and opens the path again before the next batch (after an external logrotate
@@ -282,6 +297,7 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
                         _spareList = [];
                         _pendingBytes = 0;
                         _pendingLines = 0;
+                        Monitor.PulseAll(_gate); // room again for an appender waiting in WaitForRoom
                     }
                 }
                 if (reopen) CloseFile();
