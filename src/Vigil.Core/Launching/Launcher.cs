@@ -87,8 +87,7 @@ public static unsafe class Launcher
             Native.posix_spawnattr_setsigdefault(attr, sigs);
 
             path = Native.Utf8Z(resolved.Path!);
-            var args = new List<string>(req.Argv);
-            argv = Native.Utf8ZArray(args);
+            argv = Native.Utf8ZArray(req.Argv);
             envp = Native.Utf8ZArray(req.Environment);
 
             int pid, rc, pidfd;

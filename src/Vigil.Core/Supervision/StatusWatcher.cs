@@ -21,7 +21,7 @@ internal sealed class StatusWatcher : IDisposable
     public void Watch(Unit unit, int pid) => _watched[unit] = (pid, ProcessStatus.Running);
     public void Unwatch(Unit unit) => _watched.TryRemove(unit, out _);
 
-    /// <summary>One poll of every watched unit; public to tests through the supervisor.</summary>
+    /// <summary>One poll of every watched unit (the timer's callback).</summary>
     public void Tick()
     {
         foreach (var (unit, w) in _watched)

@@ -113,7 +113,7 @@ public sealed class Supervisor : IAsyncDisposable
     {
         var ch = Channel.CreateUnbounded<UnitEvent>(new UnboundedChannelOptions { SingleReader = true });
         ImmutableInterlocked.Update(ref _eventSubscribers, a => a.Add(ch));
-        var pump = Task.Run(async () =>
+        _ = Task.Run(async () =>
         {
             await foreach (var ev in ch.Reader.ReadAllAsync().ConfigureAwait(false)) handler(ev);
         });

@@ -442,7 +442,7 @@ public sealed partial class Unit
     internal DateTimeOffset Now => _time.GetUtcNow();
 
     private UnitSnapshot BuildSnapshot() => new(
-        Id, Name, _state, _status, _process?.Pid, _process is null ? _startTime : _startTime,
+        Id, Name, _state, _status, _process?.Pid, _startTime,
         _argv.Count > 0 ? _argv[0] : (Spec.Script ?? ""), _argv.Count > 1 ? _argv.Skip(1).ToArray() : [],
         _restartCount, _lastExit, IsAttached, Spec.Detach, _nextRestartIn);
 
