@@ -5,7 +5,11 @@ namespace Vigil.Config;
 
 /// <summary>A loaded config: the processes to run, in file order.</summary>
 /// <param name="SourcePath">The absolute path of the file (or the source name given to <see cref="ConfigLoader.Parse"/>).</param>
-public sealed record VigilConfig(string SourcePath, IReadOnlyList<ProcessSpec> Processes);
+public sealed record VigilConfig(string SourcePath, IReadOnlyList<ProcessSpec> Processes)
+{
+    /// <summary>The broker for <c>kind: tether</c> probes (top-level <c>tether:</c>); defaults when not given.</summary>
+    public TetherSettings Tether { get; init; } = TetherSettings.Default;
+}
 
 /// <summary>One problem in a config file. <see cref="Line"/> and <see cref="Column"/> are 1-based; both are 0 when the
 /// problem is with the file as a whole (it does not exist, cannot be read). <see cref="KeyPath"/> looks like

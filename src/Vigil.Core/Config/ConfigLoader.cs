@@ -58,10 +58,10 @@ public static partial class ConfigLoader
     private static ConfigException FileError(string file, string message) => new([new ConfigError(file, 0, 0, "", message)]);
 
     // Keys this version knows, per mapping, in the order they are documented (the order breaks suggestion ties).
-    private static readonly string[] TopKeys = ["processes"];
-    private static readonly string[] TopKeysNotYet = ["tether"];
-    private static readonly string[] ProcessKeys = ["name", "command", "script", "args", "cwd", "env", "detach", "restart", "stop", "log"];
-    private static readonly string[] ProcessKeysNotYet = ["health"];
+    private static readonly string[] TopKeys = ["processes", "tether"];
+    private static readonly string[] TopKeysNotYet = [];
+    private static readonly string[] ProcessKeys = ["name", "command", "script", "args", "cwd", "env", "detach", "restart", "stop", "log", "health"];
+    private static readonly string[] ProcessKeysNotYet = [];
     private static readonly string[] LogKeys = ["file", "out", "err", "timestamps", "stream", "prefix", "stripAnsi", "maxSize", "keep", "maxLine", "ringLines"];
     private static readonly string[] RestartKeys = ["policy", "schedule", "resetAfter", "backoff", "limit"];
     private static readonly string[] BackoffKeys = ["initial", "multiplier", "max", "jitter"];
@@ -81,7 +81,7 @@ public static partial class ConfigLoader
     private static partial Regex YamlPositionPrefix();
 
     /// <summary>One load: the errors found so far and where each key was written (to place spec-validation errors).</summary>
-    private sealed class Mapper(string file, string baseDir)
+    private sealed partial class Mapper(string file, string baseDir)
     {
         private readonly List<ConfigError> _errors = [];
         private readonly Dictionary<string, Pos> _keyPositions = new(StringComparer.Ordinal);
@@ -102,6 +102,7 @@ public static partial class ConfigLoader
             }
 
             var processes = new List<ProcessSpec>();
+            var tether = TetherSettings.Default;
             if (root is null || root is YScalar { IsNull: true })
                 Error(root?.Start ?? new Pos(1, 1), "processes", "no processes to run");
             else if (root is not YMapping top)
@@ -110,12 +111,15 @@ public static partial class ConfigLoader
             {
                 YNode? list = null;
                 Pos listAt = top.Start;
-                foreach (var (key, _, at, value) in Entries(top, "", TopKeys, TopKeysNotYet))
+                foreach (var (key, keyPath, at, value) in Entries(top, "", TopKeys, TopKeysNotYet))
+                {
                     if (key == "processes") (list, listAt) = (value, at);
+                    else if (key == "tether" && Mapping(value, keyPath, at) is { } tm) tether = Tether(tm, keyPath);
+                }
                 MapProcesses(list, listAt, processes);
             }
             Throw();
-            return new VigilConfig(sourcePath, processes);
+            return new VigilConfig(sourcePath, processes) { Tether = tether };
         }
 
         private void Throw()
@@ -226,6 +230,9 @@ public static partial class ConfigLoader
                         break;
                     case "log":
                         if (Mapping(v, keyPath, at) is { } lm) spec = spec with { Log = Log(lm, keyPath) };
+                        break;
+                    case "health":
+                        spec = spec with { Health = Health(v, keyPath, at) };
                         break;
                 }
             }

@@ -35,6 +35,9 @@ public sealed record ProcessSpec
     /// <summary>A custom destination for the unit's lines (library only; never blocks the child).</summary>
     public Vigil.Logs.OutputSink? Sink { get; init; }
 
+    /// <summary>Health probes (liveness, readiness, startup), checked while a process runs.</summary>
+    public ImmutableArray<Health.ProbeSpec> Health { get; init; } = [];
+
     /// <summary>A detached unit is not stopped when Vigil exits, and its output goes to /dev/null rather than a pipe
     /// (a pipe would deliver SIGPIPE to it once Vigil is gone).</summary>
     public bool Detach { get; init; }
@@ -55,6 +58,7 @@ public sealed record ProcessSpec
         errors.AddRange(Restart.Validate());
         errors.AddRange(Stop.Validate());
         if (Log is not null) errors.AddRange(Log.Validate());
+        for (int i = 0; i < Health.Length; i++) errors.AddRange(Health[i].Validate($"health[{i}]"));
         return errors;
     }
 }

@@ -14,6 +14,8 @@ public sealed record SupervisorOptions
     public TimeSpan StatusInterval { get; init; } = TimeSpan.FromSeconds(2);
     /// <summary>Make Vigil a child subreaper so orphaned grandchildren can still be found, stopped and reaped.</summary>
     public bool Subreaper { get; init; } = true;
+    /// <summary>Probe kinds beyond the built-in ones (Vigil.Tether adds <c>tether</c>); asked in order, built-ins last.</summary>
+    public IReadOnlyList<Health.IProbeProvider> ProbeProviders { get; init; } = [];
 }
 
 /// <summary>
@@ -37,6 +39,7 @@ public sealed class Supervisor : IAsyncDisposable
     }
 
     internal StatusWatcher StatusWatcher { get; }
+    internal SupervisorOptions Options => _options;
     public TimeProvider Time => _options.Time;
 
     public IReadOnlyList<Unit> Units => _units;

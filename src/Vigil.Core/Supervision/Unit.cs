@@ -164,6 +164,7 @@ public sealed partial class Unit
             case ReleaseMsg:
                 _released = true;
                 NewTimerGeneration(); // cancels a pending restart
+                StopProbes();
                 _owner.StatusWatcher.Unwatch(this);
                 break;
             case StopMsg s:
@@ -204,6 +205,9 @@ public sealed partial class Unit
             case StatusObserved so when _process is { } p && p.Pid == so.Pid && so.Status != _status:
                 SetStatus(so.Status);
                 break;
+            case ProbeMsg pm:
+                OnProbe(pm.Report);
+                break;
         }
     }
 
@@ -219,13 +223,17 @@ public sealed partial class Unit
         }
         var cwd = CommandResolver.WorkingDirectory(Spec);
         var (argv, failure) = CommandResolver.Argv(Spec, cwd);
-        SpawnResult result = failure is not null ? failure : _launcher.Spawn(new LaunchRequest(argv!, cwd, CommandResolver.Environment(Spec))
+        var probeEnv = PrepareProbes();
+        var output = Spec.Detach ? null : new UnitOutput(this);
+        SpawnResult result = failure is not null ? failure : _launcher.Spawn(new LaunchRequest(argv!, cwd,
+            CommandResolver.Environment(Spec, probeEnv?.ToDictionary(kv => kv.Key, kv => (string?)kv.Value)))
         {
             Output = Spec.Detach ? OutputMode.Null : OutputMode.Pipe,
-            Receiver = Spec.Detach ? null : new UnitOutput(this),
+            Receiver = output,
         });
         if (result.Failure is { } f)
         {
+            StopProbes();
             _lastExit = null;
             var failTime = Now;
             var next = DecideRestart(new RunOutcome(true, TimeSpan.Zero), out var ev);
@@ -240,6 +248,7 @@ public sealed partial class Unit
         if (_startTime is not null || _lastExit is not null || _restartCount > 0) _restartCount++;
         _startTime = Now;
         MoveTo(UnitState.Running, new Spawned(Now, Id, Name, child.Pid, string.Join(' ', argv!), _restartCount));
+        StartProbes(child, output is null ? static () => null : output.LastLineAt, cwd);
     }
 
     private void Adopt(IProcessHandle p)
@@ -248,6 +257,8 @@ public sealed partial class Unit
         _argv = ProcFs.ReadCmdline(p.Pid);
         _startTime = Now;
         MoveTo(UnitState.Running, new Spawned(Now, Id, Name, p.Pid, "(attached) " + string.Join(' ', _argv), 0));
+        PrepareProbes();
+        StartProbes(p, static () => null, CommandResolver.WorkingDirectory(Spec));
     }
 
     private void Bind(IProcessHandle p)
@@ -263,8 +274,10 @@ public sealed partial class Unit
     {
         var p = _process!;
         var ran = _time.GetElapsedTime(_runStartedAt);
+        _lastRan = ran;
         _lastExit = status;
         _process = null;
+        StopProbes();
         _owner.StatusWatcher.Unwatch(this);
         p.Dispose();
 
@@ -273,7 +286,7 @@ public sealed partial class Unit
         // only now gone. The stop is over, so report the exit without a state change: no restart follows a stop.
         if (_state is UnitState.Stopping or UnitState.Stopped)
         {
-            Publish(new Exited(Now, Id, Name, p.Pid, _state, status, ran, Expected: true));
+            Publish(new Exited(Now, Id, Name, p.Pid, _state, status, ran, Expected: true) { Why = _healthStop is { } h ? "unhealthy: " + h : null });
             SetStatus(ProcessStatus.Terminated);
             _snapshot = BuildSnapshot();
             FinishRun(); // waiters see a snapshot that already holds this exit
@@ -357,21 +370,9 @@ public sealed partial class Unit
         switch (_state)
         {
             case UnitState.Running when _process is not null:
-            {
                 _stopWaiters.Add(s.Done);
-                var p = _process;
-                int sig = s.Kill ? Signals.SIGKILL : Spec.Stop.Signal;
-                var grace = s.Kill ? TimeSpan.Zero : Spec.Stop.Timeout;
-                MoveTo(UnitState.Stopping, new StopRequested(Now, Id, Name, p.Pid, s.Why, sig));
-                var req = new TreeStopRequest(p, p.Session, [], sig, grace, Spec.Stop.KillWait)
-                {
-                    OnEscalate = killed => Publish(new StopEscalated(Now, Id, Name, p.Pid, UnitState.Stopping, killed, grace)),
-                };
-                _ = _launcher.TerminateAsync(req, _time).ContinueWith(
-                    t => Post(new TreeStopped(p, t.IsCompletedSuccessfully ? t.Result : new TreeStopResult([p.Pid], [], [p.Pid]))),
-                    TaskScheduler.Default);
+                BeginStop(s.Why, s.Kill);
                 break;
-            }
             case UnitState.Stopping:
                 _stopWaiters.Add(s.Done);
                 break;
@@ -388,12 +389,39 @@ public sealed partial class Unit
         }
     }
 
+    /// <summary>Running → Stopping: stop signal (or SIGKILL) to the tree in a task that posts TreeStopped when done.</summary>
+    private void BeginStop(string why, bool kill)
+    {
+        var p = _process!;
+        int sig = kill ? Signals.SIGKILL : Spec.Stop.Signal;
+        var grace = kill ? TimeSpan.Zero : Spec.Stop.Timeout;
+        StopProbes();
+        MoveTo(UnitState.Stopping, new StopRequested(Now, Id, Name, p.Pid, why, sig));
+        var req = new TreeStopRequest(p, p.Session, [], sig, grace, Spec.Stop.KillWait)
+        {
+            OnEscalate = killed => Publish(new StopEscalated(Now, Id, Name, p.Pid, UnitState.Stopping, killed, grace)),
+        };
+        _ = _launcher.TerminateAsync(req, _time).ContinueWith(
+            t => Post(new TreeStopped(p, t.IsCompletedSuccessfully ? t.Result : new TreeStopResult([p.Pid], [], [p.Pid]))),
+            TaskScheduler.Default);
+    }
+
     private void OnTreeStopped(TreeStopped ts)
     {
         if (_state != UnitState.Stopping) return;
         // The tree stop can finish before the exit message arrives: account for the exit first, in order.
         if (_process is { } p && ReferenceEquals(p, ts.Process) && p.Exited.IsCompletedSuccessfully)
             OnExited(p.Exited.Result);
+        bool healthStop = _healthStop is not null;
+        _healthStop = null;
+        if (healthStop && !_stopRequested && !_restartAfterStop)
+        {
+            // Stopped because a probe failed: a failed run, and the restart policy decides, as after a crash.
+            var next = DecideRestart(new RunOutcome(true, _lastRan), out var ev);
+            MoveTo(next, ev!);
+            FinishRun();
+            return;
+        }
         var result = new StopResult(Id, Name, ts.Process?.Pid, _lastExit, ts.Result.Killed, ts.Result.Survivors);
         MoveTo(UnitState.Stopped, new Stopped(Now, Id, Name, ts.Process?.Pid, ts.Result.Survivors));
         foreach (var w in _stopWaiters) w.TrySetResult(result);
@@ -444,15 +472,23 @@ public sealed partial class Unit
     private UnitSnapshot BuildSnapshot() => new(
         Id, Name, _state, _status, _process?.Pid, _startTime,
         _argv.Count > 0 ? _argv[0] : (Spec.Script ?? ""), _argv.Count > 1 ? _argv.Skip(1).ToArray() : [],
-        _restartCount, _lastExit, IsAttached, Spec.Detach, _nextRestartIn);
+        _restartCount, _lastExit, IsAttached, Spec.Detach, _nextRestartIn)
+    {
+        Ready = Readiness,
+        Gauges = _gauges,
+    };
 
     /// <summary>Line-splits a run's output and hands each whole line to the unit's log (reactor thread).</summary>
     private sealed class UnitOutput(Unit unit) : IOutputReceiver
     {
         private readonly LineSplitter _out = new(unit.Log.MaxLine), _err = new(unit.Log.MaxLine);
+        private long _lastAt; // TimeProvider timestamp of the last chunk read; 0 = nothing yet (output-stall probes)
+
+        public long? LastLineAt() => Volatile.Read(ref _lastAt) is var t && t != 0 ? t : null;
 
         public void OnData(int pid, StreamKind stream, ReadOnlySpan<byte> data)
         {
+            Volatile.Write(ref _lastAt, unit._time.GetTimestamp());
             var time = unit._time.GetUtcNow(); // when the chunk was read: one clock read per read(), not per line
             unit.Log.BeginChunk(time, stream);
             (stream == StreamKind.Stdout ? _out : _err).Feed(data, (line, cont) => unit.Log.Line(time, pid, stream, line, cont));

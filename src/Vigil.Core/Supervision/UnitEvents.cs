@@ -30,7 +30,9 @@ public sealed record Exited(DateTimeOffset Time, int UnitId, string Name, int? P
     : UnitEvent(Time, UnitId, Name, Pid, State)
 {
     public override string Kind => Status.Signal is not null ? "killed" : "exited";
-    public override string Reason => $"{Status} after {Durations.Format(TimeSpan.FromMilliseconds(Math.Round(Ran.TotalMilliseconds)))}{(Expected ? " (stop requested)" : "")}";
+    /// <summary>For an expected exit: why Vigil stopped it (null = a stop was requested).</summary>
+    public string? Why { get; init; }
+    public override string Reason => $"{Status} after {Durations.Format(TimeSpan.FromMilliseconds(Math.Round(Ran.TotalMilliseconds)))}{(Expected ? $" ({Why ?? "stop requested"})" : "")}";
 }
 
 public sealed record SpawnFailed(DateTimeOffset Time, int UnitId, string Name, UnitState State, SpawnFailure Failure)
@@ -149,4 +151,35 @@ public sealed record LogResumed(DateTimeOffset Time, int UnitId, string Name, Un
 {
     public override string Kind => "log-resumed";
     public override string Reason => $"writing {Path} again; {Dropped} line(s) were dropped";
+}
+
+/// <summary>A liveness (or startup) probe failed: <see cref="Why"/> is the typed reason (<c>hung: no output for 2m</c>),
+/// <see cref="Action"/> what Vigil does about it.</summary>
+public sealed record Unhealthy(DateTimeOffset Time, int UnitId, string Name, int? Pid, UnitState State, string Probe, string Why,
+    int FailedChecks, Health.ProbeAction Action) : UnitEvent(Time, UnitId, Name, Pid, State)
+{
+    public override string Kind => "unhealthy";
+    public override string Reason => $"{Why} ({Probe} probe, {FailedChecks} failed check(s)); " + Action switch
+    {
+        Health.ProbeAction.Restart => "stopping the process tree; the restart policy decides what follows",
+        Health.ProbeAction.Kill => "killing the process tree; the restart policy decides what follows",
+        Health.ProbeAction.Exec => "running the action command",
+        _ => "notifying only",
+    };
+}
+
+/// <summary>A liveness probe that had failed (action notify or exec) passes again.</summary>
+public sealed record Recovered(DateTimeOffset Time, int UnitId, string Name, int? Pid, UnitState State, string Probe, string Detail)
+    : UnitEvent(Time, UnitId, Name, Pid, State)
+{
+    public override string Kind => "healthy";
+    public override string Reason => $"{Probe} probe passes again: {Detail}";
+}
+
+/// <summary>A readiness probe changed its verdict, or the startup probe passed (the unit is started).</summary>
+public sealed record ReadinessChanged(DateTimeOffset Time, int UnitId, string Name, int? Pid, UnitState State, string Probe, bool Ready, string Detail, bool Startup = false)
+    : UnitEvent(Time, UnitId, Name, Pid, State)
+{
+    public override string Kind => Startup ? "started" : Ready ? "ready" : "not-ready";
+    public override string Reason => Startup ? $"startup probe {Probe} passed: {Detail}" : $"{Probe} probe: {Detail}";
 }

@@ -19,6 +19,10 @@ public sealed record UnitSnapshot(
     bool Detached,
     TimeSpan? NextRestartIn)
 {
+    /// <summary>Null when the unit has no readiness probe (and no startup probe); otherwise the last verdict.</summary>
+    public bool? Ready { get; init; }
+    /// <summary>Numbers the probes observed (tether pong fields, round trip…), by name.</summary>
+    public IReadOnlyDictionary<string, double> Gauges { get; init; } = System.Collections.Immutable.ImmutableDictionary<string, double>.Empty;
     /// <summary>Time since the current process started; zero when none runs.</summary>
     public TimeSpan UptimeAt(DateTimeOffset now) => Pid is not null && StartTime is { } s ? now - s : TimeSpan.Zero;
 }

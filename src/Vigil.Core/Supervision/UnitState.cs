@@ -35,6 +35,9 @@ public static class UnitTransitions
         (UnitState.Running, UnitState.Exited), (UnitState.Running, UnitState.Failed),
 
         (UnitState.Stopping, UnitState.Stopped),
+        // After a stop started by a failed liveness probe, the restart policy decides as after a crash.
+        (UnitState.Stopping, UnitState.Backoff), (UnitState.Stopping, UnitState.SlowRetry),
+        (UnitState.Stopping, UnitState.Exited), (UnitState.Stopping, UnitState.Failed),
 
         (UnitState.Backoff, UnitState.Running), (UnitState.Backoff, UnitState.Backoff), (UnitState.Backoff, UnitState.SlowRetry),
         (UnitState.Backoff, UnitState.Exited), (UnitState.Backoff, UnitState.Failed), (UnitState.Backoff, UnitState.Stopped),

@@ -1,0 +1,16 @@
+namespace Vigil.Health;
+
+/// <summary>The probe kinds Vigil.Core implements. Transports add theirs with their own <see cref="IProbeProvider"/>.</summary>
+public sealed class BuiltInProbes : IProbeProvider
+{
+    public static BuiltInProbes Instance { get; } = new();
+
+    public IProbe? Create(ProbeSpec spec, string unitName, IDictionary<string, string> environment) => spec.Check switch
+    {
+        ExecCheck c => new ExecProbe(c),
+        OutputStallCheck => new OutputStallProbe(),
+        HeartbeatFileCheck c => new HeartbeatFileProbe(c),
+        CustomCheck c => c.Create(),
+        _ => null,
+    };
+}

@@ -1,0 +1,82 @@
+using System.Text;
+using Vigil.Launching;
+
+namespace Vigil.Health;
+
+/// <summary>How a short command (a probe, a probe's action) ended.</summary>
+/// <param name="Exit">Its exit status; null when it could not be started or was killed at the deadline.</param>
+/// <param name="Output">The first bytes of stdout and stderr together (at most 4 KiB), as text.</param>
+/// <param name="Error">Why there is no exit status: the spawn failure or "timed out after 2s".</param>
+public sealed record CommandOutcome(ExitStatus? Exit, string Output, string? Error)
+{
+    public bool Succeeded => Exit is { Success: true };
+
+    /// <summary>The first <paramref name="lines"/> non-empty lines of the output, joined with " | ", for an event.</summary>
+    public string FirstLines(int lines = 3) =>
+        string.Join(" | ", Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Take(lines));
+}
+
+/// <summary>
+/// Runs a short command in its own session and process group, collects the start of its output and kills the
+/// whole group when the caller cancels (the probe deadline), so a probe never leaks processes and a hung check
+/// never holds Vigil up.
+/// </summary>
+public static class CommandRunner
+{
+    private const int MaxOutput = 4096;
+
+    public static async Task<CommandOutcome> RunAsync(ILauncher launcher, IReadOnlyList<string> argv, string cwd,
+        IReadOnlyDictionary<string, string?>? env, TimeProvider time, CancellationToken cancel)
+    {
+        var output = new Collector();
+        var environment = Specs.CommandResolver.Environment(new Specs.ProcessSpec(), env);
+        var spawned = launcher.Spawn(new LaunchRequest(argv, cwd, environment) { Receiver = output });
+        if (spawned.Failure is { } f) return new CommandOutcome(null, "", f.Message);
+        using var child = spawned.Child!;
+        try
+        {
+            var status = await child.Exited.WaitAsync(cancel).ConfigureAwait(false);
+            // The output may trail the exit by a read or two; a grandchild holding the pipe must not hold us up.
+            try { await output.Ended.WaitAsync(TimeSpan.FromMilliseconds(200), time, cancel).ConfigureAwait(false); }
+            catch (TimeoutException) { }
+            await KillGroupAsync(launcher, child, time).ConfigureAwait(false); // anything it left in its group
+            return new CommandOutcome(status, output.Text, null);
+        }
+        catch (OperationCanceledException)
+        {
+            await KillGroupAsync(launcher, child, time).ConfigureAwait(false);
+            return new CommandOutcome(null, output.Text, "timed out");
+        }
+    }
+
+    private static Task KillGroupAsync(ILauncher launcher, IProcessHandle child, TimeProvider time) =>
+        launcher.TerminateAsync(new TreeStopRequest(child.HasExited ? null : child, child.Session, [], Signals.SIGKILL,
+            TimeSpan.Zero, TimeSpan.FromSeconds(2)), time);
+
+    /// <summary>Keeps the first 4 KiB of both streams (reactor thread writes, the probe reads after the exit).</summary>
+    private sealed class Collector : IOutputReceiver
+    {
+        private readonly byte[] _buf = new byte[MaxOutput];
+        private int _len, _open = 2;
+        private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Ended => _ended.Task;
+
+        public string Text { get { lock (_buf) return Encoding.UTF8.GetString(_buf, 0, _len); } }
+
+        public void OnData(int pid, StreamKind stream, ReadOnlySpan<byte> data)
+        {
+            lock (_buf)
+            {
+                int n = Math.Min(data.Length, _buf.Length - _len);
+                data[..n].CopyTo(_buf.AsSpan(_len));
+                _len += n;
+            }
+        }
+
+        public void OnEnd(int pid, StreamKind stream)
+        {
+            if (Interlocked.Decrement(ref _open) == 0) _ended.TrySetResult();
+        }
+    }
+}

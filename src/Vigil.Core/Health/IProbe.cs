@@ -1,0 +1,55 @@
+using Vigil.Launching;
+
+namespace Vigil.Health;
+
+/// <summary>The verdict of one check. Probes return these and never throw.</summary>
+/// <param name="Healthy">True when the check passed.</param>
+/// <param name="Detail">Why, in words a user reads in an event: <c>hung: no output for 2m</c>, <c>HTTP 503</c>.</param>
+/// <param name="Gauges">Numbers the check observed (fps, round trip…), published as the unit's gauges.</param>
+public readonly record struct ProbeResult(bool Healthy, string Detail, IReadOnlyDictionary<string, double>? Gauges = null)
+{
+    public static ProbeResult Ok(string detail = "ok", IReadOnlyDictionary<string, double>? gauges = null) => new(true, detail, gauges);
+    public static ProbeResult Fail(string detail, IReadOnlyDictionary<string, double>? gauges = null) => new(false, detail, gauges);
+}
+
+/// <summary>
+/// One health check of a unit's current run. A probe is created for each run (so it may keep state, such as the
+/// last progress seen) and disposed when the run ends. <see cref="CheckAsync"/> must honour
+/// <paramref name="cancel"/> (the runner cancels it at the check deadline); it is also abandoned there if it does
+/// not, so a hung target can never block Vigil.
+/// </summary>
+public interface IProbe : IAsyncDisposable
+{
+    ValueTask<ProbeResult> CheckAsync(ProbeTarget target, CancellationToken cancel);
+}
+
+/// <summary>What a probe may look at: the run it watches. Read-only; the same object for every check of a run.</summary>
+public sealed class ProbeTarget
+{
+    public required string UnitName { get; init; }
+    /// <summary>The main process.</summary>
+    public required int Pid { get; init; }
+    /// <summary>Its session (and process group) id; every process of the run is in it unless it called setsid.</summary>
+    public required int Session { get; init; }
+    public required ProbeSpec Spec { get; init; }
+    public required TimeProvider Time { get; init; }
+    /// <summary><see cref="TimeProvider.GetTimestamp"/> when the run started.</summary>
+    public required long StartedAt { get; init; }
+    /// <summary>The unit's working directory (relative probe paths and commands resolve against it).</summary>
+    public required string WorkingDirectory { get; init; }
+    /// <summary>The <see cref="TimeProvider.GetTimestamp"/> of the last stdout/stderr line of this run, or null before the first.</summary>
+    public required Func<long?> LastOutputAt { get; init; }
+    /// <summary>For probes that run commands (exec, progress exec, action exec).</summary>
+    public required ILauncher Launcher { get; init; }
+    /// <summary>A probe that learns readiness out of band (sd-notify's READY=1) reports it here.</summary>
+    public Action<bool, string> ReportReady { get; init; } = (_, _) => { };
+}
+
+/// <summary>Creates the probe for a check kind. Vigil.Core provides the built-in kinds; a transport such as
+/// Vigil.Tether registers its own (through <see cref="Supervision.SupervisorOptions.ProbeProviders"/>).</summary>
+public interface IProbeProvider
+{
+    /// <summary>A new probe for one run, or null when this provider does not know the check's kind.</summary>
+    /// <param name="environment">Variables to add to the child's environment (sd-notify's NOTIFY_SOCKET), set before the spawn.</param>
+    IProbe? Create(ProbeSpec spec, string unitName, IDictionary<string, string> environment);
+}

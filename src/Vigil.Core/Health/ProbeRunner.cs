@@ -1,0 +1,189 @@
+using System.Collections.Immutable;
+
+namespace Vigil.Health;
+
+/// <summary>What a probe loop tells its unit. The unit's loop turns these into events and actions.</summary>
+public enum ProbeReportKind
+{
+    /// <summary>A liveness probe reached its failure threshold, or a startup probe did.</summary>
+    Failed,
+    /// <summary>A liveness probe that had failed (with action notify or exec) passed successThreshold checks again.</summary>
+    Recovered,
+    Ready,
+    NotReady,
+    StartupPassed,
+    /// <summary>Only numbers to publish (no change of verdict).</summary>
+    Gauges,
+}
+
+public sealed record ProbeReport(int Run, ProbeSpec Probe, ProbeReportKind Kind, string Detail, int FailedChecks,
+    IReadOnlyDictionary<string, double>? Gauges = null);
+
+// Overview
+// --------
+// A runner owns the probes of one run of one unit. It is made before the spawn (so a probe can add to the child's
+// environment: sd-notify's NOTIFY_SOCKET), started with the run's target after it, and disposed when the run ends.
+// Each probe has its own loop: initial delay, then (unless it is the startup probe) wait for the startup gate,
+// then check every period. A check runs under a deadline on the injected clock; a probe that ignores its
+// cancellation token is abandoned at the deadline and counted as a failure, so a hung target or a hung probe
+// never holds anything up. Thresholds are counted here, not in the probes (Kubernetes semantics: failureThreshold
+// consecutive failures fail the probe, successThreshold consecutive passes recover it); only changes of verdict are
+// reported, through a callback that posts to the unit's loop. Nothing here touches the unit's state.
+internal sealed class ProbeRunner : IAsyncDisposable
+{
+    private readonly ImmutableArray<(ProbeSpec Spec, IProbe Probe)> _probes;
+    private readonly int _run;
+    private readonly TimeProvider _time;
+    private readonly Action<ProbeReport> _report;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource? _startupGate;
+    private readonly List<Task> _loops = [];
+
+    private ProbeRunner(ImmutableArray<(ProbeSpec, IProbe)> probes, int run, TimeProvider time, Action<ProbeReport> report)
+    {
+        _probes = probes;
+        _run = run;
+        _time = time;
+        _report = report;
+        if (probes.Any(p => p.Item1.Role == ProbeRole.Startup))
+            _startupGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>Creates the probes of a run; null when the unit has none. <paramref name="environment"/> collects
+    /// the variables probes need in the child's environment.</summary>
+    public static ProbeRunner? Create(IReadOnlyList<ProbeSpec> specs, string unitName, IReadOnlyList<IProbeProvider> providers,
+        IDictionary<string, string> environment, int run, TimeProvider time, Action<ProbeReport> report)
+    {
+        if (specs.Count == 0) return null;
+        var probes = ImmutableArray.CreateBuilder<(ProbeSpec, IProbe)>(specs.Count);
+        foreach (var spec in specs)
+        {
+            IProbe? probe = null;
+            foreach (var provider in providers)
+                if ((probe = provider.Create(spec, unitName, environment)) is not null) break;
+            probes.Add((spec, probe ?? new UnavailableProbe($"no probe provider for kind '{spec.Check.Kind}' (is its transport registered?)")));
+        }
+        return new ProbeRunner(probes.MoveToImmutable(), run, time, report);
+    }
+
+    /// <summary>Starts every probe loop against the run's target.</summary>
+    public void Start(Func<ProbeSpec, ProbeTarget> target)
+    {
+        foreach (var (spec, probe) in _probes)
+            _loops.Add(Task.Run(() => LoopAsync(spec, probe, target(spec), _stop.Token)));
+    }
+
+    private async Task LoopAsync(ProbeSpec spec, IProbe probe, ProbeTarget target, CancellationToken stop)
+    {
+        try
+        {
+            if (spec.InitialDelay > TimeSpan.Zero) await Task.Delay(spec.InitialDelay, _time, stop).ConfigureAwait(false);
+            if (spec.Role != ProbeRole.Startup && _startupGate is not null) await _startupGate.Task.WaitAsync(stop).ConfigureAwait(false);
+
+            int fails = 0, passes = 0;
+            bool failed = false, ready = false;
+            while (!stop.IsCancellationRequested)
+            {
+                long began = _time.GetTimestamp();
+                var r = await CheckOnceAsync(spec, probe, target, stop).ConfigureAwait(false);
+                if (stop.IsCancellationRequested) break;
+                if (r.Gauges is { Count: > 0 }) Report(spec, ProbeReportKind.Gauges, r.Detail, 0, r.Gauges);
+                if (r.Healthy)
+                {
+                    fails = 0;
+                    passes++;
+                    switch (spec.Role)
+                    {
+                        case ProbeRole.Startup:
+                            Report(spec, ProbeReportKind.StartupPassed, r.Detail, 0);
+                            _startupGate!.TrySetResult();
+                            return; // a startup probe's job is done once it passes
+                        case ProbeRole.Readiness when !ready && passes >= spec.SuccessThreshold:
+                            ready = true;
+                            Report(spec, ProbeReportKind.Ready, r.Detail, 0);
+                            break;
+                        case ProbeRole.Liveness when failed && passes >= spec.SuccessThreshold:
+                            failed = false;
+                            Report(spec, ProbeReportKind.Recovered, r.Detail, 0);
+                            break;
+                    }
+                }
+                else
+                {
+                    passes = 0;
+                    fails++;
+                    if (fails >= spec.FailureThreshold)
+                    {
+                        switch (spec.Role)
+                        {
+                            case ProbeRole.Startup:
+                                Report(spec, ProbeReportKind.Failed, "startup: " + r.Detail, fails);
+                                return;
+                            case ProbeRole.Readiness when ready || fails == spec.FailureThreshold:
+                                // Reported when it was ready, and once at the start (so "not ready yet" is visible).
+                                Report(spec, ProbeReportKind.NotReady, r.Detail, fails);
+                                ready = false;
+                                break;
+                            case ProbeRole.Liveness when !failed:
+                                failed = true;
+                                Report(spec, ProbeReportKind.Failed, r.Detail, fails);
+                                break;
+                        }
+                    }
+                }
+                var wait = spec.Period - _time.GetElapsedTime(began);
+                if (wait > TimeSpan.Zero) await Task.Delay(wait, _time, stop).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
+    }
+
+    /// <summary>One check under its deadline. Never throws except for the runner's own stop.</summary>
+    internal static async Task<ProbeResult> CheckOnceAsync(ProbeSpec spec, IProbe probe, ProbeTarget target, CancellationToken stop)
+    {
+        var deadline = spec.CheckDeadline;
+        using var timeout = new CancellationTokenSource(deadline, target.Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
+        Task<ProbeResult> check;
+        try { check = probe.CheckAsync(target, linked.Token).AsTask(); }
+        catch (Exception e) { return ProbeResult.Fail($"probe error: {e.Message}"); }
+        try
+        {
+            // WaitAsync: a probe that ignores its token is abandoned at the deadline, not awaited forever.
+            return await check.WaitAsync(deadline, target.Time, stop).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested) { throw; }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            _ = check.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default); // observe a late fault
+            return ProbeResult.Fail($"{spec.Check.Kind} check timed out after {Specs.Durations.Format(deadline)}");
+        }
+        catch (Exception e)
+        {
+            return ProbeResult.Fail($"probe error: {e.Message}");
+        }
+    }
+
+    private void Report(ProbeSpec spec, ProbeReportKind kind, string detail, int fails, IReadOnlyDictionary<string, double>? gauges = null) =>
+        _report(new ProbeReport(_run, spec, kind, detail, fails, gauges));
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        try { await Task.WhenAll(_loops).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false); }
+        catch (Exception) { /* a loop that does not end within 5 s is abandoned; its probe is still disposed */ }
+        foreach (var (_, probe) in _probes)
+        {
+            try { await probe.DisposeAsync().ConfigureAwait(false); }
+            catch (Exception e) { Console.Error.WriteLine($"vigil: disposing a {probe.GetType().Name} failed: {e.Message}"); }
+        }
+        _stop.Dispose();
+    }
+
+    /// <summary>Stands in for a probe whose kind nobody provides: fails every check with the reason.</summary>
+    private sealed class UnavailableProbe(string why) : IProbe
+    {
+        public ValueTask<ProbeResult> CheckAsync(ProbeTarget target, CancellationToken cancel) => ValueTask.FromResult(ProbeResult.Fail(why));
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}

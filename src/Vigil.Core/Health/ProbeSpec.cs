@@ -1,0 +1,223 @@
+using System.Collections.Immutable;
+using Vigil.Specs;
+
+namespace Vigil.Health;
+
+/// <summary>What a probe's verdict is used for (Kubernetes semantics).</summary>
+public enum ProbeRole
+{
+    /// <summary>A failure is a failure of the unit: the <see cref="ProbeSpec.Action"/> runs (restart by default).</summary>
+    Liveness,
+    /// <summary>Only marks the unit ready or not ready (events); never restarts it.</summary>
+    Readiness,
+    /// <summary>Holds liveness and readiness probes back until it first succeeds; failing it is a liveness failure.</summary>
+    Startup,
+}
+
+/// <summary>What happens when a liveness (or startup) probe fails.</summary>
+public enum ProbeAction
+{
+    /// <summary>Graceful stop of the tree (stop signal, grace, SIGKILL), then the restart policy as for a crash.</summary>
+    Restart,
+    /// <summary>COPS-style: SIGKILL the whole tree at once; the restart policy (or an outside manager) brings it back.</summary>
+    Kill,
+    /// <summary>An event only; the process keeps running.</summary>
+    Notify,
+    /// <summary>Runs <see cref="ProbeSpec.ActionCommand"/> with the event in its environment; the process keeps running.</summary>
+    Exec,
+}
+
+/// <summary>
+/// One health probe of a unit: the common timing and threshold settings plus the kind's own settings in
+/// <see cref="Check"/>. Immutable; validated with the process spec.
+/// </summary>
+public sealed record ProbeSpec(ProbeCheck Check)
+{
+    /// <summary>Shown in events: the kind, or <c>kind#index</c> when a unit has several of one kind.</summary>
+    public string Name { get; init; } = Check.Kind;
+    public ProbeRole Role { get; init; } = ProbeRole.Liveness;
+    public ProbeAction Action { get; init; } = ProbeAction.Restart;
+    /// <summary>For <see cref="ProbeAction.Exec"/>: the argv to run (no shell unless written).</summary>
+    public ImmutableArray<string> ActionCommand { get; init; } = [];
+
+    /// <summary>Time between the starts of two checks.</summary>
+    public TimeSpan Period { get; init; } = Check.DefaultPeriod;
+    /// <summary>For request kinds (exec, http, tcp, sql…) the deadline of one check; for stall kinds
+    /// (<see cref="ProbeCheck.TimeoutIsStallWindow"/>) how long the sign of life may be missing.</summary>
+    public TimeSpan Timeout { get; init; } = Check.DefaultTimeout;
+    public TimeSpan InitialDelay { get; init; } = TimeSpan.Zero;
+    /// <summary>Consecutive failed checks before the probe fails.</summary>
+    public int FailureThreshold { get; init; } = Check.DefaultFailureThreshold;
+    /// <summary>Consecutive good checks before a failed probe counts as healthy (readiness: ready) again.</summary>
+    public int SuccessThreshold { get; init; } = 1;
+
+    /// <summary>The deadline for one check: <see cref="Timeout"/> for request kinds; for stall kinds the period
+    /// (at least 1 s), since their timeout is a window, not a deadline.</summary>
+    public TimeSpan CheckDeadline => Check.TimeoutIsStallWindow ? (Period > TimeSpan.FromSeconds(1) ? Period : TimeSpan.FromSeconds(1)) : Timeout;
+
+    public IEnumerable<string> Validate(string path)
+    {
+        if (Period <= TimeSpan.Zero) yield return $"{path}.period: must be more than 0";
+        if (Timeout <= TimeSpan.Zero) yield return $"{path}.timeout: must be more than 0";
+        if (InitialDelay < TimeSpan.Zero) yield return $"{path}.initialDelay: must not be negative";
+        if (FailureThreshold < 1) yield return $"{path}.failureThreshold: must be at least 1";
+        if (SuccessThreshold < 1) yield return $"{path}.successThreshold: must be at least 1";
+        if (Role == ProbeRole.Startup && SuccessThreshold != 1) yield return $"{path}.successThreshold: must be 1 for a startup probe (as in Kubernetes)";
+        if (Action == ProbeAction.Exec && ActionCommand.IsDefaultOrEmpty) yield return $"{path}.action: exec needs a command: action: {{ exec: [cmd, args…] }}";
+        foreach (var e in Check.Validate()) yield return $"{path}.{e}";
+    }
+}
+
+/// <summary>The kind-specific part of a probe. Built-in kinds are the records below; a library user may give
+/// <see cref="CustomCheck"/> (any <see cref="IProbe"/>), and a transport (Vigil.Tether) provides its own kinds
+/// through <see cref="IProbeProvider"/>.</summary>
+public abstract record ProbeCheck
+{
+    /// <summary>The config name: exec, http, tcp, heartbeat-file, …</summary>
+    public abstract string Kind { get; }
+    /// <summary>True when <c>timeout</c> is how long a sign of life may be missing (heartbeat-file, output-stall,
+    /// progress, sd-notify), false when it bounds one check (exec, http, tcp).</summary>
+    public virtual bool TimeoutIsStallWindow => false;
+    public virtual TimeSpan DefaultPeriod => TimeSpan.FromSeconds(10);
+    public virtual TimeSpan DefaultTimeout => TimeSpan.FromSeconds(1);
+    public virtual int DefaultFailureThreshold => 3;
+    public virtual IEnumerable<string> Validate() => [];
+}
+
+/// <summary>Probe kinds whose timeout is a stall window: one missed window is the failure, and the default
+/// period is a fraction of the window so a stall is seen within timeout + one period.</summary>
+public abstract record StallCheck : ProbeCheck
+{
+    public override bool TimeoutIsStallWindow => true;
+    public override TimeSpan DefaultTimeout => TimeSpan.FromSeconds(30);
+    public override TimeSpan DefaultPeriod => TimeSpan.FromSeconds(5);
+    public override int DefaultFailureThreshold => 1;
+}
+
+/// <summary><c>exec</c>: run a command in its own process group; exit 0 is healthy. Killed at the timeout.</summary>
+public sealed record ExecCheck(ImmutableArray<string> Command) : ProbeCheck
+{
+    public override string Kind => "exec";
+    public override IEnumerable<string> Validate()
+    {
+        if (Command.IsDefaultOrEmpty || string.IsNullOrWhiteSpace(Command[0])) yield return "command: an exec probe needs a command";
+    }
+}
+
+/// <summary><c>http</c>: GET <see cref="Url"/>; healthy when the status is in [<see cref="StatusMin"/>, <see cref="StatusMax"/>]
+/// and, if given, the body contains <see cref="BodyContains"/>.</summary>
+public sealed record HttpCheck(Uri Url) : ProbeCheck
+{
+    public override string Kind => "http";
+    public int StatusMin { get; init; } = 200;
+    public int StatusMax { get; init; } = 399;
+    public string? BodyContains { get; init; }
+    public override IEnumerable<string> Validate()
+    {
+        if (Url.Scheme is not ("http" or "https")) yield return $"url: expected an http:// or https:// URL, got '{Url}'";
+        if (StatusMin < 100 || StatusMax > 599 || StatusMin > StatusMax) yield return $"status: expected a range within 100-599, got {StatusMin}-{StatusMax}";
+    }
+}
+
+/// <summary><c>tcp</c>: a connection to host:port is accepted within the timeout.</summary>
+public sealed record TcpCheck(string Host, int Port) : ProbeCheck
+{
+    public override string Kind => "tcp";
+    public override IEnumerable<string> Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Host)) yield return "address: the host is empty";
+        if (Port is < 1 or > 65535) yield return $"address: port {Port} is outside 1-65535";
+    }
+}
+
+/// <summary><c>heartbeat-file</c>: the file's modification time must advance within the timeout.</summary>
+public sealed record HeartbeatFileCheck(string Path) : StallCheck
+{
+    public override string Kind => "heartbeat-file";
+}
+
+/// <summary><c>output-stall</c>: a new stdout or stderr line must arrive within the timeout.</summary>
+public sealed record OutputStallCheck : StallCheck
+{
+    public override string Kind => "output-stall";
+}
+
+/// <summary><c>progress</c>: a number read from <see cref="Source"/> must grow within the timeout.</summary>
+public sealed record ProgressCheck(ProgressSource Source) : StallCheck
+{
+    public override string Kind => "progress";
+    public override TimeSpan DefaultTimeout => TimeSpan.FromMinutes(5);
+    public override TimeSpan DefaultPeriod => TimeSpan.FromSeconds(30);
+}
+
+/// <summary>Where a progress probe reads its number.</summary>
+public abstract record ProgressSource
+{
+    /// <summary>The first number in the command's stdout.</summary>
+    public sealed record Exec(ImmutableArray<string> Command) : ProgressSource;
+    /// <summary>The file's size in bytes.</summary>
+    public sealed record FileSize(string Path) : ProgressSource;
+    /// <summary>The file's line count.</summary>
+    public sealed record FileLines(string Path) : ProgressSource;
+    /// <summary>A numeric field (dotted path, e.g. <c>stats.processed</c>) of a JSON response to GET <see cref="Url"/>.</summary>
+    public sealed record HttpJson(Uri Url, string Field) : ProgressSource;
+    /// <summary>The first column of the first row of <see cref="Query"/>.</summary>
+    public sealed record Sql(SqlProvider Provider, string Connection, string Query) : ProgressSource;
+    /// <summary>A library delegate returning the number (the Process Watcher's <c>set_progress_checker</c>).</summary>
+    public sealed record Custom(Func<CancellationToken, ValueTask<double>> Read) : ProgressSource;
+}
+
+public enum SqlProvider { Sqlite, Postgres }
+
+/// <summary><c>memory</c>: RSS of the whole process tree over <see cref="MaxBytes"/> for failureThreshold samples in a row.</summary>
+public sealed record MemoryCheck(long MaxBytes) : ProbeCheck
+{
+    public override string Kind => "memory";
+    public override TimeSpan DefaultPeriod => TimeSpan.FromSeconds(5);
+    public override IEnumerable<string> Validate()
+    {
+        if (MaxBytes <= 0) yield return "max: must be more than 0";
+    }
+}
+
+/// <summary><c>cpu</c>: the tree's share of one core (100% = one core) over <see cref="MaxPercent"/> for the whole
+/// <see cref="Window"/> (spinning), or under <see cref="MinPercent"/> for the window (stuck).</summary>
+public sealed record CpuCheck(double? MaxPercent, double? MinPercent, TimeSpan Window) : ProbeCheck
+{
+    public override string Kind => "cpu";
+    public override TimeSpan DefaultPeriod => TimeSpan.FromSeconds(5);
+    public override int DefaultFailureThreshold => 1;
+    public override IEnumerable<string> Validate()
+    {
+        if (MaxPercent is null && MinPercent is null) yield return "max/min: give max (e.g. 95%) or min (e.g. 1%) or both";
+        if (MaxPercent is <= 0 || MinPercent is < 0) yield return "max/min: must be positive percentages";
+        if (Window <= TimeSpan.Zero) yield return "window: must be more than 0";
+    }
+}
+
+/// <summary><c>sd-notify</c>: Vigil gives the child NOTIFY_SOCKET; <c>READY=1</c> marks it ready; with
+/// <see cref="Watchdog"/> it sets WATCHDOG_USEC and expects <c>WATCHDOG=1</c> within it.</summary>
+public sealed record SdNotifyCheck(TimeSpan? Watchdog) : StallCheck
+{
+    public override string Kind => "sd-notify";
+    public override TimeSpan DefaultPeriod => Watchdog is { } w && w < TimeSpan.FromSeconds(4) ? w / 4 : TimeSpan.FromSeconds(1);
+    public override TimeSpan DefaultTimeout => Watchdog ?? TimeSpan.FromSeconds(30);
+}
+
+/// <summary><c>tether</c>: ping/pong over MQTT (implemented in Vigil.Tether; the broker is the top-level <c>tether:</c> section).</summary>
+/// <param name="AgentId">Accept pongs only from this Tether agent id; null = any.</param>
+public sealed record TetherCheck(string? AgentId) : ProbeCheck
+{
+    public override string Kind => "tether";
+    public override TimeSpan DefaultPeriod => TimeSpan.FromSeconds(15);
+    public override TimeSpan DefaultTimeout => TimeSpan.FromSeconds(5);
+    public override int DefaultFailureThreshold => 1;
+    /// <summary>The role Vigil pings as (processPinger, like the Tether Process Pinger).</summary>
+    public string Role { get; init; } = "processPinger";
+}
+
+/// <summary>A library probe: any <see cref="IProbe"/> factory (created anew for each run).</summary>
+public sealed record CustomCheck(string Label, Func<IProbe> Create) : ProbeCheck
+{
+    public override string Kind => Label;
+}

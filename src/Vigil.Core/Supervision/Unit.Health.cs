@@ -1,0 +1,130 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using Vigil.Health;
+using Vigil.Launching;
+using Vigil.Specs;
+
+namespace Vigil.Supervision;
+
+// The health half of a unit: a ProbeRunner per run, whose reports arrive as messages to the unit's one loop. A
+// failed liveness probe takes the same path as a crash: stop escalation (or SIGKILL for action kill), then the
+// restart policy with a failed run, so it counts against the crash-loop limit like any other failure.
+public sealed partial class Unit
+{
+    private ProbeRunner? _probes;
+    private int _run;
+    private string? _healthStop;       // set while a stop started by a failed probe is in progress
+    private TimeSpan _lastRan;
+    private bool _startupPassed;
+    private ImmutableHashSet<string> _notReady = [];
+    private ImmutableDictionary<string, double> _gauges = ImmutableDictionary<string, double>.Empty;
+
+    internal sealed record ProbeMsg(ProbeReport Report) : Message;
+
+    private bool HasProbes => !Spec.Health.IsDefaultOrEmpty;
+
+    /// <summary>Before a spawn: a fresh runner for the coming run; returns what the probes add to the environment.</summary>
+    private Dictionary<string, string>? PrepareProbes()
+    {
+        StopProbes();
+        int run = ++_run;
+        _startupPassed = !Spec.Health.Any(p => p.Role == ProbeRole.Startup);
+        _notReady = Spec.Health.Where(p => p.Role == ProbeRole.Readiness).Select(p => p.Name).ToImmutableHashSet();
+        if (!HasProbes) return null;
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        IProbeProvider[] providers = [.. _owner.Options.ProbeProviders, BuiltInProbes.Instance];
+        _probes = ProbeRunner.Create(Spec.Health, Name, providers, env, run, _time, r => Post(new ProbeMsg(r)));
+        return env;
+    }
+
+    /// <summary>After the spawn (or attach): starts the probe loops against the new process.</summary>
+    private void StartProbes(IProcessHandle p, Func<long?> lastOutputAt, string cwd)
+    {
+        int run = _run;
+        _probes?.Start(spec => new ProbeTarget
+        {
+            UnitName = Name, Pid = p.Pid, Session = p.Session, Spec = spec, Time = _time, StartedAt = _runStartedAt,
+            WorkingDirectory = cwd, LastOutputAt = lastOutputAt, Launcher = _launcher,
+            ReportReady = (ready, why) => Post(new ProbeMsg(new ProbeReport(run, spec, ready ? ProbeReportKind.Ready : ProbeReportKind.NotReady, why, 0))),
+        });
+    }
+
+    private void StopProbes()
+    {
+        if (_probes is { } r)
+        {
+            _probes = null;
+            _ = r.DisposeAsync().AsTask();
+        }
+    }
+
+    private bool? Readiness => HasProbes && (Spec.Health.Any(p => p.Role is ProbeRole.Readiness or ProbeRole.Startup))
+        ? _process is not null && _state == UnitState.Running && _startupPassed && _notReady.IsEmpty
+        : null;
+
+    private void OnProbe(ProbeReport r)
+    {
+        if (r.Run != _run || _process is not { } p || _state != UnitState.Running) return; // a stale report of an earlier run
+        switch (r.Kind)
+        {
+            case ProbeReportKind.Gauges:
+                foreach (var (k, v) in r.Gauges!) _gauges = _gauges.SetItem(k, v);
+                _snapshot = BuildSnapshot();
+                break;
+            case ProbeReportKind.StartupPassed:
+                _startupPassed = true;
+                _snapshot = BuildSnapshot();
+                Publish(new ReadinessChanged(Now, Id, Name, p.Pid, _state, r.Probe.Name, Readiness ?? true, r.Detail, Startup: true));
+                break;
+            case ProbeReportKind.Ready or ProbeReportKind.NotReady:
+            {
+                bool ready = r.Kind == ProbeReportKind.Ready;
+                var before = _notReady;
+                _notReady = ready ? _notReady.Remove(r.Probe.Name) : _notReady.Add(r.Probe.Name);
+                if (before.SetEquals(_notReady) && !(r.Kind == ProbeReportKind.NotReady && r.FailedChecks == r.Probe.FailureThreshold)) break;
+                _snapshot = BuildSnapshot();
+                Publish(new ReadinessChanged(Now, Id, Name, p.Pid, _state, r.Probe.Name, ready, r.Detail));
+                break;
+            }
+            case ProbeReportKind.Recovered:
+                Publish(new Recovered(Now, Id, Name, p.Pid, _state, r.Probe.Name, r.Detail));
+                break;
+            case ProbeReportKind.Failed:
+                Publish(new Unhealthy(Now, Id, Name, p.Pid, _state, r.Probe.Name, r.Detail, r.FailedChecks, r.Probe.Action));
+                switch (r.Probe.Action)
+                {
+                    case ProbeAction.Restart or ProbeAction.Kill:
+                        _healthStop = r.Detail;
+                        BeginStop(r.Detail, kill: r.Probe.Action == ProbeAction.Kill);
+                        break;
+                    case ProbeAction.Exec:
+                        _ = RunHealthActionAsync(r, p.Pid);
+                        break;
+                }
+                break;
+        }
+    }
+
+    /// <summary>Runs a probe's <c>action: exec</c> command with the event in its environment, bounded like a probe.</summary>
+    private async Task RunHealthActionAsync(ProbeReport r, int pid)
+    {
+        var env = new Dictionary<string, string?>
+        {
+            ["VIGIL_EVENT"] = "unhealthy", ["VIGIL_UNIT"] = Name, ["VIGIL_PID"] = pid.ToString(CultureInfo.InvariantCulture),
+            ["VIGIL_PROBE"] = r.Probe.Name, ["VIGIL_REASON"] = r.Detail,
+        };
+        var limit = r.Probe.Timeout > TimeSpan.FromSeconds(30) ? r.Probe.Timeout : TimeSpan.FromSeconds(30);
+        using var cts = new CancellationTokenSource(limit, _time);
+        var outcome = await CommandRunner.RunAsync(_launcher, r.Probe.ActionCommand, CommandResolver.WorkingDirectory(Spec), env, _time, cts.Token).ConfigureAwait(false);
+        Publish(new HealthActionRan(Now, Id, Name, pid, _snapshot.State, r.Probe.Name, string.Join(' ', r.Probe.ActionCommand), outcome));
+    }
+}
+
+/// <summary>The <c>action: exec</c> command of a failed probe ran.</summary>
+public sealed record HealthActionRan(DateTimeOffset Time, int UnitId, string Name, int? Pid, UnitState State, string Probe, string Command, CommandOutcome Outcome)
+    : UnitEvent(Time, UnitId, Name, Pid, State)
+{
+    public override string Kind => "health-action";
+    public override string Reason => $"{Command}: " + (Outcome.Exit is { } e ? e.ToString() : Outcome.Error) +
+        (Outcome.Output.Length > 0 ? $": {Outcome.FirstLines()}" : "");
+}
