@@ -39,6 +39,9 @@ internal sealed class ProbeRunner : IAsyncDisposable
     private readonly TaskCompletionSource? _startupGate;
     private readonly List<Task> _loops = [];
 
+    /// <summary>Test hook: a probe loop armed its period timer and is about to wait on it.</summary>
+    internal Action<ProbeSpec>? Waiting { get; set; }
+
     private ProbeRunner(ImmutableArray<(ProbeSpec, IProbe)> probes, int run, TimeProvider time, Action<ProbeReport> report)
     {
         _probes = probes;
@@ -132,11 +135,16 @@ internal sealed class ProbeRunner : IAsyncDisposable
                     }
                 }
                 var wait = spec.Period - _time.GetElapsedTime(began);
-                if (wait > TimeSpan.Zero) await Task.Delay(wait, _time, stop).ConfigureAwait(false);
+                var next = wait > TimeSpan.Zero ? Task.Delay(wait, _time, stop) : Task.CompletedTask;
+                Waiting?.Invoke(spec); // tests: the period timer is armed, the loop is idle
+                await next.ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
     }
+
+    /// <summary>How long after its deadline a cancelled check may take to return before it is abandoned.</summary>
+    internal static readonly TimeSpan AbandonGrace = TimeSpan.FromMilliseconds(250);
 
     /// <summary>One check under its deadline. Never throws except for the runner's own stop.</summary>
     internal static async Task<ProbeResult> CheckOnceAsync(ProbeSpec spec, IProbe probe, ProbeTarget target, CancellationToken stop)
@@ -149,8 +157,9 @@ internal sealed class ProbeRunner : IAsyncDisposable
         catch (Exception e) { return ProbeResult.Fail($"probe error: {e.Message}"); }
         try
         {
-            // WaitAsync: a probe that ignores its token is abandoned at the deadline, not awaited forever.
-            return await check.WaitAsync(deadline, target.Time, stop).ConfigureAwait(false);
+            // A probe that honours its token answers soon after the deadline with its own detail (and has cleaned up,
+            // e.g. killed its command); one that ignores it is abandoned shortly after, never awaited forever.
+            return await check.WaitAsync(deadline + AbandonGrace, target.Time, stop).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested) { throw; }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException)
