@@ -7,7 +7,7 @@ namespace Vigil.Tether.MessagePack;
 
 /// <summary>
 /// Encodes MessagePack into a growing buffer, always in the smallest format that holds the value, choosing
-/// exactly as @msgpack/msgpack and msgpack-python do (so bytes compare equal with theirs). Floats keep their
+/// exactly as the reference @msgpack/msgpack does (the interop tests compare bytes with it). Floats keep their
 /// width: <see cref="WriteFloat64"/> is always float 64, as JavaScript numbers that are not integers are.
 /// Not thread-safe; reuse one per thread with <see cref="Clear"/>.
 /// </summary>

@@ -53,8 +53,19 @@ public sealed record MsgPackBoolean(bool Value) : MsgPackValue
 
 /// <summary>Any integer format (fixint, int8…64, uint8…64). <see cref="Int128"/> holds the whole range,
 /// -2^63 to 2^64-1, exactly.</summary>
-public sealed record MsgPackInteger(Int128 Value) : MsgPackValue
+public sealed record MsgPackInteger : MsgPackValue
 {
+    /// <summary>An integer; throws <see cref="ArgumentOutOfRangeException"/> outside -2^63 … 2^64-1, which no format holds.</summary>
+    public MsgPackInteger(Int128 value)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(value, long.MinValue);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(value, ulong.MaxValue);
+        Value = value;
+    }
+
+    /// <summary>The value, exactly.</summary>
+    public Int128 Value { get; }
+
     private protected override void Describe(StringBuilder sb) => sb.Append("int:").Append(Value.ToString(CultureInfo.InvariantCulture));
 }
 
@@ -90,16 +101,7 @@ public sealed record MsgPackArray(IReadOnlyList<MsgPackValue> Items) : MsgPackVa
     /// <inheritdoc/>
     public override int GetHashCode() => Items.Count;
 
-    private protected override void Describe(StringBuilder sb)
-    {
-        sb.Append('[');
-        for (int i = 0; i < Items.Count; i++)
-        {
-            if (i > 0) sb.Append(',');
-            sb.Append(Items[i]);
-        }
-        sb.Append(']');
-    }
+    private protected override void Describe(StringBuilder sb) => sb.Append('[').AppendJoin(',', Items).Append(']');
 }
 
 /// <summary>A map, its entries in wire order. Keys may be any value and may repeat (the spec does not forbid it);
@@ -131,16 +133,8 @@ public sealed record MsgPackMap(IReadOnlyList<KeyValuePair<MsgPackValue, MsgPack
     /// <inheritdoc/>
     public override int GetHashCode() => Entries.Count;
 
-    private protected override void Describe(StringBuilder sb)
-    {
-        sb.Append('{');
-        for (int i = 0; i < Entries.Count; i++)
-        {
-            if (i > 0) sb.Append(',');
-            sb.Append(Entries[i].Key).Append(':').Append(Entries[i].Value);
-        }
-        sb.Append('}');
-    }
+    private protected override void Describe(StringBuilder sb) =>
+        sb.Append('{').AppendJoin(',', Entries.Select(e => $"{e.Key}:{e.Value}")).Append('}');
 }
 
 /// <summary>An ext of an application type (0…127) or a reserved negative type other than the timestamp (-1).</summary>

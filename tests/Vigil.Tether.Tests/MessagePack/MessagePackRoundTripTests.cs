@@ -24,6 +24,13 @@ public class MessagePackRoundTripTests
     }
 
     [Fact]
+    public void Integers_no_format_holds_are_refused()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => Int((Int128)ulong.MaxValue + 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Int((Int128)long.MinValue - 1));
+    }
+
+    [Fact]
     public void Floats_keep_their_width_and_bits()
     {
         Assert.Equal(new MsgPackFloat(0.1f, IsSingle: true), RoundTrip(new MsgPackFloat(0.1f, IsSingle: true)));
