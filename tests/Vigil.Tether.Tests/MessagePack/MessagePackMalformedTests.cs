@@ -1,0 +1,130 @@
+using Vigil.Tether.MessagePack;
+using Xunit;
+
+namespace Vigil.Tether.Tests.MessagePack;
+
+/// <summary>Hostile and broken input: always a MessagePackException naming the offset, never a hang, a crash or an
+/// allocation sized by a length the input cannot back.</summary>
+public class MessagePackMalformedTests
+{
+    [Theory]
+    [InlineData("", 0, "input ends where a value should start")]
+    [InlineData("c1", 0, "0xc1 is never used")]
+    [InlineData("91c1", 1, "0xc1 is never used")]
+    [InlineData("cd01", 1, "input ends inside uint 16: 2 byte(s) needed, 1 remain")]
+    [InlineData("cb3ff8", 1, "float 64")]
+    [InlineData("d3", 1, "input ends where int 64 should start")]
+    [InlineData("a36162", 0, "str declares a size of 3 but only 2 byte(s) remain")]
+    [InlineData("d9", 1, "str 8 length")]
+    [InlineData("dbffffffff61", 0, "str declares a size of 4294967295 but only 1 byte(s) remain")]
+    [InlineData("c6ffffffff", 0, "bin declares a size of 4294967295 but only 0 byte(s) remain")]
+    [InlineData("c9ffffffff01", 0, "ext declares a size of 4294967295")]
+    [InlineData("ddffffffff00", 0, "array declares a size of 4294967295 but only 1 byte(s) remain")]
+    [InlineData("dfffffffff0000", 0, "map declares a size of 4294967295 but only 2 byte(s) remain")]
+    [InlineData("820101", 0, "map declares a size of 2 but only 2 byte(s) remain")]
+    [InlineData("9201", 0, "array declares a size of 2 but only 1 byte(s) remain")]
+    [InlineData("d4", 0, "ext declares a size of 1 but only 0 byte(s) remain")]
+    [InlineData("d401", 2, "input ends where ext data should start")]
+    [InlineData("c0c0", 1, "1 trailing byte(s) at offset 1")]
+    [InlineData("d5ff0000", 0, "timestamp (ext -1) has 2 bytes of data; the spec allows 4, 8 or 12")]
+    [InlineData("c700ff", 0, "timestamp (ext -1) has 0 bytes")]
+    [InlineData("d7ffee6b280000000000", 0, "1000000000 nanoseconds; at most 999999999")]
+    [InlineData("c70cff3b9aca000000000000000000", 0, "1000000000 nanoseconds")]
+    [InlineData("81a161", 3, "input ends where a value should start")]
+    public void Malformed_input_names_the_offset(string hex, int offset, string message)
+    {
+        var e = Assert.Throws<MessagePackException>(() => MessagePackReader.Decode(Convert.FromHexString(hex)));
+        Assert.Equal(offset, e.Offset);
+        Assert.Contains($"at offset {offset}", e.Message);
+        Assert.Contains(message, e.Message);
+    }
+
+    [Theory]
+    [InlineData("dbfffffff0")]
+    [InlineData("c6fffffff0")]
+    [InlineData("c9fffffff001")]
+    [InlineData("ddfffffff0")]
+    [InlineData("dffffffff0")]
+    public void Huge_declared_lengths_fail_before_allocating(string hex)
+    {
+        var input = Convert.FromHexString(hex + new string('0', 64));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Throws<MessagePackException>(() => MessagePackReader.Decode(input));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 64 * 1024, "allocated by the declared length");
+    }
+
+    [Fact]
+    public void Nesting_up_to_the_bound_decodes_and_one_deeper_fails()
+    {
+        static byte[] Nested(int depth) => [.. Enumerable.Repeat((byte)0x91, depth), 0x00];
+
+        var value = MessagePackReader.Decode(Nested(MessagePackReader.DefaultMaxDepth));
+        for (int i = 0; i < MessagePackReader.DefaultMaxDepth; i++) value = Assert.IsType<MsgPackArray>(value).Items[0];
+        Assert.Equal(new MsgPackInteger(0), value);
+
+        var e = Assert.Throws<MessagePackException>(() => MessagePackReader.Decode(Nested(MessagePackReader.DefaultMaxDepth + 1)));
+        Assert.Equal(MessagePackReader.DefaultMaxDepth, e.Offset);
+        Assert.Contains("nest deeper than 100 levels", e.Message);
+    }
+
+    [Fact]
+    public void A_million_nested_maps_fail_without_overflowing_the_stack()
+    {
+        var input = new byte[1_000_000];
+        for (int i = 0; i < input.Length; i += 2) { input[i] = 0x81; input[i + 1] = 0x00; } // {0: {0: …
+        var e = Assert.Throws<MessagePackException>(() => MessagePackReader.Decode(input, maxDepth: 10));
+        Assert.Equal(20, e.Offset);
+    }
+
+    [Fact]
+    public void TryDecode_returns_the_error_as_a_value()
+    {
+        Assert.False(MessagePackReader.TryDecode(Convert.FromHexString("a5ff"), out var value, out var error));
+        Assert.Null(value);
+        Assert.Equal("MessagePack: at offset 0: str declares a size of 5 but only 1 byte(s) remain", error);
+
+        Assert.True(MessagePackReader.TryDecode(Convert.FromHexString("81a3667073cc3c"), out value, out error));
+        Assert.Null(error);
+        Assert.Equal(60, Assert.IsType<MsgPackMap>(value).NumericFields()["fps"]);
+    }
+
+    [Fact]
+    public void Invalid_utf8_in_a_str_becomes_replacement_characters()
+    {
+        var value = MessagePackReader.Decode(Convert.FromHexString("a361ff62"));
+        Assert.Equal(new MsgPackString("a\uFFFDb"), value);
+    }
+
+    /// <summary>Every proper prefix of every golden vector is truncated input: it must fail cleanly.</summary>
+    [Fact]
+    public void Every_truncation_of_every_golden_vector_fails_cleanly()
+    {
+        int checkedPrefixes = 0;
+        foreach (var row in MessagePackGoldenTests.Canonical)
+        {
+            var bytes = Convert.FromHexString((string)row[0]);
+            for (int cut = 0; cut < Math.Min(bytes.Length, 40); cut++)
+            {
+                Assert.Throws<MessagePackException>(() => MessagePackReader.Decode(bytes.AsSpan(0, cut)));
+                checkedPrefixes++;
+            }
+        }
+        Assert.True(checkedPrefixes > 300, $"only {checkedPrefixes} prefixes checked");
+    }
+
+    /// <summary>Random bytes decode or fail with MessagePackException; nothing else escapes (seeded: reproducible).</summary>
+    [Fact]
+    public void Random_bytes_never_escape_as_another_exception()
+    {
+        var random = new Random(20240605);
+        int decoded = 0, rejected = 0;
+        for (int i = 0; i < 20_000; i++)
+        {
+            var input = new byte[random.Next(0, 48)];
+            random.NextBytes(input);
+            if (MessagePackReader.TryDecode(input, out _, out _)) decoded++;
+            else rejected++;
+        }
+        Assert.True(decoded > 0 && rejected > 0, $"decoded {decoded}, rejected {rejected}");
+    }
+}
