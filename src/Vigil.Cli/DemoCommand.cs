@@ -1,3 +1,4 @@
+using Vigil.Health;
 using Vigil.Specs;
 using Vigil.Supervision;
 
@@ -5,7 +6,8 @@ namespace Vigil.Cli;
 
 /// <summary>
 /// <c>vigil demo</c>: the main job on an embedded default. Needs nothing beyond the build and /bin/sh: a healthy
-/// ticker, a crasher that walks the elife restart schedule (100ms, 500ms, 1s, 10s, …), and a status table.
+/// ticker, a crasher that walks the elife restart schedule (100ms, 500ms, 1s, 10s, …), a process that hangs and is
+/// detected by its output-stall probe and restarted, and a status table.
 /// </summary>
 public static class DemoCommand
 {
@@ -28,6 +30,15 @@ public static class DemoCommand
             Command = ["sh", "-c", "echo 'starting up'; sleep 0.3; echo 'something went wrong' >&2; exit 3"],
             // The default schedule (elife's restartAt): 100ms, 500ms, 1s, 10s, 30s, 1m, 5m, then 15m.
         },
+        new ProcessSpec
+        {
+            Name = "hanger",
+            // Works for 3 s, then hangs: still running, but silent. The output-stall probe notices within its 2 s
+            // window (+ one 250 ms period) and the unit is stopped and restarted like a crash.
+            Command = ["sh", "-c", "for i in 1 2 3; do echo \"working $i\"; sleep 1; done; echo 'now hung (alive, but silent)'; exec sleep 100000"],
+            Restart = RestartSpec.Default with { Schedule = [TimeSpan.FromSeconds(1)] },
+            Health = [new ProbeSpec(new OutputStallCheck()) { Timeout = TimeSpan.FromSeconds(2), Period = TimeSpan.FromMilliseconds(250) }],
+        },
     ];
 
     public static async Task<int> ExecuteAsync(Dictionary<string, string?> opts)
@@ -41,6 +52,8 @@ public static class DemoCommand
 
         Console.WriteLine("vigil demo: 'healthy' ticks every second; 'crasher' exits with code 3 after 0.3 s and is");
         Console.WriteLine("restarted on the default schedule (100ms, 500ms, 1s, 10s, 30s, 1m, 5m, then every 15m).");
+        Console.WriteLine("'hanger' works for 3 s and then hangs without exiting; its output-stall probe (2 s) finds it");
+        Console.WriteLine("and Vigil restarts it, printing the reason.");
         Console.WriteLine(runFor is null ? "Press Ctrl-C to stop everything." : $"Stopping by itself after {Durations.Format(runFor.Value)}.");
         return await RunCommand.SuperviseAsync(Specs, attachOutput: true, runFor, (sup, cancel) => _ = StatusLoop(sup, every, cancel)).ConfigureAwait(false);
     }

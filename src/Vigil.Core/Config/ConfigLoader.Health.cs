@@ -78,7 +78,7 @@ public static partial class ConfigLoader
             string? Str(string key) => values.TryGetValue(key, out var e) ? String(e.Value, e.Path, e.At) : null;
             ImmutableArray<string> Cmd(string key) => values.TryGetValue(key, out var e) ? Command(e.Value, e.Path, e.At) : [];
             TimeSpan? Dur(string key) => values.TryGetValue(key, out var e) ? Duration(e.Value, e.Path, e.At) : null;
-            void Missing(string key, string example) => Error(map.Start, Join(path, key), $"a {kind} probe needs {key}: {example}");
+            void Missing(string key, string example) => Error(map.Start, Join(path, key), $"this {kind} probe needs {key}: {example}");
             Uri? Url(string key)
             {
                 if (Str(key) is not { } text) return null;
@@ -164,6 +164,13 @@ public static partial class ConfigLoader
             // A stall kind's default period follows its timeout, so a stall is seen within timeout + one period.
             if (check.TimeoutIsStallWindow && !values.ContainsKey("period") && values.ContainsKey("timeout"))
                 spec = spec with { Period = DefaultStallPeriod(spec.Timeout) };
+            // Validated here, where the index in the file is known (invalid probes are left out of the spec).
+            foreach (var problem in spec.Validate(path))
+            {
+                int colon = problem.IndexOf(": ", StringComparison.Ordinal);
+                var keyPath = problem[..colon];
+                Error(_keyPositions.TryGetValue(keyPath, out var kat) ? kat : map.Start, keyPath, problem[(colon + 2)..]);
+            }
             return spec;
         }
 

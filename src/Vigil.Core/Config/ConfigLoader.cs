@@ -247,6 +247,7 @@ public static partial class ConfigLoader
 
             foreach (var problem in spec.Validate())
             {
+                if (problem.StartsWith("health[", StringComparison.Ordinal)) continue; // reported by Probe() with its position
                 int colon = problem.IndexOf(": ", StringComparison.Ordinal);
                 var (key, message) = colon > 0 ? (problem[..colon], problem[(colon + 2)..]) : ("", problem);
                 var keyPath = key.Length > 0 ? path + "." + key : path;

@@ -128,9 +128,9 @@ public sealed class RunCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task Demo_runs_a_healthy_process_and_shows_the_crasher_backoff()
+    public async Task Demo_runs_a_healthy_process_shows_the_crasher_backoff_and_restarts_the_hung_process()
     {
-        await using var vigil = VigilProcess.Start(_dir.FullName, "demo", "--for", "4s", "--status-every", "1s");
+        await using var vigil = VigilProcess.Start(_dir.FullName, "demo", "--for", "7s", "--status-every", "1s");
         Assert.Equal(0, await vigil.WaitExit(TimeSpan.FromSeconds(60)));
         var output = string.Join('\n', vigil.Out);
         Assert.Contains("healthy | tick 2", output);
@@ -139,6 +139,11 @@ public sealed class RunCommandTests : IDisposable
         Assert.Contains("exited with code 3", output);
         Assert.Contains("NAME", output);
         Assert.Contains("vigil: all stopped", output);
+        // The hanger works for 3 s, goes silent, and is found by its output-stall probe and restarted.
+        Assert.Contains("hanger | now hung (alive, but silent)", output);
+        Assert.Matches(@"hanger#\d+ unhealthy: hung: no output for 2(\.\d+)?s \(output-stall probe", output);
+        Assert.Matches(@"hanger#\d+ killed: killed by SIGTERM after .* \(unhealthy: hung: no output", output);
+        Assert.Contains("hanger backoff: restarting in 1s", output);
     }
 
     [Fact]

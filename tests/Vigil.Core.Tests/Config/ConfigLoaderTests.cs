@@ -369,13 +369,13 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void Keys_of_later_features_are_not_supported_yet_rather_than_unknown() =>
+    public void Health_and_tether_sections_are_read_with_their_positions_in_errors() =>
         Assert.Equal(
             [
-                "vigil.yaml:5:5: processes[0].health: not supported yet by this version of Vigil",
-                "vigil.yaml:7:1: tether: not supported yet by this version of Vigil",
+                "vigil.yaml:6:22: processes[0].health[0].address: expected host:port, got '127.0.0.1'",
+                "vigil.yaml:7:28: tether.port: expected a port 1-65535, got 0",
             ],
-            Errors("processes:\n  - name: web\n    command: x\n    log: { file: web.log }\n    health:\n      - { kind: tcp, address: \"127.0.0.1:80\" }\ntether: { host: localhost }\n"));
+            Errors("processes:\n  - name: web\n    command: x\n    log: { file: web.log }\n    health:\n      - { kind: tcp, address: \"127.0.0.1\" }\ntether: { host: localhost, port: 0 }\n"));
 
     [Fact]
     public void Wrong_node_kinds_get_precise_messages() =>
@@ -556,7 +556,7 @@ public class ConfigLoaderTests
                 stop: { signal: TERMINATE, timeout: forever }
               - command: x
                 detach: maybe
-            tether: {}
+            tether: { prot: 1883 }
             extra: 1
             """));
         Assert.Equal(
@@ -568,7 +568,7 @@ public class ConfigLoaderTests
                 "vigil.yaml:7:13: processes[0].stop.signal: expected a signal like TERM, SIGTERM or a number 1-64, got 'TERMINATE'",
                 $"vigil.yaml:7:32: processes[0].stop.timeout: expected {Durations.Expected}, got 'forever'",
                 "vigil.yaml:9:5: processes[1].detach: expected true or false, got 'maybe'",
-                "vigil.yaml:10:1: tether: not supported yet by this version of Vigil",
+                "vigil.yaml:10:11: tether.prot: unknown key; did you mean 'port'?",
                 "vigil.yaml:11:1: extra: unknown key (expected one of: processes, tether)",
             ],
             e.Errors.Select(x => x.ToString()));

@@ -1,0 +1,104 @@
+using Vigil.Config;
+using Vigil.Health;
+using Xunit;
+
+namespace Vigil.Tests.Config;
+
+/// <summary>Unit: the <c>health:</c> list (common keys, actions, roles, defaults) and the top-level <c>tether:</c> section.</summary>
+public sealed class HealthConfigTests
+{
+    private const string Base = "/srv/app";
+
+    private static Vigil.Specs.ProcessSpec One(string health, string extra = "") =>
+        Assert.Single(ConfigLoader.Parse($"processes:\n  - name: w\n    command: x\n    health:\n{health}{extra}", "vigil.yaml", Base).Processes);
+
+    private static string[] Errors(string health) =>
+        Assert.Throws<ConfigException>(() => ConfigLoader.Parse($"processes:\n  - name: w\n    command: x\n    health:\n{health}", "vigil.yaml", Base))
+            .Errors.Select(e => e.ToString()).ToArray();
+
+    [Fact]
+    public void Common_keys_roles_and_actions_are_read()
+    {
+        var spec = One("""
+                  - kind: exec
+                    command: [./check.sh, --quick]
+                    period: 5s
+                    timeout: 2s
+                    initialDelay: 10s
+                    failureThreshold: 4
+                    successThreshold: 2
+                    role: readiness
+                    action: notify
+                  - { kind: output-stall, timeout: 2m, action: { exec: "notify-send hung" } }
+            """);
+        var exec = spec.Health[0];
+        Assert.Equal(["./check.sh", "--quick"], Assert.IsType<ExecCheck>(exec.Check).Command);
+        Assert.Equal((TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10), 4, 2), (exec.Period, exec.Timeout, exec.InitialDelay, exec.FailureThreshold, exec.SuccessThreshold));
+        Assert.Equal(ProbeRole.Readiness, exec.Role);
+        Assert.Equal(ProbeAction.Notify, exec.Action);
+        var stall = spec.Health[1];
+        Assert.IsType<OutputStallCheck>(stall.Check);
+        Assert.Equal(ProbeAction.Exec, stall.Action);
+        Assert.Equal(["notify-send", "hung"], stall.ActionCommand);
+        Assert.Equal(TimeSpan.FromMinutes(2), stall.Timeout);
+        Assert.Equal(TimeSpan.FromSeconds(30), stall.Period); // a quarter of the window, capped at 30 s
+        Assert.Equal(1, stall.FailureThreshold);              // one missed window is the failure
+    }
+
+    [Fact]
+    public void Defaults_follow_Kubernetes_for_request_kinds_and_the_window_for_stall_kinds()
+    {
+        var spec = One("      - { kind: tcp, address: \"127.0.0.1:5432\" }\n      - { kind: heartbeat-file, path: run/w.beat, timeout: 8s }\n");
+        var tcp = spec.Health[0];
+        Assert.Equal(new TcpCheck("127.0.0.1", 5432), tcp.Check);
+        Assert.Equal((TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(1), 3, ProbeRole.Liveness, ProbeAction.Restart), (tcp.Period, tcp.Timeout, tcp.FailureThreshold, tcp.Role, tcp.Action));
+        var hb = spec.Health[1];
+        Assert.Equal(new HeartbeatFileCheck("/srv/app/run/w.beat"), hb.Check); // relative to the config file
+        Assert.Equal(TimeSpan.FromSeconds(2), hb.Period);
+    }
+
+    [Fact]
+    public void Two_probes_of_one_kind_get_numbered_names()
+    {
+        var spec = One("      - { kind: exec, command: [a] }\n      - { kind: exec, command: [b] }\n      - { kind: output-stall }\n");
+        Assert.Equal(["exec#1", "exec#2", "output-stall"], spec.Health.Select(h => h.Name));
+    }
+
+    [Fact]
+    public void Tether_probe_takes_interval_and_allowance_and_the_broker_section_is_read()
+    {
+        var config = ConfigLoader.Parse("""
+            processes:
+              - name: app
+                command: x
+                health:
+                  - { kind: tether, agentId: worker1, interval: 3s, timeout: 1s, allowance: 3 }
+            tether: { host: 127.0.0.1, port: 18830, username: u, password: p }
+            """, "vigil.yaml", Base);
+        var probe = Assert.Single(Assert.Single(config.Processes).Health);
+        Assert.Equal("worker1", Assert.IsType<TetherCheck>(probe.Check).AgentId);
+        Assert.Equal((TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(1), 3), (probe.Period, probe.Timeout, probe.FailureThreshold));
+        Assert.Equal(new Vigil.Specs.TetherSettings { Host = "127.0.0.1", Port = 18830, Username = "u", Password = "p" }, config.Tether);
+    }
+
+    [Fact]
+    public void Bad_probes_are_reported_with_the_key_and_what_was_expected() =>
+        Assert.Equal(
+            [
+                "vigil.yaml:5:11: processes[0].health[0].kind: unknown probe kind 'htpp'; did you mean 'http'?",
+                "vigil.yaml:6:9: processes[0].health[1].kind: every probe needs a kind: exec, http, tcp, heartbeat-file, output-stall, progress, memory, cpu, sd-notify, tether",
+                "vigil.yaml:7:37: processes[0].health[2].url: unknown key (expected one of: kind, name, role, action, period, timeout, initialDelay, failureThreshold, successThreshold, command)",
+                "vigil.yaml:7:45: processes[0].health[2].role: expected liveness, readiness or startup, got 'sometimes'",
+                "vigil.yaml:8:9: processes[0].health[3].command: this exec probe needs command: [./check.sh]",
+                "vigil.yaml:9:31: processes[0].health[4].failureThreshold: must be at least 1",
+                "vigil.yaml:10:46: processes[0].health[5].successThreshold: must be 1 for a startup probe (as in Kubernetes)",
+            ],
+            Errors("""
+                  - { kind: htpp, url: "http://x" }
+                  - { timeout: 1s }
+                  - { kind: exec, command: [a], url: x, role: sometimes }
+                  - { kind: exec }
+                  - { kind: output-stall, failureThreshold: 0 }
+                  - { kind: output-stall, role: startup, successThreshold: 2 }
+            """));
+}
