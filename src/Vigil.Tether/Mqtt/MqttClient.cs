@@ -340,9 +340,10 @@ public sealed class MqttClient : IAsyncDisposable
         try
         {
             if (_options.KeepAlive == TimeSpan.Zero) await Task.Delay(Timeout.InfiniteTimeSpan, _time, conn.Aborted);
+            var tick = Task.Delay(_options.KeepAlive, _time, conn.Aborted);
             while (true)
             {
-                await Task.Delay(_options.KeepAlive, _time, conn.Aborted);
+                await tick;
                 using var timerCts = CancellationTokenSource.CreateLinkedTokenSource(conn.Aborted);
                 var timeout = Task.Delay(_options.PingTimeout, _time, timerCts.Token); // armed before PINGREQ goes out
                 var exchange = Task.WhenAll(conn.ExpectPong(), conn.SendAsync(PacketWriter.PingReq));
@@ -353,6 +354,7 @@ public sealed class MqttClient : IAsyncDisposable
                 }
                 timerCts.Cancel();
                 await exchange;
+                tick = Task.Delay(_options.KeepAlive, _time, conn.Aborted); // armed before anyone hears of this ping
                 PingAnswered?.Invoke();
             }
         }
