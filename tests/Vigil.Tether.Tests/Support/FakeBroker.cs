@@ -67,6 +67,14 @@ public sealed class FakeSession(TcpClient client)
         return (header, body);
     }
 
+    /// <summary>Reads one packet and asserts its first byte and body.</summary>
+    public async Task ExpectAsync(byte header, params byte[] body)
+    {
+        var (h, b) = await ReadPacketAsync();
+        Assert.Equal(header, h);
+        Assert.Equal(body, b);
+    }
+
     /// <summary>Completes when the client closes the connection (reads until end of stream).</summary>
     public async Task ClosedByClientAsync()
     {
