@@ -21,18 +21,25 @@ public class MqttClientFakeBrokerTests
         return (client, session);
     }
 
-    [Fact]
-    public async Task Garbage_instead_of_CONNACK_fails_connect_with_a_clear_error()
+    /// <summary>Answers the client's CONNECT with <paramref name="answer"/> and returns the error ConnectAsync throws.</summary>
+    static async Task<(T Error, int Port)> ConnectFailsAsync<T>(byte[] answer) where T : Exception
     {
         await using var broker = new FakeBroker();
         await using var client = new MqttClient(Local(broker.Port, "c"));
         var connect = client.ConnectAsync();
         var s = await broker.AcceptAsync();
         await s.ReadPacketAsync();
-        await s.SendAsync(Encoding.ASCII.GetBytes("HTTP/1.1 400 Bad Request\r\n\r\n"));
-        var ex = await Assert.ThrowsAsync<MqttProtocolException>(() => connect.WaitAsync(Wait));
-        Assert.Equal("malformed packet from broker: PubAck with flags 0x8 (expected 0x0; first byte 0x48)", ex.Message);
+        await s.SendAsync(answer);
+        var ex = await Assert.ThrowsAsync<T>(() => connect.WaitAsync(Wait));
         Assert.False(client.IsConnected);
+        return (ex, broker.Port);
+    }
+
+    [Fact]
+    public async Task Garbage_instead_of_CONNACK_fails_connect_with_a_clear_error()
+    {
+        var (ex, _) = await ConnectFailsAsync<MqttProtocolException>(Encoding.ASCII.GetBytes("HTTP/1.1 400 Bad Request\r\n\r\n"));
+        Assert.Equal("malformed packet from broker: PubAck with flags 0x8 (expected 0x0; first byte 0x48)", ex.Message);
     }
 
     [Theory]
@@ -43,16 +50,10 @@ public class MqttClientFakeBrokerTests
     [InlineData(5, "not authorised")]
     public async Task A_refusing_CONNACK_is_reported_by_name(byte code, string text)
     {
-        await using var broker = new FakeBroker();
-        await using var client = new MqttClient(Local(broker.Port, "c"));
-        var connect = client.ConnectAsync();
-        var s = await broker.AcceptAsync();
-        await s.ReadPacketAsync();
-        await s.SendAsync(0x20, 0x02, 0x00, code);
-        var ex = await Assert.ThrowsAsync<MqttConnectException>(() => connect.WaitAsync(Wait));
+        var (ex, port) = await ConnectFailsAsync<MqttConnectException>([0x20, 0x02, 0x00, code]);
         Assert.Equal((MqttConnectReturnCode)code, ex.ReturnCode);
         Assert.Contains(text, ex.Message);
-        Assert.Contains($"127.0.0.1:{broker.Port}", ex.Message);
+        Assert.Contains($"127.0.0.1:{port}", ex.Message);
     }
 
     [Theory]
@@ -61,13 +62,7 @@ public class MqttClientFakeBrokerTests
     [InlineData(new byte[] { 0x20, 0x80, 0x80, 0x80, 0x80, 0x01 }, "remaining length is longer than 4 bytes")]
     public async Task A_wrong_CONNACK_is_a_protocol_error(byte[] answer, string expected)
     {
-        await using var broker = new FakeBroker();
-        await using var client = new MqttClient(Local(broker.Port, "c"));
-        var connect = client.ConnectAsync();
-        var s = await broker.AcceptAsync();
-        await s.ReadPacketAsync();
-        await s.SendAsync(answer);
-        var ex = await Assert.ThrowsAsync<MqttProtocolException>(() => connect.WaitAsync(Wait));
+        var (ex, _) = await ConnectFailsAsync<MqttProtocolException>(answer);
         Assert.Contains(expected, ex.Message);
     }
 

@@ -32,7 +32,7 @@ public sealed class FakeBroker : IAsyncDisposable
         return session;
     }
 
-    public static TimeSpan Wait { get; } = TimeSpan.FromSeconds(10);
+    public static TimeSpan Wait => ClientEvents.Wait;
 
     public ValueTask DisposeAsync()
     {
