@@ -1,0 +1,66 @@
+namespace Vigil.Tether.Mqtt;
+
+/// <summary>MQTT quality of service levels (MQTT 3.1.1 §4.3).</summary>
+public enum MqttQos : byte
+{
+    /// <summary>At most once: fire and forget.</summary>
+    AtMostOnce = 0,
+    /// <summary>At least once: acknowledged with PUBACK, resent with DUP until then.</summary>
+    AtLeastOnce = 1,
+    /// <summary>Exactly once: accepted on incoming messages (PUBREC/PUBREL/PUBCOMP); this client does not publish at QoS 2.</summary>
+    ExactlyOnce = 2,
+}
+
+/// <summary>An application message received from the broker.</summary>
+public sealed record MqttMessage(string Topic, ReadOnlyMemory<byte> Payload, MqttQos Qos, bool Retain, bool Duplicate);
+
+/// <summary>What an <see cref="MqttClientEvent"/> reports.</summary>
+public enum MqttEventKind
+{
+    /// <summary>A connection was made and CONNACK accepted it (also after a reconnect).</summary>
+    Connected,
+    /// <summary>The connection was lost or closed; <see cref="MqttClientEvent.Error"/> says why (null on dispose).</summary>
+    Disconnected,
+    /// <summary>A reconnect attempt failed; the client tries again after a backoff.</summary>
+    ReconnectFailed,
+    /// <summary>The broker refused a subscription renewed after a reconnect (SUBACK 0x80); it is dropped.</summary>
+    SubscriptionRefused,
+}
+
+/// <summary>A change of the client's connection, raised on the client's loop; handlers must return quickly.</summary>
+public sealed record MqttClientEvent(MqttEventKind Kind, string Message, Exception? Error = null);
+
+/// <summary>A CONNACK return code (MQTT 3.1.1 §3.2.2.3).</summary>
+public enum MqttConnectReturnCode : byte
+{
+    Accepted = 0,
+    UnacceptableProtocolVersion = 1,
+    IdentifierRejected = 2,
+    ServerUnavailable = 3,
+    BadUserNameOrPassword = 4,
+    NotAuthorized = 5,
+}
+
+/// <summary>An MQTT failure: connection lost, refused, timed out or closed by the client.</summary>
+public class MqttException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>The broker sent bytes that are not a valid MQTT 3.1.1 packet; the connection is closed.</summary>
+public sealed class MqttProtocolException(string message) : MqttException("malformed packet from broker: " + message);
+
+/// <summary>The broker answered CONNECT with a refusal.</summary>
+public sealed class MqttConnectException(MqttConnectReturnCode code, string endpoint)
+    : MqttException($"broker {endpoint} refused the connection: {Describe(code)} (CONNACK return code {(byte)code})")
+{
+    /// <summary>The CONNACK return code.</summary>
+    public MqttConnectReturnCode ReturnCode { get; } = code;
+
+    internal static string Describe(MqttConnectReturnCode code) => code switch
+    {
+        MqttConnectReturnCode.UnacceptableProtocolVersion => "unacceptable protocol version (the broker does not speak MQTT 3.1.1)",
+        MqttConnectReturnCode.IdentifierRejected => "identifier rejected (client id not allowed)",
+        MqttConnectReturnCode.ServerUnavailable => "server unavailable",
+        MqttConnectReturnCode.BadUserNameOrPassword => "bad user name or password",
+        MqttConnectReturnCode.NotAuthorized => "not authorised (check the username and password)",
+        _ => "reserved return code",
+    };
+}

@@ -1,0 +1,218 @@
+using System.Text;
+using Vigil.Tests.Support;
+using Vigil.Tether.Mqtt;
+using Vigil.Tether.Tests.Support;
+using Xunit;
+using static Vigil.Tether.Tests.Support.MqttTestExtensions;
+
+namespace Vigil.Tether.Tests.Mqtt;
+
+/// <summary>The client against a scripted broker on loopback: exact bytes on the wire, hostile input, time under a fake clock.</summary>
+public class MqttClientFakeBrokerTests
+{
+    static readonly TimeSpan Wait = FakeBroker.Wait;
+
+    static async Task<(MqttClient Client, FakeSession Session)> ConnectedAsync(FakeBroker broker, MqttClientOptions? options = null)
+    {
+        var client = new MqttClient(options ?? Local(broker.Port, "fake-test"));
+        var connect = client.ConnectAsync();
+        var session = await broker.AcceptConnectedAsync();
+        await connect.WaitAsync(Wait);
+        return (client, session);
+    }
+
+    /// <summary>Answers the client's CONNECT with <paramref name="answer"/> and returns the error ConnectAsync throws.</summary>
+    static async Task<(T Error, int Port)> ConnectFailsAsync<T>(byte[] answer) where T : Exception
+    {
+        await using var broker = new FakeBroker();
+        await using var client = new MqttClient(Local(broker.Port, "c"));
+        var connect = client.ConnectAsync();
+        var s = await broker.AcceptAsync();
+        await s.ReadPacketAsync();
+        await s.SendAsync(answer);
+        var ex = await Assert.ThrowsAsync<T>(() => connect.WaitAsync(Wait));
+        Assert.False(client.IsConnected);
+        return (ex, broker.Port);
+    }
+
+    [Fact]
+    public async Task Garbage_instead_of_CONNACK_fails_connect_with_a_clear_error()
+    {
+        var (ex, _) = await ConnectFailsAsync<MqttProtocolException>(Encoding.ASCII.GetBytes("HTTP/1.1 400 Bad Request\r\n\r\n"));
+        Assert.Equal("malformed packet from broker: PubAck with flags 0x8 (expected 0x0; first byte 0x48)", ex.Message);
+    }
+
+    [Theory]
+    [InlineData(1, "unacceptable protocol version")]
+    [InlineData(2, "identifier rejected")]
+    [InlineData(3, "server unavailable")]
+    [InlineData(4, "bad user name or password")]
+    [InlineData(5, "not authorised")]
+    public async Task A_refusing_CONNACK_is_reported_by_name(byte code, string text)
+    {
+        var (ex, port) = await ConnectFailsAsync<MqttConnectException>([0x20, 0x02, 0x00, code]);
+        Assert.Equal((MqttConnectReturnCode)code, ex.ReturnCode);
+        Assert.Contains(text, ex.Message);
+        Assert.Contains($"127.0.0.1:{port}", ex.Message);
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0x20, 0x03, 0x00, 0x00, 0x00 }, "ConnAck has remaining length 3, expected 2")]
+    [InlineData(new byte[] { 0xD0, 0x00 }, "expected CONNACK, got PingResp")]
+    [InlineData(new byte[] { 0x20, 0x80, 0x80, 0x80, 0x80, 0x01 }, "remaining length is longer than 4 bytes")]
+    public async Task A_wrong_CONNACK_is_a_protocol_error(byte[] answer, string expected)
+    {
+        var (ex, _) = await ConnectFailsAsync<MqttProtocolException>(answer);
+        Assert.Contains(expected, ex.Message);
+    }
+
+    [Fact]
+    public async Task A_silent_broker_times_out_connect_on_the_clock()
+    {
+        var time = new FakeTimeProvider();
+        await using var broker = new FakeBroker();
+        await using var client = new MqttClient(Local(broker.Port, "c") with { TimeProvider = time, ConnectTimeout = TimeSpan.FromSeconds(10) });
+        var connect = client.ConnectAsync();
+        var s = await broker.AcceptAsync();
+        await s.ReadPacketAsync(); // CONNECT arrived, so the connect timeout is armed
+        Assert.Equal(0, time.Advance(TimeSpan.FromSeconds(9.9)));
+        time.Advance(TimeSpan.FromSeconds(0.1));
+        var ex = await Assert.ThrowsAsync<MqttException>(() => connect.WaitAsync(Wait));
+        Assert.Equal($"connecting to 127.0.0.1:{broker.Port} timed out after 10 s (no CONNACK)", ex.Message);
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F }, "remaining length is longer than 4 bytes")]
+    [InlineData(new byte[] { 0x30, 0xE8, 0x07 }, "Publish of 1000 bytes is larger than MaxPacketSize (64)")]
+    [InlineData(new byte[] { 0x00, 0x00 }, "reserved packet type 0")]
+    [InlineData(new byte[] { 0x20, 0x02, 0x00, 0x00 }, "unexpected ConnAck after the connection was accepted")]
+    [InlineData(new byte[] { 0x50, 0x02, 0x00, 0x01 }, "PubRec for packet 1, but this client never publishes at QoS 2")]
+    public async Task A_malformed_packet_after_connect_closes_the_connection_with_the_reason_and_the_client_reconnects(byte[] bad, string expected)
+    {
+        await using var broker = new FakeBroker();
+        var (client, s) = await ConnectedAsync(broker, Local(broker.Port, "c") with { MaxPacketSize = 64 });
+        await using var _ = client;
+        var events = new ClientEvents(client);
+        await s.SendAsync(bad);
+        var lost = await events.NextAsync(MqttEventKind.Disconnected);
+        Assert.IsType<MqttProtocolException>(lost.Error);
+        Assert.Contains(expected, lost.Message);
+        await s.ClosedByClientAsync();
+        await broker.AcceptConnectedAsync(); // still alive: it reconnects
+        await events.NextAsync(MqttEventKind.Connected);
+    }
+
+    [Fact]
+    public async Task A_packet_cut_off_by_the_broker_is_reported_as_truncated()
+    {
+        await using var broker = new FakeBroker();
+        var (client, s) = await ConnectedAsync(broker);
+        await using var _ = client;
+        var events = new ClientEvents(client);
+        await s.SendAsync(0x30, 0x0A, 0x00);
+        s.Close();
+        var lost = await events.NextAsync(MqttEventKind.Disconnected);
+        Assert.Contains("truncated packet", lost.Message);
+    }
+
+    [Fact]
+    public async Task A_missing_PINGRESP_declares_the_connection_dead()
+    {
+        var time = new FakeTimeProvider();
+        await using var broker = new FakeBroker();
+        var options = Local(broker.Port, "c") with { TimeProvider = time, KeepAlive = TimeSpan.FromSeconds(5), PingTimeout = TimeSpan.FromSeconds(2) };
+        var (client, s) = await ConnectedAsync(broker, options);
+        await using var _ = client;
+        var events = new ClientEvents(client);
+        var answered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.PingAnswered += () => answered.TrySetResult();
+
+        Assert.Equal(0, time.Advance(TimeSpan.FromSeconds(4.9))); // no PINGREQ before the keepalive period
+        time.Advance(TimeSpan.FromSeconds(0.1));
+        Assert.Equal((byte)0xC0, (await s.ReadPacketAsync()).Header);
+        await s.SendAsync(0xD0, 0x00);
+        await answered.Task.WaitAsync(Wait);
+
+        time.Advance(TimeSpan.FromSeconds(5));
+        Assert.Equal((byte)0xC0, (await s.ReadPacketAsync()).Header); // second ping: left unanswered
+        Assert.Equal(0, time.Advance(TimeSpan.FromSeconds(1.9)));
+        time.Advance(TimeSpan.FromSeconds(0.1));
+        var lost = await events.NextAsync(MqttEventKind.Disconnected);
+        Assert.Equal($"lost the connection to 127.0.0.1:{broker.Port}: no PINGRESP within 2 s: the connection is dead", lost.Message);
+        Assert.False(client.IsConnected);
+    }
+
+    [Fact]
+    public async Task Incoming_QoS_1_and_2_are_acknowledged_per_spec_and_a_QoS_2_duplicate_is_delivered_once()
+    {
+        await using var broker = new FakeBroker();
+        var (client, s) = await ConnectedAsync(broker);
+        await using var _ = client;
+
+        await s.SendAsync(0x32, 0x06, 0x00, 0x01, (byte)'a', 0x00, 0x07, 0x11); // QoS 1, id 7
+        await s.ExpectAsync(0x40, 0x00, 0x07);
+        byte[] qos2 = [0x34, 0x06, 0x00, 0x01, (byte)'b', 0x00, 0x09, 0x22]; // QoS 2, id 9
+        await s.SendAsync(qos2);
+        await s.ExpectAsync(0x50, 0x00, 0x09); // PUBREC
+        qos2[0] |= 0x08; // DUP: the broker did not see our PUBREC
+        await s.SendAsync(qos2);
+        await s.ExpectAsync(0x50, 0x00, 0x09);
+        await s.SendAsync(0x30, 0x04, 0x00, 0x01, (byte)'c', 0x33); // QoS 0 marker
+        await s.SendAsync(0x62, 0x02, 0x00, 0x09); // PUBREL
+        await s.ExpectAsync(0x70, 0x00, 0x09); // PUBCOMP
+
+        var received = new List<MqttMessage>();
+        for (int i = 0; i < 3; i++) received.Add(await client.Messages.NextAsync());
+        Assert.Equal(["a", "b", "c"], received.Select(m => m.Topic));
+        Assert.Equal([MqttQos.AtLeastOnce, MqttQos.ExactlyOnce, MqttQos.AtMostOnce], received.Select(m => m.Qos));
+        Assert.Equal([0x22], received[1].Payload.ToArray());
+        Assert.False(client.Messages.TryRead(out var extra), $"the QoS 2 duplicate was delivered again: {extra}");
+    }
+
+    [Fact]
+    public async Task An_unacknowledged_QoS_1_publish_is_resent_with_DUP_on_the_next_connection()
+    {
+        await using var broker = new FakeBroker();
+        var (client, s1) = await ConnectedAsync(broker);
+        await using var _ = client;
+        var publish = client.PublishAsync("d/1", new byte[] { 0x05 }, MqttQos.AtLeastOnce);
+        var (first, body) = await s1.ReadPacketAsync();
+        Assert.Equal(0x32, first); // QoS 1, no DUP
+        s1.Close(); // no PUBACK
+
+        var s2 = await broker.AcceptConnectedAsync();
+        var (again, body2) = await s2.ReadPacketAsync();
+        Assert.Equal(0x3A, again); // QoS 1 with DUP
+        Assert.Equal(body, body2); // same topic, packet id and payload
+        Assert.False(publish.IsCompleted);
+        await s2.SendAsync(0x40, 0x02, body[^3], body[^2]); // PUBACK for that id
+        await publish.WaitAsync(Wait);
+    }
+
+    [Fact]
+    public async Task A_refused_subscription_is_a_clear_error()
+    {
+        await using var broker = new FakeBroker();
+        var (client, s) = await ConnectedAsync(broker);
+        await using var _ = client;
+        var subscribe = client.SubscribeAsync("secret/#");
+        var (header, body) = await s.ReadPacketAsync();
+        Assert.Equal(0x82, header);
+        await s.SendAsync(0x90, 0x03, body[0], body[1], 0x80);
+        var ex = await Assert.ThrowsAsync<MqttException>(() => subscribe.WaitAsync(Wait));
+        Assert.Equal($"broker 127.0.0.1:{broker.Port} refused the subscription to 'secret/#' (SUBACK 0x80; check its ACL)", ex.Message);
+    }
+
+    [Fact]
+    public async Task Dispose_sends_DISCONNECT_and_closes()
+    {
+        await using var broker = new FakeBroker();
+        var (client, s) = await ConnectedAsync(broker);
+        var events = new ClientEvents(client);
+        await client.DisposeAsync().AsTask().WaitAsync(Wait);
+        await s.ExpectAsync(0xE0);
+        await s.ClosedByClientAsync();
+        Assert.Null((await events.NextAsync(MqttEventKind.Disconnected)).Error);
+        Assert.True(client.Messages.Completion.IsCompleted);
+    }
+}
