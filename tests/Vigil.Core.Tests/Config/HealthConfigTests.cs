@@ -32,14 +32,14 @@ public sealed class HealthConfigTests
                   - { kind: output-stall, timeout: 2m, action: { exec: "notify-send hung" } }
             """);
         var exec = spec.Health[0];
-        Assert.Equal(["./check.sh", "--quick"], Assert.IsType<ExecCheck>(exec.Check).Command);
+        Assert.Equal(["./check.sh", "--quick"], Assert.IsType<ExecCheck>(exec.Check).Command.ToArray());
         Assert.Equal((TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10), 4, 2), (exec.Period, exec.Timeout, exec.InitialDelay, exec.FailureThreshold, exec.SuccessThreshold));
         Assert.Equal(ProbeRole.Readiness, exec.Role);
         Assert.Equal(ProbeAction.Notify, exec.Action);
         var stall = spec.Health[1];
         Assert.IsType<OutputStallCheck>(stall.Check);
         Assert.Equal(ProbeAction.Exec, stall.Action);
-        Assert.Equal(["notify-send", "hung"], stall.ActionCommand);
+        Assert.Equal(["notify-send", "hung"], stall.ActionCommand.ToArray());
         Assert.Equal(TimeSpan.FromMinutes(2), stall.Timeout);
         Assert.Equal(TimeSpan.FromSeconds(30), stall.Period); // a quarter of the window, capped at 30 s
         Assert.Equal(1, stall.FailureThreshold);              // one missed window is the failure
