@@ -21,7 +21,7 @@ public sealed class HttpProbeTests(ITestOutputHelper output)
         // The startup probe takes the first answer; the liveness probe gets two, then the server hangs.
         sup.Start(Fixture.Spec("web", "http", "3", "hang").OnPort(port).WithSchedule(100).Probed(HttpStartup(port), probe));
         var hung = await rec.Exactly("HTTP answered 3");
-        var unhealthy = await AssertHangRestarted(rec, probe, hung.Time, atLeast: probe.Timeout, output, "http");
+        var unhealthy = await AssertHangRestarted(rec, probe, hung.Time, atLeast: probe.Timeout / 2, output, "http");
         Assert.Equal($"no answer from http://127.0.0.1:{port}/health within 600ms", unhealthy.Why);
         Assert.Single(rec.Events.OfType<Unhealthy>(), u => u.Pid == unhealthy.Pid);
     }

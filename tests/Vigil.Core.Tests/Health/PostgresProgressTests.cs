@@ -47,7 +47,7 @@ public sealed class PostgresProgressTests(PostgresServer pg, ITestOutputHelper o
             await pg.Server.ExecuteAsync($"insert into {table} default values");
             lastInsert = DateTimeOffset.UtcNow;
         }
-        var unhealthy = await AssertHangRestarted(rec, probe, lastInsert, atLeast: probe.Timeout, output, "progress postgres");
+        var unhealthy = await AssertHangRestarted(rec, probe, lastInsert, atLeast: probe.Timeout / 2, output, "progress postgres");
         Assert.Matches($@"^hung: progress stuck at 6 for \d+(\.\d+)?s \(postgres: select count\(\*\) from {table}\)$", unhealthy.Why);
     }
 

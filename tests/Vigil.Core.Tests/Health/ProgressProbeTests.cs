@@ -39,7 +39,7 @@ public sealed class ProgressProbeTests(ITestOutputHelper output) : IDisposable
         using var rec = new Recorder(sup);
         var unit = sup.Start(Fixture.Spec("worker", "append", path, "100", "5", "marker", "stalled", "hang").WithSchedule(100).Probed(probe));
         var stalled = await rec.Marker("stalled");
-        var unhealthy = await AssertHangRestarted(rec, probe, stalled.Time, atLeast: probe.Timeout - Ms(200), output, $"progress {kind}");
+        var unhealthy = await AssertHangRestarted(rec, probe, stalled.Time, atLeast: probe.Timeout / 2, output, $"progress {kind}");
         var what = kind switch { "size" => $"size of {path}", "lines" => $"lines of {path}", _ => $"exec: sh -c wc -l < '{path}'" };
         Assert.Matches($@"^hung: progress stuck at {stuckAt} for \d+(\.\d+)?m?s \({System.Text.RegularExpressions.Regex.Escape(what)}\)$", unhealthy.Why);
     }
@@ -48,10 +48,10 @@ public sealed class ProgressProbeTests(ITestOutputHelper output) : IDisposable
     public async Task A_number_that_keeps_growing_is_not_restarted_over_several_windows()
     {
         var path = Path.Combine(_dir.Path, "out.csv");
-        var probe = Liveness(new ProgressCheck(new ProgressSource.FileLines(path)), periodMs: 200, timeoutMs: 800);
+        var probe = Liveness(new ProgressCheck(new ProgressSource.FileLines(path)), periodMs: 250, timeoutMs: 1000);
         await using var sup = new Supervisor();
         using var rec = new Recorder(sup);
-        // 30 lines over 3 s: nearly four windows of 800 ms, each with growth.
+        // 30 lines over 3 s: three windows of 1 s, each with growth.
         var unit = sup.Start(Fixture.Spec("worker", "append", path, "100", "30", "marker", "done", "hang").WithSchedule(100).Probed(probe));
         await rec.Marker("done");
         Assert.Empty(rec.Events.OfType<Unhealthy>());
@@ -75,7 +75,7 @@ public sealed class ProgressProbeTests(ITestOutputHelper output) : IDisposable
         var hung = await rec.Exactly("HTTP answered 4");
         // The failing read is the next check (within a period) and fails at its deadline (the period, at least 1 s).
         var deadline = probe.CheckDeadline;
-        var unhealthy = await AssertHangRestarted(rec, probe with { Timeout = deadline }, hung.Time, atLeast: deadline, output, "progress http json");
+        var unhealthy = await AssertHangRestarted(rec, probe with { Timeout = deadline }, hung.Time, atLeast: deadline / 2, output, "progress http json");
         Assert.Equal($"progress read failed (processed from {url}): no answer from {url} within 1s", unhealthy.Why);
     }
 
@@ -107,7 +107,7 @@ public sealed class ProgressProbeTests(ITestOutputHelper output) : IDisposable
             cmd.ExecuteNonQuery();
             lastInsert = DateTimeOffset.UtcNow;
         }
-        var unhealthy = await AssertHangRestarted(rec, probe, lastInsert, atLeast: probe.Timeout, output, "progress sqlite");
+        var unhealthy = await AssertHangRestarted(rec, probe, lastInsert, atLeast: probe.Timeout / 2, output, "progress sqlite");
         Assert.Matches(@"^hung: progress stuck at 6 for \d+(\.\d+)?s \(sqlite: select count\(\*\) from jobs\)$", unhealthy.Why);
     }
 
