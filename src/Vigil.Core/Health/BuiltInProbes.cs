@@ -8,6 +8,9 @@ public sealed class BuiltInProbes : IProbeProvider
     public IProbe? Create(ProbeSpec spec, string unitName, IDictionary<string, string> environment) => spec.Check switch
     {
         ExecCheck c => new ExecProbe(c),
+        HttpCheck c => new HttpProbe(c),
+        TcpCheck c => new TcpProbe(c),
+        ProgressCheck c => new ProgressProbe(c),
         OutputStallCheck => new OutputStallProbe(),
         HeartbeatFileCheck c => new HeartbeatFileProbe(c),
         CustomCheck c => c.Create(),

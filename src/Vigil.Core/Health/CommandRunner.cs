@@ -25,6 +25,13 @@ public static class CommandRunner
 {
     private const int MaxOutput = 4096;
 
+    /// <summary>What a probe's command finds in its environment besides Vigil's own: the unit and its main PID.</summary>
+    public static Dictionary<string, string?> ProbeEnvironment(ProbeTarget target) => new()
+    {
+        ["VIGIL_UNIT"] = target.UnitName,
+        ["VIGIL_PID"] = target.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
     public static async Task<CommandOutcome> RunAsync(ILauncher launcher, IReadOnlyList<string> argv, string cwd,
         IReadOnlyDictionary<string, string?>? env, TimeProvider time, CancellationToken cancel)
     {

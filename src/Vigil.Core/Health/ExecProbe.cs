@@ -7,8 +7,8 @@ internal sealed class ExecProbe(ExecCheck check) : IProbe
 {
     public async ValueTask<ProbeResult> CheckAsync(ProbeTarget target, CancellationToken cancel)
     {
-        var env = new Dictionary<string, string?> { ["VIGIL_UNIT"] = target.UnitName, ["VIGIL_PID"] = target.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture) };
-        var r = await CommandRunner.RunAsync(target.Launcher, check.Command, target.WorkingDirectory, env, target.Time, cancel).ConfigureAwait(false);
+        var r = await CommandRunner.RunAsync(target.Launcher, check.Command, target.WorkingDirectory, CommandRunner.ProbeEnvironment(target),
+            target.Time, cancel).ConfigureAwait(false);
         string lines = r.FirstLines();
         string tail = lines.Length > 0 ? $": {lines}" : "";
         if (r.Succeeded) return ProbeResult.Ok("exec check passed" + tail);

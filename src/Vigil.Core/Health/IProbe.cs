@@ -15,7 +15,7 @@ public readonly record struct ProbeResult(bool Healthy, string Detail, IReadOnly
 /// <summary>
 /// One health check of a unit's current run. A probe is created for each run (so it may keep state, such as the
 /// last progress seen) and disposed when the run ends. <see cref="CheckAsync"/> must honour
-/// <paramref name="cancel"/> (the runner cancels it at the check deadline); it is also abandoned there if it does
+/// <paramref name="cancel"/> (the runner cancels it at the check deadline); it is also abandoned just after if it does
 /// not, so a hung target can never block Vigil.
 /// </summary>
 public interface IProbe : IAsyncDisposable

@@ -25,8 +25,8 @@ public sealed record ProbeReport(int Run, ProbeSpec Probe, ProbeReportKind Kind,
 // environment: sd-notify's NOTIFY_SOCKET), started with the run's target after it, and disposed when the run ends.
 // Each probe has its own loop: initial delay, then (unless it is the startup probe) wait for the startup gate,
 // then check every period. A check runs under a deadline on the injected clock; a probe that ignores its
-// cancellation token is abandoned at the deadline and counted as a failure, so a hung target or a hung probe
-// never holds anything up. Thresholds are counted here, not in the probes (Kubernetes semantics: failureThreshold
+// cancellation token is abandoned shortly after the deadline (CancelGrace) and counted as a failure, so a hung
+// target or a hung probe never holds anything up. Thresholds are counted here, not in the probes (Kubernetes semantics: failureThreshold
 // consecutive failures fail the probe, successThreshold consecutive passes recover it); only changes of verdict are
 // reported, through a callback that posts to the unit's loop. Nothing here touches the unit's state.
 internal sealed class ProbeRunner : IAsyncDisposable
@@ -143,8 +143,9 @@ internal sealed class ProbeRunner : IAsyncDisposable
         catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
     }
 
-    /// <summary>How long after its deadline a cancelled check may take to return before it is abandoned.</summary>
-    internal static readonly TimeSpan AbandonGrace = TimeSpan.FromMilliseconds(250);
+    /// <summary>How long after its deadline a check's result is still awaited: a probe that honours its token returns
+    /// its own detail ("no answer from … within 1s") a moment after the cancellation; one that does not is abandoned.</summary>
+    internal static readonly TimeSpan CancelGrace = TimeSpan.FromMilliseconds(500);
 
     /// <summary>One check under its deadline. Never throws except for the runner's own stop.</summary>
     internal static async Task<ProbeResult> CheckOnceAsync(ProbeSpec spec, IProbe probe, ProbeTarget target, CancellationToken stop)
@@ -157,9 +158,8 @@ internal sealed class ProbeRunner : IAsyncDisposable
         catch (Exception e) { return ProbeResult.Fail($"probe error: {e.Message}"); }
         try
         {
-            // A probe that honours its token answers soon after the deadline with its own detail (and has cleaned up,
-            // e.g. killed its command); one that ignores it is abandoned shortly after, never awaited forever.
-            return await check.WaitAsync(deadline + AbandonGrace, target.Time, stop).ConfigureAwait(false);
+            // WaitAsync: a probe that ignores its token is abandoned just after the deadline, not awaited forever.
+            return await check.WaitAsync(deadline + CancelGrace, target.Time, stop).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested) { throw; }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException)

@@ -5,14 +5,18 @@ namespace Vigil.Health;
 /// <summary>Shared judgement of the stall kinds: healthy while the last sign of life is younger than the timeout.</summary>
 internal static class Stall
 {
-    public static ProbeResult Judge(ProbeTarget target, long? lastSign, string what, string never)
+    public static ProbeResult Judge(ProbeTarget target, long? lastSign, string what, string never) =>
+        Judge(target, lastSign,
+            since => $"{what} {since} ago",
+            since => lastSign is null ? $"hung: {never} in {since}" : $"hung: no {what} for {since}");
+
+    /// <summary>The same judgement with the caller's words; each function gets the time since the last sign (or
+    /// since the run started, before the first one), formatted.</summary>
+    public static ProbeResult Judge(ProbeTarget target, long? lastSign, Func<string, string> ok, Func<string, string> hung)
     {
-        var window = target.Spec.Timeout;
         var since = target.Time.GetElapsedTime(lastSign ?? target.StartedAt);
-        if (since < window) return ProbeResult.Ok($"{what} {Durations.Format(Round(since))} ago");
-        return ProbeResult.Fail(lastSign is null
-            ? $"hung: {never} in {Durations.Format(Round(since))}"
-            : $"hung: no {what} for {Durations.Format(Round(since))}");
+        var text = Durations.Format(Round(since));
+        return since < target.Spec.Timeout ? ProbeResult.Ok(ok(text)) : ProbeResult.Fail(hung(text));
     }
 
     private static TimeSpan Round(TimeSpan t) => TimeSpan.FromMilliseconds(Math.Round(t.TotalMilliseconds / 100) * 100);

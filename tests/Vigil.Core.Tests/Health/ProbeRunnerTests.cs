@@ -211,17 +211,17 @@ public sealed class ProbeRunnerTests
     {
         await using var h = new Harness();
         var probe = new ScriptedProbe(h.Time, n => n == 1 ? null : ProbeResult.Ok());
-        h.Start((Spec("live", fail: 1, timeout: 0.5), probe));
+        h.Start((Spec("live", fail: 1, timeout: 0.5, period: 2), probe));
         Assert.True(await Procs.Eventually(() => probe.Checks.Count == 1 && h.Time.PendingTimers >= 1, Wait));
         Assert.Equal(1, h.Time.Advance(TimeSpan.FromMilliseconds(500))); // the deadline cancels the token: ignored
         Assert.True(await Procs.Eventually(() => h.Time.PendingTimers >= 1, Wait));
-        h.Time.Advance(ProbeRunner.AbandonGrace); // and shortly after it the check is abandoned
+        h.Time.Advance(ProbeRunner.CancelGrace); // and shortly after it the check is abandoned
         var r = await h.NextReport();
         Assert.Equal(ProbeReportKind.Failed, r.Kind);
         Assert.Contains("timed out after 500ms", r.Detail);
         await h.Idle();
-        await h.Step(); // the loop goes on: next check 1 s after the first began
-        Assert.Equal([S(0), S(1)], probe.Checks.ToArray());
+        await h.Step(); // the loop goes on: next check one period after the first began
+        Assert.Equal([S(0), S(2)], probe.Checks.ToArray());
         Assert.Contains("timed out after 500ms", r.Detail);
         Assert.Equal(ProbeReportKind.Recovered, Assert.Single(h.Drain()).Kind);
     }
