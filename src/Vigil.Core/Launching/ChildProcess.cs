@@ -119,6 +119,7 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
     {
         [ThreadStatic] private static byte[]? t_buffer;
 
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public bool OnReady(int fd, uint events)
         {
             var buf = t_buffer ??= new byte[256 * 1024];

@@ -70,15 +70,39 @@ public sealed class LineRing
         }
     }
 
+    /// <summary>Holds the ring for a batch of <see cref="AddHeld"/> calls (one chunk read from a pipe): one lock per
+    /// chunk instead of one per line. Readers wait at most for the chunk. Pair with <see cref="Release"/>.</summary>
+    public void Hold() => Monitor.Enter(_gate);
+
+    public void Release() => Monitor.Exit(_gate);
+
+    /// <summary>While held: whether anyone follows (then every line must be offered, none may be skipped).</summary>
+    public bool HasFollowersHeld => _followers.Length > 0;
+
+    /// <summary>As <see cref="Add(DateTimeOffset, int, string, int, Launching.StreamKind, ReadOnlySpan{byte}, bool)"/>, while held.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void AddHeld(DateTimeOffset time, int unitId, string name, int pid, Launching.StreamKind stream, ReadOnlySpan<byte> bytes, bool continued)
+    {
+        Store(time, unitId, name, pid, stream, bytes, continued);
+        if (_followers.Length == 0) return;
+        var line = new OutputLine(time, unitId, name, pid, stream, bytes.ToArray(), continued);
+        foreach (var f in _followers) f.Offer(line);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Store(DateTimeOffset time, int unitId, string name, int pid, Launching.StreamKind stream, ReadOnlySpan<byte> bytes, bool continued)
     {
         if (_lines.Length == 0) return;
         int at;
-        if (_count < _lines.Length) at = (_start + _count++) % _lines.Length;
+        if (_count < _lines.Length)
+        {
+            at = _start + _count++;
+            if (at >= _lines.Length) at -= _lines.Length;
+        }
         else
         {
             at = _start;
-            _start = (_start + 1) % _lines.Length;
+            if (++_start == _lines.Length) _start = 0;
         }
         ref var slot = ref _lines[at];
         // Reuse the slot's buffer when it fits and is not much larger (a one-off huge line is not kept around).
@@ -88,7 +112,7 @@ public sealed class LineRing
         slot.Length = bytes.Length;
         slot.Time = time;
         slot.UnitId = unitId;
-        slot.Name = name;
+        if (!ReferenceEquals(slot.Name, name)) slot.Name = name; // the same string every line: skip the GC write barrier
         slot.Pid = pid;
         slot.Stream = stream;
         slot.Continued = continued;

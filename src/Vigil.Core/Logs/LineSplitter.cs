@@ -1,4 +1,13 @@
+using System.Runtime.CompilerServices;
+
 namespace Vigil.Logs;
+
+/// <summary>Receives the lines of a <see cref="LineSplitter"/>. A struct implementation lets the JIT specialise and
+/// inline the per-line call (the capture hot path); <see cref="LineSplitter.LineHandler"/> delegates also work.</summary>
+public interface ILineSink
+{
+    void Line(ReadOnlySpan<byte> line, bool continued);
+}
 
 /// <summary>
 /// Splits a byte stream into lines on <c>\n</c> (a preceding <c>\r</c> is dropped too), bytes passed through
@@ -20,51 +29,74 @@ public sealed class LineSplitter(int maxLine = LineSplitter.DefaultMaxLine)
 
     public void Feed(ReadOnlySpan<byte> data, LineHandler onLine)
     {
+        var sink = new DelegateSink(onLine);
+        Feed(data, ref sink);
+    }
+
+    /// <summary>Emits what is buffered as a final line (the child exited without a trailing newline).</summary>
+    public void Flush(LineHandler onLine)
+    {
+        var sink = new DelegateSink(onLine);
+        Flush(ref sink);
+    }
+
+    private readonly struct DelegateSink(LineHandler handler) : ILineSink
+    {
+        public void Line(ReadOnlySpan<byte> line, bool continued) => handler(line, continued);
+    }
+
+    /// <summary>Splits <paramref name="data"/>, handing each whole line to <paramref name="onLine"/>; a trailing partial
+    /// line is kept for the next call.</summary>
+    // Capture runs for seconds at most per flood, too short for tiered compilation to promote it: optimise at once.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Feed<TSink>(ReadOnlySpan<byte> data, ref TSink onLine) where TSink : struct, ILineSink
+    {
         while (!data.IsEmpty)
         {
             int nl = data.IndexOf((byte)'\n');
             if (nl < 0)
             {
-                Append(data, onLine);
+                Append(data, ref onLine);
                 return;
             }
             var head = data[..nl];
             data = data[(nl + 1)..];
             if (_pendingLength == 0)
             {
-                EmitWhole(head, onLine);
+                EmitWhole(head, ref onLine);
             }
             else
             {
-                Append(head, onLine);
+                Append(head, ref onLine);
                 var line = _pending.AsSpan(0, _pendingLength);
                 _pendingLength = 0;
-                EmitWhole(line, onLine);
+                EmitWhole(line, ref onLine);
             }
         }
     }
 
     /// <summary>Emits what is buffered as a final line (the child exited without a trailing newline).</summary>
-    public void Flush(LineHandler onLine)
+    public void Flush<TSink>(ref TSink onLine) where TSink : struct, ILineSink
     {
         if (_pendingLength == 0) return;
         var line = _pending.AsSpan(0, _pendingLength);
         _pendingLength = 0;
-        EmitWhole(line, onLine);
+        EmitWhole(line, ref onLine);
     }
 
-    private void EmitWhole(ReadOnlySpan<byte> line, LineHandler onLine)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void EmitWhole<TSink>(ReadOnlySpan<byte> line, ref TSink onLine) where TSink : struct, ILineSink
     {
         if (!line.IsEmpty && line[^1] == (byte)'\r') line = line[..^1];
         while (line.Length > MaxLine)
         {
-            onLine(line[..MaxLine], true);
+            onLine.Line(line[..MaxLine], true);
             line = line[MaxLine..];
         }
-        onLine(line, false);
+        onLine.Line(line, false);
     }
 
-    private void Append(ReadOnlySpan<byte> data, LineHandler onLine)
+    private void Append<TSink>(ReadOnlySpan<byte> data, ref TSink onLine) where TSink : struct, ILineSink
     {
         while (_pendingLength + data.Length > MaxLine)
         {
@@ -72,7 +104,7 @@ public sealed class LineSplitter(int maxLine = LineSplitter.DefaultMaxLine)
             int take = MaxLine - _pendingLength;
             EnsureCapacity(MaxLine);
             data[..take].CopyTo(_pending.AsSpan(_pendingLength));
-            onLine(_pending.AsSpan(0, MaxLine), true);
+            onLine.Line(_pending.AsSpan(0, MaxLine), true);
             _pendingLength = 0;
             data = data[take..];
         }

@@ -490,18 +490,11 @@ public sealed partial class Unit
         {
             Volatile.Write(ref _lastAt, unit._time.GetTimestamp());
             var time = unit._time.GetUtcNow(); // when the chunk was read: one clock read per read(), not per line
-            unit.Log.BeginChunk(time, stream);
-            (stream == StreamKind.Stdout ? _out : _err).Feed(data, (line, cont) => unit.Log.Line(time, pid, stream, line, cont));
-            unit.Log.EndChunk();
+            unit.Log.Chunk(time, pid, stream, data, stream == StreamKind.Stdout ? _out : _err, final: false);
         }
 
-        public void OnEnd(int pid, StreamKind stream)
-        {
-            var time = unit._time.GetUtcNow();
-            unit.Log.BeginChunk(time, stream);
-            (stream == StreamKind.Stdout ? _out : _err).Flush((line, cont) => unit.Log.Line(time, pid, stream, line, cont));
-            unit.Log.EndChunk();
-        }
+        public void OnEnd(int pid, StreamKind stream) =>
+            unit.Log.Chunk(unit._time.GetUtcNow(), pid, stream, [], stream == StreamKind.Stdout ? _out : _err, final: true);
     }
 }
 

@@ -51,15 +51,53 @@ internal sealed class UnitLog : IAsyncDisposable
     /// <summary>Lines that could not be written to this unit's files (disk full, no permission, …).</summary>
     public long DroppedLines => (_both?.DroppedLines ?? 0) + (_out?.DroppedLines ?? 0) + (_err?.DroppedLines ?? 0);
 
+    /// <summary>
+    /// One read() of one pipe (reactor thread): split into lines, each formatted into the chunk's batch (one append
+    /// to the file per chunk), kept in the ring and given to sinks. With <paramref name="final"/>, the stream ended:
+    /// what is left in the splitter is the last line.
+    /// </summary>
+    // A flood lasts seconds at most, too short for tiered compilation to promote this path: optimise at once.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public void Chunk(DateTimeOffset time, int pid, StreamKind stream, ReadOnlySpan<byte> data, LineSplitter splitter, bool final)
+    {
+        BeginChunk(time, stream);
+        var sink = new ChunkSink(this, time, pid, stream);
+        bool ring = _spec.RingLines > 0;
+        if (ring) Ring.Hold();
+        try
+        {
+            // Only the ring's last Capacity lines can outlive this chunk; unless someone follows, skip the others.
+            // Each '\n' ends at least one emitted line, so skipping (newlines - capacity) never skips a survivor.
+            if (ring && !final && !Ring.HasFollowersHeld) sink.RingSkip = data.Count((byte)'\n') - Ring.Capacity;
+            sink.Ring = ring;
+            if (final) splitter.Flush(ref sink); else splitter.Feed(data, ref sink);
+        }
+        finally
+        {
+            if (ring) Ring.Release();
+        }
+        EndChunk();
+    }
+
+    private struct ChunkSink(UnitLog log, DateTimeOffset time, int pid, StreamKind stream) : ILineSink
+    {
+        public int RingSkip;
+        public bool Ring;
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public void Line(ReadOnlySpan<byte> line, bool continued) => log.Line(time, pid, stream, line, continued, Ring && RingSkip-- <= 0);
+    }
+
     /// <summary>Starts a chunk of lines read at <paramref name="time"/> from one stream (reactor thread).</summary>
-    public void BeginChunk(DateTimeOffset time, StreamKind stream)
+    private void BeginChunk(DateTimeOffset time, StreamKind stream)
     {
         _batchWriter = stream == StreamKind.Stdout ? _out ?? _both : _err ?? _both;
         _batchLength = _batchLines = 0;
         if (_batchWriter is not null && _spec.Timestamps) LogLineFormatter.WriteTimestamp(_timestamp, time);
     }
 
-    public void Line(DateTimeOffset time, int pid, StreamKind stream, ReadOnlySpan<byte> line, bool continued)
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private void Line(DateTimeOffset time, int pid, StreamKind stream, ReadOnlySpan<byte> line, bool continued, bool toRing)
     {
         if (_batchWriter is not null)
         {
@@ -76,7 +114,7 @@ internal sealed class UnitLog : IAsyncDisposable
             _batchLength += n;
             _batchLines++;
         }
-        if (_spec.RingLines > 0) Ring.Add(time, _unit.Id, _unit.Name, pid, stream, line, continued);
+        if (toRing) Ring.AddHeld(time, _unit.Id, _unit.Name, pid, stream, line, continued);
         bool listeners = _unit.HasOutputListeners;
         if (_sink is null && !listeners) return;
         var ol = new OutputLine(time, _unit.Id, _unit.Name, pid, stream, line.ToArray(), continued);
@@ -85,7 +123,7 @@ internal sealed class UnitLog : IAsyncDisposable
     }
 
     /// <summary>Ends the chunk: its lines go to the file in one piece.</summary>
-    public void EndChunk()
+    private void EndChunk()
     {
         if (_batchLength > 0) FlushChunk();
     }
