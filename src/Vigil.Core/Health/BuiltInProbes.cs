@@ -10,6 +10,8 @@ public sealed class BuiltInProbes : IProbeProvider
         ExecCheck c => new ExecProbe(c),
         OutputStallCheck => new OutputStallProbe(),
         HeartbeatFileCheck c => new HeartbeatFileProbe(c),
+        MemoryCheck c => new MemoryProbe(c),
+        CpuCheck c => new CpuProbe(c),
         CustomCheck c => c.Create(),
         _ => null,
     };
