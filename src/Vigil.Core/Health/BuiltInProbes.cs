@@ -12,6 +12,7 @@ public sealed class BuiltInProbes : IProbeProvider
         HeartbeatFileCheck c => new HeartbeatFileProbe(c),
         MemoryCheck c => new MemoryProbe(c),
         CpuCheck c => new CpuProbe(c),
+        SdNotifyCheck c => SdNotifyProbe.Open(c, unitName, environment),
         CustomCheck c => c.Create(),
         _ => null,
     };

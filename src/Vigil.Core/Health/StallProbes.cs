@@ -5,11 +5,12 @@ namespace Vigil.Health;
 /// <summary>Shared judgement of the stall kinds: healthy while the last sign of life is younger than the timeout.</summary>
 internal static class Stall
 {
-    public static ProbeResult Judge(ProbeTarget target, long? lastSign, string what, string never)
+    /// <param name="window">How long the sign may be missing; the probe's timeout unless given.</param>
+    public static ProbeResult Judge(ProbeTarget target, long? lastSign, string what, string never, TimeSpan? window = null)
     {
-        var window = target.Spec.Timeout;
+        var limit = window ?? target.Spec.Timeout;
         var since = target.Time.GetElapsedTime(lastSign ?? target.StartedAt);
-        if (since < window) return ProbeResult.Ok($"{what} {Durations.Format(Round(since))} ago");
+        if (since < limit) return ProbeResult.Ok($"{what} {Durations.Format(Round(since))} ago");
         return ProbeResult.Fail(lastSign is null
             ? $"hung: {never} in {Durations.Format(Round(since))}"
             : $"hung: no {what} for {Durations.Format(Round(since))}");
