@@ -9,12 +9,14 @@ namespace Vigil.Health;
 /// (utime + stime in /proc) over the injected monotonic clock between two checks. Judged over the last
 /// <see cref="CpuCheck.Window"/>, and only once the samples cover a whole window (no verdict before):
 /// <list type="bullet">
-/// <item>spinning: every sample in the window is above <see cref="CpuCheck.MaxPercent"/> (it never came down);</item>
-/// <item>stuck: the CPU time over the whole window is below <see cref="CpuCheck.MinPercent"/> (SIGSTOPped,
-/// deadlocked, blocked forever). Judged on the window's total, not per sample, because the kernel counts CPU time
-/// in clock ticks (10 ms): a lightly loaded process reads 0 in many short samples without being stuck. A min only
-/// makes sense for a process that is meant to work all the time (a render loop, a worker), not an idle server.</item>
+/// <item>spinning: the share over the whole window is above <see cref="CpuCheck.MaxPercent"/>;</item>
+/// <item>stuck: the share over the whole window is below <see cref="CpuCheck.MinPercent"/> (SIGSTOPped,
+/// deadlocked, blocked forever). A min only makes sense for a process that is meant to work all the time (a render
+/// loop, a worker), not for an idle server.</item>
 /// </list>
+/// Both are judged on the window's total CPU time, not sample by sample: the kernel counts CPU time in clock ticks
+/// (10 ms), so a lightly loaded process reads 0 in many short samples without being stuck, and a spinning process on
+/// a busy machine reads under its usual share in some samples without having stopped spinning.
 /// CPU time of a child that exited and was reaped by a parent in the tree is kept (it moves to the parent's
 /// cutime/cstime); that of a process reparented out of the tree and reaped elsewhere is lost for its last sample.
 /// </summary>
@@ -43,7 +45,7 @@ internal sealed class CpuProbe(CpuCheck check) : IProbe
         if (_window.Full)
         {
             string span = Durations.Format(check.Window);
-            if (check.MaxPercent is { } max && _window.Lowest > max)
+            if (check.MaxPercent is { } max && _window.Average > max)
                 return ValueTask.FromResult(ProbeResult.Fail($"cpu: {Pct(_window.Average, "0")} of a core for {span} (max {Pct(max)})", gauges));
             if (check.MinPercent is { } min && _window.Average < min)
                 return ValueTask.FromResult(ProbeResult.Fail($"stuck: {Pct(_window.Average, "0.0")} cpu for {span} (min {Pct(min)})", gauges));
@@ -76,9 +78,6 @@ internal sealed class CpuWindow(TimeSpan window)
 
     /// <summary>The share over all samples of the window, in percent of one core.</summary>
     public double Average => _samples.Count == 0 ? 0 : _samples.Sum(s => s.Cpu) / (_samples[^1].To - _samples[0].From).TotalSeconds * 100;
-
-    /// <summary>The lowest share of one sample in the window.</summary>
-    public double Lowest => _samples.Count == 0 ? 0 : _samples.Min(Share);
 
     private static double Share((TimeSpan From, TimeSpan To, double Cpu) s) => s.Cpu / (s.To - s.From).TotalSeconds * 100;
 }
