@@ -27,8 +27,9 @@ public sealed class CpuProbeTests(ITestOutputHelper output)
         Assert.Equal(a.Pid, bad.Pid);
         Assert.Matches(@"^cpu: \d+% of a core for 2s \(max 50%\)$", bad.Why);
         Assert.True(bad.Time - spawned.Time >= Window, $"a verdict {bad.Time - spawned.Time} after the spawn, before a full window");
-        // window + one period from the start of the spin, with room for a loaded machine.
-        Assert.InRange(output.Latency("cpu max", a.Time, bad), Window, Window + TimeSpan.FromSeconds(4));
+        // Within window + one period of the start of the spin (the runtime's start-up counts too, so it can be
+        // less than a window after the marker), with room for a loaded machine.
+        Assert.InRange(output.Latency("cpu max", a.Time, bad), TimeSpan.Zero, Window + TimeSpan.FromSeconds(4));
         await rec.Event<Spawned>(s => s.RestartCount == 1);
         Assert.False(Procs.Alive(a.Pid));
         Assert.True(unit.Snapshot.Gauges.ContainsKey("cpu_percent"));

@@ -10,15 +10,13 @@ namespace Vigil.Tests.Health;
 [Collection("processes")]
 public sealed class MemoryProbeTests(ITestOutputHelper output)
 {
-    private const long Mib = 1 << 20;
-
     [Fact]
     public async Task A_tree_growing_over_max_is_detected_after_threshold_samples_and_restarted()
     {
         await using var sup = new Supervisor();
         using var rec = new Recorder(sup);
         var unit = sup.Start(Fixture.Spec("grower", "alloc", "20", "marker", "a", "sleep", "1500", "alloc", "200", "hang").WithSchedule(100)
-            .WithProbes(ResourceProbeKit.Probe(new MemoryCheck(100 * Mib), periodMs: 200, failureThreshold: 2)));
+            .WithProbes(ResourceProbeKit.Probe(new MemoryCheck(100 * ResourceProbeKit.Mib), periodMs: 200, failureThreshold: 2)));
 
         var a = await rec.Marker("a");
         var grown = await rec.Line(l => l.Text == "ALLOC total=220MB", "the second allocation");
@@ -47,7 +45,7 @@ public sealed class MemoryProbeTests(ITestOutputHelper output)
         using var rec = new Recorder(sup);
         // A fixture holds about 30 MiB: the parent with 40 MiB more stays under 85 MiB alone, the tree does not.
         sup.Start(Fixture.Spec("family", "grandchild", "alloc", "40", "marker", "a", "hang").WithSchedule(100).WithStop(TimeSpan.FromSeconds(1))
-            .WithProbes(ResourceProbeKit.Probe(new MemoryCheck(85 * Mib), periodMs: 200)));
+            .WithProbes(ResourceProbeKit.Probe(new MemoryCheck(85 * ResourceProbeKit.Mib), periodMs: 200)));
         var gc = await rec.Line(l => l.Text.StartsWith("GRANDCHILD pid="), "the grandchild");
         int grandchild = Procs.ParsePid(gc.Text, "pid=");
         var bad = await rec.Event<Unhealthy>();
@@ -62,11 +60,11 @@ public sealed class MemoryProbeTests(ITestOutputHelper output)
         await using var sup = new Supervisor();
         using var rec = new Recorder(sup);
         var unit = sup.Start(Fixture.Spec("steady", "alloc", "20", "tick", "100", "0").WithSchedule(100)
-            .WithProbes(ResourceProbeKit.Probe(new MemoryCheck(300 * Mib), periodMs: 200)));
+            .WithProbes(ResourceProbeKit.Probe(new MemoryCheck(300 * ResourceProbeKit.Mib), periodMs: 200)));
         await rec.Line(l => l.Text == "tick 20", "20 ticks (about ten samples)");
         Assert.Empty(rec.Events.OfType<Unhealthy>());
         Assert.Single(rec.Events.OfType<Spawned>());
         Assert.True(unit.Snapshot.Gauges.TryGetValue("rss_bytes", out var rss), "no rss_bytes gauge");
-        Assert.InRange(rss, 20 * Mib, 300 * Mib);
+        Assert.InRange(rss, 20 * ResourceProbeKit.Mib, 300 * ResourceProbeKit.Mib);
     }
 }

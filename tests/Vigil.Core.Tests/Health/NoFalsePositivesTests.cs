@@ -11,8 +11,6 @@ namespace Vigil.Tests.Health;
 [Collection("processes")]
 public sealed class NoFalsePositivesTests(ITestOutputHelper output)
 {
-    private const long Mib = 1 << 20;
-
     [Fact]
     public async Task Healthy_units_under_stall_heartbeat_resource_and_watchdog_probes_survive_two_busy_cores()
     {
@@ -29,7 +27,7 @@ public sealed class NoFalsePositivesTests(ITestOutputHelper output)
             var loadStart = spinners.Select(CpuTicks).ToList();
 
             var cpu = ResourceProbeKit.Probe(new CpuCheck(MaxPercent: 90, MinPercent: null, TimeSpan.FromSeconds(2)), periodMs: 500);
-            var memory = ResourceProbeKit.Probe(new MemoryCheck(500 * Mib), periodMs: 500);
+            var memory = ResourceProbeKit.Probe(new MemoryCheck(500 * ResourceProbeKit.Mib), periodMs: 500);
             var beat = Path.Combine(dir.FullName, "beat");
             await using var sup = new Supervisor();
             using var rec = new Recorder(sup);

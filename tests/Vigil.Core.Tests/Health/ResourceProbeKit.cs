@@ -8,6 +8,8 @@ namespace Vigil.Tests.Health;
 /// <summary>Small helpers of the resource and sd-notify probe tests.</summary>
 internal static class ResourceProbeKit
 {
+    public const long Mib = 1 << 20;
+
     public static ProcessSpec WithProbes(this ProcessSpec s, params ProbeSpec[] probes) => s with { Health = [.. probes] };
 
     public static ProbeSpec Probe(ProbeCheck check, int periodMs, int failureThreshold = 1) =>
