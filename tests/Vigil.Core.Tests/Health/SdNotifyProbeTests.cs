@@ -96,6 +96,22 @@ public sealed class SdNotifyProbeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task As_a_readiness_probe_it_reports_not_ready_until_READY_1_and_never_restarts()
+    {
+        await using var sup = new Supervisor();
+        using var rec = new Recorder(sup);
+        var unit = sup.Start(Fixture.Spec("late", "marker", "a", "sleep", "500", "notify", "READY=1", "marker", "b", "hang")
+            .WithProbes(SdNotify(null) with { Role = ProbeRole.Readiness }));
+        var notYet = await rec.Event<ReadinessChanged>(r => !r.Ready);
+        Assert.Equal("not ready: no READY=1 yet", notYet.Detail);
+        await rec.Marker("b");
+        var ready = await rec.Event<ReadinessChanged>(r => r.Ready);
+        Assert.True(ready.Time > notYet.Time);
+        Assert.True(await Procs.Eventually(() => unit.Snapshot.Ready == true));
+        Assert.Empty(rec.Events.OfType<Unhealthy>());
+    }
+
+    [Fact]
     public async Task Watchdog_trigger_fails_the_next_check_and_shows_the_last_status()
     {
         await using var sup = new Supervisor();
