@@ -54,6 +54,7 @@ public static partial class ConfigLoader
 
         private ProbeSpec? Probe(YMapping map, string path)
         {
+            int errorsBefore = _errors.Count;
             // The kind decides which other keys exist, so read it first.
             string? kind = null;
             foreach (var (k, val) in map.Entries)
@@ -164,14 +165,10 @@ public static partial class ConfigLoader
             // A stall kind's default period follows its timeout, so a stall is seen within timeout + one period.
             if (check.TimeoutIsStallWindow && !values.ContainsKey("period") && values.ContainsKey("timeout"))
                 spec = spec with { Period = DefaultStallPeriod(spec.Timeout) };
-            // Validated here, where the index in the file is known (invalid probes are left out of the spec).
-            foreach (var problem in spec.Validate(path))
-            {
-                int colon = problem.IndexOf(": ", StringComparison.Ordinal);
-                var keyPath = problem[..colon];
-                Error(_keyPositions.TryGetValue(keyPath, out var kat) ? kat : map.Start, keyPath, problem[(colon + 2)..]);
-            }
-            return spec;
+            // Validated here, at the probe's own position and index: a probe with errors is left out of the list, so
+            // the process's validation would otherwise name the wrong index (and repeat what a key already reported).
+            if (_errors.Count > errorsBefore) return null;
+            return Problems(spec.Validate("").Select(p => p.TrimStart('.')), path, map.Start) > 0 ? null : spec;
         }
 
         private ProbeCheck? Progress(Dictionary<string, (string Path, Pos At, YNode Value)> values, YMapping map, string path)

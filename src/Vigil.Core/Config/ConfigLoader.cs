@@ -245,15 +245,24 @@ public static partial class ConfigLoader
                     Error(map.Start, path, "needs 'command' or 'script'");
             }
 
-            foreach (var problem in spec.Validate())
+            Problems(spec.Validate(), path, map.Start);
+            return spec;
+        }
+
+        /// <summary>Reports a spec's validation problems (<c>key: message</c>, keys relative to <paramref name="path"/>)
+        /// at their keys' positions, or at <paramref name="fallback"/>; returns how many there were.</summary>
+        private int Problems(IEnumerable<string> problems, string path, Pos fallback)
+        {
+            int count = 0;
+            foreach (var problem in problems)
             {
-                if (problem.StartsWith("health[", StringComparison.Ordinal)) continue; // reported by Probe() with its position
+                count++;
                 int colon = problem.IndexOf(": ", StringComparison.Ordinal);
                 var (key, message) = colon > 0 ? (problem[..colon], problem[(colon + 2)..]) : ("", problem);
                 var keyPath = key.Length > 0 ? path + "." + key : path;
-                Error(_keyPositions.TryGetValue(keyPath, out var at) ? at : map.Start, keyPath, message);
+                Error(_keyPositions.TryGetValue(keyPath, out var at) ? at : fallback, keyPath, message);
             }
-            return spec;
+            return count;
         }
 
         private ImmutableArray<string> Command(YNode v, string path, Pos at)

@@ -13,6 +13,9 @@ public sealed class BuiltInProbes : IProbeProvider
         ProgressCheck c => new ProgressProbe(c),
         OutputStallCheck => new OutputStallProbe(),
         HeartbeatFileCheck c => new HeartbeatFileProbe(c),
+        MemoryCheck c => new MemoryProbe(c),
+        CpuCheck c => new CpuProbe(c),
+        SdNotifyCheck c => SdNotifyProbe.Open(c, unitName, environment),
         CustomCheck c => c.Create(),
         _ => null,
     };

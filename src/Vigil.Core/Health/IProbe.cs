@@ -23,6 +23,14 @@ public interface IProbe : IAsyncDisposable
     ValueTask<ProbeResult> CheckAsync(ProbeTarget target, CancellationToken cancel);
 }
 
+/// <summary>A probe that also works between checks (sd-notify's receive loop) and needs its target as soon as the run
+/// starts: before any initial delay, startup gate or first check.</summary>
+internal interface IRunBoundProbe : IProbe
+{
+    /// <summary>Called once, right after the spawn, with the run's target. Must not block or throw.</summary>
+    void RunStarted(ProbeTarget target);
+}
+
 /// <summary>What a probe may look at: the run it watches. Read-only; the same object for every check of a run.</summary>
 public sealed class ProbeTarget
 {

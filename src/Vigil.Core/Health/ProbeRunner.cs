@@ -73,7 +73,11 @@ internal sealed class ProbeRunner : IAsyncDisposable
     public void Start(Func<ProbeSpec, ProbeTarget> target)
     {
         foreach (var (spec, probe) in _probes)
-            _loops.Add(Task.Run(() => LoopAsync(spec, probe, target(spec), _stop.Token)));
+        {
+            var t = target(spec);
+            if (probe is IRunBoundProbe bound) bound.RunStarted(t);
+            _loops.Add(Task.Run(() => LoopAsync(spec, probe, t, _stop.Token)));
+        }
     }
 
     private async Task LoopAsync(ProbeSpec spec, IProbe probe, ProbeTarget target, CancellationToken stop)

@@ -185,7 +185,8 @@ public sealed record MemoryCheck(long MaxBytes) : ProbeCheck
 public sealed record CpuCheck(double? MaxPercent, double? MinPercent, TimeSpan Window) : ProbeCheck
 {
     public override string Kind => "cpu";
-    public override TimeSpan DefaultPeriod => TimeSpan.FromSeconds(5);
+    /// <summary>A quarter of the window (between 100 ms and 5 s), so a verdict comes within window + one period.</summary>
+    public override TimeSpan DefaultPeriod => TimeSpan.FromTicks(Math.Clamp(Window.Ticks / 4, TimeSpan.FromMilliseconds(100).Ticks, TimeSpan.FromSeconds(5).Ticks));
     public override int DefaultFailureThreshold => 1;
     public override IEnumerable<string> Validate()
     {

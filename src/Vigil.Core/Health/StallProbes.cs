@@ -5,18 +5,19 @@ namespace Vigil.Health;
 /// <summary>Shared judgement of the stall kinds: healthy while the last sign of life is younger than the timeout.</summary>
 internal static class Stall
 {
-    public static ProbeResult Judge(ProbeTarget target, long? lastSign, string what, string never) =>
+    /// <param name="window">How long the sign may be missing; the probe's timeout unless given.</param>
+    public static ProbeResult Judge(ProbeTarget target, long? lastSign, string what, string never, TimeSpan? window = null) =>
         Judge(target, lastSign,
             since => $"{what} {since} ago",
-            since => lastSign is null ? $"hung: {never} in {since}" : $"hung: no {what} for {since}");
+            since => lastSign is null ? $"hung: {never} in {since}" : $"hung: no {what} for {since}", window);
 
     /// <summary>The same judgement with the caller's words; each function gets the time since the last sign (or
     /// since the run started, before the first one), formatted.</summary>
-    public static ProbeResult Judge(ProbeTarget target, long? lastSign, Func<string, string> ok, Func<string, string> hung)
+    public static ProbeResult Judge(ProbeTarget target, long? lastSign, Func<string, string> ok, Func<string, string> hung, TimeSpan? window = null)
     {
         var since = target.Time.GetElapsedTime(lastSign ?? target.StartedAt);
         var text = Durations.Format(Round(since));
-        return since < target.Spec.Timeout ? ProbeResult.Ok(ok(text)) : ProbeResult.Fail(hung(text));
+        return since < (window ?? target.Spec.Timeout) ? ProbeResult.Ok(ok(text)) : ProbeResult.Fail(hung(text));
     }
 
     private static TimeSpan Round(TimeSpan t) => TimeSpan.FromMilliseconds(Math.Round(t.TotalMilliseconds / 100) * 100);

@@ -52,6 +52,9 @@ internal static unsafe partial class Native
     [DllImport(Libc, SetLastError = true)] public static extern int eventfd(uint initval, int flags);
     [DllImport(Libc, SetLastError = true)] public static extern int access(byte* path, int mode);
     [DllImport(Libc)] public static extern byte* strerror(int errnum);
+    [DllImport(Libc)] public static extern long sysconf(int name);
+    public const int _SC_CLK_TCK = 2;
+    [DllImport(Libc)] public static extern uint geteuid();
 
     private static readonly bool IsX64 = RuntimeInformation.ProcessArchitecture == Architecture.X64;
     private static long SysPidfdOpen => IsX64 || RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 434 : throw new PlatformNotSupportedException();

@@ -10,7 +10,11 @@ public enum OsState
 
 /// <summary>The fields of /proc/PID/stat that Vigil uses.</summary>
 /// <param name="StartTime">Field 22: start time in clock ticks since boot; with the PID it identifies a process.</param>
-public readonly record struct ProcStat(int Pid, OsState State, int ParentPid, int ProcessGroup, int Session, ulong StartTime);
+/// <param name="CpuTicks">Fields 14 + 15 (utime + stime): CPU time of the process itself, in clock ticks (<see cref="ProcFs.ClockTicksPerSecond"/>).</param>
+/// <param name="ChildCpuTicks">Fields 16 + 17 (cutime + cstime): CPU time of the children it has waited for, in clock ticks.</param>
+/// <param name="RssPages">Field 24: resident set size in pages (<see cref="Environment.SystemPageSize"/>).</param>
+public readonly record struct ProcStat(int Pid, OsState State, int ParentPid, int ProcessGroup, int Session, ulong StartTime,
+    ulong CpuTicks = 0, ulong ChildCpuTicks = 0, long RssPages = 0);
 
 /// <summary>Reads /proc with no allocation on the hot path (status polls run for every unit).</summary>
 public static unsafe class ProcFs
@@ -58,9 +62,9 @@ public static unsafe class ProcFs
         // rest: field 3 (state) onward, separated by single spaces.
         OsState state = ParseState((char)rest[0]);
         int field = 3;
-        long ppid = 0, pgrp = 0, session = 0; ulong start = 0;
+        long ppid = 0, pgrp = 0, session = 0, cutime = 0, cstime = 0, rss = 0; ulong start = 0, utime = 0, stime = 0;
         int i = 1;
-        while (i < rest.Length && field < 22)
+        while (i < rest.Length && field < 24)
         {
             if (rest[i] != (byte)' ') { i++; continue; }
             field++;
@@ -73,13 +77,39 @@ public static unsafe class ProcFs
                 case 4: long.TryParse(tok, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out ppid); break;
                 case 5: long.TryParse(tok, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out pgrp); break;
                 case 6: long.TryParse(tok, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out session); break;
+                case 14: ulong.TryParse(tok, NumberStyles.None, CultureInfo.InvariantCulture, out utime); break;
+                case 15: ulong.TryParse(tok, NumberStyles.None, CultureInfo.InvariantCulture, out stime); break;
+                case 16: long.TryParse(tok, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out cutime); break;
+                case 17: long.TryParse(tok, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out cstime); break;
                 case 22: ulong.TryParse(tok, NumberStyles.None, CultureInfo.InvariantCulture, out start); break;
+                case 24: long.TryParse(tok, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out rss); break;
             }
             i = j;
         }
-        if (field < 22) return false;
-        stat = new ProcStat(pid, state, (int)ppid, (int)pgrp, (int)session, start);
+        if (field < 22) return false; // fields 23 and 24 (vsize, rss) are read when present
+        stat = new ProcStat(pid, state, (int)ppid, (int)pgrp, (int)session, start,
+            utime + stime, (ulong)Math.Max(0, cutime + cstime), Math.Max(0, rss));
         return true;
+    }
+
+    /// <summary>The unit of the CPU times in /proc (sysconf(_SC_CLK_TCK), 100 on Linux).</summary>
+    public static long ClockTicksPerSecond { get; } = Native.sysconf(Native._SC_CLK_TCK) is > 0 and var hz ? hz : 100;
+
+    /// <summary>
+    /// A fresh stat of <paramref name="root"/> and of every live process of its tree (<see cref="Descendants"/>:
+    /// children by parent links and members of <paramref name="session"/>); the tree's shape may come from a shared
+    /// <paramref name="snapshot"/>, but each member's numbers are read now, and a PID reused since the snapshot is
+    /// skipped. Empty when the root is gone.
+    /// </summary>
+    public static List<ProcStat> Tree(int root, int session, IReadOnlyList<ProcStat>? snapshot = null)
+    {
+        var tree = new List<ProcStat>();
+        if (!TryReadStat(root, out var r) || r.State is OsState.Zombie or OsState.Dead) return tree;
+        tree.Add(r);
+        foreach (var d in Descendants(root, session, snapshot))
+            if (TryReadStat(d.Pid, out var now) && now.StartTime == d.StartTime && now.State is not (OsState.Zombie or OsState.Dead))
+                tree.Add(now);
+        return tree;
     }
 
     private static readonly object SnapshotGate = new();

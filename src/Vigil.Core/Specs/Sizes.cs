@@ -34,4 +34,14 @@ public static class Sizes
         bytes = (long)total;
         return true;
     }
+
+    /// <summary>A size for people: <c>512B</c>, <c>100MiB</c>, <c>2.1GiB</c> (powers of 1024, at most one decimal).</summary>
+    public static string Format(long bytes)
+    {
+        string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
+        double v = bytes;
+        int u = 0;
+        while (Math.Abs(v) >= 1024 && u < units.Length - 1) { v /= 1024; u++; }
+        return v.ToString(u == 0 ? "0" : "0.#", CultureInfo.InvariantCulture) + units[u];
+    }
 }

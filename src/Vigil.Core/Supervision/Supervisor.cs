@@ -158,6 +158,8 @@ public sealed class Supervisor : IAsyncDisposable
         foreach (var u in _units.Where(u => u.Spec.Detach)) u.Post(new Unit.ReleaseMsg());
         await Task.WhenAll(_units.Where(u => !u.Spec.Detach).Select(u => u.StopAndWaitAsync("Vigil is shutting down"))).ConfigureAwait(false);
         StatusWatcher.Dispose();
+        // Probes of the ended runs release what they hold (sd-notify's socket file) before Vigil is done.
+        foreach (var u in _units) await u.ProbesDisposed.ConfigureAwait(false);
         // Output still in flight from the last runs reaches the files before they close.
         foreach (var u in _units) await u.Log.DisposeAsync().ConfigureAwait(false);
         foreach (var ch in _eventSubscribers) ch.Writer.TryComplete();

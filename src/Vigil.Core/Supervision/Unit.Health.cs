@@ -29,7 +29,7 @@ public sealed partial class Unit
         StopProbes();
         int run = ++_run;
         _startupPassed = !Spec.Health.Any(p => p.Role == ProbeRole.Startup);
-        _notReady = Spec.Health.Where(p => p.Role == ProbeRole.Readiness).Select(p => p.Name).ToImmutableHashSet();
+        _notReady = Spec.Health.Where(GivesReadiness).Select(p => p.Name).ToImmutableHashSet();
         if (!HasProbes) return null;
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
         IProbeProvider[] providers = [.. _owner.Options.ProbeProviders, BuiltInProbes.Instance];
@@ -49,16 +49,27 @@ public sealed partial class Unit
         });
     }
 
+    private Task _probesDisposed = Task.CompletedTask;
+
+    /// <summary>Completes when the probes of every ended run are disposed (sd-notify's socket file removed).</summary>
+    internal Task ProbesDisposed => Volatile.Read(ref _probesDisposed);
+
     private void StopProbes()
     {
         if (_probes is { } r)
         {
             _probes = null;
-            _ = r.DisposeAsync().AsTask();
+            var disposing = r.DisposeAsync().AsTask();
+            var earlier = _probesDisposed;
+            Volatile.Write(ref _probesDisposed, earlier.IsCompleted ? disposing : Task.WhenAll(earlier, disposing));
         }
     }
 
-    private bool? Readiness => HasProbes && (Spec.Health.Any(p => p.Role is ProbeRole.Readiness or ProbeRole.Startup))
+    /// <summary>Probes whose verdict is the unit's readiness: readiness probes, and an sd-notify probe in any role
+    /// (systemd's Type=notify: not ready until READY=1, which the probe reports as it arrives).</summary>
+    private static bool GivesReadiness(ProbeSpec p) => p.Role == ProbeRole.Readiness || p.Check is SdNotifyCheck;
+
+    private bool? Readiness => HasProbes && Spec.Health.Any(p => GivesReadiness(p) || p.Role == ProbeRole.Startup)
         ? _process is not null && _state == UnitState.Running && _startupPassed && _notReady.IsEmpty
         : null;
 

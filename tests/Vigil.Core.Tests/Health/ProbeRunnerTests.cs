@@ -212,7 +212,7 @@ public sealed class ProbeRunnerTests
         await using var h = new Harness();
         var probe = new ScriptedProbe(h.Time, n => n == 1 ? null : ProbeResult.Ok());
         h.Start((Spec("live", fail: 1, timeout: 0.5, period: 2), probe));
-        Assert.True(await Procs.Eventually(() => probe.Checks.Count == 1 && h.Time.PendingTimers >= 1, Wait));
+        Assert.True(await Procs.Eventually(() => probe.Checks.Count == 1 && h.Time.PendingTimers >= 2, Wait), "the deadline and the abandon timers are armed");
         Assert.Equal(1, h.Time.Advance(TimeSpan.FromMilliseconds(500))); // the deadline cancels the token: ignored
         Assert.True(await Procs.Eventually(() => h.Time.PendingTimers >= 1, Wait));
         h.Time.Advance(ProbeRunner.CancelGrace); // and shortly after it the check is abandoned

@@ -46,6 +46,27 @@ public sealed class ProcFsTests
     }
 
     [Fact]
+    public void Cpu_times_and_rss_are_read_from_fields_14_to_17_and_24()
+    {
+        var st = Parse("42 (worker) S 1 2 3 0 -1 4194560 100 0 0 0 5 6 7 8 20 0 1 0 987654 1000 200 18446744073709551615");
+        Assert.Equal(11UL, st.CpuTicks);
+        Assert.Equal(15UL, st.ChildCpuTicks);
+        Assert.Equal(200, st.RssPages);
+        Assert.Equal(987654UL, st.StartTime);
+    }
+
+    [Fact]
+    public void Tree_reads_this_process_fresh_with_its_rss_and_cpu_time()
+    {
+        var tree = ProcFs.Tree(Environment.ProcessId, 0);
+        var self = Assert.Single(tree, p => p.Pid == Environment.ProcessId);
+        Assert.Equal(self, tree[0]);
+        Assert.True(self.RssPages * Environment.SystemPageSize > 1 << 20, $"rss {self.RssPages} pages");
+        Assert.True(self.CpuTicks > 0);
+        Assert.Empty(ProcFs.Tree(int.MaxValue, 0));
+    }
+
+    [Fact]
     public void Truncated_lines_are_rejected()
     {
         Assert.False(ProcFs.TryParseStat("42 (x) S 1 2 3"u8, out _));

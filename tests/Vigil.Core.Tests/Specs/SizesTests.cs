@@ -27,4 +27,12 @@ public sealed class SizesTests
     [InlineData("-1")]
     [InlineData("99999999999T")]
     public void Bad_sizes_are_rejected(string text) => Assert.False(Sizes.TryParse(text, out _));
+
+    [Theory]
+    [InlineData(512L, "512B")]
+    [InlineData(104857600L, "100MiB")]
+    [InlineData(2147483648L, "2GiB")]
+    [InlineData(2254857830L, "2.1GiB")]
+    [InlineData(1536L, "1.5KiB")]
+    public void Sizes_format_for_people(long bytes, string text) => Assert.Equal(text, Sizes.Format(bytes));
 }
