@@ -130,7 +130,17 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
                 fixed (byte* p = buf) n = Native.read(fd, p, buf.Length);
                 if (n > 0)
                 {
-                    owner.Request.Receiver?.OnData(owner.Pid, kind, buf.AsSpan(0, (int)n));
+                    var receiver = owner.Request.Receiver;
+                    receiver?.OnData(owner.Pid, kind, buf.AsSpan(0, (int)n));
+                    if (receiver is not null && receiver.Behind(kind))
+                    {
+                        // The log file is behind a flood: stop reading this pipe (the child blocks on it, as it would
+                        // writing the file itself) until the writer catches up. Paused before registering, so a resume
+                        // that comes at once is never lost. Every other child is still served.
+                        Reactor.Shared.Pause(fd);
+                        if (!receiver.ResumeWhenCaughtUp(kind, () => Reactor.Shared.Resume(fd))) Reactor.Shared.Resume(fd);
+                        return true;
+                    }
                     if (n < buf.Length) return true; // a short read: most likely drained (level-triggered epoll wakes us if not)
                     continue; // the fd is non-blocking, so another read cannot hang the reactor
                 }

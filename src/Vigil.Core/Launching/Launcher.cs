@@ -192,6 +192,14 @@ public interface IOutputReceiver
 {
     void OnData(int pid, StreamKind stream, ReadOnlySpan<byte> data);
     void OnEnd(int pid, StreamKind stream);
+
+    /// <summary>Flow control, asked after each <see cref="OnData"/>: true when the consumer of this stream (a log
+    /// file behind a flood) wants the reader to stop reading the pipe for now.</summary>
+    bool Behind(StreamKind stream) => false;
+
+    /// <summary>Registers <paramref name="resume"/> to be called once when the consumer has caught up; false when it
+    /// already has (the reader then goes on at once).</summary>
+    bool ResumeWhenCaughtUp(StreamKind stream, Action resume) => false;
 }
 
 /// <summary>Either a started process (a <see cref="ChildProcess"/>, or a fake from a test launcher) or a <see cref="SpawnFailure"/>.</summary>

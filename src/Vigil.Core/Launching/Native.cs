@@ -15,7 +15,7 @@ internal static unsafe partial class Native
     public const int CLD_EXITED = 1, CLD_KILLED = 2, CLD_DUMPED = 3;
     public const short POSIX_SPAWN_SETSIGDEF = 0x04, POSIX_SPAWN_SETSIGMASK = 0x08, POSIX_SPAWN_SETSID = 0x80;
     public const int PR_SET_CHILD_SUBREAPER = 36;
-    public const int EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2;
+    public const int EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3;
     public const uint EPOLLIN = 0x001, EPOLLERR = 0x008, EPOLLHUP = 0x010;
 
     // Opaque glibc structs: sizes on x86_64/aarch64 are 80 (file actions), 336 (attr), 128 (sigset, siginfo).

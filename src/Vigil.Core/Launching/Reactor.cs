@@ -41,6 +41,23 @@ internal sealed unsafe class Reactor : IDisposable
         Add(fd);
     }
 
+    /// <summary>Stops watching <paramref name="fd"/> for input (it stays registered) until <see cref="Resume"/>.
+    /// Any thread.</summary>
+    public void Pause(int fd) => Modify(fd, 0);
+
+    /// <summary>Watches a paused fd again. Harmless when it has been unregistered meanwhile.</summary>
+    public void Resume(int fd)
+    {
+        if (_handlers.ContainsKey(fd)) Modify(fd, Native.EPOLLIN);
+    }
+
+    private void Modify(int fd, uint events)
+    {
+        byte* ev = stackalloc byte[16];
+        Native.WriteEpollEvent(ev, events, (ulong)fd);
+        Native.epoll_ctl(_epfd, Native.EPOLL_CTL_MOD, fd, ev); // ENOENT: the fd ended meanwhile
+    }
+
     private void Add(int fd)
     {
         byte* ev = stackalloc byte[16];

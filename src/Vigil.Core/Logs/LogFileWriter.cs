@@ -83,6 +83,8 @@ public static class LogFiles
 public sealed class LogFileWriter : IAsyncDisposable, IDisposable
 {
     public const long MaxPendingBytes = 64L * 1024 * 1024;
+    /// <summary>Pending bytes above which <see cref="Behind"/> asks the pipe reader to pause.</summary>
+    public const long HighWater = 16L * 1024 * 1024;
     public static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
     private const int InitialBuffer = 64 * 1024;
 
@@ -103,6 +105,7 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
     private long _appended;          // lines accepted into batches so far
     private bool _wakeSignalled, _closing, _reopenRequested;
     private readonly List<(long Target, TaskCompletionSource Done)> _flushWaiters = [];
+    private List<Action>? _caughtUp;  // paused pipe readers to resume when the pending batch is taken
 
     // Writer task only (read elsewhere through Interlocked).
     private SafeFileHandle? _file;
@@ -147,7 +150,6 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
         lock (_gate)
         {
             // Over the memory bound, or (a caller's bug) after the last dispose: count, never throw on the reactor.
-            if (!_closing && _pendingBytes + need > MaxPendingBytes) WaitForRoom(need);
             if (_closing || _pendingBytes + need > MaxPendingBytes)
             {
                 Interlocked.Increment(ref _dropped);
@@ -176,7 +178,6 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
         bool wake = false;
         lock (_gate)
         {
-            if (!_closing && _pendingBytes + lines.Length > MaxPendingBytes) WaitForRoom(lines.Length);
             if (_closing || _pendingBytes + lines.Length > MaxPendingBytes)
             {
                 Interlocked.Add(ref _dropped, count);
@@ -194,16 +195,34 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// Backpressure, not loss, while the file is healthy: a flood faster than the disk makes the caller (the pipe
-    /// reader) wait for the writer to take the pending batch, so the child blocks on its full pipe the way it would
-    /// writing to a file itself. Bounded (10 s), and never while the file is failing: then lines are dropped and
-    /// counted instead. Caller holds _gate.
+    /// Backpressure, not loss: true when more than <see cref="HighWater"/> bytes wait for the disk. The pipe reader
+    /// then stops reading that child's pipe (and only that one: the reactor goes on serving every other child)
+    /// until <see cref="ResumeWhenCaughtUp"/> calls back, so a flood faster than the disk is slowed through its full
+    /// pipe the way it would be writing the file itself. While the file is failing the writer drops batches at
+    /// once, so this never holds a child up then.
     /// </summary>
-    private void WaitForRoom(int need)
+    public bool Behind => Volatile.Read(ref _pendingBytes) > HighWater;
+
+    /// <summary>Calls <paramref name="resume"/> once (on the writer task) when the writer has taken the pending batch,
+    /// or returns false when it is not behind (any more), and the caller goes on by itself.</summary>
+    public bool ResumeWhenCaughtUp(Action resume)
     {
-        long deadline = Environment.TickCount64 + 10_000;
-        while (_pendingBytes + need > MaxPendingBytes && !_faulted && !_closing && Environment.TickCount64 < deadline)
-            Monitor.Wait(_gate, 100);
+        lock (_gate)
+        {
+            if (_pendingBytes <= HighWater || _closing) return false;
+            (_caughtUp ??= []).Add(resume);
+            return true;
+        }
+    }
+
+    private static void Run(List<Action>? callbacks)
+    {
+        if (callbacks is null) return;
+        foreach (var c in callbacks)
+        {
+            try { c(); }
+            catch (Exception e) { Console.Error.WriteLine($"vigil: log writer callback failed: {e.Message}"); }
+        }
     }
 
     /// <summary>Closes the file and opens the path again before the next batch (after an external logrotate
@@ -237,7 +256,13 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
     public async ValueTask DisposeAsync()
     {
         if (!LogFiles.Release(this)) return;
-        lock (_gate) _closing = true;
+        List<Action>? resume;
+        lock (_gate)
+        {
+            _closing = true;
+            (resume, _caughtUp) = (_caughtUp, null);
+        }
+        Run(resume);
         LogFiles.Closing_(this, _loop);
         _wake.Release();
         await _loop.ConfigureAwait(false);
@@ -277,6 +302,7 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
                 long length;
                 int lines;
                 bool reopen, closing;
+                List<Action>? caughtUp = null;
                 lock (_gate)
                 {
                     _wakeSignalled = false;
@@ -298,9 +324,10 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
                         _spareList = [];
                         _pendingBytes = 0;
                         _pendingLines = 0;
-                        Monitor.PulseAll(_gate); // room again for an appender waiting in WaitForRoom
+                        (caughtUp, _caughtUp) = (_caughtUp, null);
                     }
                 }
+                Run(caughtUp); // readers paused by Behind go on while this batch is written
                 if (reopen) CloseFile();
                 if (length == 0)
                 {

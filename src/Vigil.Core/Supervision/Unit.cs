@@ -493,6 +493,10 @@ public sealed partial class Unit
             unit.Log.Chunk(time, pid, stream, data, stream == StreamKind.Stdout ? _out : _err, final: false);
         }
 
+        public bool Behind(StreamKind stream) => unit.Log.Behind(stream);
+
+        public bool ResumeWhenCaughtUp(StreamKind stream, Action resume) => unit.Log.ResumeWhenCaughtUp(stream, resume);
+
         public void OnEnd(int pid, StreamKind stream) =>
             unit.Log.Chunk(unit._time.GetUtcNow(), pid, stream, [], stream == StreamKind.Stdout ? _out : _err, final: true);
     }

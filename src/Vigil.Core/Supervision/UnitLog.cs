@@ -48,6 +48,13 @@ internal sealed class UnitLog : IAsyncDisposable
         return w;
     }
 
+    private LogFileWriter? WriterFor(StreamKind stream) => stream == StreamKind.Stdout ? _out ?? _both : _err ?? _both;
+
+    /// <summary>The file this stream goes to is behind a flood: the pipe reader should pause (see <see cref="LogFileWriter.Behind"/>).</summary>
+    public bool Behind(StreamKind stream) => WriterFor(stream)?.Behind ?? false;
+
+    public bool ResumeWhenCaughtUp(StreamKind stream, Action resume) => WriterFor(stream)?.ResumeWhenCaughtUp(resume) ?? false;
+
     /// <summary>Lines that could not be written to this unit's files (disk full, no permission, …).</summary>
     public long DroppedLines => (_both?.DroppedLines ?? 0) + (_out?.DroppedLines ?? 0) + (_err?.DroppedLines ?? 0);
 
@@ -91,7 +98,7 @@ internal sealed class UnitLog : IAsyncDisposable
     /// <summary>Starts a chunk of lines read at <paramref name="time"/> from one stream (reactor thread).</summary>
     private void BeginChunk(DateTimeOffset time, StreamKind stream)
     {
-        _batchWriter = stream == StreamKind.Stdout ? _out ?? _both : _err ?? _both;
+        _batchWriter = WriterFor(stream);
         _batchLength = _batchLines = 0;
         if (_batchWriter is not null && _spec.Timestamps) LogLineFormatter.WriteTimestamp(_timestamp, time);
     }
