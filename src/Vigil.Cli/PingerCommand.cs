@@ -15,7 +15,7 @@ public static class PingerCommand
 
         Keys (defaults): targetAppName (unknown), tether.host (localhost), tether.port (1883), tether.username,
         tether.password, tether.agentId (random), ping.interval (15000), ping.timeout (5000), ping.tetherAgentId,
-        ping.reconnectGrace (10000), pm2.enabled (true), pm2.processName (unknown), pm2.bin (pm2),
+        ping.grace (10000), pm2.enabled (true), pm2.processName (unknown), pm2.bin (pm2),
         datadog.enabled (true), datadog.globalTags (["app:TetherProcessPinger"]), datadog.decodeStats (true),
         loglevel (warn), exitPause (3000), restart.exec.
         Sources, highest first: --flags, TetherProcessPinger_a__b environment variables, --config FILE, the nearest
@@ -49,6 +49,7 @@ public static class PingerCommand
 
         using var sink = settings.DatadogEnabled ? new UdpDogStatsDSink(DogStatsDOptions.FromEnvironment()) : null;
         var datadog = sink is null ? null : new DogStatsDWriter(sink, settings.Tags);
-        return await new ProcessPinger(settings, Console.Error, datadog).RunAsync(stop.Token).ConfigureAwait(false);
+        // Logs go to stdout, as the original's log4js console appender.
+        return await new ProcessPinger(settings, Console.Out, datadog).RunAsync(stop.Token).ConfigureAwait(false);
     }
 }

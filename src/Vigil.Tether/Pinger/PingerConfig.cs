@@ -28,7 +28,7 @@ public static class PingerConfig
     static readonly string[] Keys =
     [
         "targetAppName", "tether.host", "tether.port", "tether.username", "tether.password", "tether.agentId",
-        "ping.interval", "ping.timeout", "ping.tetherAgentId", "ping.reconnectGrace",
+        "ping.interval", "ping.timeout", "ping.tetherAgentId", "ping.grace",
         "pm2.enabled", "pm2.processName", "pm2.bin", "datadog.enabled", "datadog.globalTags", "datadog.decodeStats",
         "loglevel", "exitPause", "restart.exec",
     ];
@@ -107,7 +107,7 @@ public static class PingerConfig
             Interval = Ms("ping.interval", d.Interval),
             Timeout = Ms("ping.timeout", d.Timeout),
             TetherAgentId = OptStr("ping.tetherAgentId", null),
-            ReconnectGrace = Ms("ping.reconnectGrace", d.ReconnectGrace, zeroOk: true),
+            Grace = Ms("ping.grace", d.Grace, zeroOk: true),
             Pm2Enabled = Bool("pm2.enabled", d.Pm2Enabled),
             Pm2ProcessName = Str("pm2.processName", d.Pm2ProcessName),
             Pm2Bin = Str("pm2.bin", d.Pm2Bin),

@@ -5,7 +5,7 @@ namespace Vigil.Tether.Pinger;
 
 /// <summary>
 /// The configuration of <c>vigil pinger</c>: every key of the Tether Process Pinger with its default, plus Vigil's
-/// additions (<c>ping.reconnectGrace</c>, <c>pm2.bin</c>, <c>restart.exec</c>). Built by <see cref="PingerConfig.Load"/>.
+/// additions (<c>ping.grace</c>, <c>pm2.bin</c>, <c>restart.exec</c>). Built by <see cref="PingerConfig.Load"/>.
 /// </summary>
 public sealed record PingerSettings
 {
@@ -30,9 +30,9 @@ public sealed record PingerSettings
     /// <summary><c>ping.tetherAgentId</c>: listen on <c>+/ID/pong</c> instead of <c>+/+/pong</c>.</summary>
     public string? TetherAgentId { get; init; }
 
-    /// <summary><c>ping.reconnectGrace</c> (Vigil): after the broker connection comes back, missed pongs within this
-    /// long are warnings, not timeouts, so the target has time to reconnect too.</summary>
-    public TimeSpan ReconnectGrace { get; init; } = TimeSpan.FromMilliseconds(10000);
+    /// <summary><c>ping.grace</c> (Vigil): after the pinger starts, after the broker connection comes back and after a
+    /// restart, a missed pong within this long is a warning, not a timeout, so the target has time to (re)connect.</summary>
+    public TimeSpan Grace { get; init; } = TimeSpan.FromMilliseconds(10000);
 
     /// <summary><c>pm2.enabled</c>, <c>pm2.processName</c>, <c>pm2.bin</c> (Vigil: the pm2 executable, from PATH by default).</summary>
     public bool Pm2Enabled { get; init; } = true;

@@ -18,6 +18,7 @@ public sealed class ProcessPinger(PingerSettings settings, TextWriter log, DogSt
     readonly TimeProvider _time = time ?? TimeProvider.System;
     readonly Pm2? _pm2 = settings.Pm2Enabled ? new Pm2(settings.Pm2Bin) : null;
     readonly object _logGate = new();
+    long _settledFrom;
 
     /// <summary>Runs until <paramref name="stop"/> (exit code 0) or a fatal failure (1).</summary>
     public async Task<int> RunAsync(CancellationToken stop)
@@ -64,9 +65,17 @@ public sealed class ProcessPinger(PingerSettings settings, TextWriter log, DogSt
         }
     }
 
+    /// <summary>How long since the pinger started, the broker connection came back or the target was restarted.</summary>
+    TimeSpan Settled(PingHub hub)
+    {
+        var sinceRestart = _time.GetElapsedTime(_settledFrom);
+        return hub.ConnectedFor < sinceRestart ? hub.ConnectedFor : sinceRestart;
+    }
+
     async Task<int> LoopAsync(PingHub hub, TetherPinger pinger, CancellationToken stop)
     {
         long next = _time.GetTimestamp();
+        _settledFrom = next;
         while (true)
         {
             var wait = settings.Interval - _time.GetElapsedTime(next);
@@ -81,9 +90,9 @@ public sealed class ProcessPinger(PingerSettings settings, TextWriter log, DogSt
                 case PingOutcome.Offline o:
                     Log(PingerLogLevel.Warn, $"no verdict for this ping: {o.Reason}");
                     break;
-                case PingOutcome.TimedOut when hub.SinceReconnect is { } since && since - settings.Timeout < settings.ReconnectGrace:
-                    Log(PingerLogLevel.Warn, $"no pong within {Ms(settings.Timeout)} ms, but the broker connection came back only {Ms(since)} ms ago; " +
-                        $"not a timeout within ping.reconnectGrace ({Ms(settings.ReconnectGrace)} ms)");
+                case PingOutcome.TimedOut when Settled(hub) - settings.Timeout is var settled && settled < settings.Grace:
+                    Log(PingerLogLevel.Warn, $"no pong within {Ms(settings.Timeout)} ms, {Ms(settled)} ms after the pinger started, the broker " +
+                        $"connection came back or the target was restarted; not a timeout within ping.grace ({Ms(settings.Grace)} ms)");
                     break;
                 case PingOutcome.TimedOut:
                     if (await OnTimeoutAsync(stop).ConfigureAwait(false) is int exit) return exit;
@@ -130,7 +139,11 @@ public sealed class ProcessPinger(PingerSettings settings, TextWriter log, DogSt
             }
             else Log(PingerLogLevel.Error, $"restart.exec failed ({(exit == -1 ? "" : $"exit code {exit}: ")}{stderr.Trim()}): {command}");
         }
-        if (restarted) datadog?.Count("restartProcess");
+        if (restarted)
+        {
+            datadog?.Count("restartProcess");
+            _settledFrom = _time.GetTimestamp(); // the restarted target gets ping.grace to come back
+        }
         return null;
     }
 
