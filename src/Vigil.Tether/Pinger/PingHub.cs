@@ -61,9 +61,6 @@ public sealed class PingHub : IAsyncDisposable
     /// <summary>How long the current connection has been up (zero while offline).</summary>
     public TimeSpan ConnectedFor => IsConnected ? _time.GetElapsedTime(Interlocked.Read(ref _connectedAt)) : TimeSpan.Zero;
 
-    /// <summary>How long ago the connection came back after its last loss; null when it was never lost (or is down).</summary>
-    public TimeSpan? SinceReconnect => Interlocked.Read(ref _epoch) > 0 && IsConnected ? ConnectedFor : null;
-
     /// <summary>Pongs whose payload was not valid MessagePack.</summary>
     public long MalformedPongs => Interlocked.Read(ref _malformed);
 
