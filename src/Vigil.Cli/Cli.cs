@@ -13,6 +13,7 @@ public static class Cli
         Usage:
           vigil run [-c FILE] [--attach-output]   supervise the processes in FILE (default: vigil.yaml)
           vigil demo [--for DURATION]             run the built-in demo (a healthy process and a crasher)
+          vigil pinger [--key.sub=value …]        the Tether Process Pinger drop-in (docs/pinger.md; --help)
           vigil --version | --help
 
         run: prints one line per lifecycle event; SIGINT, SIGTERM or SIGHUP stops every child
@@ -39,7 +40,8 @@ public static class Cli
             {
                 "run" => await RunCommand.ExecuteAsync(ArgParser.Parse(args[1..], RunCommand.Options)).ConfigureAwait(false),
                 "demo" => await DemoCommand.ExecuteAsync(ArgParser.Parse(args[1..], DemoCommand.Options)).ConfigureAwait(false),
-                _ => throw new UsageException($"unknown command '{args[0]}'{ArgParser.Suggest(args[0], ["run", "demo"])}"),
+                "pinger" => await PingerCommand.ExecuteAsync(args[1..]).ConfigureAwait(false),
+                _ => throw new UsageException($"unknown command '{args[0]}'{ArgParser.Suggest(args[0], ["run", "demo", "pinger"])}"),
             };
         }
         catch (UsageException e)

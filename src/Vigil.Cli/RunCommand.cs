@@ -3,6 +3,7 @@ using Vigil.Config;
 using Vigil.Launching;
 using Vigil.Specs;
 using Vigil.Supervision;
+using Vigil.Tether.Pinger;
 
 namespace Vigil.Cli;
 
@@ -26,11 +27,14 @@ public static class RunCommand
             Console.Error.WriteLine($"vigil: {path}: {e.Errors.Count} error(s); nothing was started");
             return Cli.Usage;
         }
-        return await SuperviseAsync(config.Processes, opts.ContainsKey("attach-output"), null).ConfigureAwait(false);
+        await using var tether = new TetherProbes(config.Tether); // kind: tether probes share its one broker connection
+        return await SuperviseAsync(config.Processes, opts.ContainsKey("attach-output"), null,
+            options: new SupervisorOptions { ProbeProviders = [tether] }).ConfigureAwait(false);
     }
 
     /// <summary>Starts the specs, prints events until a stop signal (or <paramref name="runFor"/>), stops everything, returns 0.</summary>
-    public static async Task<int> SuperviseAsync(IReadOnlyList<ProcessSpec> specs, bool attachOutput, TimeSpan? runFor, Action<Supervisor, CancellationToken>? extra = null)
+    public static async Task<int> SuperviseAsync(IReadOnlyList<ProcessSpec> specs, bool attachOutput, TimeSpan? runFor,
+        Action<Supervisor, CancellationToken>? extra = null, SupervisorOptions? options = null)
     {
         // The vigil executable never starts children through System.Diagnostics.Process, so every zombie child
         // that no unit reaps is an orphan of ours.
@@ -48,7 +52,7 @@ public static class RunCommand
         using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSignal);
 
         var printer = new EventPrinter(Console.Out, attachOutput && !Console.IsOutputRedirected);
-        var sup = new Supervisor();
+        var sup = new Supervisor(options);
         var events = printer.PrintAllAsync(sup);
         IDisposable? output = attachOutput ? sup.OnOutput(printer.Output) : null;
         foreach (var spec in specs) sup.Start(spec);

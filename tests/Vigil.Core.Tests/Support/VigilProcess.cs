@@ -23,8 +23,13 @@ public sealed class VigilProcess : IAsyncDisposable
 
     public static VigilProcess Start(string workDir, params string[] args) => StartWrapped(workDir, [], args);
 
+    /// <summary>Runs vigil with extra environment variables (a null value removes one).</summary>
+    public static VigilProcess StartWith(string workDir, IReadOnlyDictionary<string, string?> env, params string[] args) => StartWrapped(workDir, [], args, env);
+
     /// <summary>Runs vigil under a wrapper command, e.g. <c>unshare --pid --fork</c> to make it PID 1.</summary>
-    public static VigilProcess StartWrapped(string workDir, string[] wrapper, params string[] args)
+    public static VigilProcess StartWrapped(string workDir, string[] wrapper, params string[] args) => StartWrapped(workDir, wrapper, args, null);
+
+    private static VigilProcess StartWrapped(string workDir, string[] wrapper, string[] args, IReadOnlyDictionary<string, string?>? env)
     {
         var psi = new ProcessStartInfo(wrapper.Length > 0 ? wrapper[0] : Path, [.. wrapper.Skip(1), .. (wrapper.Length > 0 ? new[] { Path } : []), .. args])
         {
@@ -34,6 +39,7 @@ public sealed class VigilProcess : IAsyncDisposable
             WorkingDirectory = workDir,
             UseShellExecute = false,
         };
+        foreach (var (k, v) in env ?? new Dictionary<string, string?>()) psi.Environment[k] = v;
         return new VigilProcess(Process.Start(psi)!);
     }
 

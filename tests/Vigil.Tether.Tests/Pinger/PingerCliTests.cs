@@ -1,0 +1,202 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Vigil.Tests.Support;
+using Vigil.Tether.Tests.Support;
+using Xunit;
+
+namespace Vigil.Tether.Tests.Pinger;
+
+/// <summary>The real `vigil pinger` executable against mosquitto, tether-agent 3.2.1 targets, a DogStatsD listener and a real PM2.</summary>
+[Collection("pinger-cli")]
+public sealed class PingerCliTests : IDisposable
+{
+    static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+    const string Tags = "|#app:TetherProcessPinger,targetApp:kiosk";
+    readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("vigil-pinger-cli-");
+    readonly DogStatsDListener _statsd = new();
+
+    public void Dispose()
+    {
+        _statsd.Dispose();
+        _dir.Delete(recursive: true);
+    }
+
+    string Pm2Home => Path.Combine(_dir.FullName, "pm2");
+    static string Pm2Bin => Path.Combine(NodeFixture.NodeModules, ".bin", "pm2");
+
+    /// <summary>vigil pinger with HOME (no rc files of the machine's user), DogStatsD and PM2_HOME pointing into the test's folder.</summary>
+    VigilProcess Start(Mosquitto? broker, params string[] args)
+    {
+        var env = _statsd.Environment;
+        env["HOME"] = _dir.FullName;
+        env["PM2_HOME"] = Pm2Home;
+        string[] brokerArgs = broker is null ? [] : ["--tether.host=" + broker.Host, "--tether.port=" + broker.Port];
+        return VigilProcess.StartWith(_dir.FullName, env, ["pinger", "--targetAppName=kiosk", .. brokerArgs, .. args]);
+    }
+
+    /// <summary>Runs the npm pm2 against the test's private PM2_HOME.</summary>
+    async Task<string> Pm2(params string[] args)
+    {
+        var psi = new ProcessStartInfo(Pm2Bin, args) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = NodeFixture.Folder };
+        psi.Environment["PM2_HOME"] = Pm2Home;
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync().WaitAsync(Wait);
+        if (p.ExitCode != 0) throw new InvalidOperationException($"pm2 {string.Join(' ', args)} failed: {await stderr}");
+        return await stdout;
+    }
+
+    async Task<JsonElement> Pm2Process(string name)
+    {
+        var json = (await Pm2("jlist")).Split('\n').Last(l => l.TrimStart().StartsWith('['));
+        return JsonDocument.Parse(json).RootElement.EnumerateArray().Single(p => p.GetProperty("name").GetString() == name);
+    }
+
+    /// <summary>Stops the PM2 daemon and its apps; afterwards no process may still use the private PM2_HOME.</summary>
+    async Task KillPm2()
+    {
+        if (!Directory.Exists(Pm2Home)) return;
+        await Pm2("kill");
+        var left = Vigil.Launching.ProcFs.All().Where(p => File.Exists($"/proc/{p.Pid}/environ") && Environ(p.Pid).Contains("PM2_HOME=" + Pm2Home)).Select(p => p.Pid).ToList();
+        Assert.True(left.Count == 0, $"processes of the test's PM2 left: {string.Join(", ", left)}");
+    }
+
+    static string Environ(int pid)
+    {
+        try { return File.ReadAllText($"/proc/{pid}/environ").Replace('\0', '\n'); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return ""; }
+    }
+
+    [Fact]
+    public async Task Healthy_target_gives_heartbeat_counts_ping_gauges_and_field_gauges_with_the_tags()
+    {
+        await using var broker = await PingPongTests.StartBrokerAsync();
+        await using var target = await PingPongTests.StartTargetAsync(broker, "screen1");
+        await using var pinger = Start(broker, "--pm2.enabled=false", "--ping.interval=200", "--ping.timeout=2000", "--loglevel=debug");
+        await _statsd.WaitAsync(d => d == "heartbeat:1|c" + Tags, "heartbeat counts", Wait, count: 3);
+        var ping = await _statsd.WaitAsync(d => d.StartsWith("ping:", StringComparison.Ordinal), "a ping gauge", Wait);
+        Assert.Matches(@"^ping:\d+(\.\d+)?\|g\|#app:TetherProcessPinger,targetApp:kiosk$", ping);
+        await _statsd.WaitAsync(d => d == "fps:60|g" + Tags, "the fps gauge", Wait);
+        await _statsd.WaitAsync(d => d == "sessions:2|g" + Tags, "the sessions gauge", Wait);
+        await pinger.WaitLine(l => l.Contains("[DEBUG] TetherProcessPinger - pong from kiosk/screen1 in "), "a pong log line");
+        Assert.DoesNotContain(_statsd.All, d => d.StartsWith("_e", StringComparison.Ordinal));
+
+        pinger.Signal(15);
+        Assert.Equal(0, await pinger.WaitExit());
+    }
+
+    [Fact]
+    public async Task Hung_target_gets_a_timeout_event_and_is_restarted_by_a_real_pm2()
+    {
+        await using var broker = await PingPongTests.StartBrokerAsync();
+        try
+        {
+            await Pm2("start", "tether-target.cjs", "--name", "kiosk", "--", broker.Host, broker.Port.ToString(), "kiosk", "screen1", "--hang-after", "3");
+            var before = await Pm2Process("kiosk");
+            await using var pinger = Start(broker, "--pm2.processName=kiosk", "--pm2.bin=" + Pm2Bin, "--ping.interval=300", "--ping.timeout=700", "--ping.grace=4000", "--ping.tetherAgentId=screen1");
+            await _statsd.WaitAsync(d => d == "heartbeat:1|c" + Tags, "heartbeats before the hang", Wait, count: 3);
+            var timeout = await _statsd.WaitAsync(d => d.StartsWith("_e{7,", StringComparison.Ordinal), "the timeout event", Wait);
+            Assert.StartsWith("_e{7,", timeout);
+            Assert.Contains(":timeout|TetherProcessPinger timed out waiting for response", timeout);
+            Assert.EndsWith("|t:error" + Tags, timeout);
+            await _statsd.WaitAsync(d => d == "restartProcess:1|c" + Tags, "restartProcess", Wait);
+            await pinger.WaitLine(l => l.Contains("restarted PM2 process \"kiosk\""), "the restart log line");
+            var after = await Pm2Process("kiosk");
+            Assert.True(after.GetProperty("pm2_env").GetProperty("restart_time").GetInt32() >= 1);
+            Assert.NotEqual(before.GetProperty("pid").GetInt32(), after.GetProperty("pid").GetInt32());
+            // The restarted target answers again (3 more pongs before it hangs again).
+            int heartbeats = _statsd.All.Count(d => d.StartsWith("heartbeat:", StringComparison.Ordinal));
+            await _statsd.WaitAsync(d => d.StartsWith("heartbeat:", StringComparison.Ordinal), "heartbeats after the restart", Wait, count: heartbeats + 1);
+            pinger.Signal(15);
+            Assert.Equal(0, await pinger.WaitExit());
+        }
+        finally { await KillPm2(); }
+    }
+
+    [Fact]
+    public async Task Unknown_pm2_process_exits_1_after_exitPause_with_a_pm2_integration_failure_event()
+    {
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            await using var pinger = Start(null, "--pm2.processName=ghost", "--pm2.bin=" + Pm2Bin, "--exitPause=1500");
+            var line = await pinger.WaitLine(l => l.Contains("PM2 integration failure"), "the PM2 failure", Wait);
+            var logged = clock.Elapsed;
+            Assert.Contains("PM2 has no process named \"ghost\"", line);
+            Assert.Equal(1, await pinger.WaitExit());
+            Assert.True(clock.Elapsed - logged >= TimeSpan.FromMilliseconds(1400), $"exited {clock.Elapsed - logged} after the failure, before exitPause");
+            var e = await _statsd.WaitAsync(d => d.StartsWith("_e{23,", StringComparison.Ordinal), "the PM2 integration failure event", Wait);
+            Assert.Contains(":PM2 integration failure|", e);
+            Assert.EndsWith("|t:error" + Tags, e);
+        }
+        finally { await KillPm2(); }
+    }
+
+    [Fact]
+    public async Task Broker_restart_mid_run_reconnects_and_resumes_without_a_false_restart()
+    {
+        await using var broker = await PingPongTests.StartBrokerAsync();
+        await using var target = await PingPongTests.StartTargetAsync(broker, "screen1");
+        var marker = Path.Combine(_dir.FullName, "restarted");
+        await using var pinger = Start(broker, "--pm2.enabled=false", "--ping.interval=200", "--ping.timeout=1000", $"--restart.exec=touch {marker}");
+        await _statsd.WaitAsync(d => d.StartsWith("heartbeat:", StringComparison.Ordinal), "heartbeats", Wait, count: 3);
+
+        await broker.StopAsync();
+        await pinger.WaitLine(l => l.Contains("[WARN]") && l.Contains("no verdict for this ping"), "a skipped ping while the broker is down");
+        int heartbeats = _statsd.All.Count(d => d.StartsWith("heartbeat:", StringComparison.Ordinal));
+        await broker.StartAsync();
+        await _statsd.WaitAsync(d => d.StartsWith("heartbeat:", StringComparison.Ordinal), "heartbeats after the broker came back", Wait, count: heartbeats + 3);
+
+        Assert.DoesNotContain(_statsd.All, d => d.StartsWith("_e", StringComparison.Ordinal) || d.StartsWith("restartProcess", StringComparison.Ordinal));
+        Assert.False(File.Exists(marker), "restart.exec ran: a false restart");
+        Assert.DoesNotContain(pinger.Out, l => l.Contains("[ERROR]"));
+        pinger.Signal(2);
+        Assert.Equal(0, await pinger.WaitExit());
+    }
+
+    [Fact]
+    public async Task Hung_target_without_pm2_runs_restart_exec()
+    {
+        await using var broker = await PingPongTests.StartBrokerAsync();
+        await using var target = await PingPongTests.StartTargetAsync(broker, "screen1", "--hang-after", "1");
+        var marker = Path.Combine(_dir.FullName, "restarted");
+        await using var pinger = Start(broker, "--pm2.enabled=false", "--ping.interval=200", "--ping.timeout=500", "--ping.grace=0", $"--restart.exec=echo restart >> {marker}");
+        await _statsd.WaitAsync(d => d == "restartProcess:1|c" + Tags, "restartProcess", Wait);
+        Assert.Contains("restart", await File.ReadAllTextAsync(marker));
+        await pinger.WaitLine(l => l.Contains("[ERROR]") && l.Contains("timeout: no pong from any agent within 500 ms of the ping"), "the timeout log line");
+    }
+
+    [Fact]
+    public async Task A_broker_sending_garbage_is_a_clean_error_and_exit_1()
+    {
+        using var fake = new TcpListener(IPAddress.Loopback, 0);
+        fake.Start();
+        var serve = Task.Run(async () =>
+        {
+            using var c = await fake.AcceptTcpClientAsync().WaitAsync(Wait);
+            await c.GetStream().WriteAsync("HTTP/1.1 400 Bad Request\r\n\r\n"u8.ToArray());
+            await c.GetStream().ReadAsync(new byte[1024]).AsTask().WaitAsync(Wait);
+        });
+        await using var pinger = VigilProcess.StartWith(_dir.FullName, new Dictionary<string, string?> { ["HOME"] = _dir.FullName },
+            "pinger", "--tether.host=127.0.0.1", $"--tether.port={((IPEndPoint)fake.LocalEndpoint).Port}", "--pm2.enabled=false", "--datadog.enabled=false", "--exitPause=0");
+        Assert.Equal(1, await pinger.WaitExit(Wait));
+        var line = Assert.Single(pinger.Out, l => l.Contains("[ERROR]"));
+        Assert.Contains("cannot connect to the Tether broker: malformed packet from broker", line);
+        Assert.Empty(pinger.Err);
+        await serve;
+    }
+
+    [Fact]
+    public async Task Bad_config_exits_2_naming_the_source_and_key()
+    {
+        var env = new Dictionary<string, string?> { ["HOME"] = _dir.FullName, ["TetherProcessPinger_ping__timeout"] = "later" };
+        await using var pinger = VigilProcess.StartWith(_dir.FullName, env, "pinger", "--pm2.enabled=yes");
+        Assert.Equal(2, await pinger.WaitExit(Wait));
+        Assert.Contains(pinger.Err, l => l.StartsWith("vigil pinger: environment TetherProcessPinger_ping__timeout: ping.timeout: expected more than 0 milliseconds", StringComparison.Ordinal));
+        Assert.Contains("vigil pinger: command line --pm2.enabled: pm2.enabled: expected true or false, got 'yes'", pinger.Err);
+        Assert.Empty(pinger.Out);
+    }
+}
