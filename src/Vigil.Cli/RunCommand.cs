@@ -51,7 +51,9 @@ public static class RunCommand
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSignal);
 
-        var printer = new EventPrinter(Console.Out, attachOutput && !Console.IsOutputRedirected);
+        // Colour per unit, like docker compose: only on a terminal, and never when NO_COLOR is set (no-color.org).
+        var printer = new EventPrinter(Console.Out, attachOutput && !Console.IsOutputRedirected
+            && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR")));
         var sup = new Supervisor(options);
         var events = printer.PrintAllAsync(sup);
         IDisposable? output = attachOutput ? sup.OnOutput(printer.Output) : null;

@@ -146,6 +146,45 @@ public sealed class RunCommandTests : IDisposable
         Assert.Contains("hanger backoff: restarting in 1s", output);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task On_a_terminal_each_unit_s_output_prefix_has_its_own_colour_unless_NO_COLOR(bool noColor)
+    {
+        // util-linux `script` gives vigil a real pseudo-terminal as its stdout.
+        var f = Fixture.Path;
+        Write("vigil.yaml", $$"""
+            processes:
+              - { name: alpha, command: ["{{f}}", print, alpha-line, marker, a, hang] }
+              - { name: beta, command: ["{{f}}", print, beta-line, marker, b, hang] }
+            """);
+        var env = new Dictionary<string, string?> { ["NO_COLOR"] = noColor ? "1" : null };
+        await using var vigil = VigilProcess.StartOnTerminal(_dir.FullName, env, "run", "--attach-output");
+        // A terminal turns \n into \r\n; the spawned lines also name alpha-line, but do not end with it.
+        var alpha = (await vigil.WaitLine(l => l.TrimEnd('\r').EndsWith("alpha-line"), "alpha's line")).TrimEnd('\r');
+        var beta = (await vigil.WaitLine(l => l.TrimEnd('\r').EndsWith("beta-line"), "beta's line")).TrimEnd('\r');
+        if (noColor)
+        {
+            Assert.Equal("alpha | alpha-line", alpha);
+        }
+        else
+        {
+            var a = System.Text.RegularExpressions.Regex.Match(alpha, @"(\e\[\d+m)alpha \|\e\[0m alpha-line");
+            var b = System.Text.RegularExpressions.Regex.Match(beta, @"(\e\[\d+m)beta \|\e\[0m beta-line");
+            Assert.True(a.Success, alpha);
+            Assert.True(b.Success, beta);
+            Assert.NotEqual(a.Groups[1].Value, b.Groups[1].Value);
+        }
+        // Stop vigil itself (the child of `script`), the way Ctrl-C would.
+        var inner = Vigil.Launching.ProcFs.All().First(p => p.ParentPid == vigil.Pid);
+        Assert.Equal(0, Kill(inner.Pid, 15));
+        Assert.Equal(0, await vigil.WaitExit());
+        Assert.Contains(vigil.Out, l => l.Contains("vigil: all stopped"));
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
+    private static extern int Kill(int pid, int sig);
+
     [Fact]
     public async Task As_PID_1_exit_statuses_stay_exact()
     {

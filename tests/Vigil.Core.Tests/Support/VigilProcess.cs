@@ -29,8 +29,22 @@ public sealed class VigilProcess : IAsyncDisposable
     /// <summary>Runs vigil under a wrapper command, e.g. <c>unshare --pid --fork</c> to make it PID 1.</summary>
     public static VigilProcess StartWrapped(string workDir, string[] wrapper, params string[] args) => StartWrapped(workDir, wrapper, args, null);
 
-    private static VigilProcess StartWrapped(string workDir, string[] wrapper, string[] args, IReadOnlyDictionary<string, string?>? env)
+    /// <summary>Runs vigil with a pseudo-terminal as its stdout and stderr (util-linux <c>script</c>), as on a console.</summary>
+    public static VigilProcess StartOnTerminal(string workDir, IReadOnlyDictionary<string, string?>? env, params string[] args) =>
+        StartWrapped(workDir, ["script", "-q", "-e", "-c", string.Join(' ', args.Prepend(Path).Select(a => $"'{a}'")), "/dev/null"], [], env, wrapperOnly: true);
+
+    private static VigilProcess StartWrapped(string workDir, string[] wrapper, string[] args, IReadOnlyDictionary<string, string?>? env, bool wrapperOnly = false)
     {
+        if (wrapperOnly)
+        {
+            var wpsi = new ProcessStartInfo(wrapper[0], wrapper[1..])
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
+                WorkingDirectory = workDir, UseShellExecute = false,
+            };
+            foreach (var (k, v) in env ?? new Dictionary<string, string?>()) wpsi.Environment[k] = v;
+            return new VigilProcess(Process.Start(wpsi)!);
+        }
         var psi = new ProcessStartInfo(wrapper.Length > 0 ? wrapper[0] : Path, [.. wrapper.Skip(1), .. (wrapper.Length > 0 ? new[] { Path } : []), .. args])
         {
             RedirectStandardOutput = true,
