@@ -224,6 +224,42 @@ public sealed class RecoveryTests
         Assert.Single(rec.Events.OfType<Spawned>()); // exec does not restart
     }
 
+    /// <summary>A library probe: healthy while the process's output keeps mentioning new work, like a C# user's
+    /// "count the rows of my table".</summary>
+    private sealed class RowCountProbe(Func<int> rows) : IProbe
+    {
+        private int _last = -1;
+        public ValueTask<ProbeResult> CheckAsync(ProbeTarget target, CancellationToken cancel)
+        {
+            int now = rows();
+            var r = now > _last ? ProbeResult.Ok($"{now} rows", new Dictionary<string, double> { ["rows"] = now }) : ProbeResult.Fail($"stuck at {now} rows");
+            _last = now;
+            return ValueTask.FromResult(r);
+        }
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    [Fact]
+    public async Task A_custom_IProbe_from_the_library_drives_recovery_and_publishes_its_gauges()
+    {
+        await using var sup = new Supervisor();
+        using var rec = new Recorder(sup);
+        int created = 0;
+        var probe = new ProbeSpec(new CustomCheck("rows", () =>
+        {
+            Interlocked.Increment(ref created);
+            return new RowCountProbe(() => rec.Lines.Count(l => l.Text.StartsWith("tick ")));
+        })) { Period = Ms(300), FailureThreshold = 2 };
+        var unit = sup.Start(WithProbe(Fixture.Spec("table", "tick", "100", "10", "marker", "stuck", "hang").WithSchedule(50), probe));
+        await rec.Marker("stuck");
+        Assert.True(await Procs.Eventually(() => unit.Snapshot.Gauges.TryGetValue("rows", out var rows) && rows > 0), "the probe's gauge is in the snapshot");
+        var bad = await rec.Event<Unhealthy>();
+        Assert.StartsWith("stuck at ", bad.Why);
+        Assert.Equal("rows", bad.Probe);
+        await rec.Count<Spawned>(2);
+        Assert.True(await Procs.Eventually(() => created == 2), "a fresh probe for each run");
+    }
+
     [Fact]
     public async Task Readiness_and_startup_probes_publish_events_and_the_snapshot()
     {
