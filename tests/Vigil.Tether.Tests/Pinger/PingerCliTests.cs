@@ -60,7 +60,12 @@ public sealed class PingerCliTests : IDisposable
     {
         if (!Directory.Exists(Pm2Home)) return;
         await Pm2("kill");
-        var left = Vigil.Launching.ProcFs.All().Where(p => File.Exists($"/proc/{p.Pid}/environ") && Environ(p.Pid).Contains("PM2_HOME=" + Pm2Home)).Select(p => p.Pid).ToList();
+        // `pm2 kill` returns while the daemon is still on its way out: wait (bounded) for it to be gone.
+        List<int> Left() => Vigil.Launching.ProcFs.All()
+            .Where(p => p.State is not (Vigil.Launching.OsState.Zombie or Vigil.Launching.OsState.Dead) && Environ(p.Pid).Contains("PM2_HOME=" + Pm2Home))
+            .Select(p => p.Pid).ToList();
+        await Vigil.Tests.Support.Procs.Eventually(() => Left().Count == 0, TimeSpan.FromSeconds(10));
+        var left = Left();
         Assert.True(left.Count == 0, $"processes of the test's PM2 left: {string.Join(", ", left)}");
     }
 
