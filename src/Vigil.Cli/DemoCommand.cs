@@ -77,11 +77,12 @@ public static class StatusTable
 {
     public static string Render(IReadOnlyList<UnitSnapshot> units, DateTimeOffset now)
     {
-        var rows = new List<string[]> { new[] { "NAME", "STATE", "PID", "STATUS", "UPTIME", "RESTARTS", "LAST EXIT" } };
+        var rows = new List<string[]> { new[] { "NAME", "STATE", "PID", "STATUS", "READY", "UPTIME", "RESTARTS", "LAST EXIT" } };
         foreach (var u in units)
         {
             var state = u.State.ToString().ToLowerInvariant() + (u.NextRestartIn is { } n ? $" ({Durations.Format(n)})" : "");
             rows.Add([u.Name, state, u.Pid?.ToString() ?? "-", ProcessStatuses.Describe(u.Status),
+                u.Ready switch { true => "yes", false => "no", null => "-" },
                 u.Pid is null ? "-" : Durations.Format(TimeSpan.FromSeconds(Math.Floor(u.UptimeAt(now).TotalSeconds))),
                 u.RestartCount.ToString(), u.LastExit?.ToString() ?? "-"]);
         }
