@@ -12,7 +12,7 @@ public static class Cli
 
         Usage:
           vigil run [-c FILE] [--attach-output]   supervise the processes in FILE (default: vigil.yaml)
-          vigil demo [--for DURATION]             run the built-in demo (a healthy process and a crasher)
+          vigil demo [--for DURATION]             run the built-in demo (healthy, crashing and hung processes)
           vigil pinger [--key.sub=value …]        the Tether Process Pinger drop-in (docs/pinger.md; --help)
           vigil --version | --help
 
