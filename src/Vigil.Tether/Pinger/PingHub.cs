@@ -42,12 +42,16 @@ public sealed class PingHub : IAsyncDisposable
 
     /// <summary>Connects to the broker (throws a clear <see cref="MqttException"/> when it cannot); afterwards the
     /// connection is kept up by the client's reconnect loop.</summary>
-    public static async Task<PingHub> ConnectAsync(MqttClientOptions broker, CancellationToken ct = default)
+    public static async Task<PingHub> ConnectAsync(MqttClientOptions broker, CancellationToken ct = default) =>
+        await ConnectAsync(broker, subscribeToAllPongs: false, ct).ConfigureAwait(false);
+
+    /// <param name="subscribeToAllPongs">See <see cref="SubscribeToAllPongs"/>.</param>
+    public static async Task<PingHub> ConnectAsync(MqttClientOptions broker, bool subscribeToAllPongs, CancellationToken ct = default)
     {
         var client = new MqttClient(broker.ClientId.Length > 0 ? broker : broker with { ClientId = TetherDefaults.ClientId("processPinger") });
         try { await client.ConnectAsync(ct).ConfigureAwait(false); }
         catch { await client.DisposeAsync().ConfigureAwait(false); throw; }
-        return new PingHub(client, broker.TimeProvider);
+        return new PingHub(client, broker.TimeProvider) { SubscribeToAllPongs = subscribeToAllPongs };
     }
 
     /// <summary>The broker, as <c>host:port</c>.</summary>
@@ -70,8 +74,15 @@ public sealed class PingHub : IAsyncDisposable
     /// <summary>Makes a pinger publishing on <c>role/id/ping</c> and accepting pongs from <paramref name="targetAgentId"/> (any when null).</summary>
     public TetherPinger CreatePinger(string role, string id, string? targetAgentId) => new(this, role, id, targetAgentId);
 
+    /// <summary>Subscribe to every pong (<c>+/+/pong</c>) once, whatever agent a pinger waits for, and tell pongs apart
+    /// here. For many pingers on one connection (the <c>kind: tether</c> probes of a whole <c>vigil run</c>): one
+    /// SUBSCRIBE instead of one per target, so 500 probes starting together do not queue their first checks behind
+    /// 500 SUBACKs. Off for <c>vigil pinger</c>, which subscribes exactly the original's topic.</summary>
+    public bool SubscribeToAllPongs { get; init; }
+
     internal async Task EnsureSubscribedAsync(string filter, CancellationToken ct)
     {
+        if (SubscribeToAllPongs) filter = TetherTopic.Input("pong").ToString();
         if (_filters.Contains(filter)) return;
         await _subscribing.WaitAsync(ct).ConfigureAwait(false);
         try

@@ -51,7 +51,7 @@ public sealed class TetherProbes : IProbeProvider, IAsyncDisposable
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            return _hub ??= await PingHub.ConnectAsync(_broker, ct).ConfigureAwait(false);
+            return _hub ??= await PingHub.ConnectAsync(_broker, subscribeToAllPongs: true, ct).ConfigureAwait(false);
         }
         finally { _connecting.Release(); }
     }

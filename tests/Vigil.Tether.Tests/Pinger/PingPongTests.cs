@@ -95,6 +95,25 @@ public class PingPongTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_hub_subscribed_to_all_pongs_still_counts_only_the_target_s_pong()
+    {
+        // The probes' hub subscribes +/+/pong once for every unit and tells pongs apart itself.
+        await using var broker = await StartBrokerAsync();
+        await using var other = await StartTargetAsync(broker, "screen2", "--role", "kiosk2", "--fields", """{"fps":30}""");
+        await using var target = await StartTargetAsync(broker, "screen1", "--hang-after", "1");
+        await using var hub = await PingHub.ConnectAsync(On(broker), subscribeToAllPongs: true);
+        var pinger = hub.CreatePinger("processPinger", "p1", "screen1");
+        var a = Assert.IsType<PingOutcome.Answered>(await pinger.PingAsync(TimeSpan.FromSeconds(5)));
+        Assert.Equal("screen1", a.Pong.From.Id);
+        await target.WaitForLineAsync("hanging", Wait);
+        await other.WaitForLineAsync("pong 1", Wait);
+        Assert.IsType<PingOutcome.TimedOut>(await pinger.PingAsync(TimeSpan.FromMilliseconds(700)));
+        await other.WaitForLineAsync("pong 2", Wait);
+        var any = hub.CreatePinger("processPinger", "p2", null);
+        Assert.Equal("screen2", Assert.IsType<PingOutcome.Answered>(await any.PingAsync(TimeSpan.FromSeconds(5))).Pong.From.Id);
+    }
+
+    [Fact]
     public async Task A_malformed_pong_is_a_warning_and_counted_and_the_next_ping_still_works()
     {
         await using var broker = await StartBrokerAsync();
