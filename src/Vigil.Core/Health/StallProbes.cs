@@ -37,7 +37,7 @@ internal sealed class OutputStallProbe : IProbe
 internal sealed class HeartbeatFileProbe(HeartbeatFileCheck check) : IProbe
 {
     private DateTime? _lastMtime;
-    private long? _lastAdvance;
+    private long? _lastAdvance, _lastCheck;
 
     public ValueTask<ProbeResult> CheckAsync(ProbeTarget target, CancellationToken cancel)
     {
@@ -49,14 +49,26 @@ internal sealed class HeartbeatFileProbe(HeartbeatFileCheck check) : IProbe
             if (info.Exists) mtime = info.LastWriteTimeUtc;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
-        // The clock that matters is ours (TimeProvider) when the change was seen, not the file's own timestamp:
-        // it keeps the judgement monotonic and testable, and costs at most one period of precision.
+        var time = target.Time;
+        long now = time.GetTimestamp();
+        var wallNow = time.GetUtcNow().UtcDateTime;
         if (mtime is { } m && m != _lastMtime)
         {
-            if (_lastMtime is not null || m.ToUniversalTime() >= target.Time.GetUtcNow().UtcDateTime - target.Time.GetElapsedTime(target.StartedAt))
-                _lastAdvance = target.Time.GetTimestamp();
+            // A file older than the run is a previous run's heartbeat: it does not count.
+            if (_lastMtime is not null || m >= wallNow - time.GetElapsedTime(target.StartedAt))
+            {
+                // When was it written? The file's own time says exactly (so a hang is seen within timeout + one
+                // period, not + two), but only within what we know on our monotonic clock: after our previous
+                // look, and not in the future. A wall-clock jump therefore costs at most one period of precision.
+                var age = wallNow - m;
+                var bound = time.GetElapsedTime(_lastCheck ?? target.StartedAt, now);
+                if (age < TimeSpan.Zero) age = TimeSpan.Zero;
+                if (age > bound) age = bound;
+                _lastAdvance = now - (long)(age.TotalSeconds * time.TimestampFrequency);
+            }
             _lastMtime = m;
         }
+        _lastCheck = now;
         return ValueTask.FromResult(Stall.Judge(target, _lastAdvance, $"heartbeat ({check.Path})", $"no heartbeat ({check.Path})"));
     }
 

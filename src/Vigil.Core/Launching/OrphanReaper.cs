@@ -61,6 +61,8 @@ public static class OrphanReaper
     }
 
     private static readonly TimeSpan MinSweepInterval = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan FullSweepInterval = TimeSpan.FromSeconds(10);
+    private static long s_lastFullSweep;
     private static long s_lastSweep;
 
     /// <summary>
@@ -90,7 +92,23 @@ public static class OrphanReaper
         // Scan /proc without the lock (milliseconds with many processes; spawns wait on the lock). Deciding under
         // the lock is still race-free: a child spawned after the scan is not in it, and one spawned before is
         // tracked by the time we hold the lock (spawn and Track happen together under it).
-        var all = ProcFs.All();
+        // Usually only Vigil's own children are read (/proc/self/task/*/children): a sweep runs on every SIGCHLD
+        // (at most 10 a second), and exec probes raise one per check. Every 10 s, or without that file, the whole of
+        // /proc, which also prunes the session and descendant sets.
+        var children = ProcFs.ChildrenOfSelf();
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        bool full = children is null || System.Diagnostics.Stopwatch.GetElapsedTime(Interlocked.Read(ref s_lastFullSweep), now) >= FullSweepInterval;
+        List<ProcStat> all;
+        if (full)
+        {
+            Interlocked.Exchange(ref s_lastFullSweep, now);
+            all = ProcFs.All();
+        }
+        else
+        {
+            all = new List<ProcStat>(children!.Count);
+            foreach (var pid in children) if (ProcFs.TryReadStat(pid, out var st)) all.Add(st);
+        }
         lock (SpawnLock)
         {
             var liveSessions = new HashSet<int>();
@@ -105,8 +123,11 @@ public static class OrphanReaper
                 if (Native.waitpid(p.Pid, &status, Native.WNOHANG) == p.Pid) n++;
             }
             // Forget sessions and descendants that no longer exist, so the sets stay as small as the live tree.
-            Sessions.RemoveWhere(s => !liveSessions.Contains(s) && !Tracked.Contains(s));
-            KnownDescendants.RemoveWhere(p => !livePids.Contains(p));
+            if (full)
+            {
+                Sessions.RemoveWhere(s => !liveSessions.Contains(s) && !Tracked.Contains(s));
+                KnownDescendants.RemoveWhere(p => !livePids.Contains(p));
+            }
         }
         Interlocked.Add(ref s_reaped, n);
         return n;

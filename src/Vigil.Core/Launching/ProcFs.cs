@@ -133,6 +133,29 @@ public static unsafe class ProcFs
     }
 
     /// <summary>Every process on the machine, one read of each /proc/PID/stat.</summary>
+    /// <summary>The children of this process (of every one of its threads: an orphan is reparented to one of them),
+    /// from <c>/proc/self/task/*/children</c>: a few small reads instead of one per process on the machine. Null when
+    /// the kernel does not provide the file (CONFIG_PROC_CHILDREN). The kernel documents it as possibly missing a
+    /// child that is being created or reaped at that moment, so callers also scan everything now and then.</summary>
+    public static List<int>? ChildrenOfSelf()
+    {
+        var pids = new List<int>();
+        try
+        {
+            foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+            {
+                string text;
+                try { text = File.ReadAllText(Path.Combine(task, "children")); }
+                catch (FileNotFoundException) { return null; }
+                catch (DirectoryNotFoundException) { continue; } // the thread ended meanwhile
+                foreach (var part in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                    if (int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int pid)) pids.Add(pid);
+            }
+        }
+        catch (IOException) { return null; }
+        return pids;
+    }
+
     public static List<ProcStat> All()
     {
         var list = new List<ProcStat>(256);

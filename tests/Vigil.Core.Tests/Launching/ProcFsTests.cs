@@ -6,6 +6,24 @@ namespace Vigil.Tests.Launching;
 
 public sealed class ProcFsTests
 {
+    [Fact]
+    public async Task Children_of_this_process_are_listed_from_the_task_children_files()
+    {
+        using var child = System.Diagnostics.Process.Start("sleep", "30");
+        try
+        {
+            var kids = ProcFs.ChildrenOfSelf();
+            Assert.NotNull(kids); // the kernel here has CONFIG_PROC_CHILDREN; the reaper falls back to a full scan without it
+            Assert.Contains(child.Id, kids);
+            Assert.DoesNotContain(Environment.ProcessId, kids);
+        }
+        finally
+        {
+            child.Kill();
+            await child.WaitForExitAsync();
+        }
+    }
+
     private static ProcStat Parse(string line)
     {
         Assert.True(ProcFs.TryParseStat(Encoding.UTF8.GetBytes(line), out var st), line);
