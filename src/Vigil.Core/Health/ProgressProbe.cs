@@ -17,7 +17,27 @@ internal sealed class ProgressProbe(ProgressCheck check) : IProbe
 {
     private readonly ProgressReader _reader = ProgressReader.For(check.Source);
     private double? _value;
-    private long? _lastIncrease;
+    private long? _lastIncrease, _lastCheck;
+
+    /// <summary>For a file's size or line count, the file's own modification time dates the increase exactly
+    /// (bounded by our clock, see <see cref="Stall.WhenWritten"/>); other sources are dated by the check.</summary>
+    private long? FileChangedAt(ProbeTarget target, long now)
+    {
+        var path = check.Source switch
+        {
+            ProgressSource.FileSize f => f.Path,
+            ProgressSource.FileLines l => l.Path,
+            _ => null,
+        };
+        if (path is null) return null;
+        if (!Path.IsPathRooted(path)) path = Path.Combine(target.WorkingDirectory, path);
+        try
+        {
+            var info = new FileInfo(path);
+            return info.Exists ? Stall.WhenWritten(target, info.LastWriteTimeUtc, _lastCheck, now) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+    }
 
     public async ValueTask<ProbeResult> CheckAsync(ProbeTarget target, CancellationToken cancel)
     {
@@ -40,8 +60,10 @@ internal sealed class ProgressProbe(ProgressCheck check) : IProbe
             return ProbeResult.Fail($"progress read failed ({source}): {why}");
         }
 
-        if (_value is { } last && v > last) _lastIncrease = target.Time.GetTimestamp();
+        long now = target.Time.GetTimestamp();
+        if (_value is { } last && v > last) _lastIncrease = FileChangedAt(target, now) ?? now;
         _value = v;
+        _lastCheck = now;
         var value = v.ToString(CultureInfo.InvariantCulture);
         var r = Stall.Judge(target, _lastIncrease,
             since => _lastIncrease is null ? $"progress at {value}, no increase yet in {since} ({source})" : $"progress at {value}, up {since} ago ({source})",

@@ -20,6 +20,22 @@ internal static class Stall
         return since < (window ?? target.Spec.Timeout) ? ProbeResult.Ok(ok(text)) : ProbeResult.Fail(hung(text));
     }
 
+    /// <summary>
+    /// The monotonic timestamp at which a file last changed, from its modification time: exact, so a stall is seen
+    /// within timeout + one period rather than + two (when dated by the check that noticed it). Bounded by what our
+    /// own clock knows: after the previous look (<paramref name="lastCheck"/>, or the run's start) and not in the
+    /// future, so a wall-clock jump costs at most one period of precision.
+    /// </summary>
+    public static long WhenWritten(ProbeTarget target, DateTime mtimeUtc, long? lastCheck, long now)
+    {
+        var time = target.Time;
+        var age = time.GetUtcNow().UtcDateTime - mtimeUtc;
+        var bound = time.GetElapsedTime(lastCheck ?? target.StartedAt, now);
+        if (age < TimeSpan.Zero) age = TimeSpan.Zero;
+        if (age > bound) age = bound;
+        return now - (long)(age.TotalSeconds * time.TimestampFrequency);
+    }
+
     private static TimeSpan Round(TimeSpan t) => TimeSpan.FromMilliseconds(Math.Round(t.TotalMilliseconds / 100) * 100);
 }
 
@@ -57,14 +73,7 @@ internal sealed class HeartbeatFileProbe(HeartbeatFileCheck check) : IProbe
             // A file older than the run is a previous run's heartbeat: it does not count.
             if (_lastMtime is not null || m >= wallNow - time.GetElapsedTime(target.StartedAt))
             {
-                // When was it written? The file's own time says exactly (so a hang is seen within timeout + one
-                // period, not + two), but only within what we know on our monotonic clock: after our previous
-                // look, and not in the future. A wall-clock jump therefore costs at most one period of precision.
-                var age = wallNow - m;
-                var bound = time.GetElapsedTime(_lastCheck ?? target.StartedAt, now);
-                if (age < TimeSpan.Zero) age = TimeSpan.Zero;
-                if (age > bound) age = bound;
-                _lastAdvance = now - (long)(age.TotalSeconds * time.TimestampFrequency);
+                _lastAdvance = Stall.WhenWritten(target, m, _lastCheck, now);
             }
             _lastMtime = m;
         }
