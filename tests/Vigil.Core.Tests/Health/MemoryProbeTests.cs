@@ -35,7 +35,7 @@ public sealed class MemoryProbeTests(ITestOutputHelper output)
         Assert.Contains("unhealthy: memory", exited.Why);
         await rec.Event<Spawned>(s => s.RestartCount == 1);
         Assert.False(Procs.Alive(bad.Pid!.Value));
-        Assert.True(unit.Snapshot.Gauges.TryGetValue("rss_bytes", out var rss) && rss > 0);
+        Assert.True(await Procs.Eventually(() => unit.Snapshot.Gauges.TryGetValue("rss_bytes", out var rss) && rss > 0), "the rss_bytes gauge is published");
     }
 
     [Fact]
