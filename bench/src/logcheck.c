@@ -33,21 +33,7 @@
 #define MAXPIDS 64
 #define STALL_NS 5000000000LL
 
-static long long now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int read_small(const char *path, char *buf, size_t size) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, size - 1);
-    close(fd);
-    if (n < 0) return -1;
-    buf[n] = 0;
-    return (int)n;
-}
+#include "benchutil.h"
 
 /* utime+stime of PID, or -1; *state gets the state letter. */
 static long long ticks_of(int pid, char *state) {

@@ -26,27 +26,13 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int read_file(const char *path, char *buf, size_t size) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, size - 1);
-    close(fd);
-    if (n < 0) return -1;
-    buf[n] = 0;
-    return (int)n;
-}
+#include "benchutil.h"
 
 /* Parse /proc/PID/stat: comm (may hold spaces and parens), state, ppid, utime+stime. 0 on success. */
 static int proc_stat(int pid, char *comm, size_t comm_size, char *state, int *ppid, long long *ticks) {
     char path[64], buf[4096];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    if (read_file(path, buf, sizeof buf) <= 0) return -1;
+    if (read_small(path, buf, sizeof buf) <= 0) return -1;
     char *open_paren = strchr(buf, '('), *close_paren = strrchr(buf, ')');
     if (!open_paren || !close_paren) return -1;
     size_t len = (size_t)(close_paren - open_paren - 1);
@@ -126,7 +112,7 @@ static void ours_visit(int pid, const char *comm, int ppid, void *vctx) {
     struct ours_ctx *c = vctx;
     char path[64], cmd[4096], cwd[4096];
     snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
-    int n = read_file(path, cmd, sizeof cmd);
+    int n = read_small(path, cmd, sizeof cmd);
     if (n < 0) n = 0;
     for (int i = 0; i < n; i++) if (cmd[i] == 0) cmd[i] = ' ';
     snprintf(path, sizeof path, "/proc/%d/cwd", pid);
@@ -196,7 +182,7 @@ int main(int argc, char **argv) {
             if (proc_stat(pid, NULL, 0, &st, NULL, &t) != 0 || st == 'Z') continue;
             char path[64], buf[8192];
             snprintf(path, sizeof path, "/proc/%d/smaps_rollup", pid);
-            if (read_file(path, buf, sizeof buf) <= 0) continue;
+            if (read_small(path, buf, sizeof buf) <= 0) continue;
             char *r = strstr(buf, "\nRss:"), *p = strstr(buf, "\nPss:");
             if (r) rss += atoll(r + 5);
             if (p) pss += atoll(p + 5);

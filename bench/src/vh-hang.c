@@ -27,6 +27,7 @@
  *   stop            spins 2 ms out of every 50 ms (~4% of a core)  raise(SIGSTOP) (H = just before)
  * It exits on SIGTERM (default action). */
 #define _GNU_SOURCE
+#include "benchutil.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -46,11 +47,6 @@
 static const char *stamps;
 static long long start_ns, hang_at_ns = -1, tick_ns;
 
-static long long now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void die(const char *what) { perror(what); _exit(2); }
 

@@ -163,15 +163,12 @@ internal sealed class ProbeRunner : IAsyncDisposable
             deadlines.Disarm();
             return ProbeResult.Fail($"probe error: {e.Message}");
         }
-        if (pending.IsCompleted)
+        if (pending.IsCompletedSuccessfully)
         {
             // Most kinds (output-stall, heartbeat-file, memory, cpu, sd-notify) answer at once: no timer, no task.
+            // (A check that faulted or was cancelled at once takes the general path below, which maps both.)
             deadlines.Disarm();
-            if (pending.IsCompletedSuccessfully) return pending.Result;
-            if (stop.IsCancellationRequested) throw new OperationCanceledException(stop);
-            try { _ = pending.Result; } catch (Exception e) when (e is not OperationCanceledException) { return ProbeResult.Fail($"probe error: {e.Message}"); }
-            catch (OperationCanceledException) { }
-            return ProbeResult.Fail($"{spec.Check.Kind} check timed out after {Specs.Durations.Format(deadline)}");
+            return pending.Result;
         }
         var check = pending.AsTask();
         try

@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 namespace Vigil.Logs;
 
 /// <summary>Receives the lines of a <see cref="LineSplitter"/>. A struct implementation lets the JIT specialise and
-/// inline the per-line call (the capture hot path); <see cref="LineSplitter.LineHandler"/> delegates also work.</summary>
+/// inline the per-line call (the capture hot path).</summary>
 public interface ILineSink
 {
     void Line(ReadOnlySpan<byte> line, bool continued);
@@ -12,38 +12,17 @@ public interface ILineSink
 /// <summary>
 /// Splits a byte stream into lines on <c>\n</c> (a preceding <c>\r</c> is dropped too), bytes passed through
 /// unchanged (invalid UTF-8 is kept). A line longer than <see cref="MaxLine"/> is emitted in pieces, each but the
-/// last flagged <c>continued</c>, so memory stays bounded. <see cref="Flush"/> emits a partial last line.
+/// last flagged <c>continued</c>, so memory stays bounded. <see cref="Flush{TSink}"/> emits a partial last line.
 /// Not thread-safe: one splitter per stream, fed from one thread.
 /// </summary>
 public sealed class LineSplitter(int maxLine = LineSplitter.DefaultMaxLine)
 {
     public const int DefaultMaxLine = 64 * 1024;
 
-    /// <summary>Receives each line without its terminator; <c>continued</c> = the line goes on in the next call.</summary>
-    public delegate void LineHandler(ReadOnlySpan<byte> line, bool continued);
-
     private byte[] _pending = new byte[Math.Min(maxLine, 4096)];
     private int _pendingLength;
 
     public int MaxLine { get; } = maxLine > 0 ? maxLine : throw new ArgumentOutOfRangeException(nameof(maxLine));
-
-    public void Feed(ReadOnlySpan<byte> data, LineHandler onLine)
-    {
-        var sink = new DelegateSink(onLine);
-        Feed(data, ref sink);
-    }
-
-    /// <summary>Emits what is buffered as a final line (the child exited without a trailing newline).</summary>
-    public void Flush(LineHandler onLine)
-    {
-        var sink = new DelegateSink(onLine);
-        Flush(ref sink);
-    }
-
-    private readonly struct DelegateSink(LineHandler handler) : ILineSink
-    {
-        public void Line(ReadOnlySpan<byte> line, bool continued) => handler(line, continued);
-    }
 
     /// <summary>Splits <paramref name="data"/>, handing each whole line to <paramref name="onLine"/>; a trailing partial
     /// line is kept for the next call.</summary>

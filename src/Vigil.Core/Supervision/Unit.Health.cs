@@ -91,8 +91,10 @@ public sealed partial class Unit
             {
                 bool ready = r.Kind == ProbeReportKind.Ready;
                 var before = _notReady;
-                _notReady = ready ? _notReady.Remove(r.Probe.Name) : _notReady.Add(r.Probe.Name);
-                if (before.SetEquals(_notReady) && !(r.Kind == ProbeReportKind.NotReady && r.FailedChecks == r.Probe.FailureThreshold)) break;
+                _notReady = ready ? _notReady.Remove(r.Probe.Name) : _notReady.Add(r.Probe.Name); // same instance when unchanged
+                // The runner's first "not ready" verdict is news even though the probe started out not ready.
+                bool firstVerdict = !ready && r.FailedChecks == r.Probe.FailureThreshold;
+                if (ReferenceEquals(before, _notReady) && !firstVerdict) break;
                 _snapshot = BuildSnapshot();
                 Publish(new ReadinessChanged(Now, Id, Name, p.Pid, _state, r.Probe.Name, ready, r.Detail));
                 break;
