@@ -31,7 +31,8 @@ public sealed class VigilProcess : IAsyncDisposable
 
     /// <summary>Runs vigil with a pseudo-terminal as its stdout and stderr (util-linux <c>script</c>), as on a console.</summary>
     public static VigilProcess StartOnTerminal(string workDir, IReadOnlyDictionary<string, string?>? env, params string[] args) =>
-        StartWrapped(workDir, ["script", "-q", "-e", "-c", string.Join(' ', args.Prepend(Path).Select(a => $"'{a}'")), "/dev/null"], [], env, wrapperOnly: true);
+        // `exec`: script runs the command through $SHELL -c, and dash (CI's /bin/sh) would stay in between.
+        StartWrapped(workDir, ["script", "-q", "-e", "-c", "exec " + string.Join(' ', args.Prepend(Path).Select(a => $"'{a}'")), "/dev/null"], [], env, wrapperOnly: true);
 
     private static VigilProcess StartWrapped(string workDir, string[] wrapper, string[] args, IReadOnlyDictionary<string, string?>? env, bool wrapperOnly = false)
     {
