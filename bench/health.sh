@@ -7,7 +7,7 @@
 #                                    writes bench/RESULTS-health-quick.md (not committed)
 #
 # Environment:
-#   VIGIL=PATH            the vigil binary (default: dotnet build src/Vigil.Cli -c Release in this repo)
+#   VIGIL=PATH            the vigil binary (default: scripts/publish in this repo, the build that ships)
 #   BENCH_ONLY="..."      subset of: latency cost monit (default: all three)
 #   BENCH_COST_N=N        units in the cost measure (default 100; quick 20)
 #   BENCH_COST_ROWS="..." cost rows, of: none exec stall output-stall heartbeat-file memory (default: all six)
@@ -131,10 +131,8 @@ start_vigil() {
 
 # ---------------------------------------------------------------------------------------------- vigil
 if [[ -z ${VIGIL:-} ]]; then
-    log "dotnet build src/Vigil.Cli -c Release"
-    dotnet build "$REPO/src/Vigil.Cli" -c Release -nologo -v q -nodeReuse:false -p:UseSharedCompilation=false >"$WORK/vigil-build.log" 2>&1 \
-        || { tail -20 "$WORK/vigil-build.log" >&2; die "building Vigil failed (the end of its log is above)"; }
-    VIGIL=$REPO/src/Vigil.Cli/bin/Release/net10.0/vigil
+    log "scripts/publish (Vigil as it ships: ReadyToRun)"
+    VIGIL=$("$REPO/scripts/publish") || die "building Vigil failed (scripts/publish)"
 fi
 [[ -x $VIGIL ]] || die "VIGIL=$VIGIL is not an executable"
 VIGIL=$(realpath "$VIGIL")

@@ -5,7 +5,7 @@
 #   BENCH_QUICK=1 bench/run.sh       smaller run (~4 min), writes bench/RESULTS-quick.md
 #
 # Environment:
-#   VIGIL=PATH          the vigil binary (default: dotnet build src/Vigil.Cli -c Release in this repo)
+#   VIGIL=PATH          the vigil binary (default: scripts/publish in this repo, the build that ships)
 #   BENCH_TOOLS="..."   subset and order of: vigil supervisord pm2 runit (default: all four)
 #   BENCH_QUICK=1       20 children instead of 100, 5 s idle windows, ≤20 restarts, 50 MiB flood × 1 run
 #   BENCH_ONLY=capture  run only measure 4 (writes bench/RESULTS-capture.md, or -capture-quick.md)
@@ -379,10 +379,8 @@ measure_stop_tree() {  # KIND obey|ignore: N children + N grandchildren
 
 if [[ " ${TOOLS[*]} " == *" vigil "* ]]; then
     if [[ -z ${VIGIL:-} ]]; then
-        log "dotnet build src/Vigil.Cli -c Release"
-        dotnet build "$REPO/src/Vigil.Cli" -c Release -nologo -v q -nodeReuse:false -p:UseSharedCompilation=false >$WORK/vigil-build.log 2>&1 \
-            || { tail -20 $WORK/vigil-build.log >&2; die "building Vigil failed (the end of its log is above)"; }
-        VIGIL=$REPO/src/Vigil.Cli/bin/Release/net10.0/vigil
+        log "scripts/publish (Vigil as it ships: ReadyToRun)"
+        VIGIL=$("$REPO/scripts/publish") || die "building Vigil failed (scripts/publish)"
     fi
     [[ -x $VIGIL ]] || die "VIGIL=$VIGIL is not an executable"
     VIGIL=$(realpath "$VIGIL")

@@ -6,7 +6,7 @@
 #   BENCH_QUICK=1 bench/tether.sh      smaller run (~2 min), writes bench/RESULTS-tether-quick.md (not committed)
 #
 # Environment:
-#   VIGIL=PATH          the vigil binary (default: dotnet build src/Vigil.Cli -c Release in this repo)
+#   VIGIL=PATH          the vigil binary (default: scripts/publish in this repo, the build that ships)
 #   TETHER_BENCH=PATH   the measuring program (default: dotnet build bench/TetherBench -c Release)
 #   BENCH_QUICK=1       400 round trips (100 with the default broker), 100 targets, 10 s windows
 #   BENCH_OUT=FILE      where to write the Markdown report
@@ -100,7 +100,7 @@ build() {   # PROJECT: dotnet build -c Release without build servers (none is le
     dotnet build "$REPO/$1" -c Release -nologo -v q -nodeReuse:false -p:UseSharedCompilation=false >"$WORK/build-$(basename "$1").log" 2>&1 \
         || { tail -20 "$WORK/build-$(basename "$1").log" >&2; die "dotnet build $1 failed"; }
 }
-if [[ -z ${VIGIL:-} ]]; then build src/Vigil.Cli; VIGIL=$REPO/src/Vigil.Cli/bin/Release/net10.0/vigil; fi
+if [[ -z ${VIGIL:-} ]]; then log "scripts/publish (Vigil as it ships: ReadyToRun)"; VIGIL=$("$REPO/scripts/publish") || die "building Vigil failed (scripts/publish)"; fi
 if [[ -z ${TETHER_BENCH:-} ]]; then build bench/TetherBench; TETHER_BENCH=$REPO/bench/TetherBench/bin/Release/net10.0/tether-bench; fi
 [[ -x $VIGIL ]] || die "VIGIL=$VIGIL is not an executable"
 [[ -x $TETHER_BENCH ]] || die "TETHER_BENCH=$TETHER_BENCH is not an executable"

@@ -19,6 +19,10 @@ internal sealed unsafe class Reactor : IDisposable
 
     public static Reactor Shared { get; } = new();
 
+    /// <summary>Starts the reactor thread now (a supervisor does, before its first child), so a child's first output
+    /// is not kept waiting while the thread is created.</summary>
+    public static void Start() => _ = Shared;
+
     private readonly int _epfd;
     private readonly int _wakeFd;
     private readonly ConcurrentDictionary<int, (IHandler Handler, bool Close)> _handlers = new();

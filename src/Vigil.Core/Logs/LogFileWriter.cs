@@ -98,6 +98,7 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
     // Guarded by _gate. The batch is a list of chunks (a line never spans two), so a burst neither copies nor
     // zeroes a growing array under the lock; the writer hands the whole list to one pwritev().
     private List<ReadOnlyMemory<byte>> _full = [], _spareList = [];
+    private List<byte[]> _rented = [], _spareRented = []; // arrays of AppendOwned in _full, back to the pool once written
     private readonly Stack<byte[]> _free = new();
     private byte[] _cur = new byte[InitialBuffer];
     private int _curLength, _pendingLines;
@@ -195,6 +196,41 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
+    /// As <see cref="AppendLines"/>, but hands the buffer itself to the writer instead of copying it: the bytes
+    /// <c>[0, length)</c> of <paramref name="owned"/>, an array rented from <see cref="System.Buffers.ArrayPool{T}.Shared"/>,
+    /// go into the batch as they are, and the writer returns the array to the pool once they are written (or dropped).
+    /// The caller must not touch the array afterwards. A flood's formatted lines are so copied once (into the page
+    /// cache by the kernel), not twice.
+    /// </summary>
+    public void AppendOwned(byte[] owned, int length, int count)
+    {
+        if (count == 0 || length == 0)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(owned);
+            return;
+        }
+        bool wake = false;
+        lock (_gate)
+        {
+            if (_closing || _pendingBytes + length > MaxPendingBytes)
+            {
+                Interlocked.Add(ref _dropped, count);
+                System.Buffers.ArrayPool<byte>.Shared.Return(owned);
+                return;
+            }
+            // Lines copied into the current chunk came first: close it so the order on disk stays the order given.
+            if (_curLength > 0) NextChunk(0);
+            _full.Add(owned.AsMemory(0, length));
+            _rented.Add(owned);
+            _pendingBytes += length;
+            _pendingLines += count;
+            _appended += count;
+            if (!_wakeSignalled) wake = _wakeSignalled = true;
+        }
+        if (wake) _wake.Release();
+    }
+
+    /// <summary>
     /// Backpressure, not loss: true when more than <see cref="HighWater"/> bytes wait for the disk. The pipe reader
     /// then stops reading that child's pipe (and only that one: the reactor goes on serving every other child)
     /// until <see cref="ResumeWhenCaughtUp"/> calls back, so a flood faster than the disk is slowed through its full
@@ -276,13 +312,17 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
         if (_curLength > 0) _full.Add(_cur.AsMemory(0, _curLength));
         _curLength = 0;
         if (need <= ChunkSize && _free.TryPop(out var pooled)) _cur = pooled;
+        else if (need == 0) _cur = new byte[InitialBuffer]; // only closing the chunk (AppendOwned): start small again
         else _cur = GC.AllocateUninitializedArray<byte>(Math.Max(need, ChunkSize));
     }
 
-    private void ReturnChunks(List<ReadOnlyMemory<byte>> batch)
+    private void ReturnChunks(List<ReadOnlyMemory<byte>> batch, List<byte[]> rented)
     {
+        foreach (var a in rented) System.Buffers.ArrayPool<byte>.Shared.Return(a);
+        rented.Clear();
         lock (_gate)
         {
+            _spareRented = rented;
             foreach (var m in batch)
                 if (_free.Count < PooledChunks && System.Runtime.InteropServices.MemoryMarshal.TryGetArray(m, out var seg) && seg.Array!.Length == ChunkSize)
                     _free.Push(seg.Array);
@@ -299,6 +339,7 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
             while (true)
             {
                 List<ReadOnlyMemory<byte>> batch;
+                List<byte[]> rented;
                 long length;
                 int lines;
                 bool reopen, closing;
@@ -307,6 +348,7 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
                 {
                     _wakeSignalled = false;
                     batch = _full;
+                    rented = _rented;
                     length = _pendingBytes;
                     lines = _pendingLines;
                     reopen = _reopenRequested;
@@ -322,6 +364,8 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
                         }
                         _full = _spareList;
                         _spareList = [];
+                        _rented = _spareRented;
+                        _spareRented = [];
                         _pendingBytes = 0;
                         _pendingLines = 0;
                         (caughtUp, _caughtUp) = (_caughtUp, null);
@@ -339,7 +383,7 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
                     break;
                 }
                 WriteBatch(batch, lines);
-                ReturnChunks(batch);
+                ReturnChunks(batch, rented);
                 CompleteFlushes();
             }
         }
@@ -374,6 +418,7 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
                 Drop(rest);
                 return;
             }
+            bool startedWhole = true; // nothing of the batch written yet
             try
             {
                 while (!rest.IsEmpty)
@@ -391,8 +436,12 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
                         rest.TakeFirstLine(piece); // longer than maxSize on its own: alone in a fresh file
                     }
                     WritePiece(piece);
+                    // The whole batch at once (no rotation cut it): its line count is known, no need to count.
+                    bool whole = startedWhole && rest.IsEmpty;
                     long n = 0;
-                    foreach (var m in piece) n += m.Span.Count((byte)'\n');
+                    if (whole) n = lines;
+                    else foreach (var m in piece) n += m.Span.Count((byte)'\n');
+                    startedWhole = false;
                     Interlocked.Add(ref _written, n);
                     piece.Clear();
                     if (_faulted)

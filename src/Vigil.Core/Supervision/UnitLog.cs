@@ -17,8 +17,11 @@ internal sealed class UnitLog : IAsyncDisposable
     private readonly OutputSink? _sink;
     private readonly LogSpec _lineSpec; // the spec minus timestamps: the chunk's timestamp is formatted once
     private readonly int _nameBytes;
+    private readonly bool _plain;    // no stream tag, no name prefix, no ANSI stripping: the fast path of Line()
+    private readonly int _tsLength;  // bytes of the timestamp prefix (0 without timestamps)
     // The current chunk (one read() of one pipe): its formatted lines, appended to the file in one piece at the end.
-    private byte[] _batch = new byte[128 * 1024];
+    // Rented per chunk (no idle unit holds a buffer); a large one is handed to the writer as it is, not copied.
+    private byte[] _batch = [];
     private int _batchLength, _batchLines;
     private LogFileWriter? _batchWriter;
     private readonly byte[] _timestamp = new byte[LogLineFormatter.TimestampLength];
@@ -31,6 +34,8 @@ internal sealed class UnitLog : IAsyncDisposable
         Ring = new LineRing(_spec.RingLines);
         _lineSpec = _spec with { Timestamps = false };
         _nameBytes = System.Text.Encoding.UTF8.GetByteCount(unit.Name);
+        _plain = !_spec.Stream && !_spec.Prefix && !_spec.StripAnsi;
+        _tsLength = _spec.Timestamps ? LogLineFormatter.TimestampLength : 0;
         _both = Open(_spec.File);
         _out = Open(_spec.Out);
         _err = Open(_spec.Err);
@@ -63,11 +68,12 @@ internal sealed class UnitLog : IAsyncDisposable
     /// to the file per chunk), kept in the ring and given to sinks. With <paramref name="final"/>, the stream ended:
     /// what is left in the splitter is the last line.
     /// </summary>
-    // A flood lasts seconds at most, too short for tiered compilation to promote this path: optimise at once.
+    // A flood lasts seconds at most, too short for tiered compilation to promote this path: optimise at once. (Also
+    // in the published ReadyToRun build: precompiled code cannot inline across into the framework's span helpers.)
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public void Chunk(DateTimeOffset time, int pid, StreamKind stream, ReadOnlySpan<byte> data, LineSplitter splitter, bool final)
     {
-        BeginChunk(time, stream);
+        BeginChunk(time, stream, data.Length);
         var sink = new ChunkSink(this, time, pid, stream);
         bool ring = _spec.RingLines > 0;
         if (ring) Ring.Hold();
@@ -96,24 +102,35 @@ internal sealed class UnitLog : IAsyncDisposable
     }
 
     /// <summary>Starts a chunk of lines read at <paramref name="time"/> from one stream (reactor thread).</summary>
-    private void BeginChunk(DateTimeOffset time, StreamKind stream)
+    private void BeginChunk(DateTimeOffset time, StreamKind stream, int dataLength)
     {
         _batchWriter = WriterFor(stream);
         _batchLength = _batchLines = 0;
-        if (_batchWriter is not null && _spec.Timestamps) LogLineFormatter.WriteTimestamp(_timestamp, time);
+        if (_batchWriter is null) return;
+        if (_spec.Timestamps) LogLineFormatter.WriteTimestamp(_timestamp, time);
+        // Room for the data plus a prefix per line of 60 bytes or more; Line() gets more when lines are shorter.
+        _batch = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(4096, dataLength + dataLength / 2 + 256));
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void Line(DateTimeOffset time, int pid, StreamKind stream, ReadOnlySpan<byte> line, bool continued, bool toRing)
     {
-        if (_batchWriter is not null)
+        if (_batchWriter is not null && _plain && !continued)
+        {
+            // [timestamp ]line\n — the usual format, without Format()'s option checks.
+            int ts = _tsLength, need = ts + line.Length + 1;
+            if (_batchLength + need > _batch.Length) MoreRoom(need);
+            var dest = _batch.AsSpan(_batchLength, need);
+            _timestamp.AsSpan(0, ts).CopyTo(dest);
+            line.CopyTo(dest[ts..]);
+            dest[^1] = (byte)'\n';
+            _batchLength += need;
+            _batchLines++;
+        }
+        else if (_batchWriter is not null)
         {
             int max = (_spec.Timestamps ? LogLineFormatter.TimestampLength : 0) + 4 + _nameBytes + 2 + line.Length + LogLineFormatter.ContinuedMarker.Length + 1;
-            if (_batchLength + max > _batch.Length)
-            {
-                if (_batchLength > 0) FlushChunk();
-                if (max > _batch.Length) _batch = new byte[Math.Max(max, _batch.Length * 2)];
-            }
+            if (_batchLength + max > _batch.Length) MoreRoom(max);
             var dest = _batch.AsSpan(_batchLength);
             int n = 0;
             if (_spec.Timestamps) { _timestamp.CopyTo(dest); n = _timestamp.Length; }
@@ -129,15 +146,38 @@ internal sealed class UnitLog : IAsyncDisposable
         if (listeners) _unit.PublishOutput(ol);
     }
 
+    /// <summary>The batch is full: what it holds goes to the writer, and a batch with room for <paramref name="need"/> more follows.</summary>
+    private void MoreRoom(int need)
+    {
+        int size = Math.Max(need, _batch.Length * 2);
+        if (_batchLength > 0) FlushChunk();
+        else System.Buffers.ArrayPool<byte>.Shared.Return(_batch);
+        _batch = System.Buffers.ArrayPool<byte>.Shared.Rent(size);
+    }
+
     /// <summary>Ends the chunk: its lines go to the file in one piece.</summary>
     private void EndChunk()
     {
+        if (_batchWriter is null) return;
         if (_batchLength > 0) FlushChunk();
+        else System.Buffers.ArrayPool<byte>.Shared.Return(_batch);
+        _batch = [];
     }
 
+    // Below this a batch is copied into the writer's chunk (small writes of many units pack together); above it the
+    // rented array itself goes to the writer (a flood is copied once, by the kernel into the page cache).
+    private const int HandOverBytes = 16 * 1024;
+
+    /// <summary>Hands the batch to the writer; the array is gone afterwards (the writer's, or back in the pool).</summary>
     private void FlushChunk()
     {
-        _batchWriter!.AppendLines(_batch.AsSpan(0, _batchLength), _batchLines);
+        if (_batchLength >= HandOverBytes) _batchWriter!.AppendOwned(_batch, _batchLength, _batchLines);
+        else
+        {
+            _batchWriter!.AppendLines(_batch.AsSpan(0, _batchLength), _batchLines);
+            System.Buffers.ArrayPool<byte>.Shared.Return(_batch);
+        }
+        _batch = [];
         _batchLength = _batchLines = 0;
     }
 

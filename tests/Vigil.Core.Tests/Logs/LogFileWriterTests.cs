@@ -30,6 +30,44 @@ public class LogFileWriterTests(ITestOutputHelper output)
     private static string[] ReadLines(string path) => File.ReadAllText(path).Split('\n') is var parts && parts[^1] == "" ? parts[..^1] : throw new Xunit.Sdk.XunitException($"{path} does not end with a newline");
 
     [Fact]
+    public async Task Handed_over_buffers_and_copied_lines_land_in_the_order_given_with_exact_counts()
+    {
+        using var dir = new TempDir();
+        var path = dir["owned.log"];
+        var w = LogFiles.Open(path, null, 5);
+        var expected = new List<string>();
+        int seq = 0;
+        for (int round = 0; round < 50; round++)
+        {
+            // A few copied lines, then a rented buffer of many lines handed over, then copied lines again.
+            for (int i = 0; i < 3; i++) { var l = $"copy {seq++:D6}"; expected.Add(l); AppendText(w, l); }
+            var owned = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
+            int length = 0, count = 0;
+            while (length + 32 < owned.Length)
+            {
+                var l = $"owned {seq++:D6}";
+                expected.Add(l);
+                length += Encoding.UTF8.GetBytes(l + "\n", owned.AsSpan(length));
+                count++;
+            }
+            w.AppendOwned(owned, length, count);
+            for (int i = 0; i < 2; i++) { var l = $"copy {seq++:D6}"; expected.Add(l); AppendText(w, l); }
+        }
+        await w.FlushAsync().WaitAsync(Wait);
+        Assert.Equal(expected.Count, w.WrittenLines);
+        Assert.Equal(0, w.DroppedLines);
+        await w.DisposeAsync();
+        Assert.Equal(expected, ReadLines(path));
+
+        // After the last dispose a handed-over buffer is dropped and counted, never written.
+        var late = System.Buffers.ArrayPool<byte>.Shared.Rent(16);
+        int n = Encoding.UTF8.GetBytes("late\nlate\n", late);
+        w.AppendOwned(late, n, 2);
+        Assert.Equal(2, w.DroppedLines);
+        Assert.Equal(expected, ReadLines(path));
+    }
+
+    [Fact]
     public async Task Twenty_threads_sharing_a_writer_give_whole_lines_each_exactly_once()
     {
         using var dir = new TempDir();
