@@ -81,9 +81,15 @@ internal sealed class UnitLog : IAsyncDisposable
         {
             // Only the ring's last Capacity lines can outlive this chunk; unless someone follows, skip the others.
             // Each '\n' ends at least one emitted line, so skipping (newlines - capacity) never skips a survivor.
-            if (ring && !final && !Ring.HasFollowersHeld) sink.RingSkip = data.Count((byte)'\n') - Ring.Capacity;
             sink.Ring = ring;
-            if (final) splitter.Flush(ref sink); else splitter.Feed(data, ref sink);
+            if (final) splitter.Flush(ref sink);
+            else if (_plain && _batchWriter is not null && _sink is null && !_unit.HasOutputListeners && !(ring && Ring.HasFollowersHeld) && FastLines.Supported)
+                FastChunk(data, splitter, ref sink, ring);
+            else
+            {
+                if (ring && !Ring.HasFollowersHeld) sink.RingSkip = data.Count((byte)'\n') - Ring.Capacity;
+                splitter.Feed(data, ref sink);
+            }
         }
         finally
         {
@@ -92,10 +98,62 @@ internal sealed class UnitLog : IAsyncDisposable
         EndChunk();
     }
 
+    /// <summary>
+    /// The usual case (<c>[timestamp ]line</c> to a file, nobody following): whole lines are split and formatted in one
+    /// pass by <see cref="FastLines"/>, and only the ring's last lines are copied into it. A partial line left from
+    /// the last chunk, a partial last line and an over-long line (with what follows it) go through the splitter.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private void FastChunk(ReadOnlySpan<byte> data, LineSplitter splitter, ref ChunkSink sink, bool ring)
+    {
+        if (splitter.HasPending)
+        {
+            int nl = data.IndexOf((byte)'\n');
+            if (nl < 0)
+            {
+                splitter.Feed(data, ref sink);
+                return;
+            }
+            splitter.Feed(data[..(nl + 1)], ref sink); // completes the pending line
+            data = data[(nl + 1)..];
+        }
+        var ts = _timestamp.AsSpan(0, _tsLength);
+        int done = 0, lines = 0;
+        while (true)
+        {
+            int used = FastLines.Format(data[done..], ts, _batch.AsSpan(_batchLength), splitter.MaxLine, out int written, out int n, out bool full);
+            _batchLength += written;
+            _batchLines += n;
+            lines += n;
+            done += used;
+            if (!full) break;
+            // Room for the rest of the data as formatted (short lines may need more: then this happens again), and
+            // at least for the next line, which is no longer than the rest or the bound.
+            int rest = data.Length - done;
+            MoreRoom(Math.Max(Math.Min(rest, splitter.MaxLine) + _tsLength + 1 + FastLines.Slack, rest + rest / 2 + 256));
+        }
+        if (ring && lines > 0)
+        {
+            int k = Math.Min(lines, Ring.Capacity);
+            var spans = System.Buffers.ArrayPool<(int, int)>.Shared.Rent(k);
+            int found = FastLines.LastLines(data[..done], k, spans);
+            for (int i = 0; i < found; i++)
+            {
+                var (start, length) = spans[i];
+                Ring.AddHeld(sink.Time, _unit.Id, _unit.Name, sink.Pid, sink.Stream, data.Slice(start, length), false);
+            }
+            System.Buffers.ArrayPool<(int, int)>.Shared.Return(spans);
+        }
+        if (done < data.Length) splitter.Feed(data[done..], ref sink); // a partial last line, or a long line onwards
+    }
+
     private struct ChunkSink(UnitLog log, DateTimeOffset time, int pid, StreamKind stream) : ILineSink
     {
         public int RingSkip;
         public bool Ring;
+        public readonly DateTimeOffset Time => time;
+        public readonly int Pid => pid;
+        public readonly StreamKind Stream => stream;
 
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public void Line(ReadOnlySpan<byte> line, bool continued) => log.Line(time, pid, stream, line, continued, Ring && RingSkip-- <= 0);
@@ -119,7 +177,7 @@ internal sealed class UnitLog : IAsyncDisposable
         {
             // [timestamp ]line\n — the usual format, without Format()'s option checks.
             int ts = _tsLength, need = ts + line.Length + 1;
-            if (_batchLength + need > _batch.Length) MoreRoom(need);
+            if (_batchLength + need > _batch.Length) MoreRoom(Math.Max(need, _batch.Length));
             var dest = _batch.AsSpan(_batchLength, need);
             _timestamp.AsSpan(0, ts).CopyTo(dest);
             line.CopyTo(dest[ts..]);
@@ -130,7 +188,7 @@ internal sealed class UnitLog : IAsyncDisposable
         else if (_batchWriter is not null)
         {
             int max = (_spec.Timestamps ? LogLineFormatter.TimestampLength : 0) + 4 + _nameBytes + 2 + line.Length + LogLineFormatter.ContinuedMarker.Length + 1;
-            if (_batchLength + max > _batch.Length) MoreRoom(max);
+            if (_batchLength + max > _batch.Length) MoreRoom(Math.Max(max, _batch.Length));
             var dest = _batch.AsSpan(_batchLength);
             int n = 0;
             if (_spec.Timestamps) { _timestamp.CopyTo(dest); n = _timestamp.Length; }
@@ -146,10 +204,9 @@ internal sealed class UnitLog : IAsyncDisposable
         if (listeners) _unit.PublishOutput(ol);
     }
 
-    /// <summary>The batch is full: what it holds goes to the writer, and a batch with room for <paramref name="need"/> more follows.</summary>
-    private void MoreRoom(int need)
+    /// <summary>The batch is full: what it holds goes to the writer, and a batch of at least <paramref name="size"/> bytes follows.</summary>
+    private void MoreRoom(int size)
     {
-        int size = Math.Max(need, _batch.Length * 2);
         if (_batchLength > 0) FlushChunk();
         else System.Buffers.ArrayPool<byte>.Shared.Return(_batch);
         _batch = System.Buffers.ArrayPool<byte>.Shared.Rent(size);

@@ -27,6 +27,35 @@ public sealed class RingCaptureTests
     }
 
     [Fact]
+    public async Task Through_the_fast_path_file_and_ring_both_get_every_line_right()
+    {
+        // A log file and nobody listening: the capture fast path (FastLines) formats the file's lines and fills the
+        // ring with only the last ones; lines cross chunk boundaries (varied lengths and \r\n: FastLinesTests).
+        using var dir = new TempDir();
+        await using var sup = new Supervisor();
+        var log = dir["fast.log"];
+        var unit = sup.Start(Fixture.Spec("flood", "lines", "150000", "marker", "done", "hang") with { Log = LogSpec.Default with { RingLines = 300, File = log } });
+        Assert.True(await Procs.Eventually(() => unit.RecentOutput().LastOrDefault()?.Text.StartsWith("MARKER done") == true, TimeSpan.FromSeconds(60)),
+            "the ring never got the marker");
+        var ring = unit.RecentOutput();
+        Assert.Equal(300, ring.Count);
+        Assert.Equal(Enumerable.Range(150000 - 299, 299).Select(i => (long)i), ring.Take(299).Select(l => Seq(l.Text)));
+        Assert.All(ring, l => Assert.False(l.Continued));
+
+        await unit.StopAndWaitAsync();
+        await sup.DisposeAsync(); // closes the log: everything is on disk
+        var lines = File.ReadAllLines(log);
+        Assert.Equal(150001, lines.Length);
+        for (int i = 0; i < 150000; i++)
+        {
+            // "2026-11-22T03:52:10.123Z line N ..." : the timestamp, then the child's line unchanged.
+            Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ", lines[i][..25]);
+            Assert.Equal(i, Seq(lines[i][25..]));
+        }
+        Assert.StartsWith("MARKER done", lines[^1][25..]);
+    }
+
+    [Fact]
     public async Task A_follower_receives_every_line_of_a_flood()
     {
         await using var sup = new Supervisor();

@@ -39,8 +39,18 @@ public sealed class Recorder : IDisposable
         }
     }
 
-    public Task<OutputLine> Line(Func<OutputLine, bool> match, string what, TimeSpan? timeout = null) =>
-        WaitFor((_, lines) => lines.FirstOrDefault(match), what, timeout);
+    public Task<OutputLine> Line(Func<OutputLine, bool> match, string what, TimeSpan? timeout = null)
+    {
+        // Each wake-up looks only at the lines that came since the last: a flood of 200,000 lines must not be scanned
+        // (and decoded) again per line, under the lock the reactor needs to hand over the next one.
+        int from = 0;
+        return WaitFor((_, lines) =>
+        {
+            for (; from < lines.Count; from++)
+                if (match(lines[from])) return lines[from];
+            return null;
+        }, what, timeout);
+    }
 
     public Task<OutputLine> Marker(string marker, TimeSpan? timeout = null) =>
         Line(l => l.Text.StartsWith($"MARKER {marker} "), $"marker {marker}", timeout);
