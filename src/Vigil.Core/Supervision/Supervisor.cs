@@ -35,7 +35,11 @@ public sealed class Supervisor : IAsyncDisposable
     {
         _options = options ?? new SupervisorOptions();
         if (_options.Subreaper && _options.Launcher is OsLauncher) OrphanReaper.Enable();
-        if (_options.Launcher is OsLauncher) Reactor.Start();
+        if (_options.Launcher is OsLauncher)
+        {
+            Reactor.Start();
+            Logs.CaptureWarmup.Start();
+        }
         StatusWatcher = new StatusWatcher(_options.Time, _options.StatusInterval);
     }
 

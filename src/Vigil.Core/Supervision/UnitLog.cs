@@ -42,6 +42,9 @@ internal sealed class UnitLog : IAsyncDisposable
     }
 
     public LineRing Ring { get; }
+
+    /// <summary>The sink type the splitter is instantiated with here (for <see cref="CaptureWarmup"/>).</summary>
+    internal static Type SinkType => typeof(ChunkSink);
     public int MaxLine => _spec.MaxLine;
 
     private LogFileWriter? Open(string? path)
