@@ -8,6 +8,7 @@
 #   VIGIL=PATH          the vigil binary (default: scripts/publish in this repo, the build that ships)
 #   BENCH_TOOLS="..."   subset and order of: vigil supervisord pm2 runit (default: all four)
 #   BENCH_QUICK=1       20 children instead of 100, 5 s idle windows, ≤20 restarts, 50 MiB flood × 1 run
+#   BENCH_CAP_REPS=N    runs per tool in measure 4 (default 3; the median is reported)
 #   BENCH_ONLY=capture  run only measure 4 (writes bench/RESULTS-capture.md, or -capture-quick.md)
 #   BENCH_OUT=FILE      where to write the Markdown report
 #   BENCH_KEEP=1        keep the temporary work folder (configs, logs, stamp files) for inspection
@@ -33,7 +34,7 @@ if [[ $QUICK == 1 ]]; then
     OUT=${BENCH_OUT:-$BENCH_DIR/RESULTS${ONLY:+-$ONLY}-quick.md}
 else
     N=100 CRASH_MAX=60 CRASH_BUDGET=20 IDLE=30 SETTLE=5
-    FLOOD_BYTES=209715200 CAP_REPS=3                  # 200 MiB, three runs per tool (median)
+    FLOOD_BYTES=209715200 CAP_REPS=${BENCH_CAP_REPS:-3} # 200 MiB, three runs per tool (median)
     OUT=${BENCH_OUT:-$BENCH_DIR/RESULTS${ONLY:+-$ONLY}.md}
 fi
 FLOOD_LINES=$((FLOOD_BYTES / 100))                    # vb-flood writes lines of exactly 100 bytes
@@ -43,7 +44,7 @@ WAIT_MS=60000      # bound on every wait
 CLK_TCK=$(getconf CLK_TCK)
 RUN_START=$EPOCHREALTIME
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-CMDLINE="$(for v in VIGIL BENCH_TOOLS BENCH_QUICK BENCH_ONLY BENCH_OUT; do [[ -z ${!v:-} ]] || printf '%s=%q ' "$v" "${!v}"; done)bench/run.sh${*:+ $*}"
+CMDLINE="$(for v in VIGIL BENCH_TOOLS BENCH_QUICK BENCH_ONLY BENCH_CAP_REPS BENCH_OUT; do [[ -z ${!v:-} ]] || printf '%s=%q ' "$v" "${!v}"; done)bench/run.sh${*:+ $*}"
 
 log() { printf '[%6.1fs] %s\n' "$(awk -v a="$RUN_START" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
