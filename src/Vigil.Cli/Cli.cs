@@ -28,6 +28,12 @@ public static class Cli
             (args.Length == 0 ? Console.Error : Console.Out).WriteLine(Help);
             return args.Length == 0 ? Usage : Ok;
         }
+        // `vigil run --help` / `vigil demo -h`: the usage, as users of other CLIs expect (pinger has its own).
+        if (args.Length > 1 && args[0] is "run" or "demo" && args[1..].Any(a => a is "-h" or "--help"))
+        {
+            Console.Out.WriteLine(Help);
+            return Ok;
+        }
         if (args[0] is "--version" or "-V")
         {
             Console.WriteLine("vigil " + (typeof(Cli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?"));

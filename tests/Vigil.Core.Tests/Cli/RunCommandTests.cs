@@ -98,6 +98,18 @@ public sealed class RunCommandTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("run", "--help")]
+    [InlineData("demo", "-h")]
+    public async Task A_command_s_help_prints_the_usage_and_starts_nothing(string command, string flag)
+    {
+        Write("vigil.yaml", "processes:\n  - { name: x, command: [sleep, \"30\"] }\n");
+        await using var vigil = VigilProcess.Start(_dir.FullName, command, flag);
+        Assert.Equal(0, await vigil.WaitExit());
+        Assert.Contains(vigil.Out, l => l.Contains("vigil run [-c FILE]"));
+        Assert.DoesNotContain(vigil.Out, l => l.Contains("spawned"));
+    }
+
     [Fact]
     public async Task Detached_child_survives_vigil_exit_and_others_do_not()
     {
