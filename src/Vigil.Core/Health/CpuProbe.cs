@@ -20,7 +20,7 @@ namespace Vigil.Health;
 /// CPU time of a child that exited and was reaped by a parent in the tree is kept (it moves to the parent's
 /// cutime/cstime); that of a process reparented out of the tree and reaped elsewhere is lost for its last sample.
 /// </summary>
-internal sealed class CpuProbe(CpuCheck check) : IProbe
+internal sealed class CpuProbe(CpuCheck check) : IProbe, IImmediateProbe
 {
     private readonly CpuWindow _window = new(check.Window);
     private Dictionary<(int Pid, ulong Start), TreeCpu.Times>? _last;

@@ -23,6 +23,12 @@ public interface IProbe : IAsyncDisposable
     ValueTask<ProbeResult> CheckAsync(ProbeTarget target, CancellationToken cancel);
 }
 
+/// <summary>A probe whose check answers at once, from memory or one read of /proc or the file system (output-stall,
+/// heartbeat-file, memory, cpu, sd-notify): the runner skips arming its deadline timer for it, two timer-queue changes
+/// per check. (Such a check could not be interrupted by its token anyway; one that does not complete at once is still
+/// abandoned after its deadline.)</summary>
+internal interface IImmediateProbe : IProbe;
+
 /// <summary>A probe that also works between checks (sd-notify's receive loop) and needs its target as soon as the run
 /// starts: before any initial delay, startup gate or first check.</summary>
 internal interface IRunBoundProbe : IProbe

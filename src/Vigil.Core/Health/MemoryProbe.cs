@@ -8,7 +8,7 @@ namespace Vigil.Health;
 /// samples over the max fail the probe (the runner counts them). Shared pages (libraries, shared memory) count once
 /// per process, as RSS does, so a tree of forked workers can read higher than the memory it really holds.
 /// </summary>
-internal sealed class MemoryProbe(MemoryCheck check) : IProbe
+internal sealed class MemoryProbe(MemoryCheck check) : IProbe, IImmediateProbe
 {
     private static readonly long PageSize = Environment.SystemPageSize;
 

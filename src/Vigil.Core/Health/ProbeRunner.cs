@@ -90,9 +90,11 @@ internal sealed class ProbeRunner : IAsyncDisposable
             int fails = 0, passes = 0;
             bool failed = false, ready = false;
             using var deadlines = new Deadline(_time, stop);
+            // One timer for the loop's life, ticking every period from the first check (a check that overruns its
+            // period is followed by the next at once): no timer created and queued per check.
+            using var ticks = new PeriodicTimer(spec.Period, _time);
             while (!stop.IsCancellationRequested)
             {
-                long began = _time.GetTimestamp();
                 var r = await CheckOnceAsync(spec, probe, target, deadlines, stop).ConfigureAwait(false);
                 if (stop.IsCancellationRequested) break;
                 if (r.Gauges is { Count: > 0 }) Report(spec, ProbeReportKind.Gauges, r.Detail, 0, r.Gauges);
@@ -139,10 +141,9 @@ internal sealed class ProbeRunner : IAsyncDisposable
                         }
                     }
                 }
-                var wait = spec.Period - _time.GetElapsedTime(began);
-                var next = wait > TimeSpan.Zero ? Task.Delay(wait, _time, stop) : Task.CompletedTask;
+                var next = ticks.WaitForNextTickAsync(stop);
                 Waiting?.Invoke(spec); // tests: the period timer is armed, the loop is idle
-                await next.ConfigureAwait(false);
+                if (!await next.ConfigureAwait(false)) break;
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
@@ -156,18 +157,19 @@ internal sealed class ProbeRunner : IAsyncDisposable
     internal static async Task<ProbeResult> CheckOnceAsync(ProbeSpec spec, IProbe probe, ProbeTarget target, Deadline deadlines, CancellationToken stop)
     {
         var deadline = spec.CheckDeadline;
+        bool immediate = probe is IImmediateProbe; // answers at once: no deadline timer to arm and disarm
         ValueTask<ProbeResult> pending;
-        try { pending = probe.CheckAsync(target, deadlines.Arm(deadline)); }
+        try { pending = probe.CheckAsync(target, immediate ? stop : deadlines.Arm(deadline)); }
         catch (Exception e)
         {
-            deadlines.Disarm();
+            if (!immediate) deadlines.Disarm();
             return ProbeResult.Fail($"probe error: {e.Message}");
         }
         if (pending.IsCompletedSuccessfully)
         {
             // Most kinds (output-stall, heartbeat-file, memory, cpu, sd-notify) answer at once: no timer, no task.
             // (A check that faulted or was cancelled at once takes the general path below, which maps both.)
-            deadlines.Disarm();
+            if (!immediate) deadlines.Disarm();
             return pending.Result;
         }
         var check = pending.AsTask();
@@ -246,7 +248,7 @@ internal sealed class ProbeRunner : IAsyncDisposable
     }
 
     /// <summary>Stands in for a probe whose kind nobody provides: fails every check with the reason.</summary>
-    private sealed class UnavailableProbe(string why) : IProbe
+    private sealed class UnavailableProbe(string why) : IProbe, IImmediateProbe
     {
         public ValueTask<ProbeResult> CheckAsync(ProbeTarget target, CancellationToken cancel) => ValueTask.FromResult(ProbeResult.Fail(why));
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;

@@ -32,7 +32,7 @@ namespace Vigil.Health;
 /// <para>The check's verdict: for a liveness probe, the watchdog (healthy without one); as a readiness or startup
 /// probe it also requires <c>READY=1</c>.</para>
 /// </summary>
-internal sealed class SdNotifyProbe : IRunBoundProbe
+internal sealed class SdNotifyProbe : IRunBoundProbe, IImmediateProbe
 {
     private readonly Socket? _socket;
     private readonly string? _path;          // the socket file to remove, null for an abstract name

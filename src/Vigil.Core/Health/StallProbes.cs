@@ -40,7 +40,7 @@ internal static class Stall
 }
 
 /// <summary><c>output-stall</c>: a new stdout or stderr line within the timeout (reads the log capture's clock).</summary>
-internal sealed class OutputStallProbe : IProbe
+internal sealed class OutputStallProbe : IProbe, IImmediateProbe
 {
     public ValueTask<ProbeResult> CheckAsync(ProbeTarget target, CancellationToken cancel) =>
         ValueTask.FromResult(Stall.Judge(target, target.LastOutputAt(), "output", "no output"));
@@ -50,7 +50,7 @@ internal sealed class OutputStallProbe : IProbe
 
 /// <summary><c>heartbeat-file</c>: the file's modification time must advance within the timeout. A file that does not
 /// exist yet counts from the start of the run.</summary>
-internal sealed class HeartbeatFileProbe(HeartbeatFileCheck check) : IProbe
+internal sealed class HeartbeatFileProbe(HeartbeatFileCheck check) : IProbe, IImmediateProbe
 {
     private DateTime? _lastMtime;
     private long? _lastAdvance, _lastCheck;
