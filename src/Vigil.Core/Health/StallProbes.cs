@@ -54,10 +54,12 @@ internal sealed class HeartbeatFileProbe(HeartbeatFileCheck check) : IProbe, IIm
 {
     private DateTime? _lastMtime;
     private long? _lastAdvance, _lastCheck;
+    private string? _path; // one probe per run: the run's working folder does not change
+    private readonly string _ok = $"heartbeat ({check.Path})", _stale = $"no heartbeat ({check.Path})";
 
     public ValueTask<ProbeResult> CheckAsync(ProbeTarget target, CancellationToken cancel)
     {
-        var path = Path.IsPathRooted(check.Path) ? check.Path : Path.Combine(target.WorkingDirectory, check.Path);
+        var path = _path ??= Path.IsPathRooted(check.Path) ? check.Path : Path.Combine(target.WorkingDirectory, check.Path);
         DateTime? mtime = null;
         try
         {
@@ -78,7 +80,7 @@ internal sealed class HeartbeatFileProbe(HeartbeatFileCheck check) : IProbe, IIm
             _lastMtime = m;
         }
         _lastCheck = now;
-        return ValueTask.FromResult(Stall.Judge(target, _lastAdvance, $"heartbeat ({check.Path})", $"no heartbeat ({check.Path})"));
+        return ValueTask.FromResult(Stall.Judge(target, _lastAdvance, _ok, _stale));
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
