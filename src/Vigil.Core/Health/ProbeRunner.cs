@@ -230,7 +230,6 @@ internal sealed class ProbeRunner : IAsyncDisposable
         }
     }
 
-
     private void Report(ProbeSpec spec, ProbeReportKind kind, string detail, int fails, IReadOnlyDictionary<string, double>? gauges = null) =>
         _report(new ProbeReport(_run, spec, kind, detail, fails, gauges));
 

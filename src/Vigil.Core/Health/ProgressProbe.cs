@@ -19,26 +19,6 @@ internal sealed class ProgressProbe(ProgressCheck check) : IProbe
     private double? _value;
     private long? _lastIncrease, _lastCheck;
 
-    /// <summary>For a file's size or line count, the file's own modification time dates the increase exactly
-    /// (bounded by our clock, see <see cref="Stall.WhenWritten"/>); other sources are dated by the check.</summary>
-    private long? FileChangedAt(ProbeTarget target, long now)
-    {
-        var path = check.Source switch
-        {
-            ProgressSource.FileSize f => f.Path,
-            ProgressSource.FileLines l => l.Path,
-            _ => null,
-        };
-        if (path is null) return null;
-        if (!Path.IsPathRooted(path)) path = Path.Combine(target.WorkingDirectory, path);
-        try
-        {
-            var info = new FileInfo(path);
-            return info.Exists ? Stall.WhenWritten(target, info.LastWriteTimeUtc, _lastCheck, now) : null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
-    }
-
     public async ValueTask<ProbeResult> CheckAsync(ProbeTarget target, CancellationToken cancel)
     {
         var source = _reader.Describe;
@@ -61,7 +41,9 @@ internal sealed class ProgressProbe(ProgressCheck check) : IProbe
         }
 
         long now = target.Time.GetTimestamp();
-        if (_value is { } last && v > last) _lastIncrease = FileChangedAt(target, now) ?? now;
+        // A file source's increase is dated by the file's own modification time, bounded by our clock.
+        if (_value is { } last && v > last)
+            _lastIncrease = _reader.LastWriteUtc is { } written ? Stall.WhenWritten(target, written, _lastCheck, now) : now;
         _value = v;
         _lastCheck = now;
         var value = v.ToString(CultureInfo.InvariantCulture);

@@ -24,6 +24,10 @@ internal abstract class ProgressReader : IAsyncDisposable
 
     public abstract ValueTask<double> ReadAsync(ProbeTarget target, CancellationToken cancel);
 
+    /// <summary>For a file source, the modification time (UTC) seen by the last successful read: it dates an increase
+    /// exactly (see <see cref="Stall.WhenWritten"/>). Null for the other sources, dated by the check.</summary>
+    public DateTime? LastWriteUtc { get; protected set; }
+
     public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     public static ProgressReader For(ProgressSource source) => source switch
@@ -85,6 +89,7 @@ internal sealed class FileSizeReader(string path) : ProgressReader
     {
         var info = new FileInfo(Path.GetFullPath(path, target.WorkingDirectory));
         if (!info.Exists) throw new ProgressReadException($"{info.FullName} does not exist");
+        LastWriteUtc = info.LastWriteTimeUtc; // the same stat
         return ValueTask.FromResult((double)info.Length);
     }
 }
@@ -115,6 +120,8 @@ internal sealed class FileLinesReader(string path) : ProgressReader
                 int n;
                 while ((n = await file.ReadAsync(buf.AsMemory(0, Chunk), cancel).ConfigureAwait(false)) > 0)
                     lines += buf.AsSpan(0, n).Count((byte)'\n');
+                // After counting (fstat of the open file): a line appended meanwhile is not dated too early.
+                LastWriteUtc = File.GetLastWriteTimeUtc(file.SafeFileHandle);
                 return lines;
             }
         }

@@ -59,7 +59,7 @@ internal sealed class HeartbeatFileProbe(HeartbeatFileCheck check) : IProbe, IIm
 
     public ValueTask<ProbeResult> CheckAsync(ProbeTarget target, CancellationToken cancel)
     {
-        var path = _path ??= Path.IsPathRooted(check.Path) ? check.Path : Path.Combine(target.WorkingDirectory, check.Path);
+        var path = _path ??= Path.GetFullPath(check.Path, target.WorkingDirectory);
         DateTime? mtime = null;
         try
         {

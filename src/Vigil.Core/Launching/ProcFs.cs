@@ -132,7 +132,6 @@ public static unsafe class ProcFs
         }
     }
 
-    /// <summary>Every process on the machine, one read of each /proc/PID/stat.</summary>
     /// <summary>The children of this process (of every one of its threads: an orphan is reparented to one of them),
     /// from <c>/proc/self/task/*/children</c>: a few small reads instead of one per process on the machine. Null when
     /// the kernel does not provide the file (CONFIG_PROC_CHILDREN). The kernel documents it as possibly missing a
@@ -156,6 +155,7 @@ public static unsafe class ProcFs
         return pids;
     }
 
+    /// <summary>Every process on the machine, one read of each /proc/PID/stat.</summary>
     public static List<ProcStat> All()
     {
         var list = new List<ProcStat>(256);

@@ -147,23 +147,15 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
     {
         bool addNewline = wholeLine.IsEmpty || wholeLine[^1] != (byte)'\n';
         int need = wholeLine.Length + (addNewline ? 1 : 0);
-        bool wake = false;
+        bool wake;
         lock (_gate)
         {
-            // Over the memory bound, or (a caller's bug) after the last dispose: count, never throw on the reactor.
-            if (_closing || _pendingBytes + need > MaxPendingBytes)
-            {
-                Interlocked.Increment(ref _dropped);
-                return;
-            }
+            if (!Admit(need, 1)) return;
             if (_curLength + need > _cur.Length) NextChunk(need);
             wholeLine.CopyTo(_cur.AsSpan(_curLength));
             _curLength += wholeLine.Length;
             if (addNewline) _cur[_curLength++] = (byte)'\n';
-            _pendingBytes += need;
-            _pendingLines++;
-            _appended++;
-            if (!_wakeSignalled) wake = _wakeSignalled = true;
+            wake = Accepted(need, 1);
         }
         if (wake) _wake.Release();
     }
@@ -176,21 +168,14 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
     public void AppendLines(ReadOnlySpan<byte> lines, int count)
     {
         if (count == 0) return;
-        bool wake = false;
+        bool wake;
         lock (_gate)
         {
-            if (_closing || _pendingBytes + lines.Length > MaxPendingBytes)
-            {
-                Interlocked.Add(ref _dropped, count);
-                return;
-            }
+            if (!Admit(lines.Length, count)) return;
             if (_curLength + lines.Length > _cur.Length) NextChunk(lines.Length);
             lines.CopyTo(_cur.AsSpan(_curLength));
             _curLength += lines.Length;
-            _pendingBytes += lines.Length;
-            _pendingLines += count;
-            _appended += count;
-            if (!_wakeSignalled) wake = _wakeSignalled = true;
+            wake = Accepted(lines.Length, count);
         }
         if (wake) _wake.Release();
     }
@@ -204,30 +189,44 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
     /// </summary>
     public void AppendOwned(byte[] owned, int length, int count)
     {
-        if (count == 0 || length == 0)
+        bool wake = false, taken = false;
+        if (count > 0 && length > 0)
         {
-            System.Buffers.ArrayPool<byte>.Shared.Return(owned);
-            return;
-        }
-        bool wake = false;
-        lock (_gate)
-        {
-            if (_closing || _pendingBytes + length > MaxPendingBytes)
+            lock (_gate)
             {
-                Interlocked.Add(ref _dropped, count);
-                System.Buffers.ArrayPool<byte>.Shared.Return(owned);
-                return;
+                if (taken = Admit(length, count))
+                {
+                    // Lines copied into the current chunk came first: close it so the order on disk stays the order given.
+                    if (_curLength > 0) NextChunk(0);
+                    _full.Add(owned.AsMemory(0, length));
+                    _rented.Add(owned);
+                    wake = Accepted(length, count);
+                }
             }
-            // Lines copied into the current chunk came first: close it so the order on disk stays the order given.
-            if (_curLength > 0) NextChunk(0);
-            _full.Add(owned.AsMemory(0, length));
-            _rented.Add(owned);
-            _pendingBytes += length;
-            _pendingLines += count;
-            _appended += count;
-            if (!_wakeSignalled) wake = _wakeSignalled = true;
         }
+        if (!taken) System.Buffers.ArrayPool<byte>.Shared.Return(owned);
         if (wake) _wake.Release();
+    }
+
+    /// <summary>Under <c>_gate</c>: whether <paramref name="count"/> lines of <paramref name="bytes"/> may join the batch.
+    /// Over the memory bound, or (a caller's bug) after the last dispose, they are counted as dropped: never a throw on
+    /// the reactor.</summary>
+    private bool Admit(long bytes, int count)
+    {
+        if (!_closing && _pendingBytes + bytes <= MaxPendingBytes) return true;
+        Interlocked.Add(ref _dropped, count);
+        return false;
+    }
+
+    /// <summary>Under <c>_gate</c>: counts lines that joined the batch; true when the caller must wake the writer
+    /// (after leaving the lock).</summary>
+    private bool Accepted(long bytes, int count)
+    {
+        _pendingBytes += bytes;
+        _pendingLines += count;
+        _appended += count;
+        if (_wakeSignalled) return false;
+        return _wakeSignalled = true;
     }
 
     /// <summary>

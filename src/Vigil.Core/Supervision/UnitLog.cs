@@ -17,7 +17,7 @@ internal sealed class UnitLog : IAsyncDisposable
     private readonly OutputSink? _sink;
     private readonly LogSpec _lineSpec; // the spec minus timestamps: the chunk's timestamp is formatted once
     private readonly int _nameBytes;
-    private readonly bool _plain;    // no stream tag, no name prefix, no ANSI stripping: the fast path of Line()
+    private readonly bool _plain;    // no stream tag, no name prefix, no ANSI stripping: FastChunk can format
     private readonly int _tsLength;  // bytes of the timestamp prefix (0 without timestamps)
     // The current chunk (one read() of one pipe): its formatted lines, appended to the file in one piece at the end.
     // Rented per chunk (no idle unit holds a buffer); a large one is handed to the writer as it is, not copied.
@@ -177,27 +177,14 @@ internal sealed class UnitLog : IAsyncDisposable
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void Line(DateTimeOffset time, int pid, StreamKind stream, ReadOnlySpan<byte> line, bool continued, bool toRing)
     {
-        if (_batchWriter is not null && _plain && !continued)
+        if (_batchWriter is not null)
         {
-            // [timestamp ]line\n — the usual format, without Format()'s option checks.
-            int ts = _tsLength, need = ts + line.Length + 1;
-            if (_batchLength + need > _batch.Length) MoreRoom(Math.Max(need, _batch.Length));
-            var dest = _batch.AsSpan(_batchLength, need);
-            _timestamp.AsSpan(0, ts).CopyTo(dest);
-            line.CopyTo(dest[ts..]);
-            dest[^1] = (byte)'\n';
-            _batchLength += need;
-            _batchLines++;
-        }
-        else if (_batchWriter is not null)
-        {
-            int max = (_spec.Timestamps ? LogLineFormatter.TimestampLength : 0) + 4 + _nameBytes + 2 + line.Length + LogLineFormatter.ContinuedMarker.Length + 1;
+            // The chunk's timestamp (formatted once), then the rest of the format: LogLineFormatter.MaxLength's bound.
+            int max = _tsLength + 4 + _nameBytes + 2 + line.Length + LogLineFormatter.ContinuedMarker.Length + 1;
             if (_batchLength + max > _batch.Length) MoreRoom(Math.Max(max, _batch.Length));
             var dest = _batch.AsSpan(_batchLength);
-            int n = 0;
-            if (_spec.Timestamps) { _timestamp.CopyTo(dest); n = _timestamp.Length; }
-            n += LogLineFormatter.Format(dest[n..], time, _unit.Name, stream, line, continued, _lineSpec);
-            _batchLength += n;
+            _timestamp.AsSpan(0, _tsLength).CopyTo(dest);
+            _batchLength += _tsLength + LogLineFormatter.Format(dest[_tsLength..], time, _unit.Name, stream, line, continued, _lineSpec);
             _batchLines++;
         }
         if (toRing) Ring.AddHeld(time, _unit.Id, _unit.Name, pid, stream, line, continued);
