@@ -34,56 +34,74 @@ internal static class FastLines
         lines = 0;
         full = false;
         if (!Supported || prefix.Length > 32) return 0;
-        int n = data.Length, pl = prefix.Length, count = 0, lineStart = 0;
+        int n = data.Length, pl = prefix.Length, count = 0, ls = 0; // ls: where the current line starts in data
         byte* p32 = stackalloc byte[32];
         new Span<byte>(p32, 32).Clear();
         prefix.CopyTo(new Span<byte>(p32, 32));
+        // Room that lets a line up to the bound be copied in whole blocks without a check: the prefix, the bound,
+        // its '\n' (or '\r'), one block the last store may write past the newline, and the slack.
+        long sure = (long)pl + maxLine + 2 + 32 + Slack;
         fixed (byte* s = data)
         fixed (byte* d0 = dest)
         {
             var pv = Vector256.Load(p32);
             var nlv = Vector256.Create((byte)'\n');
             byte* d = d0, dEnd = d0 + dest.Length;
-            for (int blk = 0; blk < n; blk += 32)
+            while (ls < n)
             {
-                uint mask;
-                if (blk + 32 <= n) mask = Vector256.Equals(Vector256.Load(s + blk), nlv).ExtractMostSignificantBits();
-                else
+                int raw; // the line's length up to its '\n'
+                byte* dl = d + pl;
+                if (dEnd - d >= sure)
                 {
-                    mask = 0;
-                    for (int i = blk; i < n; i++)
-                        if (s[i] == (byte)'\n') mask |= 1u << (i - blk);
+                    // Copy 32 bytes at a time while looking for the '\n' in the same block: each byte loaded once.
+                    Vector256.Store(pv, d); // the prefix, and up to 32 bytes the line then overwrites
+                    int off = 0;
+                    while (true)
+                    {
+                        if (ls + off + 32 > n) goto Careful; // near the end of the data: no read past it
+                        var v = Vector256.Load(s + ls + off);
+                        Vector256.Store(v, dl + off);
+                        uint m = Vector256.Equals(v, nlv).ExtractMostSignificantBits();
+                        if (m != 0)
+                        {
+                            raw = off + BitOperations.TrailingZeroCount(m);
+                            break;
+                        }
+                        off += 32;
+                        if (off > maxLine + 1) goto Done; // longer than the bound even without a '\r'
+                    }
                 }
-                while (mask != 0)
+                else goto Careful;
+                Line:
+                int len = raw > 0 && s[ls + raw - 1] == (byte)'\r' ? raw - 1 : raw;
+                if (len > maxLine) goto Done;
+                dl[len] = (byte)'\n';
+                d = dl + len + 1;
+                ls += raw + 1;
+                count++;
+                continue;
+
+            Careful:
+                // One line with exact checks: near the end of the data, or of the destination.
+                raw = new ReadOnlySpan<byte>(s + ls, n - ls).IndexOf((byte)'\n');
+                if (raw < 0) goto Done; // a partial last line: the splitter keeps it
                 {
-                    int nl = blk + BitOperations.TrailingZeroCount(mask);
-                    mask &= mask - 1;
-                    int len = nl - lineStart;
-                    if (len > 0 && s[nl - 1] == (byte)'\r') len--;
-                    if (len > maxLine) goto Done;
-                    if (dEnd - d < pl + len + 1 + Slack)
+                    int l = raw > 0 && s[ls + raw - 1] == (byte)'\r' ? raw - 1 : raw;
+                    if (l > maxLine) goto Done;
+                    if (dEnd - d < pl + l + 1 + Slack)
                     {
                         full = true;
                         goto Done;
                     }
-                    Vector256.Store(pv, d); // the prefix, and up to 32 bytes the line then overwrites
-                    d += pl;
-                    byte* src = s + lineStart;
-                    if (lineStart + len + 32 <= n)
-                    {
-                        for (int i = 0; i < len; i += 32) Vector256.Store(Vector256.Load(src + i), d + i);
-                    }
-                    else Buffer.MemoryCopy(src, d, len, len); // near the end of the data: no read past it
-                    d += len;
-                    *d++ = (byte)'\n';
-                    count++;
-                    lineStart = nl + 1;
+                    Buffer.MemoryCopy(p32, d, pl, pl);
+                    Buffer.MemoryCopy(s + ls, dl, l, l);
                 }
+                goto Line;
             }
         Done:
             written = (int)(d - d0);
             lines = count;
-            return lineStart;
+            return ls;
         }
     }
 

@@ -141,11 +141,7 @@ internal sealed class UnitLog : IAsyncDisposable
             int k = Math.Min(lines, Ring.Capacity);
             var spans = System.Buffers.ArrayPool<(int, int)>.Shared.Rent(k);
             int found = FastLines.LastLines(data[..done], k, spans);
-            for (int i = 0; i < found; i++)
-            {
-                var (start, length) = spans[i];
-                Ring.AddHeld(sink.Time, _unit.Id, _unit.Name, sink.Pid, sink.Stream, data.Slice(start, length), false);
-            }
+            Ring.AddBlockHeld(sink.Time, _unit.Id, _unit.Name, sink.Pid, sink.Stream, data, spans.AsSpan(0, found));
             System.Buffers.ArrayPool<(int, int)>.Shared.Return(spans);
         }
         if (done < data.Length) splitter.Feed(data[done..], ref sink); // a partial last line, or a long line onwards
