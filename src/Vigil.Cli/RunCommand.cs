@@ -18,6 +18,7 @@ public static class RunCommand
 
     public static async Task<int> ExecuteAsync(Dictionary<string, string?> opts)
     {
+        Supervisor.PrepareCapture(); // compiles while the config is read
         var path = opts.GetValueOrDefault("config") ?? "vigil.yaml";
         VigilConfig config;
         try { config = ConfigLoader.Load(path); }

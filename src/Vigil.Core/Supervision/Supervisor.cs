@@ -43,6 +43,13 @@ public sealed class Supervisor : IAsyncDisposable
         StatusWatcher = new StatusWatcher(_options.Time, _options.StatusInterval);
     }
 
+    /// <summary>
+    /// Starts compiling the output-capture path on a pool thread, once per process. A supervisor does this when it is
+    /// created, and its first spawn waits for it; a program that reads a config first can call this before, so the
+    /// work overlaps that instead of delaying the first child.
+    /// </summary>
+    public static void PrepareCapture() => Logs.CaptureWarmup.Start();
+
     internal StatusWatcher StatusWatcher { get; }
     internal SupervisorOptions Options => _options;
     public TimeProvider Time => _options.Time;

@@ -25,6 +25,7 @@ internal sealed class UnitLog : IAsyncDisposable
     private int _batchLength, _batchLines;
     private LogFileWriter? _batchWriter;
     private readonly byte[] _timestamp = new byte[LogLineFormatter.TimestampLength];
+    private (int Start, int Length)[] _lastLines = []; // FastChunk's ring lines (grows up to the ring's capacity once)
 
     public UnitLog(Unit unit, LogSpec? spec, OutputSink? sink)
     {
@@ -139,10 +140,9 @@ internal sealed class UnitLog : IAsyncDisposable
         if (ring && lines > 0)
         {
             int k = Math.Min(lines, Ring.Capacity);
-            var spans = System.Buffers.ArrayPool<(int, int)>.Shared.Rent(k);
-            int found = FastLines.LastLines(data[..done], k, spans);
-            Ring.AddBlockHeld(sink.Time, _unit.Id, _unit.Name, sink.Pid, sink.Stream, data, spans.AsSpan(0, found));
-            System.Buffers.ArrayPool<(int, int)>.Shared.Return(spans);
+            if (_lastLines.Length < k) _lastLines = new (int, int)[Math.Max(k, Math.Min(2 * _lastLines.Length, Ring.Capacity))];
+            int found = FastLines.LastLines(data[..done], k, _lastLines);
+            Ring.AddBlockHeld(sink.Time, _unit.Id, _unit.Name, sink.Pid, sink.Stream, data, _lastLines.AsSpan(0, found));
         }
         if (done < data.Length) splitter.Feed(data[done..], ref sink); // a partial last line, or a long line onwards
     }

@@ -172,9 +172,11 @@ public sealed class RunCommandTests : IDisposable
             """);
         var env = new Dictionary<string, string?> { ["NO_COLOR"] = noColor ? "1" : null };
         await using var vigil = VigilProcess.StartOnTerminal(_dir.FullName, env, "run", "--attach-output");
-        // A terminal turns \n into \r\n; the spawned lines also name alpha-line, but do not end with it.
-        var alpha = (await vigil.WaitLine(l => l.TrimEnd('\r').EndsWith("alpha-line"), "alpha's line")).TrimEnd('\r');
-        var beta = (await vigil.WaitLine(l => l.TrimEnd('\r').EndsWith("beta-line"), "beta's line")).TrimEnd('\r');
+        // A terminal turns \n into \r\n; the spawned lines also name alpha-line, but do not end with it. .NET's console
+        // puts the terminal in keypad-transmit mode (ESC[?1h ESC=) before its first write: on whichever line comes first.
+        static string Clean(string l) => l.TrimEnd('\r').Replace("\e[?1h\e=", "");
+        var alpha = Clean(await vigil.WaitLine(l => l.TrimEnd('\r').EndsWith("alpha-line"), "alpha's line"));
+        var beta = Clean(await vigil.WaitLine(l => l.TrimEnd('\r').EndsWith("beta-line"), "beta's line"));
         if (noColor)
         {
             Assert.Equal("alpha | alpha-line", alpha);
