@@ -212,9 +212,11 @@ public sealed class ProbeRunnerTests
         await using var h = new Harness();
         var probe = new ScriptedProbe(h.Time, n => n == 1 ? null : ProbeResult.Ok());
         h.Start((Spec("live", fail: 1, timeout: 0.5, period: 2), probe));
-        Assert.True(await Procs.Eventually(() => probe.Checks.Count == 1 && h.Time.PendingTimers >= 2, Wait), "the deadline and the abandon timers are armed");
+        // Three timers: the loop's period, the check's deadline, and the abandon timer (armed once the check is seen
+        // to be pending). Advancing before the third is armed would arm it later, on the advanced clock, out of reach.
+        Assert.True(await Procs.Eventually(() => probe.Checks.Count == 1 && h.Time.PendingTimers >= 3, Wait), "the period, deadline and abandon timers are armed");
         Assert.Equal(1, h.Time.Advance(TimeSpan.FromMilliseconds(500))); // the deadline cancels the token: ignored
-        Assert.True(await Procs.Eventually(() => h.Time.PendingTimers >= 1, Wait));
+        Assert.Equal(2, h.Time.PendingTimers);
         h.Time.Advance(ProbeRunner.CancelGrace); // and shortly after it the check is abandoned
         var r = await h.NextReport();
         Assert.Equal(ProbeReportKind.Failed, r.Kind);
