@@ -14,6 +14,9 @@ public interface IProcessHandle : IDisposable
     bool SignalGroup(int signal);
     /// <summary>The session whose members belong to this unit (its own session when Vigil spawned it), or 0.</summary>
     int Session { get; }
+    /// <summary>Completes when every output pipe of the process has been read to its end (at once when Vigil reads
+    /// none). A pipe can outlive the process: unread lines still in it, or a grandchild holding it open.</summary>
+    Task OutputClosed => Task.CompletedTask;
 }
 
 /// <summary>How units create and stop processes; the OS implementation is <see cref="OsLauncher"/>, tests plug in fakes.</summary>

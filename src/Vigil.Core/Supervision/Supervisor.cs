@@ -163,6 +163,9 @@ public sealed class Supervisor : IAsyncDisposable
         }
     }
 
+    /// <summary>How long <see cref="DisposeAsync"/> waits for the output pipes of ended runs to be read to their end.</summary>
+    public static readonly TimeSpan OutputDrainBound = TimeSpan.FromSeconds(2);
+
     /// <summary>Stops every non-detached unit (in parallel) and waits for them; detached units keep running.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -172,7 +175,11 @@ public sealed class Supervisor : IAsyncDisposable
         StatusWatcher.Dispose();
         // Probes of the ended runs release what they hold (sd-notify's socket file) before Vigil is done.
         foreach (var u in _units) await u.ProbesDisposed.ConfigureAwait(false);
-        // Output still in flight from the last runs reaches the files before they close.
+        // Output still in flight from the last runs reaches the files before they close: first what is still in the
+        // pipes (a flood's last megabyte, unread while the file was behind), then what waits for the disk. Bounded: a
+        // pipe held open by a process that escaped the unit's session must not hold the shutdown.
+        try { await Task.WhenAll(_units.Where(u => !u.Spec.Detach).Select(u => u.OutputClosed)).WaitAsync(OutputDrainBound).ConfigureAwait(false); }
+        catch (TimeoutException) { }
         foreach (var u in _units) await u.Log.DisposeAsync().ConfigureAwait(false);
         foreach (var ch in _eventSubscribers) ch.Writer.TryComplete();
     }

@@ -261,9 +261,15 @@ public sealed partial class Unit
         StartProbes(p, static () => null, CommandResolver.WorkingDirectory(Spec));
     }
 
+    private Task _outputClosed = Task.CompletedTask;
+
+    /// <summary>Completes when the output pipes of the unit's latest run have been read to their end.</summary>
+    internal Task OutputClosed => Volatile.Read(ref _outputClosed);
+
     private void Bind(IProcessHandle p)
     {
         _process = p;
+        Volatile.Write(ref _outputClosed, p.OutputClosed);
         _runStartedAt = _time.GetTimestamp();
         _status = ProcessStatus.Running;
         _ = p.Exited.ContinueWith(t => Post(new ChildExited(p, t.Result)), TaskScheduler.Default);
