@@ -66,7 +66,9 @@ public sealed class ProgressProbeTests(ITestOutputHelper output) : IDisposable
     {
         int port = Ports.Free();
         var url = Url(port, "/stats");
-        var probe = Liveness(new ProgressCheck(new ProgressSource.HttpJson(url, "processed")), periodMs: 250, timeoutMs: 2000);
+        // A stall window far longer than the read deadline (1 s): the failed read, not the missing growth, must be what
+        // is seen. With 2 s, a check delayed on a busy machine let the stall window expire first (failed once in CI).
+        var probe = Liveness(new ProgressCheck(new ProgressSource.HttpJson(url, "processed")), periodMs: 250, timeoutMs: 8000);
         await using var sup = new Supervisor();
         using var rec = new Recorder(sup);
         // Until the server listens the reads are refused (no reading yet: within the window, not a failure); then
