@@ -167,7 +167,7 @@ internal sealed class ProbeRunner : IAsyncDisposable
         }
         if (pending.IsCompletedSuccessfully)
         {
-            // Most kinds (output-stall, heartbeat-file, memory, cpu, sd-notify) answer at once: no timer, no task.
+            // Most kinds answer at once: no task (and for IImmediateProbe kinds no deadline timer was armed at all).
             // (A check that faulted or was cancelled at once takes the general path below, which maps both.)
             if (!immediate) deadlines.Disarm();
             return pending.Result;

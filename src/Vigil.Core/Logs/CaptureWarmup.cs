@@ -26,7 +26,10 @@ internal static class CaptureWarmup
         if (Interlocked.Exchange(ref _started, 1) == 0)
             ThreadPool.UnsafeQueueUserWorkItem(_ =>
             {
+                // Only a speed-up: whatever goes wrong (a listed method renamed away) must not take Vigil down from a
+                // pool thread. The capture path is then compiled at its first call, as without a warm-up.
                 try { Run(); }
+                catch (Exception e) { Console.Error.WriteLine($"vigil: capture warm-up skipped: {e.Message}"); }
                 finally { Done.Set(); }
             }, null);
     }

@@ -183,17 +183,14 @@ public sealed class LineRing
     /// <summary>The kept lines, oldest first; only the newest <paramref name="last"/> when given.</summary>
     public IReadOnlyList<OutputLine> Snapshot(int? last = null)
     {
-        lock (_gate)
-        {
-            Materialize();
-            return SnapshotLocked(last ?? _count);
-        }
+        lock (_gate) return SnapshotLocked(last);
     }
 
-    private OutputLine[] SnapshotLocked(int last)
+    /// <summary>Under the lock: the newest <paramref name="last"/> lines (all when null), a deferred block included.</summary>
+    private OutputLine[] SnapshotLocked(int? last)
     {
         Materialize();
-        int n = Math.Clamp(last, 0, _count);
+        int n = Math.Clamp(last ?? _count, 0, _count);
         var result = new OutputLine[n];
         for (int i = 0; i < n; i++) result[i] = _lines[(_start + _count - n + i) % _lines.Length].ToLine();
         return result;

@@ -25,7 +25,7 @@ internal sealed class UnitLog : IAsyncDisposable
     private int _batchLength, _batchLines;
     private LogFileWriter? _batchWriter;
     private readonly byte[] _timestamp = new byte[LogLineFormatter.TimestampLength];
-    private (int Start, int Length)[] _lastLines = []; // FastChunk's ring lines (grows up to the ring's capacity once)
+    private (int Start, int Length)[] _lastLines = []; // FastChunk's ring lines (the ring's capacity, from the first flood)
 
     public UnitLog(Unit unit, LogSpec? spec, OutputSink? sink)
     {
@@ -140,7 +140,7 @@ internal sealed class UnitLog : IAsyncDisposable
         if (ring && lines > 0)
         {
             int k = Math.Min(lines, Ring.Capacity);
-            if (_lastLines.Length < k) _lastLines = new (int, int)[Math.Max(k, Math.Min(2 * _lastLines.Length, Ring.Capacity))];
+            if (_lastLines.Length < k) _lastLines = new (int, int)[Ring.Capacity];
             int found = FastLines.LastLines(data[..done], k, _lastLines);
             Ring.AddBlockHeld(sink.Time, _unit.Id, _unit.Name, sink.Pid, sink.Stream, data, _lastLines.AsSpan(0, found));
         }
