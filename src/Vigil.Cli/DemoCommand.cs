@@ -55,7 +55,9 @@ public static class DemoCommand
         Console.WriteLine("'hanger' works for 3 s and then hangs without exiting; its output-stall probe (2 s) finds it");
         Console.WriteLine("and Vigil restarts it, printing the reason.");
         Console.WriteLine(runFor is null ? "Press Ctrl-C to stop everything." : $"Stopping by itself after {Durations.Format(runFor.Value)}.");
-        return await RunCommand.SuperviseAsync(Specs, attachOutput: true, runFor, (sup, cancel) => _ = StatusLoop(sup, every, cancel)).ConfigureAwait(false);
+        // One demo per user at a time, and a killed demo's children are stopped by the next one.
+        return await RunCommand.SuperviseAsync(Specs, attachOutput: true, runFor, (sup, cancel) => _ = StatusLoop(sup, every, cancel),
+            identity: "vigil-demo").ConfigureAwait(false);
     }
 
     private static async Task StatusLoop(Supervisor sup, TimeSpan every, CancellationToken cancel)

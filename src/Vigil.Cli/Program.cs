@@ -1,3 +1,4 @@
 using Vigil.Cli;
 
+Diagnostics.RemoveEndpoints();
 return await Cli.MainAsync(args);

@@ -30,13 +30,51 @@ public static class RunCommand
         }
         await using var tether = new TetherProbes(config.Tether); // kind: tether probes share its one broker connection
         return await SuperviseAsync(config.Processes, opts.ContainsKey("attach-output"), null,
-            options: new SupervisorOptions { ProbeProviders = [tether] }).ConfigureAwait(false);
+            options: new SupervisorOptions { ProbeProviders = [tether] }, identity: Path.GetFullPath(path)).ConfigureAwait(false);
     }
 
-    /// <summary>Starts the specs, prints events until a stop signal (or <paramref name="runFor"/>), stops everything, returns 0.</summary>
-    public static async Task<int> SuperviseAsync(IReadOnlyList<ProcessSpec> specs, bool attachOutput, TimeSpan? runFor,
-        Action<Supervisor, CancellationToken>? extra = null, SupervisorOptions? options = null)
+    /// <summary>
+    /// One Vigil per config: takes the instance lock, or prints who holds it and returns null (the caller exits 2).
+    /// Throws <see cref="IOException"/> when the runtime folder is unusable (not ours, a symlink, open to others).
+    /// </summary>
+    private static InstanceLock? Lock(string instance, string identity)
     {
+        var dir = RuntimeDir.Resolve();
+        var held = InstanceLock.TryAcquire(dir, instance, identity, out int holder, out string lockPath);
+        if (held is null)
+            Console.Error.WriteLine($"vigil: already running for {identity} as PID {(holder > 0 ? holder.ToString(System.Globalization.CultureInfo.InvariantCulture) : "?")} (lock {lockPath})");
+        return held;
+    }
+
+    // Signals whose default action ends a process (signal(7)). Vigil must not die of one without stopping its
+    // children: SIGINT, SIGTERM and SIGHUP stop everything, SIGUSR1 prints the status table, SIGUSR2 reopens the log
+    // files, and the rest are ignored. (posix_spawn resets every disposition to the default in children.)
+    private static readonly int[] Ignored = [5 /* TRAP */, 13 /* PIPE */, 14 /* ALRM */, 24 /* XCPU */, 25 /* XFSZ */,
+        26 /* VTALRM */, 27 /* PROF */, 29 /* IO */, 30 /* PWR */];
+
+    [DllImport("libc", EntryPoint = "signal")] private static extern nint SetSignal(int sig, nint handler);
+
+    /// <summary>Starts the specs, prints events until a stop signal (or <paramref name="runFor"/>), stops everything, returns 0.</summary>
+    /// <param name="identity">What makes this Vigil one of a kind (the config file's absolute path): one instance per
+    /// identity runs at a time, and it stops what a killed predecessor left running before it starts anything.</param>
+    public static async Task<int> SuperviseAsync(IReadOnlyList<ProcessSpec> specs, bool attachOutput, TimeSpan? runFor,
+        Action<Supervisor, CancellationToken>? extra = null, SupervisorOptions? options = null, string? identity = null)
+    {
+        options ??= new SupervisorOptions();
+        InstanceLock? instanceLock = null;
+        if (identity is not null)
+        {
+            var instance = Membership.InstanceFor(identity);
+            try { instanceLock = Lock(instance, identity); }
+            catch (IOException e)
+            {
+                Console.Error.WriteLine($"vigil: {e.Message}");
+                return Cli.Failure;
+            }
+            if (instanceLock is null) return Cli.Usage;
+            options = options with { Instance = instance };
+        }
+        using var heldLock = instanceLock;
         // The vigil executable never starts children through System.Diagnostics.Process, so every zombie child
         // that no unit reaps is an orphan of ours.
         OrphanReaper.ReapAllOrphans = true;
@@ -51,13 +89,29 @@ public static class RunCommand
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSignal);
+        foreach (var sig in Ignored) SetSignal(sig, 1 /* SIG_IGN */);
+        Supervisor? current = null;
+        using var sigusr1 = PosixSignalRegistration.Create((PosixSignal)10, ctx =>
+        {
+            ctx.Cancel = true;
+            if (current is { } s) Console.WriteLine(StatusTable.Render(s.Snapshot(), s.Time.GetUtcNow()));
+        });
+        using var sigusr2 = PosixSignalRegistration.Create((PosixSignal)12, ctx =>
+        {
+            ctx.Cancel = true;
+            current?.ReopenLogs();
+        });
 
         // Colour per unit, like docker compose: only on a terminal, and never when NO_COLOR is set (no-color.org).
         var printer = new EventPrinter(Console.Out, attachOutput && !Console.IsOutputRedirected
             && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR")));
         var sup = new Supervisor(options);
+        current = sup;
         var events = printer.PrintAllAsync(sup);
         IDisposable? output = attachOutput ? sup.OnOutput(printer.Output) : null;
+        if (sup.Membership is { } m) printer.Notice($"vigil: {m.Description}");
+        // What a killed predecessor left running is stopped before anything starts: nothing ever runs twice.
+        await sup.StopPreviousLeftoversAsync(specs, instanceLock?.PreviousPid).ConfigureAwait(false);
         foreach (var spec in specs) sup.Start(spec);
         extra?.Invoke(sup, shutdown.Token);
 

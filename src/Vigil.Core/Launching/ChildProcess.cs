@@ -32,6 +32,7 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
     // From the task, not _reaped: whoever sees HasExited must also find Exited completed.
     public bool HasExited => _exited.Task.IsCompleted;
     public int Session => Pid; // spawned with POSIX_SPAWN_SETSID
+    public RunScope? Scope => Request.Scope;
 
     /// <summary>Completes once the child is reaped, with its exact status.</summary>
     public Task<ExitStatus> Exited => _exited.Task;

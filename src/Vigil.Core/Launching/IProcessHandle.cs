@@ -17,6 +17,8 @@ public interface IProcessHandle : IDisposable
     /// <summary>Completes when every output pipe of the process has been read to its end (at once when Vigil reads
     /// none). A pipe can outlive the process: unread lines still in it, or a grandchild holding it open.</summary>
     Task OutputClosed => Task.CompletedTask;
+    /// <summary>The run's membership (its cgroup, or its marker), when Vigil started it as a unit's run.</summary>
+    RunScope? Scope => null;
 }
 
 /// <summary>How units create and stop processes; the OS implementation is <see cref="OsLauncher"/>, tests plug in fakes.</summary>
@@ -26,8 +28,8 @@ public interface ILauncher
     IProcessHandle Attach(int pid);
     /// <summary>Stops a process tree: stop signal + SIGCONT, grace, SIGKILL to every descendant, bounded wait.</summary>
     Task<TreeStopResult> TerminateAsync(TreeStopRequest request, TimeProvider time, CancellationToken cancel = default);
-    /// <summary>Live processes of a finished run (same session) that would otherwise be left behind.</summary>
-    IReadOnlyList<ProcessIdentity> Leftovers(int session, IReadOnlyCollection<ProcessIdentity> known);
+    /// <summary>Live processes of a finished run (its cgroup or marker, and its session) that would otherwise be left behind.</summary>
+    IReadOnlyList<ProcessIdentity> Leftovers(int session, IReadOnlyCollection<ProcessIdentity> known, RunScope? scope = null);
 }
 
 /// <param name="Leader">The unit's main process, if it is still running.</param>
@@ -37,6 +39,8 @@ public interface ILauncher
 public sealed record TreeStopRequest(IProcessHandle? Leader, int Session, IReadOnlyCollection<ProcessIdentity> Known, int Signal, TimeSpan Grace, TimeSpan KillWait)
 {
     public Action<IReadOnlyList<int>>? OnEscalate { get; init; }
+    /// <summary>The run's membership: in cgroup mode the cgroup's members are targets and "gone" means it is empty.</summary>
+    public RunScope? Scope { get; init; }
 }
 
 /// <param name="Targets">Every process the stop was aimed at (leader and descendants).</param>
@@ -55,6 +59,6 @@ public sealed class OsLauncher : ILauncher
     public IProcessHandle Attach(int pid) => AttachedProcess.Open(pid);
     public Task<TreeStopResult> TerminateAsync(TreeStopRequest request, TimeProvider time, CancellationToken cancel = default) =>
         ProcessTree.TerminateAsync(request, time, cancel);
-    public IReadOnlyList<ProcessIdentity> Leftovers(int session, IReadOnlyCollection<ProcessIdentity> known) =>
-        ProcessTree.Leftovers(session, known);
+    public IReadOnlyList<ProcessIdentity> Leftovers(int session, IReadOnlyCollection<ProcessIdentity> known, RunScope? scope = null) =>
+        ProcessTree.Leftovers(session, known, scope);
 }

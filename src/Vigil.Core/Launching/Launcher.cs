@@ -50,12 +50,12 @@ public static unsafe class Launcher
         {
             fixed (byte* nul = "/dev/null\0"u8)
                 devNull = Native.open(nul, Native.O_RDWR | Native.O_CLOEXEC, 0);
-            if (devNull < 0) return Fail("open /dev/null");
+            if (devNull < 0) return Fail("open /dev/null", Native.Errno);
             bool pipes = req.Output == OutputMode.Pipe;
             if (pipes)
             {
                 if (Native.pipe2(outPipe, Native.O_CLOEXEC) < 0 || Native.pipe2(errPipe, Native.O_CLOEXEC) < 0)
-                    return Fail("pipe2");
+                    return Fail("creating its output pipes", Native.Errno);
                 // 1 MiB pipes (the unprivileged maximum by default) instead of 64 KiB: a flooding child blocks and
                 // wakes far less often. Pages are only used while data sits in the pipe. Best effort.
                 Native.fcntl(outPipe[0], Native.F_SETPIPE_SZ, 1 << 20);
@@ -63,7 +63,7 @@ public static unsafe class Launcher
                 // Our read ends must never block the reactor (its loop reads until EAGAIN); the child's write ends
                 // are separate open file descriptions and stay blocking, as programs expect.
                 if (Native.fcntl(outPipe[0], Native.F_SETFL, Native.O_NONBLOCK) < 0 || Native.fcntl(errPipe[0], Native.F_SETFL, Native.O_NONBLOCK) < 0)
-                    return Fail("fcntl(O_NONBLOCK)");
+                    return Fail("fcntl(O_NONBLOCK)", Native.Errno);
             }
 
             Native.posix_spawn_file_actions_init(fa);
@@ -90,20 +90,35 @@ public static unsafe class Launcher
 
             path = Native.Utf8Z(resolved.Path!);
             argv = Native.Utf8ZArray(req.Argv);
-            envp = Native.Utf8ZArray(req.Environment);
+            envp = Native.Utf8ZArray(req.Scope is { } scope ? WithMarker(req.Environment, scope.Marker) : req.Environment);
 
-            int pid, rc, pidfd;
+            int pid, rc, pidfd, pidfdErrno = 0;
             lock (OrphanReaper.SpawnLock)
             {
                 rc = Native.posix_spawn(out pid, path, fa, attr, argv, envp);
                 if (rc != 0) return MapSpawnError(rc, req.Argv[0], resolved.Path!);
+                // Into the run's cgroup before the new program can fork (see Membership's overview), and back to the
+                // open-file limit Vigil was started with (Vigil raised its own; see ResourceLimits).
+                req.Scope?.Join(pid);
+                ResourceLimits.ApplyToChild(pid);
                 // The child cannot be reaped by anyone but us (see Overview), so pidfd_open cannot race with a reap.
                 pidfd = Native.PidfdOpen(pid);
-                OrphanReaper.Track(pid);
+                if (pidfd < 0) pidfdErrno = Native.Errno;
+                else OrphanReaper.Track(pid);
             }
             if (pidfd < 0)
-                throw new InvalidOperationException($"pidfd_open({pid}) failed: {Native.Describe(Native.Errno)}; Vigil needs Linux 5.3 or later");
+            {
+                // No handle, so no way to watch it: the child must not run on unsupervised. It is still ours to reap.
+                Native.kill(pid, Signals.SIGKILL);
+                int ignored;
+                while (Native.waitpid(pid, &ignored, 0) < 0 && Native.Errno == Native.EINTR) { }
+                req.Scope?.Release();
+                return pidfdErrno == 38 /* ENOSYS */
+                    ? new SpawnFailure(SpawnErrorKind.Other, "pidfd_open is not available: Vigil needs Linux 5.3 or later")
+                    : Fail("watching it (pidfd_open)", pidfdErrno);
+            }
             ProcFs.TryReadStat(pid, out var st);
+            if (req.Scope is { } sc) sc.NotBefore = st.StartTime;
             var child = new ChildProcess(pid, pidfd, st.StartTime, resolved.Path!, req, pipes ? outPipe[0] : -1, pipes ? errPipe[0] : -1);
             if (pipes) { outPipe[0] = -1; errPipe[0] = -1; }
             child.Begin();
@@ -126,7 +141,18 @@ public static unsafe class Launcher
             Native.FreeArray(envp);
         }
 
-        static SpawnFailure Fail(string what) => new(SpawnErrorKind.Other, $"{what} failed: {Native.Describe(Native.Errno)}");
+        SpawnFailure Fail(string what, int errno) => new(ResourceLimits.IsExhaustion(errno) ? SpawnErrorKind.Resources : SpawnErrorKind.Other,
+            $"cannot start '{req.Argv[0]}': {what} failed: {ResourceLimits.Describe(errno)}");
+    }
+
+    /// <summary>The environment with VIGIL_SCOPE set to the run's marker (replacing one inherited from an outer Vigil).</summary>
+    private static List<string> WithMarker(IReadOnlyList<string> env, string marker)
+    {
+        var list = new List<string>(env.Count + 1);
+        foreach (var kv in env)
+            if (!kv.StartsWith(Membership.MarkerVariable + "=", StringComparison.Ordinal)) list.Add(kv);
+        list.Add(Membership.MarkerVariable + "=" + marker);
+        return list;
     }
 
     private static SpawnFailure MapSpawnError(int errno, string argv0, string path) => errno switch
@@ -134,6 +160,7 @@ public static unsafe class Launcher
         Native.ENOENT => new(SpawnErrorKind.NotFound, $"cannot execute '{argv0}': {path} not found (or its interpreter is missing)"),
         Native.EACCES => new(SpawnErrorKind.PermissionDenied, $"cannot execute '{argv0}': permission denied for {path}"),
         Native.ENOEXEC => new(SpawnErrorKind.NotExecutable, $"cannot execute '{argv0}': {path} is not an executable format (add a #! line or set an interpreter)"),
+        _ when ResourceLimits.IsExhaustion(errno) => new(SpawnErrorKind.Resources, $"cannot start '{argv0}': {ResourceLimits.Describe(errno)}"),
         _ => new(SpawnErrorKind.Other, $"cannot execute '{argv0}' ({path}): {Native.Describe(errno)}"),
     };
 
@@ -186,6 +213,8 @@ public sealed record LaunchRequest(IReadOnlyList<string> Argv, string WorkingDir
     public OutputMode Output { get; init; } = OutputMode.Pipe;
     /// <summary>Receives raw stdout/stderr bytes on the reactor thread; must not block.</summary>
     public IOutputReceiver? Receiver { get; init; }
+    /// <summary>The run's membership (cgroup and marker), or null for processes that belong to no unit (probes).</summary>
+    public RunScope? Scope { get; init; }
 }
 
 public enum StreamKind { Stdout, Stderr }

@@ -47,6 +47,9 @@ public static class OrphanReaper
         Sessions.Add(pid); // spawned with POSIX_SPAWN_SETSID: the child's PID is its session id
     }
 
+    /// <summary>True for a child spawned by Vigil (its pidfd owner reaps it). Caller holds <see cref="SpawnLock"/>.</summary>
+    internal static bool IsTrackedLocked(int pid) => Tracked.Contains(pid);
+
     /// <summary>Marks processes found in a unit's tree as ours to reap should they become orphaned zombies.</summary>
     internal static void Claim(IEnumerable<int> pids)
     {

@@ -155,6 +155,27 @@ public static unsafe class ProcFs
         return pids;
     }
 
+    /// <summary>The children of <paramref name="pid"/> (of all its threads), from /proc/PID/task/*/children; empty when
+    /// it is gone or the kernel lacks the file.</summary>
+    public static List<int> ChildrenOf(int pid)
+    {
+        var pids = new List<int>();
+        try
+        {
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/task"))
+            {
+                string text;
+                try { text = File.ReadAllText(Path.Combine(task, "children")); }
+                catch (IOException) { continue; }
+                foreach (var part in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                    if (int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int c)) pids.Add(c);
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return pids;
+    }
+
     /// <summary>Every process on the machine, one read of each /proc/PID/stat.</summary>
     public static List<ProcStat> All()
     {

@@ -34,13 +34,28 @@ public static class ProcessTree
 
         if (!await WaitGoneAsync(r, targets, all, r.Grace, tp, ct, signalNew: r.Signal))
         {
-            var killed = Alive(leader, targets);
+            var killed = Remaining(r, targets);
             r.OnEscalate?.Invoke(killed);
             SendAll(Signals.SIGKILL);
+            r.Scope?.KillAll(); // cgroup.kill: every member, including one forked a moment ago
             await WaitGoneAsync(r, targets, all, r.KillWait, tp, ct, signalNew: Signals.SIGKILL);
-            return new TreeStopResult([.. all], killed, Alive(leader, targets));
+            var survivors = Remaining(r, targets);
+            if (survivors.Count == 0) r.Scope?.Release();
+            return new TreeStopResult([.. all], killed, survivors);
         }
+        r.Scope?.Release();
         return new TreeStopResult([.. all], [], []);
+    }
+
+    /// <summary>What is still alive: the leader until reaped, live targets, and (cgroup mode) whoever is in the cgroup.</summary>
+    private static List<int> Remaining(TreeStopRequest r, Dictionary<int, ProcessIdentity> targets)
+    {
+        var alive = Alive(r.Leader, targets);
+        if (r.Scope?.Cgroup is not null)
+            foreach (var pid in r.Scope.Members())
+                if (!alive.Contains(pid)) alive.Add(pid);
+        alive.Sort();
+        return alive;
     }
 
     /// <summary>Polls until the leader is reaped and every target is gone; new descendants found meanwhile get <paramref name="signalNew"/>.</summary>
@@ -51,7 +66,8 @@ public static class ProcessTree
         var lastScan = start;
         while (true)
         {
-            if (Alive(r.Leader, targets).Count == 0) return true;
+            // Cgroup mode: gone means the kernel says the cgroup is empty, whatever we did or did not find in /proc.
+            if (Alive(r.Leader, targets).Count == 0 && r.Scope?.Populated != true) return true;
             var elapsed = tp.GetElapsedTime(start);
             if (elapsed >= limit) return false;
             if (tp.GetElapsedTime(lastScan) >= Rescan)
@@ -87,12 +103,27 @@ public static class ProcessTree
     /// <summary>Adds the leader's descendants, the session's members and descendants of known targets; returns the new ones.</summary>
     private static List<ProcessIdentity> Collect(TreeStopRequest r, Dictionary<int, ProcessIdentity> targets, TimeSpan maxAge)
     {
-        var snapshot = ProcFs.Snapshot(maxAge);
         var added = new List<ProcessIdentity>();
+        if (r.Scope?.Cgroup is not null)
+        {
+            // Cgroup mode: the cgroup is the membership; one read of cgroup.procs instead of a /proc scan. The first
+            // collect still walks the tree, for the moment between posix_spawn and the move into the cgroup.
+            foreach (var pid in r.Scope.Members())
+                if (pid != r.Leader?.Pid && !targets.ContainsKey(pid) && ProcessIdentity.Of(pid) is { } id && targets.TryAdd(pid, id)) added.Add(id);
+            if (maxAge != TimeSpan.Zero) return added;
+        }
+        var snapshot = ProcFs.Snapshot(maxAge);
         void Add(ProcStat p)
         {
             if (r.Leader is { } l && p.Pid == l.Pid) return;
             if (targets.TryAdd(p.Pid, new ProcessIdentity(p.Pid, p.StartTime))) added.Add(targets[p.Pid]);
+        }
+        if (r.Scope is { Cgroup: null } marked)
+        {
+            // Marker mode: whoever carries the run's marker, wherever it went (a double-forked daemon).
+            var byPid = snapshot.ToDictionary(p => p.Pid);
+            foreach (var pid in marked.Members(snapshot, marked.NotBefore))
+                if (byPid.TryGetValue(pid, out var st)) Add(st);
         }
         int root = r.Leader is { HasExited: false } leader ? leader.Pid : -1;
         foreach (var p in ProcFs.Descendants(root, r.Session, snapshot)) Add(p);
@@ -102,14 +133,29 @@ public static class ProcessTree
         return added;
     }
 
-    public static IReadOnlyList<ProcessIdentity> Leftovers(int session, IReadOnlyCollection<ProcessIdentity> known)
+    public static IReadOnlyList<ProcessIdentity> Leftovers(int session, IReadOnlyCollection<ProcessIdentity> known, RunScope? scope = null)
     {
         var found = new Dictionary<int, ProcessIdentity>();
+        if (scope?.Cgroup is not null)
+        {
+            // Cgroup mode: the cgroup's members are exactly what is left (one small read, on the restart path).
+            foreach (var pid in scope.Members())
+                if (ProcessIdentity.Of(pid) is { } id) found.TryAdd(pid, id);
+        }
+        else if (scope is not null)
+        {
+            // Marker mode: a process that left the session (double fork) is found by its marker. Only processes
+            // started since the run began can carry it, so only their environments are read.
+            var snapshot = ProcFs.Snapshot(TimeSpan.Zero);
+            var byPid = snapshot.ToDictionary(p => p.Pid);
+            foreach (var pid in scope.Members(snapshot, scope.NotBefore))
+                if (byPid.TryGetValue(pid, out var st)) found.TryAdd(pid, new ProcessIdentity(pid, st.StartTime));
+        }
         // A spawned child leads its session and its group (same id). kill(-group, 0) answers "is anyone left in
         // the group?" with one syscall; only then is the /proc scan (milliseconds with many processes) worth it.
         // This runs on every crash, so it is on the restart-latency path. Members that moved to another group of
         // the same session without leaving it are missed here, but still found by a stop.
-        if (session > 0 && known.Count == 0 && Native.kill(-session, 0) != 0) return [];
+        if (session > 0 && known.Count == 0 && Native.kill(-session, 0) != 0) return [.. found.Values];
         if (session > 0)
             foreach (var p in ProcFs.Descendants(-1, session, ProcFs.Snapshot(TimeSpan.Zero)))
                 found.TryAdd(p.Pid, new ProcessIdentity(p.Pid, p.StartTime));

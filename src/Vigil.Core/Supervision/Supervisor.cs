@@ -16,6 +16,11 @@ public sealed record SupervisorOptions
     public bool Subreaper { get; init; } = true;
     /// <summary>Probe kinds beyond the built-in ones (Vigil.Tether adds <c>tether</c>); asked in order, built-ins last.</summary>
     public IReadOnlyList<Health.IProbeProvider> ProbeProviders { get; init; } = [];
+    /// <summary>A stable instance name (vigil run: one per config file) lets a later supervisor find what this one
+    /// left running (<see cref="Supervisor.StopPreviousLeftoversAsync"/>); null = unique to this supervisor.</summary>
+    public string? Instance { get; init; }
+    /// <summary>How runs' processes are tracked: cgroup v2 where possible (<see cref="TrackingMode.Auto"/>), or by marker only.</summary>
+    public TrackingMode Tracking { get; init; } = TrackingMode.Auto;
 }
 
 /// <summary>
@@ -37,8 +42,10 @@ public sealed class Supervisor : IAsyncDisposable
         if (_options.Subreaper && _options.Launcher is OsLauncher) OrphanReaper.Enable();
         if (_options.Launcher is OsLauncher)
         {
+            ResourceLimits.RaiseOpenFiles();
             Reactor.Start();
             Logs.CaptureWarmup.Start();
+            Membership = Membership.Create(_options.Instance ?? Membership.EphemeralInstance(), _options.Tracking);
         }
         StatusWatcher = new StatusWatcher(_options.Time, _options.StatusInterval);
     }
@@ -51,6 +58,36 @@ public sealed class Supervisor : IAsyncDisposable
     public static void PrepareCapture() => Logs.CaptureWarmup.Start();
 
     internal StatusWatcher StatusWatcher { get; }
+
+    /// <summary>How this supervisor tracks its units' processes (null with a test launcher).</summary>
+    public Membership? Membership { get; }
+
+    /// <summary>
+    /// Stops what a previous Vigil of the same instance left running (it was killed, so it could not stop its
+    /// children), with the stop escalation of the unit of that name in <paramref name="specs"/> (or the defaults),
+    /// and publishes one <see cref="PreviousRunLeftovers"/> event per unit. Call before starting units, so nothing
+    /// ever runs twice. Returns how many processes were found.
+    /// </summary>
+    public async Task<int> StopPreviousLeftoversAsync(IReadOnlyList<ProcessSpec> specs, int? previousPid = null, CancellationToken cancel = default)
+    {
+        if (Membership is null) return 0;
+        var groups = Membership.FindPrevious();
+        var stops = groups.Select(async g =>
+        {
+            var spec = specs.FirstOrDefault(s => Membership.Sanitize(s.DisplayName) == g.Unit);
+            var stop = spec?.Stop ?? StopSpec.Default;
+            var name = spec?.DisplayName ?? g.Unit;
+            OrphanReaper.Claim(g.Processes.Select(p => p.Pid));
+            var result = await _options.Launcher.TerminateAsync(new TreeStopRequest(null, 0, g.Processes, stop.Signal, stop.Timeout, stop.KillWait),
+                _options.Time, cancel).ConfigureAwait(false);
+            Publish(new PreviousRunLeftovers(_options.Time.GetUtcNow(), 0, name, [.. g.Processes.Select(p => p.Pid)], result.Killed, result.Survivors, previousPid));
+            return g.Processes.Count;
+        }).ToList();
+        var counts = await Task.WhenAll(stops).ConfigureAwait(false);
+        Membership.RemoveEmpty(); // the previous instance's empty run cgroups (ours are made from here on)
+        if (Membership.CgroupRoot is { } root) Cgroups.MakeDir(root);
+        return counts.Sum();
+    }
     internal SupervisorOptions Options => _options;
     public TimeProvider Time => _options.Time;
 
@@ -170,18 +207,42 @@ public sealed class Supervisor : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        // Shutdown always ends: within the longest stop timeout + killWait of any unit, plus a second. A unit that
+        // has not stopped by then (an internal error, a wedged loop) gets SIGKILL to its whole run directly.
+        var stopping = _units.Where(u => !u.Spec.Detach).ToList();
+        var bound = stopping.Select(u => u.Spec.Stop.Timeout + u.Spec.Stop.KillWait).DefaultIfEmpty(TimeSpan.Zero).Max() + TimeSpan.FromSeconds(1);
+        long started = Time.GetTimestamp();
+        TimeSpan Left() => bound - Time.GetElapsedTime(started) is var l && l > TimeSpan.Zero ? l : TimeSpan.Zero;
         foreach (var u in _units.Where(u => u.Spec.Detach)) u.Post(new Unit.ReleaseMsg());
-        await Task.WhenAll(_units.Where(u => !u.Spec.Detach).Select(u => u.StopAndWaitAsync("Vigil is shutting down"))).ConfigureAwait(false);
+        var stops = stopping.Select(u => (Unit: u, Task: u.StopAndWaitAsync("Vigil is shutting down"))).ToList();
+        if (!await WithinAsync(Task.WhenAll(stops.Select(s => s.Task)), Left()).ConfigureAwait(false))
+            foreach (var (u, t) in stops.Where(s => !s.Task.IsCompleted))
+            {
+                Console.Error.WriteLine($"vigil: unit {u.Name} did not stop within {Durations.Format(bound)}; killing its processes");
+                u.KillNow();
+            }
         StatusWatcher.Dispose();
         // Probes of the ended runs release what they hold (sd-notify's socket file) before Vigil is done.
-        foreach (var u in _units) await u.ProbesDisposed.ConfigureAwait(false);
+        await WithinAsync(Task.WhenAll(_units.Select(u => u.ProbesDisposed)), Left() + TimeSpan.FromSeconds(1)).ConfigureAwait(false);
         // Output still in flight from the last runs reaches the files before they close: first what is still in the
         // pipes (a flood's last megabyte, unread while the file was behind), then what waits for the disk. Bounded: a
         // pipe held open by a process that escaped the unit's session must not hold the shutdown.
-        try { await Task.WhenAll(_units.Where(u => !u.Spec.Detach).Select(u => u.OutputClosed)).WaitAsync(OutputDrainBound).ConfigureAwait(false); }
-        catch (TimeoutException) { }
-        foreach (var u in _units) await u.Log.DisposeAsync().ConfigureAwait(false);
+        await WithinAsync(Task.WhenAll(stopping.Select(u => u.OutputClosed)), OutputDrainBound).ConfigureAwait(false);
+        await WithinAsync(Task.WhenAll(_units.Select(u => u.Log.DisposeAsync().AsTask())), TimeSpan.FromSeconds(1) + Left()).ConfigureAwait(false);
+        Membership?.RemoveEmpty();
         foreach (var ch in _eventSubscribers) ch.Writer.TryComplete();
+    }
+
+    /// <summary>Waits for <paramref name="task"/> at most <paramref name="limit"/> (on the supervisor's clock); true when it ended.</summary>
+    private async Task<bool> WithinAsync(Task task, TimeSpan limit)
+    {
+        try
+        {
+            await task.WaitAsync(limit, Time).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException) { return false; }
+        catch (Exception) { return true; } // it ended, badly: the unit reported it already
     }
 
     private sealed class Unsubscriber(Action dispose) : IDisposable

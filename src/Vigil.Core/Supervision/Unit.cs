@@ -117,6 +117,16 @@ public sealed partial class Unit
 
     internal void Post(Message m) => _inbox.Writer.TryWrite(m);
 
+    /// <summary>Last resort at shutdown, outside the loop (which did not answer in time): SIGKILL to the current run,
+    /// its cgroup and its process group.</summary>
+    internal void KillNow()
+    {
+        if (Volatile.Read(ref _process) is not { } p) return;
+        p.Scope?.KillAll();
+        p.SignalGroup(Signals.SIGKILL);
+        p.Signal(Signals.SIGKILL);
+    }
+
     private Task<T> Ask<T>(Func<TaskCompletionSource<T>, Message> make)
     {
         var tcs = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -141,13 +151,85 @@ public sealed partial class Unit
     {
         await foreach (var m in _inbox.Reader.ReadAllAsync().ConfigureAwait(false))
         {
-            try { Handle(m); }
-            catch (Exception e)
+            try
             {
-                // An invariant broke; say so loudly but keep the unit's loop alive for the other messages.
-                Console.Error.WriteLine($"vigil: internal error in unit {Name}: {e}");
+                if (_broken) HandleBroken(m);
+                else Handle(m);
             }
+            catch (Exception e) { Broke(e); }
         }
+    }
+
+    // After an internal error the unit's state can no longer be trusted, so it leaves the normal table: its tree is
+    // killed, it ends Stopped, and every request is answered (never left waiting), so neither the other units nor
+    // Vigil's shutdown can be wedged by it.
+    private bool _broken;
+    private Task? _brokenKill;
+
+    private void Broke(Exception e)
+    {
+        Console.Error.WriteLine($"vigil: internal error in unit {Name}: {e}");
+        if (_broken) return;
+        _broken = true;
+        try { NewTimerGeneration(); } catch (Exception) { }
+        try { StopProbes(); } catch (Exception) { }
+        _nextRestartIn = null;
+        _restartAfterStop = false;
+        _stopRequested = true;
+        var p = _process;
+        Publish(new InternalError(Now, Id, Name, p?.Pid, _state, $"{e.GetType().Name}: {e.Message}"));
+        if (p is not null && !p.HasExited)
+        {
+            ForceState(UnitState.Stopping);
+            _brokenKill = _launcher.TerminateAsync(new TreeStopRequest(p, p.Session, [], Signals.SIGKILL, TimeSpan.Zero, Spec.Stop.KillWait) { Scope = p.Scope }, _time)
+                .ContinueWith(t => Post(new TreeStopped(p, t.IsCompletedSuccessfully ? t.Result : new TreeStopResult([p.Pid], [], [p.Pid]))), TaskScheduler.Default);
+            return;
+        }
+        BrokenDone(null);
+    }
+
+    private void HandleBroken(Message m)
+    {
+        switch (m)
+        {
+            case StopMsg s when _brokenKill is { IsCompleted: false }: _stopWaiters.Add(s.Done); break;
+            case StopMsg s: s.Done.TrySetResult(new StopResult(Id, Name, null, _lastExit, [], [])); break;
+            case StartMsg s: s.Done?.TrySetResult(false); break;
+            case RestartMsg r: r.Done.TrySetResult(false); break;
+            case WaitExitMsg w when _process is null: w.Done.TrySetResult(_lastExit ?? ExitStatus.NotCollected); break;
+            case WaitExitMsg w: _exitWaiters.Add(w.Done); break;
+            case ChildExited e when ReferenceEquals(e.Process, _process):
+                _lastExit = e.Status;
+                _process = null;
+                try { _owner.StatusWatcher.Unwatch(this); } catch (Exception) { }
+                e.Process.Dispose();
+                FinishRun();
+                break;
+            case TreeStopped ts: BrokenDone(ts); break;
+        }
+    }
+
+    private void BrokenDone(TreeStopped? ts)
+    {
+        if (ts?.Process is { } p && ReferenceEquals(p, _process) && p.Exited.IsCompletedSuccessfully)
+        {
+            _lastExit = p.Exited.Result;
+            _process = null;
+            p.Dispose();
+        }
+        ForceState(UnitState.Stopped);
+        var result = new StopResult(Id, Name, ts?.Process?.Pid, _lastExit, ts?.Result.Killed ?? [], ts?.Result.Survivors ?? []);
+        Publish(new Stopped(Now, Id, Name, ts?.Process?.Pid, ts?.Result.Survivors ?? []));
+        foreach (var w in _stopWaiters) w.TrySetResult(result);
+        _stopWaiters.Clear();
+        FinishRun();
+    }
+
+    /// <summary>Only for a broken unit: moves state outside the table (whose invariants no longer hold).</summary>
+    private void ForceState(UnitState to)
+    {
+        _state = to;
+        _snapshot = BuildSnapshot();
     }
 
     private void Handle(Message m)
@@ -190,6 +272,7 @@ public sealed partial class Unit
                 OnExited(e.Status);
                 break;
             case TimerFired t when t.Generation == _timerGeneration && _state is UnitState.Backoff or UnitState.SlowRetry:
+                if (_time.GetTimestamp() < _restartDueAt && ArmRestartTimer(t.Generation)) break; // a long delay, waited in pieces
                 if (!_leftoverCleanup.IsCompleted)
                 {
                     // Leftovers of the previous run still hold their ports: start only when they are gone.
@@ -225,14 +308,18 @@ public sealed partial class Unit
         var (argv, failure) = CommandResolver.Argv(Spec, cwd);
         var probeEnv = PrepareProbes();
         var output = Spec.Detach ? null : new UnitOutput(this);
+        // A detached unit outlives Vigil on purpose, so it belongs to no run scope: no later Vigil stops it as a leftover.
+        var scope = failure is null && !Spec.Detach ? _owner.Membership?.NewRun(Name) : null;
         SpawnResult result = failure is not null ? failure : _launcher.Spawn(new LaunchRequest(argv!, cwd,
             CommandResolver.Environment(Spec, probeEnv?.ToDictionary(kv => kv.Key, kv => (string?)kv.Value)))
         {
             Output = Spec.Detach ? OutputMode.Null : OutputMode.Pipe,
             Receiver = output,
+            Scope = scope,
         });
         if (result.Failure is { } f)
         {
+            scope?.Release();
             StopProbes();
             _lastExit = null;
             var failTime = Now;
@@ -299,23 +386,29 @@ public sealed partial class Unit
             return;
         }
 
-        CleanLeftovers(p);
         bool failed = !status.Success;
         var exitTime = Now; // taken before the policy's event so the printed times stay in order
         var next = DecideRestart(new RunOutcome(failed, ran), out var ev);
         SetStatus(ProcessStatus.Terminated, publish: false);
         MoveTo(next, new Exited(exitTime, Id, Name, p.Pid, next, status, ran, Expected: false));
         if (ev is not null) Publish(ev);
+        // After the exit's events (its own event comes when it is done); a restart, even at once, is a later message
+        // of this loop, so it still finds the cleanup and waits for it.
+        CleanLeftovers(p);
         FinishRun();
     }
 
     /// <summary>After an unexpected exit: stop what the run left behind in its session before the next run.</summary>
     private void CleanLeftovers(IProcessHandle p)
     {
-        if (Spec.Detach || p.Session == 0) return;
-        var left = _launcher.Leftovers(p.Session, []);
-        if (left.Count == 0) return;
-        var req = new TreeStopRequest(null, p.Session, left, Spec.Stop.Signal, Spec.Stop.Timeout, Spec.Stop.KillWait);
+        if (Spec.Detach || (p.Session == 0 && p.Scope is null)) return;
+        var left = _launcher.Leftovers(p.Session, [], p.Scope);
+        if (left.Count == 0)
+        {
+            p.Scope?.Release();
+            return;
+        }
+        var req = new TreeStopRequest(null, p.Session, left, Spec.Stop.Signal, Spec.Stop.Timeout, Spec.Stop.KillWait) { Scope = p.Scope };
         _leftoverCleanup = _launcher.TerminateAsync(req, _time).ContinueWith(t =>
         {
             if (t.IsCompletedSuccessfully)
@@ -355,11 +448,26 @@ public sealed partial class Unit
     {
         int gen = NewTimerGeneration();
         _nextRestartIn = delay;
-        if (delay <= TimeSpan.Zero) { Post(new TimerFired(gen)); return; }
+        if (delay <= TimeSpan.Zero) { _restartDueAt = 0; Post(new TimerFired(gen)); return; }
+        _restartDueAt = _time.GetTimestamp() + (long)Math.Min(delay.TotalSeconds * _time.TimestampFrequency, long.MaxValue / 2);
+        ArmRestartTimer(gen);
+    }
+
+    /// <summary>Timers take at most 2^32-2 ms (49.7 days); a longer delay is waited in pieces of this.</summary>
+    internal static readonly TimeSpan MaxTimerPiece = TimeSpan.FromDays(24);
+    private long _restartDueAt;
+
+    /// <summary>Arms the restart timer for what is left of the delay (at most <see cref="MaxTimerPiece"/>); false when nothing is left.</summary>
+    private bool ArmRestartTimer(int gen)
+    {
+        var left = TimeSpan.FromSeconds((double)(_restartDueAt - _time.GetTimestamp()) / _time.TimestampFrequency);
+        if (left <= TimeSpan.Zero) return false;
+        _restartTimer?.Dispose();
         // A timer that posts straight to the inbox: one hop less than Task.Delay + ContinueWith (restart latency),
         // and disposable, so a stop does not leave a 15-minute timer behind.
         _restartTimer = _time.CreateTimer(static s => { var (u, g) = ((Unit, int))s!; u.Post(new TimerFired(g)); },
-            (this, gen), delay, Timeout.InfiniteTimeSpan);
+            (this, gen), left < MaxTimerPiece ? left : MaxTimerPiece, Timeout.InfiniteTimeSpan);
+        return true;
     }
 
     /// <summary>Invalidates any pending restart (its TimerFired will be ignored) and releases its timer.</summary>
@@ -405,6 +513,7 @@ public sealed partial class Unit
         MoveTo(UnitState.Stopping, new StopRequested(Now, Id, Name, p.Pid, why, sig));
         var req = new TreeStopRequest(p, p.Session, [], sig, grace, Spec.Stop.KillWait)
         {
+            Scope = p.Scope,
             OnEscalate = killed => Publish(new StopEscalated(Now, Id, Name, p.Pid, UnitState.Stopping, killed, grace)),
         };
         _ = _launcher.TerminateAsync(req, _time).ContinueWith(

@@ -183,3 +183,25 @@ public sealed record ReadinessChanged(DateTimeOffset Time, int UnitId, string Na
     public override string Kind => Startup ? "started" : Ready ? "ready" : "not-ready";
     public override string Reason => Startup ? $"startup probe {Probe} passed: {Detail}" : $"{Probe} probe: {Detail}";
 }
+
+/// <summary>At start: processes a previous Vigil of the same config left running (it was killed) were stopped
+/// before any unit started, so nothing runs twice. <see cref="UnitId"/> is 0: the unit of this Vigil may not exist.</summary>
+public sealed record PreviousRunLeftovers(DateTimeOffset Time, int UnitId, string Name, IReadOnlyList<int> Pids, IReadOnlyList<int> Killed,
+    IReadOnlyList<int> Survivors, int? PreviousVigil)
+    : UnitEvent(Time, UnitId, Name, null, UnitState.Initial)
+{
+    public override string Kind => "previous-run-leftovers";
+    public override string Reason =>
+        $"stopped {Pids.Count} process(es) left by {(PreviousVigil is { } v ? $"vigil#{v}" : "a previous vigil")}: {string.Join(", ", Pids)}"
+        + (Killed.Count > 0 ? $"; {Killed.Count} needed SIGKILL" : "")
+        + (Survivors.Count > 0 ? $"; {Survivors.Count} survived SIGKILL: {string.Join(", ", Survivors)}" : "");
+}
+
+/// <summary>An invariant broke inside Vigil while handling this unit: the unit's processes are killed and it stops,
+/// so the error can neither wedge the other units nor Vigil's exit.</summary>
+public sealed record InternalError(DateTimeOffset Time, int UnitId, string Name, int? Pid, UnitState State, string Error)
+    : UnitEvent(Time, UnitId, Name, Pid, State)
+{
+    public override string Kind => "internal-error";
+    public override string Reason => $"{Error}; the unit is stopped (please report this)";
+}

@@ -143,7 +143,7 @@ public sealed class FakeLauncher(FakeTimeProvider time) : ILauncher
 
     public IProcessHandle Attach(int pid) => throw new NotSupportedException("the fake launcher cannot attach to real processes");
 
-    public IReadOnlyList<ProcessIdentity> Leftovers(int session, IReadOnlyCollection<ProcessIdentity> known) => [];
+    public IReadOnlyList<ProcessIdentity> Leftovers(int session, IReadOnlyCollection<ProcessIdentity> known, RunScope? scope = null) => [];
 
     public async Task<TreeStopResult> TerminateAsync(TreeStopRequest request, TimeProvider clock, CancellationToken cancel = default)
     {
