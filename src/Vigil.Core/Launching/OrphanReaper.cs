@@ -84,7 +84,10 @@ public static class OrphanReaper
         {
             Interlocked.Exchange(ref s_sweepPending, 0);
             Interlocked.Exchange(ref s_lastSweep, System.Diagnostics.Stopwatch.GetTimestamp());
-            Sweep();
+            // On a pool thread: an exception here would end the process and orphan every child. Report, go on; the next
+            // SIGCHLD sweeps again.
+            try { Sweep(); }
+            catch (Exception e) { Console.Error.WriteLine($"vigil: reaping orphans failed: {e.Message}"); }
         }
     }
 

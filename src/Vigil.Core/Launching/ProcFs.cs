@@ -180,13 +180,19 @@ public static unsafe class ProcFs
     public static List<ProcStat> All()
     {
         var list = new List<ProcStat>(256);
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        try
         {
-            var name = Path.GetFileName(dir.AsSpan());
-            if (name.Length == 0 || !char.IsAsciiDigit(name[0])) continue;
-            if (int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && TryReadStat(pid, out var st))
-                list.Add(st);
+            foreach (var dir in Directory.EnumerateDirectories("/proc"))
+            {
+                var name = Path.GetFileName(dir.AsSpan());
+                if (name.Length == 0 || !char.IsAsciiDigit(name[0])) continue;
+                if (int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && TryReadStat(pid, out var st))
+                    list.Add(st);
+            }
         }
+        // Out of file descriptors (EMFILE) or memory: what was read so far; callers scan again later. A scan must never
+        // throw on the pool threads that run it (it would take Vigil down with every child).
+        catch (IOException) { }
         return list;
     }
 

@@ -123,8 +123,13 @@ public sealed class FakeLauncher(FakeTimeProvider time) : ILauncher
         }
     }
 
+    /// <summary>When set, the next spawn throws it (an internal error of the launcher, not a spawn failure).</summary>
+    public Exception? ThrowOnNextSpawn { get => _throw; set => _throw = value; }
+    private Exception? _throw;
+
     SpawnResult ILauncher.Spawn(LaunchRequest request)
     {
+        if (Interlocked.Exchange(ref _throw, null) is { } boom) throw boom;
         SpawnRecord rec;
         TaskCompletionSource<SpawnRecord>? waiter = null;
         lock (_gate)

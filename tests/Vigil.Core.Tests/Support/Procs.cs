@@ -24,6 +24,37 @@ public static class Procs
         return condition();
     }
 
+    /// <summary>Live processes anywhere on the machine (reparented to PID 1 or not) whose environment carries a
+    /// VIGIL_SCOPE starting with <paramref name="prefix"/> (a supervisor's instance, or one run's scope).</summary>
+    public static List<int> WithScope(string prefix) =>
+        ProcFs.All().Where(p => p.State is not (OsState.Zombie or OsState.Dead) && p.Pid != Environment.ProcessId
+            && ReadScope(p.Pid) is { } s && s.StartsWith(prefix, StringComparison.Ordinal)).Select(p => p.Pid).ToList();
+
+    /// <summary>Live processes anywhere on the machine with <paramref name="token"/> as one of their arguments
+    /// (a test's unique marker, e.g. a sleep duration no other test uses).</summary>
+    public static List<int> WithArg(string token) =>
+        ProcFs.All().Where(p => p.State is not (OsState.Zombie or OsState.Dead) && p.Pid != Environment.ProcessId
+            && ProcFs.ReadCmdline(p.Pid).Contains(token)).Select(p => p.Pid).ToList();
+
+    /// <summary>Waits until no process carries <paramref name="token"/>; returns those still there after the timeout.</summary>
+    public static async Task<List<int>> LeftWithArg(string token, TimeSpan? timeout = null)
+    {
+        await Eventually(() => WithArg(token).Count == 0, timeout ?? TimeSpan.FromSeconds(5));
+        return WithArg(token);
+    }
+
+    private static string? ReadScope(int pid)
+    {
+        try
+        {
+            foreach (var kv in File.ReadAllText($"/proc/{pid}/environ").Split('\0'))
+                if (kv.StartsWith(Membership.MarkerVariable + "=", StringComparison.Ordinal)) return kv[(Membership.MarkerVariable.Length + 1)..];
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return null;
+    }
+
     public static int ParsePid(string text, string prefix)
     {
         var i = text.IndexOf(prefix, StringComparison.Ordinal);

@@ -43,6 +43,7 @@ public sealed class VigilProcess : IAsyncDisposable
                 RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
                 WorkingDirectory = workDir, UseShellExecute = false,
             };
+            wpsi.Environment["XDG_RUNTIME_DIR"] = workDir;
             foreach (var (k, v) in env ?? new Dictionary<string, string?>()) wpsi.Environment[k] = v;
             return new VigilProcess(Process.Start(wpsi)!);
         }
@@ -54,6 +55,8 @@ public sealed class VigilProcess : IAsyncDisposable
             WorkingDirectory = workDir,
             UseShellExecute = false,
         };
+        // Each test's vigil keeps its runtime folder (instance locks) in the test's own folder unless the test says otherwise.
+        psi.Environment["XDG_RUNTIME_DIR"] = workDir;
         foreach (var (k, v) in env ?? new Dictionary<string, string?>()) psi.Environment[k] = v;
         return new VigilProcess(Process.Start(psi)!);
     }
