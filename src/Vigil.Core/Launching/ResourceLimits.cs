@@ -4,42 +4,45 @@ namespace Vigil.Launching;
 
 /// <summary>
 /// Vigil's open-file limit, and its children's. A supervisor holds a few descriptors per child (two pipes, a pidfd,
-/// log files), so it raises its own soft RLIMIT_NOFILE to the hard limit at start, as systemd does for itself; each
-/// child gets back the soft limit Vigil was started with (systemd gives services 1024), so a program that still
-/// uses select() never sees descriptors past FD_SETSIZE. Process-wide by nature: the limit belongs to the process.
+/// log files), so its soft RLIMIT_NOFILE is raised to the hard limit at start, as systemd does for itself. The .NET
+/// runtime already does that before any of Vigil's code runs, so the limit Vigil was started with cannot be read
+/// back; children get what systemd gives services, a soft limit of 1024 (or the hard limit, if lower), so a program
+/// that still uses select() never sees descriptors past FD_SETSIZE. Process-wide by nature: the limit is the process's.
 /// </summary>
 public static unsafe class ResourceLimits
 {
+    /// <summary>The soft open-file limit children get when Vigil's own is higher (systemd's default for services).</summary>
+    public const ulong ChildSoftOpenFiles = 1024;
+
     private static readonly object Gate = new();
-    private static bool s_raised;
-    private static Native.RLimit s_original;
+    private static bool s_done;
+    private static Native.RLimit s_child;
+    private static bool s_lowerChildren;
 
-    /// <summary>The soft open-file limit Vigil was started with (what children get).</summary>
-    public static ulong OriginalOpenFiles { get; private set; }
-
-    /// <summary>Raises the soft open-file limit to the hard limit, once per process. True when it changed.</summary>
-    public static bool RaiseOpenFiles()
+    /// <summary>Raises the soft open-file limit to the hard limit and works out the children's, once per process.</summary>
+    public static void RaiseOpenFiles()
     {
         lock (Gate)
         {
-            if (s_raised) return false;
+            if (s_done) return;
+            s_done = true;
             Native.RLimit cur;
-            if (Native.getrlimit(Native.RLIMIT_NOFILE, &cur) != 0) return false;
-            OriginalOpenFiles = cur.Cur;
-            if (cur.Cur >= cur.Max) return false;
-            s_original = cur;
-            var raised = new Native.RLimit { Cur = cur.Max, Max = cur.Max };
-            if (Native.setrlimit(Native.RLIMIT_NOFILE, &raised) != 0) return false;
-            s_raised = true;
-            return true;
+            if (Native.getrlimit(Native.RLIMIT_NOFILE, &cur) != 0) return;
+            if (cur.Cur < cur.Max)
+            {
+                var raised = new Native.RLimit { Cur = cur.Max, Max = cur.Max };
+                if (Native.setrlimit(Native.RLIMIT_NOFILE, &raised) == 0) cur = raised;
+            }
+            s_child = new Native.RLimit { Cur = Math.Min(ChildSoftOpenFiles, cur.Max), Max = cur.Max };
+            Volatile.Write(ref s_lowerChildren, cur.Cur > s_child.Cur);
         }
     }
 
-    /// <summary>Gives a just-spawned child the soft limit Vigil was started with (no-op unless Vigil raised its own).</summary>
+    /// <summary>Gives a just-spawned child the children's soft limit (no-op when Vigil's own is not higher).</summary>
     internal static void ApplyToChild(int pid)
     {
-        if (!Volatile.Read(ref s_raised)) return;
-        var lim = s_original;
+        if (!Volatile.Read(ref s_lowerChildren)) return;
+        var lim = s_child;
         Native.prlimit(pid, Native.RLIMIT_NOFILE, &lim, null);
     }
 
