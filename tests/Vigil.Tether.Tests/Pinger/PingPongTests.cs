@@ -18,7 +18,10 @@ public class PingPongTests(ITestOutputHelper output)
     static readonly TimeSpan Wait = ClientEvents.Wait;
 
     internal static Task<Mosquitto> StartBrokerAsync() =>
-        Mosquitto.StartAsync(new MosquittoSettings { Username = TetherDefaults.Username, Password = TetherDefaults.Password });
+        Mosquitto.StartAsync(new MosquittoSettings { Username = Username, Password = Password });
+
+    internal static string Username => TetherDefaults.Username;
+    internal static string Password => TetherDefaults.Password;
 
     /// <summary>A tether-target.cjs with role kiosk (or <c>--role R</c> first in <paramref name="options"/>: tether-agent 3.2
     /// uses the client id tether-ROLE, so two targets of one role knock each other off the broker).</summary>
