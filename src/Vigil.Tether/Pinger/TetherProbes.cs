@@ -101,7 +101,7 @@ internal sealed class TetherProbe(TetherProbes owner, TetherCheck check, string 
             try { hub = await owner.HubAsync(cancel).ConfigureAwait(false); }
             catch (MqttException e) { return ProbeResult.Inconclusive($"tether broker unreachable: {e.Message}"); }
             pinger = owner.Pinger(hub, check, pingerId);
-            if (!pinger.IsListening)
+            if (!pinger.IsListening && hub.IsConnected) // offline, the ping below says so at once, with the last error
             {
                 // Without the pong subscription no pong can come: a refusal (ACL) or a SUBACK that never comes says
                 // nothing about the target. The next check tries again.
@@ -120,6 +120,7 @@ internal sealed class TetherProbe(TetherProbes owner, TetherCheck check, string 
         {
             // The runner's deadline. Still connecting or subscribing (the broker is slow or away): inconclusive.
             if (hub is null) return ProbeResult.Inconclusive($"tether broker unreachable: no connection within {Durations.Format(timeout)}");
+            if (!hub.IsConnected) return ProbeResult.Inconclusive($"tether broker unreachable: not connected to {hub.Endpoint}");
             if (pinger is null || !pinger.IsListening)
                 return ProbeResult.Inconclusive($"tether broker {hub.Endpoint} did not grant the pong subscription within {Durations.Format(timeout)}");
             return NoPong(hub, timeout);
