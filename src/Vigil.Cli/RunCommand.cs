@@ -29,6 +29,7 @@ public static class RunCommand
             return Cli.Usage;
         }
         await using var tether = new TetherProbes(config.Tether); // kind: tether probes share its one broker connection
+        tether.Warning += w => Console.Error.WriteLine($"vigil: tether: {w}");
         return await SuperviseAsync(config.Processes, opts.ContainsKey("attach-output"), null,
             options: new SupervisorOptions { ProbeProviders = [tether] }, identity: Path.GetFullPath(path)).ConfigureAwait(false);
     }

@@ -21,7 +21,7 @@ public static partial class ConfigLoader
         ["memory"] = ["max"],
         ["cpu"] = ["max", "min", "window"],
         ["sd-notify"] = ["watchdog"],
-        ["tether"] = ["agentId", "interval", "allowance", "pingRole"],
+        ["tether"] = ["agentId", "interval", "allowance", "pingRole", "grace"],
     };
     private static readonly string[] TetherKeys = ["host", "port", "username", "password"];
     private static readonly (string, ProbeRole)[] Roles = [("liveness", ProbeRole.Liveness), ("readiness", ProbeRole.Readiness), ("startup", ProbeRole.Startup)];
@@ -135,7 +135,8 @@ public static partial class ConfigLoader
                     check = new SdNotifyCheck(Dur("watchdog"));
                     break;
                 case "tether":
-                    check = new TetherCheck(Str("agentId")) { Role = Str("pingRole") ?? "processPinger" };
+                    var tether = new TetherCheck(Str("agentId")) { Role = Str("pingRole") ?? "processPinger" };
+                    check = Dur("grace") is { } grace ? tether with { Grace = grace } : tether;
                     break;
             }
             if (check is null) return null;

@@ -8,8 +8,15 @@ namespace Vigil.Health;
 /// <param name="Gauges">Numbers the check observed (fps, round trip…), published as the unit's gauges.</param>
 public readonly record struct ProbeResult(bool Healthy, string Detail, IReadOnlyDictionary<string, double>? Gauges = null)
 {
+    /// <summary>The check could not tell either way, because what it goes through to reach the target is down (the
+    /// Tether broker), not the target: the runner neither counts it as a failure nor as a pass, and reports the probe
+    /// paused until a check tells again. <see cref="Healthy"/> is false.</summary>
+    public bool IsInconclusive { get; init; }
+
     public static ProbeResult Ok(string detail = "ok", IReadOnlyDictionary<string, double>? gauges = null) => new(true, detail, gauges);
     public static ProbeResult Fail(string detail, IReadOnlyDictionary<string, double>? gauges = null) => new(false, detail, gauges);
+    /// <summary>See <see cref="IsInconclusive"/>; <paramref name="detail"/> says why (<c>tether broker unreachable: …</c>).</summary>
+    public static ProbeResult Inconclusive(string detail) => new(false, detail) { IsInconclusive = true };
 }
 
 /// <summary>

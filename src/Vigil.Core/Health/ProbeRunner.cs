@@ -14,6 +14,10 @@ public enum ProbeReportKind
     StartupPassed,
     /// <summary>Only numbers to publish (no change of verdict).</summary>
     Gauges,
+    /// <summary>A check was inconclusive (<see cref="ProbeResult.IsInconclusive"/>): the probe's checks stop counting.</summary>
+    Paused,
+    /// <summary>The first conclusive check after <see cref="Paused"/>; counting starts afresh.</summary>
+    Resumed,
 }
 
 public sealed record ProbeReport(int Run, ProbeSpec Probe, ProbeReportKind Kind, string Detail, int FailedChecks,
@@ -88,7 +92,7 @@ internal sealed class ProbeRunner : IAsyncDisposable
             if (spec.Role != ProbeRole.Startup && _startupGate is not null) await _startupGate.Task.WaitAsync(stop).ConfigureAwait(false);
 
             int fails = 0, passes = 0;
-            bool failed = false, ready = false;
+            bool failed = false, ready = false, paused = false;
             using var deadlines = new Deadline(_time, stop);
             // One timer for the loop's life, ticking every period from the first check (a check that overruns its
             // period is followed by the next at once): no timer created and queued per check.
@@ -98,6 +102,21 @@ internal sealed class ProbeRunner : IAsyncDisposable
                 var r = await CheckOnceAsync(spec, probe, target, deadlines, stop).ConfigureAwait(false);
                 if (stop.IsCancellationRequested) break;
                 if (r.Gauges is { Count: > 0 }) Report(spec, ProbeReportKind.Gauges, r.Detail, 0, r.Gauges);
+                if (r.IsInconclusive)
+                {
+                    // Says nothing about the target (its broker is down): neither a failure nor a pass, and a pause
+                    // breaks a streak, so counting starts afresh once a check tells again.
+                    if (!paused) Report(spec, ProbeReportKind.Paused, r.Detail, fails);
+                    paused = true;
+                    fails = passes = 0;
+                    if (!await NextTickAsync().ConfigureAwait(false)) break;
+                    continue;
+                }
+                if (paused)
+                {
+                    paused = false;
+                    Report(spec, ProbeReportKind.Resumed, r.Detail, 0);
+                }
                 if (r.Healthy)
                 {
                     fails = 0;
@@ -141,9 +160,14 @@ internal sealed class ProbeRunner : IAsyncDisposable
                         }
                     }
                 }
+                if (!await NextTickAsync().ConfigureAwait(false)) break;
+            }
+
+            ValueTask<bool> NextTickAsync()
+            {
                 var next = ticks.WaitForNextTickAsync(stop);
                 Waiting?.Invoke(spec); // tests: the period timer is armed, the loop is idle
-                if (!await next.ConfigureAwait(false)) break;
+                return next;
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested) { }

@@ -215,6 +215,13 @@ public sealed record TetherCheck(string? AgentId) : ProbeCheck
     public override int DefaultFailureThreshold => 1;
     /// <summary>The role Vigil pings as (processPinger, like the Tether Process Pinger).</summary>
     public string Role { get; init; } = "processPinger";
+    /// <summary>For this long after the broker connection comes back, a missing pong does not count (the probe stays
+    /// paused): the target reconnects on its own schedule (the JS agent: every second). Like the pinger's ping.grace.</summary>
+    public TimeSpan Grace { get; init; } = TimeSpan.FromSeconds(10);
+    public override IEnumerable<string> Validate()
+    {
+        if (Grace < TimeSpan.Zero) yield return "grace: must not be negative";
+    }
 }
 
 /// <summary>A library probe: any <see cref="IProbe"/> factory (created anew for each run).</summary>

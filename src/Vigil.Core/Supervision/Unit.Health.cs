@@ -102,6 +102,12 @@ public sealed partial class Unit
             case ProbeReportKind.Recovered:
                 Publish(new Recovered(Now, Id, Name, p.Pid, _state, r.Probe.Name, r.Detail));
                 break;
+            case ProbeReportKind.Paused:
+                Publish(new ProbesPaused(Now, Id, Name, p.Pid, _state, r.Probe.Name, r.Detail));
+                break;
+            case ProbeReportKind.Resumed:
+                Publish(new ProbesResumed(Now, Id, Name, p.Pid, _state, r.Probe.Name, r.Detail));
+                break;
             case ProbeReportKind.Failed:
                 Publish(new Unhealthy(Now, Id, Name, p.Pid, _state, r.Probe.Name, r.Detail, r.FailedChecks, r.Probe.Action));
                 switch (r.Probe.Action)

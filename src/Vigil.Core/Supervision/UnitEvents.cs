@@ -204,4 +204,19 @@ public sealed record InternalError(DateTimeOffset Time, int UnitId, string Name,
 {
     public override string Kind => "internal-error";
     public override string Reason => $"{Error}; the unit is stopped (please report this)";
+/// <summary>A probe's checks cannot tell whether the unit is alive (what they go through, such as the Tether broker, is
+/// unreachable): they stop counting, so an outage of the path is not taken for a hang of the unit.</summary>
+public sealed record ProbesPaused(DateTimeOffset Time, int UnitId, string Name, int? Pid, UnitState State, string Probe, string Why)
+    : UnitEvent(Time, UnitId, Name, Pid, State)
+{
+    public override string Kind => "probes-paused";
+    public override string Reason => $"{Probe} probe paused: {Why}; its checks do not count until it can tell again";
+}
+
+/// <summary>A paused probe's check told again; counting starts afresh.</summary>
+public sealed record ProbesResumed(DateTimeOffset Time, int UnitId, string Name, int? Pid, UnitState State, string Probe, string Detail)
+    : UnitEvent(Time, UnitId, Name, Pid, State)
+{
+    public override string Kind => "probes-resumed";
+    public override string Reason => $"{Probe} probe resumed: {Detail}";
 }

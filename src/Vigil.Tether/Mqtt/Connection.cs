@@ -54,6 +54,20 @@ internal sealed class Connection(Stream stream) : IAsyncDisposable
 
     public void PongReceived() => Volatile.Read(ref _pong)?.TrySetResult();
 
+    int _strays;
+    string? _lastStray;
+
+    /// <summary>Acknowledgements that matched no pending request (a late answer, or a broker that answered with another
+    /// packet id); counted so a request that times out can say what came instead.</summary>
+    public int Strays => Volatile.Read(ref _strays);
+    public string? LastStray => Volatile.Read(ref _lastStray);
+
+    public void NoteStray(string what)
+    {
+        Volatile.Write(ref _lastStray, what);
+        Interlocked.Increment(ref _strays);
+    }
+
     /// <summary>Cancels every pending read and write on this connection; idempotent.</summary>
     public void Abort()
     {

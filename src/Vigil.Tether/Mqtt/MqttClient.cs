@@ -139,18 +139,26 @@ public sealed class MqttClient : IAsyncDisposable
     /// <summary>
     /// Subscribes to a topic filter (<c>+</c> and <c>#</c> allowed) and returns the QoS the broker granted. The filter
     /// is renewed after every reconnect. While offline this waits for the connection. Throws
-    /// <see cref="MqttException"/> when the broker refuses (SUBACK 0x80).
+    /// <see cref="MqttSubscriptionRefusedException"/> when the broker refuses (SUBACK 0x80) and
+    /// <see cref="MqttRequestTimeoutException"/> when it does not answer within RequestTimeout; either way the filter
+    /// is not kept, and the caller may try again.
     /// </summary>
     public async Task<MqttQos> SubscribeAsync(string filter, MqttQos maxQos = MqttQos.AtLeastOnce, CancellationToken ct = default)
     {
         if (MqttTopic.CheckFilter(filter) is { } error) throw new ArgumentException(error, nameof(filter));
         if (maxQos > MqttQos.ExactlyOnce) throw new ArgumentOutOfRangeException(nameof(maxQos));
         lock (_gate) _subscriptions[filter] = maxQos; // first, so a reconnect meanwhile renews it too
-        var ack = (SubAckPacket)await RequestOnlineAsync(PacketType.SubAck, id => PacketWriter.Subscribe(id, [new(filter, maxQos)]), ct);
+        SubAckPacket ack;
+        try { ack = (SubAckPacket)await RequestOnlineAsync(PacketType.SubAck, $"the subscription to {filter}", id => PacketWriter.Subscribe(id, [new(filter, maxQos)]), ct); }
+        catch (MqttRequestTimeoutException)
+        {
+            lock (_gate) _subscriptions.Remove(filter); // a failed call leaves nothing behind for a reconnect to renew
+            throw;
+        }
         if (ack.ReturnCodes[0] == 0x80)
         {
             lock (_gate) _subscriptions.Remove(filter);
-            throw new MqttException($"broker {_options.Endpoint} refused the subscription to '{filter}' (SUBACK 0x80; check its ACL)");
+            throw new MqttSubscriptionRefusedException(filter, _options.Endpoint);
         }
         return (MqttQos)ack.ReturnCodes[0];
     }
@@ -160,7 +168,7 @@ public sealed class MqttClient : IAsyncDisposable
     {
         if (MqttTopic.CheckFilter(filter) is { } error) throw new ArgumentException(error, nameof(filter));
         lock (_gate) _subscriptions.Remove(filter);
-        await RequestOnlineAsync(PacketType.UnsubAck, id => PacketWriter.Unsubscribe(id, filter), ct);
+        await RequestOnlineAsync(PacketType.UnsubAck, $"unsubscribing from {filter}", id => PacketWriter.Unsubscribe(id, filter), ct);
     }
 
     /// <summary>Sends DISCONNECT (bounded), stops reconnecting, fails unacknowledged publishes and completes <see cref="Messages"/>.</summary>
@@ -250,8 +258,9 @@ public sealed class MqttClient : IAsyncDisposable
         conn.Abort();
         await Task.WhenAll(reader, keepAlive).ContinueWith(static _ => { }, TaskScheduler.Default); // both end once aborted
         await conn.DisposeAsync();
-        // The loop that failed (faulted, not cancelled) holds the reason; the rest only saw the abort it caused.
-        if (error is OperationCanceledException || !renewed)
+        // The loop that failed (faulted, not cancelled) holds the reason; the rest only saw the abort it caused. A
+        // renewal the broker left unanswered is its own reason: the loops only saw the abort that followed it.
+        if (error is OperationCanceledException || (!renewed && error is not MqttRequestTimeoutException))
             error = (reader.Exception ?? keepAlive.Exception)?.InnerException ?? error;
         conn.Ready.TrySetException(error);
         return error;
@@ -264,12 +273,15 @@ public sealed class MqttClient : IAsyncDisposable
         lock (_gate) filters = [.. _subscriptions];
         if (filters.Length > 0)
         {
-            var ack = (SubAckPacket)await RequestAsync(conn, PacketType.SubAck, id => PacketWriter.Subscribe(id, filters), default);
+            // A renewal not answered within RequestTimeout throws: this connection is dropped and the loop reconnects.
+            var what = $"renewing the subscription(s) to {string.Join(", ", filters.Select(f => f.Key))}";
+            var ack = (SubAckPacket)await RequestAsync(conn, PacketType.SubAck, what, id => PacketWriter.Subscribe(id, filters), default);
             for (int i = 0; i < filters.Length; i++)
             {
                 if (i < ack.ReturnCodes.Length && ack.ReturnCodes[i] != 0x80) continue;
                 lock (_gate) _subscriptions.Remove(filters[i].Key);
-                Raise(MqttEventKind.SubscriptionRefused, $"broker {_options.Endpoint} refused the renewed subscription to '{filters[i].Key}'");
+                var refused = new MqttSubscriptionRefusedException(filters[i].Key, _options.Endpoint);
+                Raise(MqttEventKind.SubscriptionRefused, refused.Message + " (after a reconnect; the subscription is dropped)", refused);
             }
         }
         List<(Outgoing Message, bool Dup)> resend;
@@ -322,7 +334,13 @@ public sealed class MqttClient : IAsyncDisposable
                 (PacketType Expected, TaskCompletionSource<Packet> Answer) request;
                 bool pending;
                 lock (_gate) pending = _requests.TryGetValue(id, out request);
-                if (!pending) break; // the asker gave up (cancelled) before the answer came
+                if (!pending)
+                {
+                    // The asker gave up (cancelled, timed out) before the answer came, or the broker answered with
+                    // another packet id: ignored, but noted so a request that times out can say what came instead.
+                    conn.NoteStray($"{packet.Type} for packet {id}");
+                    break;
+                }
                 if (request.Expected != packet.Type)
                     throw new MqttProtocolException($"{packet.Type} for packet {id}, which was answered by {request.Expected}");
                 request.Answer.TrySetResult(packet);
@@ -413,7 +431,7 @@ public sealed class MqttClient : IAsyncDisposable
     };
 
     /// <summary>Sends a SUBSCRIBE or UNSUBSCRIBE on the live connection and awaits its answer, retrying on the next connection when one is lost.</summary>
-    async Task<Packet> RequestOnlineAsync(PacketType answer, Func<ushort, byte[]> build, CancellationToken ct)
+    async Task<Packet> RequestOnlineAsync(PacketType answer, string what, Func<ushort, byte[]> build, CancellationToken ct)
     {
         while (true)
         {
@@ -424,12 +442,13 @@ public sealed class MqttClient : IAsyncDisposable
                 online = _online.Task;
             }
             var conn = await online.WaitAsync(ct);
-            try { return await RequestAsync(conn, answer, build, ct); }
+            try { return await RequestAsync(conn, answer, what, build, ct); }
             catch (MqttException) when (conn.Aborted.IsCancellationRequested) { await conn.Closed.WaitAsync(ct); }
         }
     }
 
-    async Task<Packet> RequestAsync(Connection conn, PacketType answer, Func<ushort, byte[]> build, CancellationToken ct)
+    /// <summary>Sends one request and awaits its answer for at most RequestTimeout; <paramref name="what"/> names it in errors.</summary>
+    async Task<Packet> RequestAsync(Connection conn, PacketType answer, string what, Func<ushort, byte[]> build, CancellationToken ct)
     {
         var reply = new TaskCompletionSource<Packet>(TaskCreationOptions.RunContinuationsAsynchronously);
         ushort id;
@@ -438,11 +457,21 @@ public sealed class MqttClient : IAsyncDisposable
             id = NextId();
             _requests[id] = (answer, reply);
         }
+        // Armed before the request goes out, so the deadline exists by the time the broker can see the packet.
+        using var timeout = new CancellationTokenSource(_options.RequestTimeout, _time);
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct, conn.Aborted, timeout.Token);
+        int straysBefore = conn.Strays;
         try
         {
             await conn.SendAsync(build(id), ct);
-            try { return await reply.Task.WaitAsync(ct).WaitAsync(conn.Aborted); }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested) { throw new MqttException($"the connection was lost before the broker's {answer}"); }
+            try { return await reply.Task.WaitAsync(wait.Token); }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                if (conn.Aborted.IsCancellationRequested) throw new MqttException($"the connection was lost before the broker's {answer}");
+                var instead = conn.Strays != straysBefore && conn.LastStray is { } stray ? $"; it sent {stray} instead, which answers no request" : "";
+                throw new MqttRequestTimeoutException(
+                    $"no {answer} from {_options.Endpoint} within {_options.RequestTimeout.TotalSeconds:0.###} s for {what} (packet {id}){instead}");
+            }
         }
         finally { lock (_gate) _requests.Remove(id); }
     }

@@ -22,6 +22,11 @@ public sealed record MqttClientOptions
     public TimeSpan PingTimeout { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>Bound on TCP connect, TLS handshake and CONNACK together.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>How long the broker may take to answer a SUBSCRIBE or UNSUBSCRIBE. A request not answered in time fails
+    /// with <see cref="MqttRequestTimeoutException"/> (the caller decides whether to retry); a session renewal after a
+    /// reconnect not answered in time drops that connection, and the client reconnects. Without a bound a broker that
+    /// swallowed a SUBSCRIBE (or answered it with another packet id) would leave the caller waiting forever.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>First delay before a reconnect; it doubles per failed attempt up to <see cref="MaxReconnectDelay"/>.</summary>
     public TimeSpan ReconnectDelay { get; init; } = TimeSpan.FromMilliseconds(500);
     public TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(30);
@@ -53,7 +58,7 @@ public sealed record MqttClientOptions
         Check(Password is null || Username is not null, "a Password needs a Username (MQTT 3.1.1 §3.1.2.9)");
         Check(KeepAlive >= TimeSpan.Zero && KeepAlive.TotalSeconds <= ushort.MaxValue && KeepAlive.Ticks % TimeSpan.TicksPerSecond == 0,
             $"KeepAlive {KeepAlive} must be whole seconds from 0 to 65535");
-        Check(PingTimeout > TimeSpan.Zero && ConnectTimeout > TimeSpan.Zero, "PingTimeout and ConnectTimeout must be positive");
+        Check(PingTimeout > TimeSpan.Zero && ConnectTimeout > TimeSpan.Zero && RequestTimeout > TimeSpan.Zero, "PingTimeout, ConnectTimeout and RequestTimeout must be positive");
         Check(ReconnectDelay > TimeSpan.Zero && MaxReconnectDelay >= ReconnectDelay, "ReconnectDelay must be positive and at most MaxReconnectDelay");
         Check(MaxPacketSize is > 0 and <= 268_435_455, "MaxPacketSize must be 1 to 268435455 bytes");
     }

@@ -23,7 +23,8 @@ public enum MqttEventKind
     Disconnected,
     /// <summary>A reconnect attempt failed; the client tries again after a backoff.</summary>
     ReconnectFailed,
-    /// <summary>The broker refused a subscription renewed after a reconnect (SUBACK 0x80); it is dropped.</summary>
+    /// <summary>The broker refused a subscription renewed after a reconnect (SUBACK 0x80); it is dropped.
+    /// <see cref="MqttClientEvent.Error"/> is the <see cref="MqttSubscriptionRefusedException"/> naming the filter.</summary>
     SubscriptionRefused,
 }
 
@@ -43,6 +44,20 @@ public enum MqttConnectReturnCode : byte
 
 /// <summary>An MQTT failure: connection lost, refused, timed out or closed by the client.</summary>
 public class MqttException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>The broker refused a subscription (SUBACK return code 0x80, MQTT 3.1.1 §3.9.3): mostly an ACL that denies the
+/// client reading the filter (mosquitto's dynamic-security plugin does; its <c>acl_file</c> grants every subscribe and
+/// filters at delivery instead).</summary>
+public sealed class MqttSubscriptionRefusedException(string filter, string endpoint)
+    : MqttException($"the broker refused the subscription to {filter} (ACL?): SUBACK 0x80 from {endpoint}")
+{
+    /// <summary>The topic filter refused.</summary>
+    public string Filter { get; } = filter;
+}
+
+/// <summary>The broker did not answer a SUBSCRIBE or UNSUBSCRIBE within <see cref="MqttClientOptions.RequestTimeout"/>;
+/// the connection stays up.</summary>
+public sealed class MqttRequestTimeoutException(string message) : MqttException(message);
 
 /// <summary>The broker sent bytes that are not a valid MQTT 3.1.1 packet; the connection is closed.</summary>
 public sealed class MqttProtocolException(string message) : MqttException("malformed packet from broker: " + message);

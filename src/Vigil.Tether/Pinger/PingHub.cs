@@ -80,9 +80,20 @@ public sealed class PingHub : IAsyncDisposable
     /// 500 SUBACKs. Off for <c>vigil pinger</c>, which subscribes exactly the original's topic.</summary>
     public bool SubscribeToAllPongs { get; init; }
 
+    /// <summary>The filter actually subscribed for a pinger's pong filter.</summary>
+    string Effective(string filter) => SubscribeToAllPongs ? TetherTopic.Input("pong").ToString() : filter;
+
+    /// <summary>Whether the broker granted the subscription for <paramref name="filter"/> (and has not refused it since).</summary>
+    internal bool IsSubscribed(string filter) => _filters.Contains(Effective(filter));
+
+    /// <summary>True once the connection was lost and made again (not for the first connection).</summary>
+    public bool Reconnected => Interlocked.Read(ref _epoch) > 0;
+
+    /// <summary>Subscribes <paramref name="filter"/> unless it is already; throws <see cref="MqttSubscriptionRefusedException"/>
+    /// or <see cref="MqttRequestTimeoutException"/> when that fails (the next call tries again).</summary>
     internal async Task EnsureSubscribedAsync(string filter, CancellationToken ct)
     {
-        if (SubscribeToAllPongs) filter = TetherTopic.Input("pong").ToString();
+        filter = Effective(filter);
         if (_filters.Contains(filter)) return;
         await _subscribing.WaitAsync(ct).ConfigureAwait(false);
         try
@@ -144,6 +155,9 @@ public sealed class PingHub : IAsyncDisposable
                 _lastError = e.Message;
                 break;
             case MqttEventKind.SubscriptionRefused:
+                // Refused when renewed after a reconnect (an ACL changed meanwhile): forget it, so the next ping
+                // subscribes again and fails with the reason instead of waiting for pongs that cannot come.
+                if (e.Error is MqttSubscriptionRefusedException refused) ImmutableInterlocked.Update(ref _filters, f => f.Remove(refused.Filter));
                 Raise(e.Message);
                 break;
         }
@@ -176,7 +190,7 @@ public sealed class PingHub : IAsyncDisposable
         return new Pong(from, at, value is MsgPackMap map ? map.NumericFields() : Pong.NoFields, null);
     }
 
-    void Raise(string warning)
+    internal void Raise(string warning)
     {
         try { Warning?.Invoke(warning); }
         catch (Exception) { /* a logging handler must not stop the dispatch loop */ }
@@ -222,7 +236,14 @@ public abstract record PingOutcome
 /// <summary>Pings one target (or any) through a shared <see cref="PingHub"/>.</summary>
 public sealed class TetherPinger
 {
+    /// <summary>At most this many distinct numeric pong fields of one target become metrics: the first names seen. A
+    /// target that puts ids or counters in its field names would otherwise make a new gauge series with every pong.</summary>
+    public const int MaxFields = 64;
+
     readonly PingHub _hub;
+    readonly HashSet<string> _fieldNames = new(StringComparer.Ordinal); // guarded by itself
+    long _droppedFields;
+    int _warnedFields;
 
     internal TetherPinger(PingHub hub, string role, string id, string? targetAgentId)
     {
@@ -240,15 +261,47 @@ public sealed class TetherPinger
 
     public string? TargetAgentId { get; }
 
-    /// <summary>Subscribes the pong filter now (a ping would do it too), so the first ping's round trip is not a SUBACK's.</summary>
+    /// <summary>Subscribes the pong filter now (a ping would do it too), so the first ping's round trip is not a SUBACK's.
+    /// Throws <see cref="MqttSubscriptionRefusedException"/> or <see cref="MqttRequestTimeoutException"/> when the broker
+    /// refuses or does not answer; while offline it waits for the connection.</summary>
     public Task ListenAsync(CancellationToken ct = default) => _hub.EnsureSubscribedAsync(PongFilter, ct);
+
+    /// <summary>Whether the pong filter is subscribed (false before <see cref="ListenAsync"/> and after the broker refused
+    /// it when it was renewed after a reconnect).</summary>
+    public bool IsListening => _hub.IsSubscribed(PongFilter);
+
+    /// <summary>Numeric pong field values dropped because their names came after the first <see cref="MaxFields"/>.</summary>
+    public long DroppedFields => Interlocked.Read(ref _droppedFields);
 
     /// <summary>Sends one empty ping and waits up to <paramref name="timeout"/> (from the ping) for a pong. Throws only
     /// <see cref="OperationCanceledException"/> when <paramref name="ct"/> is cancelled.</summary>
     public async Task<PingOutcome> PingAsync(TimeSpan timeout, CancellationToken ct = default)
     {
-        try { return await _hub.PingAsync(PingTopic, PongFilter, timeout, ct).ConfigureAwait(false); }
+        try { return Limit(await _hub.PingAsync(PingTopic, PongFilter, timeout, ct).ConfigureAwait(false)); }
         catch (MqttException e) { return new PingOutcome.Offline(e.Message); }
         catch (ObjectDisposedException) { return new PingOutcome.Offline("the broker connection was closed"); }
+    }
+
+    /// <summary>Keeps a pong's fields to the first <see cref="MaxFields"/> names this target used; counts the rest and
+    /// warns once.</summary>
+    PingOutcome Limit(PingOutcome outcome)
+    {
+        if (outcome is not PingOutcome.Answered { Pong.Fields: { Count: > 0 } fields } answered) return outcome;
+        int dropped = 0;
+        Dictionary<string, double>? kept = null;
+        lock (_fieldNames)
+        {
+            foreach (var (name, _) in fields)
+                if (!_fieldNames.Contains(name) && (_fieldNames.Count >= MaxFields || !_fieldNames.Add(name))) dropped++;
+            if (dropped == 0) return outcome; // the common case: no copy
+            kept = new Dictionary<string, double>(MaxFields, StringComparer.Ordinal);
+            foreach (var (name, value) in fields)
+                if (_fieldNames.Contains(name)) kept[name] = value;
+        }
+        Interlocked.Add(ref _droppedFields, dropped);
+        if (Interlocked.Exchange(ref _warnedFields, 1) == 0)
+            _hub.Raise($"the pong from {answered.Pong.From.Role}/{answered.Pong.From.Id} has more numeric fields than the {MaxFields} a target may " +
+                $"turn into metrics: {dropped} dropped; only the first {MaxFields} field names become metrics, the rest are counted (warned once)");
+        return answered with { Pong = answered.Pong with { Fields = kept } };
     }
 }

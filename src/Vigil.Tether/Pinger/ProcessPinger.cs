@@ -38,6 +38,9 @@ public sealed class ProcessPinger(PingerSettings settings, TextWriter log, DogSt
                 Host = settings.Host, Port = settings.Port, Username = settings.Username, Password = settings.Password,
                 ClientId = TetherDefaults.ClientId("processPinger"), TimeProvider = _time,
                 MaxReconnectDelay = TimeSpan.FromSeconds(5),
+                // A pong crosses the broker twice within ping.timeout, so the broker answering a SUBSCRIBE once within
+                // it is a fair demand; a SUBACK that never comes is then logged and retried instead of waited for.
+                RequestTimeout = settings.Timeout,
             };
             PingHub hub;
             try { hub = await PingHub.ConnectAsync(broker, stop).ConfigureAwait(false); }
@@ -52,16 +55,52 @@ public sealed class ProcessPinger(PingerSettings settings, TextWriter log, DogSt
                 hub.Warning += w => Log(PingerLogLevel.Warn, w);
                 hub.Client.Events += e => { if (e.Kind == MqttEventKind.Connected) Log(PingerLogLevel.Info, e.Message); };
                 var id = string.IsNullOrEmpty(settings.AgentId) ? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4)) : settings.AgentId;
-                var pinger = hub.CreatePinger("processPinger", id, settings.TetherAgentId);
-                await pinger.ListenAsync(stop).ConfigureAwait(false);
+                var pinger = _pinger = hub.CreatePinger("processPinger", id, settings.TetherAgentId);
+                await ListenAsync(pinger, stop).ConfigureAwait(false);
                 Log(PingerLogLevel.Info, $"pinging on {pinger.PingTopic}, listening on {pinger.PongFilter}");
                 return await LoopAsync(hub, pinger, stop).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            Log(PingerLogLevel.Info, "stopping");
+            Log(PingerLogLevel.Info, "stopping" + (_pinger?.DroppedFields is > 0 and var n
+                ? $"; {n} pong field value(s) beyond the first {TetherPinger.MaxFields} field names were dropped" : ""));
             return 0;
+        }
+    }
+
+    TetherPinger? _pinger;
+
+    /// <summary>Delay before subscription attempt <paramref name="attempt"/> + 1 after <paramref name="attempt"/> failed
+    /// (1-based): 1 s doubling to at most 30 s. A refusal (ACL) needs an operator; a lost SUBACK may be one
+    /// packet; either way the broker is not hammered and the log is not flooded.</summary>
+    internal static TimeSpan SubscribeRetryDelay(int attempt) =>
+        TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Clamp(attempt - 1, 0, 5))));
+
+    /// <summary>
+    /// Subscribes the pong filter, retrying with backoff until the broker grants it. No ping goes out meanwhile: with
+    /// no subscription no pong could come, and every ping would be a false timeout (and a false restart). A refusal
+    /// (SUBACK 0x80, an ACL) or a SUBACK that never comes is an error line on every attempt and one Datadog event per
+    /// streak; the pinger never exits over it.
+    /// </summary>
+    async Task ListenAsync(TetherPinger pinger, CancellationToken stop)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await pinger.ListenAsync(stop).ConfigureAwait(false);
+                if (attempt > 1) Log(PingerLogLevel.Warn, $"subscribed to {pinger.PongFilter} at attempt {attempt}; pinging again");
+                return;
+            }
+            catch (MqttException e) when (!stop.IsCancellationRequested)
+            {
+                var delay = SubscribeRetryDelay(attempt);
+                Log(PingerLogLevel.Error, $"{e.Message}; no pings until the subscription works; attempt {attempt}, retrying in {Ms(delay)} ms");
+                if (attempt == 1)
+                    datadog?.Event(new DogStatsDEvent("Tether subscription failure", $"TetherProcessPinger cannot listen for pongs: {e.Message}") { AlertType = EventAlertType.Error });
+                await Task.Delay(delay, _time, stop).ConfigureAwait(false);
+            }
         }
     }
 
@@ -80,6 +119,12 @@ public sealed class ProcessPinger(PingerSettings settings, TextWriter log, DogSt
         {
             var wait = settings.Interval - _time.GetElapsedTime(next);
             if (wait > TimeSpan.Zero) await Task.Delay(wait, _time, stop).ConfigureAwait(false);
+            if (!pinger.IsListening)
+            {
+                // The broker refused the subscription when it was renewed after a reconnect (its ACL changed).
+                await ListenAsync(pinger, stop).ConfigureAwait(false);
+                _settledFrom = _time.GetTimestamp(); // pongs could not come meanwhile: the target gets ping.grace again
+            }
             next = _time.GetTimestamp();
             Log(PingerLogLevel.Debug, $"sending ping on {pinger.PingTopic}");
             switch (await pinger.PingAsync(settings.Timeout, stop).ConfigureAwait(false))

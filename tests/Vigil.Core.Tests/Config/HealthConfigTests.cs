@@ -72,11 +72,14 @@ public sealed class HealthConfigTests
               - name: app
                 command: x
                 health:
-                  - { kind: tether, agentId: worker1, interval: 3s, timeout: 1s, allowance: 3 }
+                  - { kind: tether, agentId: worker1, interval: 3s, timeout: 1s, allowance: 3, grace: 4s }
+                  - { kind: tether }
             tether: { host: 127.0.0.1, port: 18830, username: u, password: p }
             """, "vigil.yaml", Base);
-        var probe = Assert.Single(Assert.Single(config.Processes).Health);
+        var probe = Assert.Single(config.Processes).Health[0];
         Assert.Equal("worker1", Assert.IsType<TetherCheck>(probe.Check).AgentId);
+        Assert.Equal(TimeSpan.FromSeconds(4), ((TetherCheck)probe.Check).Grace);
+        Assert.Equal(TimeSpan.FromSeconds(10), ((TetherCheck)config.Processes[0].Health[1].Check).Grace); // as the pinger's ping.grace
         Assert.Equal((TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(1), 3), (probe.Period, probe.Timeout, probe.FailureThreshold));
         Assert.Equal(new Vigil.Specs.TetherSettings { Host = "127.0.0.1", Port = 18830, Username = "u", Password = "p" }, config.Tether);
     }

@@ -115,6 +115,37 @@ public sealed class ProbeRunnerTests
     }
 
     [Fact]
+    public async Task Inconclusive_checks_do_not_count_pause_the_probe_once_and_counting_starts_afresh_when_it_resumes()
+    {
+        await using var h = new Harness();
+        // fail, ?, ?, fail, fail, fail (? = inconclusive): without the fresh start the 5th check would be the third failure.
+        char[] script = ['F', '?', '?', 'F', 'F', 'F'];
+        var probe = new ScriptedProbe(h.Time, n => script[Math.Min(n, script.Length) - 1] switch
+        {
+            '?' => ProbeResult.Inconclusive($"broker down {n}"),
+            _ => ProbeResult.Fail($"bad {n}"),
+        });
+        h.Start((Spec("live", fail: 3), probe));
+        await h.Idle();
+        Assert.Empty(h.Drain());
+        await h.Step();
+        var paused = Assert.Single(h.Drain());
+        Assert.Equal((ProbeReportKind.Paused, "broker down 2"), (paused.Kind, paused.Detail));
+        await h.Step();
+        Assert.Empty(h.Drain()); // paused once, not per check
+        await h.Step();
+        var resumed = Assert.Single(h.Drain());
+        Assert.Equal((ProbeReportKind.Resumed, "bad 4"), (resumed.Kind, resumed.Detail));
+        await h.Step();
+        Assert.Empty(h.Drain());
+        await h.Step();
+        var failed = Assert.Single(h.Drain());
+        Assert.Equal((ProbeReportKind.Failed, "bad 6", 3), (failed.Kind, failed.Detail, failed.FailedChecks));
+        Assert.True(ProbeResult.Inconclusive("x").IsInconclusive);
+        Assert.False(ProbeResult.Inconclusive("x").Healthy);
+    }
+
+    [Fact]
     public async Task A_failed_liveness_probe_reports_recovery_after_successThreshold_passes()
     {
         await using var h = new Harness();

@@ -18,7 +18,10 @@ public class PingPongTests(ITestOutputHelper output)
     static readonly TimeSpan Wait = ClientEvents.Wait;
 
     internal static Task<Mosquitto> StartBrokerAsync() =>
-        Mosquitto.StartAsync(new MosquittoSettings { Username = TetherDefaults.Username, Password = TetherDefaults.Password });
+        Mosquitto.StartAsync(new MosquittoSettings { Username = Username, Password = Password });
+
+    internal static string Username => TetherDefaults.Username;
+    internal static string Password => TetherDefaults.Password;
 
     /// <summary>A tether-target.cjs with role kiosk (or <c>--role R</c> first in <paramref name="options"/>: tether-agent 3.2
     /// uses the client id tether-ROLE, so two targets of one role knock each other off the broker).</summary>
@@ -189,6 +192,7 @@ public class PingPongTests(ITestOutputHelper output)
         await using var probe = probes.Create(spec, "kiosk", new Dictionary<string, string>())!;
         var r = await probe.CheckAsync(Target(spec), CancellationToken.None);
         Assert.False(r.Healthy);
+        Assert.True(r.IsInconclusive); // the broker is away, not the target: the runner does not count it
         Assert.StartsWith($"tether broker unreachable: cannot connect to 127.0.0.1:{port}", r.Detail);
 
         await using (broker)
@@ -198,6 +202,57 @@ public class PingPongTests(ITestOutputHelper output)
             var ok = await probe.CheckAsync(Target(spec), CancellationToken.None);
             Assert.True(ok.Healthy, ok.Detail);
         }
+    }
+
+    [Fact]
+    public async Task Tether_probe_is_inconclusive_with_the_reason_when_the_broker_refuses_the_pong_subscription()
+    {
+        await using var broker = await Mosquitto.StartAsync(new MosquittoSettings { Username = Username, Password = Password, DenySubscribe = ["+/+/pong"] });
+        await using var probes = new TetherProbes(new TetherSettings { Host = broker.Host, Port = broker.Port });
+        var spec = new ProbeSpec(new TetherCheck("worker1")) { Timeout = TimeSpan.FromSeconds(2) };
+        await using var probe = probes.Create(spec, "kiosk", new Dictionary<string, string>())!;
+        for (int i = 0; i < 2; i++) // asked again at every check, not remembered as subscribed
+        {
+            var r = await probe.CheckAsync(Target(spec), CancellationToken.None);
+            Assert.Equal(ProbeResult.Inconclusive($"the broker refused the subscription to +/+/pong (ACL?): SUBACK 0x80 from {broker.Host}:{broker.Port}"), r);
+        }
+    }
+
+    [Fact]
+    public async Task After_the_broker_comes_back_a_missing_pong_is_inconclusive_for_the_grace_then_a_failure()
+    {
+        await using var broker = await StartBrokerAsync();
+        var clock = new FakeTimeProvider();
+        await using var probes = new TetherProbes(new TetherSettings { Host = broker.Host, Port = broker.Port }, clock);
+        var spec = new ProbeSpec(new TetherCheck("nobody") { Grace = TimeSpan.FromSeconds(10) }) { Timeout = TimeSpan.FromSeconds(1) };
+        await using var probe = probes.Create(spec, "kiosk", new Dictionary<string, string>())!;
+        var hub = await probes.HubAsync(CancellationToken.None);
+        var events = new ClientEvents(hub.Client);
+
+        // Runs one check whose pong never comes: the ping's 1 s wait is the next timer once the ping is out.
+        async Task<ProbeResult> CheckAsync()
+        {
+            var check = probe.CheckAsync(Target(spec), CancellationToken.None).AsTask();
+            await WaitUntil(() => clock.UntilNextTimer == TimeSpan.FromSeconds(1), "the ping's timeout timer");
+            clock.Advance(TimeSpan.FromSeconds(1));
+            return await check.WaitAsync(Wait);
+        }
+
+        // The first connection: no grace (the unit's initialDelay is the grace of a start).
+        Assert.Equal(ProbeResult.Fail("hung: no pong within 1s (agent nobody)"), await CheckAsync());
+
+        await broker.StopAsync();
+        await events.NextAsync(MqttEventKind.Disconnected);
+        await broker.StartAsync();
+        await WaitUntil(() => clock.UntilNextTimer is not null && clock.UntilNextTimer < TimeSpan.FromSeconds(1), "the reconnect backoff");
+        clock.Advance(clock.UntilNextTimer!.Value);
+        await events.NextAsync(MqttEventKind.Connected);
+
+        var within = await CheckAsync();
+        Assert.True(within.IsInconclusive, within.Detail);
+        Assert.Equal("no pong within 1s (agent nobody) 0.0ms after the broker connection came back; not counted within the grace of 10s", within.Detail);
+        clock.Advance(TimeSpan.FromSeconds(9)); // the next ping goes out 10 s after the reconnect: the grace is over
+        Assert.Equal(ProbeResult.Fail("hung: no pong within 1s (agent nobody)"), await CheckAsync());
     }
 
     static async Task WaitUntil(Func<bool> condition, string what)

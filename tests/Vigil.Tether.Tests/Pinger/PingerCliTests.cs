@@ -197,6 +197,99 @@ public sealed class PingerCliTests : IDisposable
     }
 
     [Fact]
+    public async Task A_subscription_the_broker_ACL_refuses_is_an_error_retried_with_backoff_and_the_pinger_keeps_running()
+    {
+        var user = (PingPongTests.Username, PingPongTests.Password);
+        await using var broker = await Mosquitto.StartAsync(new MosquittoSettings { Username = user.Username, Password = user.Password, DenySubscribe = ["+/+/pong"] });
+        await using var target = await PingPongTests.StartTargetAsync(broker, "screen1"); // it may subscribe +/+/ping
+        await using var pinger = Start(broker, "--pm2.enabled=false", "--ping.interval=200", "--ping.timeout=1000");
+
+        var first = await pinger.WaitLine(l => l.Contains("[ERROR]") && l.Contains("attempt 1,"), "the refusal");
+        Assert.Contains($"the broker refused the subscription to +/+/pong (ACL?): SUBACK 0x80 from {broker.Host}:{broker.Port}; no pings until the subscription works; attempt 1, retrying in 1000 ms", first);
+        var second = await pinger.WaitLine(l => l.Contains("[ERROR]") && l.Contains("attempt 2,"), "the second attempt");
+        Assert.Contains("the broker refused the subscription to +/+/pong (ACL?)", second);
+        Assert.Contains("retrying in 2000 ms", second);
+        var e = await _statsd.WaitAsync(d => d.StartsWith("_e{", StringComparison.Ordinal), "the subscription failure event", Wait);
+        Assert.Contains(":Tether subscription failure|TetherProcessPinger cannot listen for pongs: the broker refused the subscription to +/+/pong (ACL?)", e);
+        Assert.EndsWith("|t:error" + Tags, e);
+        Assert.Single(_statsd.All, d => d.StartsWith("_e{", StringComparison.Ordinal)); // one event per streak, not per attempt
+        Assert.DoesNotContain(_statsd.All, d => d.StartsWith("heartbeat:", StringComparison.Ordinal)); // no pings meanwhile
+
+        // The operator fixes the ACL: the retry that is waiting for the broker subscribes, and pings flow.
+        await broker.StopAsync();
+        await broker.SetDeniedSubscriptionsAsync(user.Username, user.Password);
+        await broker.StartAsync();
+        await pinger.WaitLine(l => l.Contains("subscribed to +/+/pong at attempt "), "the successful retry");
+        await _statsd.WaitAsync(d => d == "heartbeat:1|c" + Tags, "heartbeats once subscribed", Wait, count: 2);
+
+        pinger.Signal(15);
+        Assert.Equal(0, await pinger.WaitExit());
+        Assert.DoesNotContain(pinger.Err, l => l.Contains("Unhandled", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public async Task A_SUBACK_that_never_comes_or_carries_another_id_is_logged_and_retried_and_pings_flow_once_answered()
+    {
+        await using var fake = new FakeBroker();
+        await using var pinger = VigilProcess.StartWith(_dir.FullName, new Dictionary<string, string?>(_statsd.Environment) { ["HOME"] = _dir.FullName },
+            "pinger", "--targetAppName=kiosk", "--tether.host=127.0.0.1", $"--tether.port={fake.Port}", "--pm2.enabled=false",
+            "--ping.interval=200", "--ping.timeout=500", "--loglevel=debug");
+        var s = await fake.AcceptConnectedAsync();
+
+        static ushort Id(byte[] body) => (ushort)(body[0] << 8 | body[1]);
+        var (h1, b1) = await s.ReadPacketAsync(); // swallowed
+        Assert.Equal(0x82, h1);
+        var timedOut = await pinger.WaitLine(l => l.Contains("[ERROR]") && l.Contains("attempt 1,"), "the SUBACK timeout");
+        Assert.Contains($"no SubAck from 127.0.0.1:{fake.Port} within 0.5 s for the subscription to +/+/pong (packet {Id(b1)}); no pings until the subscription works; attempt 1, retrying in 1000 ms", timedOut);
+
+        var (h2, b2) = await s.ReadPacketAsync(); // the retry: answered with another packet id
+        Assert.Equal(0x82, h2);
+        Assert.Equal(b1[2..], b2[2..]); // the same filter and QoS
+        ushort wrong = (ushort)(Id(b2) + 1000);
+        await s.SendAsync(0x90, 0x03, (byte)(wrong >> 8), (byte)wrong, 0x01);
+        var stray = await pinger.WaitLine(l => l.Contains("[ERROR]") && l.Contains("attempt 2,"), "the second SUBACK timeout");
+        Assert.Contains($"(packet {Id(b2)}); it sent SubAck for packet {wrong} instead, which answers no request", stray);
+
+        var (h3, b3) = await s.ReadPacketAsync(); // answered
+        Assert.Equal(0x82, h3);
+        await s.SendAsync(0x90, 0x03, b3[0], b3[1], 0x01);
+        await pinger.WaitLine(l => l.Contains("subscribed to +/+/pong at attempt 3"), "the subscription");
+
+        var (h4, b4) = await s.ReadPacketAsync(); // the first ping: QoS 1 on processPinger/<id>/ping
+        Assert.Equal(0x32, h4);
+        var topic = System.Text.Encoding.UTF8.GetString(b4, 2, b4[0] << 8 | b4[1]);
+        Assert.Matches("^processPinger/[0-9a-f]{8}/ping$", topic);
+        await s.SendAsync(0x40, 0x02, b4[^2], b4[^1]); // PUBACK
+        byte[] pong = [0x30, 0x14, 0x00, 0x12, .. "kiosk/screen1/pong"u8];
+        await s.SendAsync(pong);
+        await pinger.WaitLine(l => l.Contains("[DEBUG]") && l.Contains("pong from kiosk/screen1 in "), "the pong");
+        await _statsd.WaitAsync(d => d == "heartbeat:1|c" + Tags, "a heartbeat", Wait);
+
+        pinger.Signal(15);
+        Assert.Equal(0, await pinger.WaitExit());
+    }
+
+    [Fact]
+    public async Task A_pong_with_100_numeric_fields_gives_64_gauges_and_one_warning()
+    {
+        await using var broker = await PingPongTests.StartBrokerAsync();
+        var fields = "{" + string.Join(",", Enumerable.Range(0, 100).Select(i => $"\"f{i}\":{i}")) + "}";
+        await using var target = await PingPongTests.StartTargetAsync(broker, "screen1", "--fields", fields);
+        await using var pinger = Start(broker, "--pm2.enabled=false", "--ping.interval=200", "--ping.timeout=2000");
+        await _statsd.WaitAsync(d => d == "f63:63|g" + Tags, "the 64th field's gauge of three pongs", Wait, count: 3);
+        await _statsd.WaitAsync(d => d == "heartbeat:1|c" + Tags, "the fourth heartbeat", Wait, count: 4); // after the third pong's gauges
+
+        var names = _statsd.All.Where(d => d.StartsWith('f') && d.Contains("|g|")).Select(d => d[..d.IndexOf(':')]).ToHashSet();
+        Assert.Equal(Enumerable.Range(0, 64).Select(i => $"f{i}").ToHashSet(), names);
+        var warning = Assert.Single(pinger.Out, l => l.Contains("more numeric fields than the 64"));
+        Assert.Contains("[WARN]", warning);
+        Assert.Contains("the pong from kiosk/screen1 has more numeric fields than the 64 a target may turn into metrics: 36 dropped", warning);
+
+        pinger.Signal(15);
+        Assert.Equal(0, await pinger.WaitExit());
+    }
+
+    [Fact]
     public async Task Bad_config_exits_2_naming_the_source_and_key()
     {
         var env = new Dictionary<string, string?> { ["HOME"] = _dir.FullName, ["TetherProcessPinger_ping__timeout"] = "later" };

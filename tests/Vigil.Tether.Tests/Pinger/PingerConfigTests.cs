@@ -122,6 +122,17 @@ public sealed class PingerConfigTests : IDisposable
         Assert.Equal(["env:prod", "site:lobby", "targetApp:kiosk"], s.Tags.ToArray());
     }
 
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(2, 2)]
+    [InlineData(3, 4)]
+    [InlineData(5, 16)]
+    [InlineData(6, 30)]
+    [InlineData(1000, 30)]
+    [InlineData(int.MaxValue, 30)]
+    public void A_failed_subscription_is_retried_after_1_s_doubling_to_30_s(int attempt, double seconds) =>
+        Assert.Equal(TimeSpan.FromSeconds(seconds), ProcessPinger.SubscribeRetryDelay(attempt));
+
     [Fact]
     public void Bad_values_are_errors_naming_the_source_and_key_and_unknown_keys_are_warnings()
     {

@@ -12,23 +12,30 @@ public sealed class TetherProbeRunTests : IDisposable
 
     public void Dispose() => _dir.Delete(recursive: true);
 
-    [Fact]
-    public async Task Tether_probe_restarts_a_hung_unit_under_vigil_run()
+    /// <summary>vigil run with one unit, kiosk: a tether-target.cjs (agent worker1) that hangs after <paramref name="hangAfter"/>
+    /// pongs, under a tether probe every 300 ms with a 500 ms timeout and an allowance of 2.</summary>
+    VigilProcess StartKiosk(Mosquitto broker, int hangAfter, string probeExtra = "")
     {
-        await using var broker = await PingPongTests.StartBrokerAsync();
         var script = Path.Combine(NodeFixture.Folder, "tether-target.cjs");
         File.WriteAllText(Path.Combine(_dir.FullName, "vigil.yaml"), $$"""
             tether: { host: {{broker.Host}}, port: {{broker.Port}}, username: tether, password: "sp_ceB0ss!" }
             processes:
               - name: kiosk
-                command: [node, "{{script}}", "{{broker.Host}}", "{{broker.Port}}", kiosk, worker1, --hang-after, "3"]
+                command: [node, "{{script}}", "{{broker.Host}}", "{{broker.Port}}", kiosk, worker1, --hang-after, "{{hangAfter}}"]
                 cwd: {{NodeFixture.Folder}}
                 restart: { schedule: [100ms] }
                 stop: { timeout: 1s }
                 health:
-                  - { kind: tether, agentId: worker1, interval: 300ms, timeout: 500ms, allowance: 2, initialDelay: 1s }
+                  - { kind: tether, agentId: worker1, interval: 300ms, timeout: 500ms, allowance: 2, initialDelay: 1s{{probeExtra}} }
             """);
-        await using var vigil = VigilProcess.Start(_dir.FullName, "run", "--attach-output");
+        return VigilProcess.Start(_dir.FullName, "run", "--attach-output");
+    }
+
+    [Fact]
+    public async Task Tether_probe_restarts_a_hung_unit_under_vigil_run()
+    {
+        await using var broker = await PingPongTests.StartBrokerAsync();
+        await using var vigil = StartKiosk(broker, hangAfter: 3);
         var first = await vigil.WaitLine(l => l.Contains(" kiosk#") && l.Contains(" spawned: "), "the first spawn");
         await vigil.WaitLine(l => l.Contains("kiosk | pong 3"), "three pongs");
         var unhealthy = await vigil.WaitLine(l => l.Contains(" unhealthy: "), "the unhealthy event");
@@ -36,6 +43,42 @@ public sealed class TetherProbeRunTests : IDisposable
         int pid = Procs.ParsePid(first, "kiosk#");
         await vigil.WaitLine(l => l.Contains(" spawned: ") && l.Contains(" kiosk#") && !l.Contains($"kiosk#{pid} "), "the respawn");
         await vigil.WaitLine(l => l.Contains("kiosk | pong 1") && vigil.Out.Count(o => o.Contains("kiosk | pong 1")) >= 2, "pongs of the new run");
+
+        vigil.Signal(15);
+        Assert.Equal(0, await vigil.WaitExit());
+        Assert.False(Procs.Alive(pid));
+    }
+
+    [Fact]
+    public async Task A_broker_outage_pauses_tether_probes_instead_of_restarting_the_unit_and_a_hang_after_they_resume_is_still_caught()
+    {
+        await using var broker = await PingPongTests.StartBrokerAsync();
+        await using var vigil = StartKiosk(broker, hangAfter: 10, ", grace: 2s");
+        var first = await vigil.WaitLine(l => l.Contains(" kiosk#") && l.Contains(" spawned: "), "the first spawn");
+        int pid = Procs.ParsePid(first, "kiosk#");
+        await vigil.WaitLine(l => l.Contains("kiosk | pong 3"), "three pongs");
+
+        await broker.StopAsync();
+        var paused = await vigil.WaitLine(l => l.Contains(" probes-paused: "), "the paused event");
+        Assert.Contains($" kiosk#{pid} probes-paused: tether probe paused: tether broker unreachable: ", paused);
+        // Several probe intervals (300 ms) of outage: the target's own reconnect attempts, one a second, are the clock.
+        await vigil.WaitLine(l => vigil.Out.Count(o => o.EndsWith("kiosk | reconnecting", StringComparison.Ordinal)) >= 4, "four reconnect attempts of the target");
+        Assert.DoesNotContain(vigil.Out, l => l.Contains(" unhealthy: ") || l.Contains(" exited: ") || l.Contains(" killed: "));
+        Assert.Single(vigil.Out, l => l.Contains(" spawned: "));
+        Assert.Single(vigil.Out, l => l.Contains(" probes-paused: ")); // once, not per check
+        Assert.True(Procs.Alive(pid));
+
+        await broker.StartAsync();
+        var resumed = await vigil.WaitLine(l => l.Contains(" probes-resumed: "), "the resumed event");
+        Assert.Contains($" kiosk#{pid} probes-resumed: tether probe resumed: pong in ", resumed);
+        Assert.DoesNotContain(vigil.Out, l => l.Contains(" unhealthy: "));
+        Assert.True(Procs.Alive(pid));
+
+        // The target hangs after its 10th pong, with the broker up: still detected once the grace is over.
+        await vigil.WaitLine(l => l.Contains("kiosk | hanging"), "the hang");
+        var unhealthy = await vigil.WaitLine(l => l.Contains(" unhealthy: "), "the unhealthy event");
+        Assert.Contains($" kiosk#{pid} unhealthy: hung: no pong within 500ms (agent worker1) (tether probe, 2 failed check(s))", unhealthy);
+        await vigil.WaitLine(l => l.Contains(" spawned: ") && !l.Contains($"kiosk#{pid} "), "the respawn");
 
         vigil.Signal(15);
         Assert.Equal(0, await vigil.WaitExit());

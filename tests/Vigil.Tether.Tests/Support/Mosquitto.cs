@@ -13,6 +13,10 @@ public sealed record MosquittoSettings
     public string? Password { get; init; }
     public string? CertPemFile { get; init; }
     public string? KeyPemFile { get; init; }
+    /// <summary>Topic filters <see cref="Username"/> may not subscribe to: the broker answers SUBACK 0x80. Set, the broker
+    /// authenticates and authorises through mosquitto's dynamic-security plugin, since with an <c>acl_file</c>
+    /// mosquitto 2.0 grants every SUBSCRIBE (SUBACK 0) and only withholds the messages (tried: 2.0.11).</summary>
+    public IReadOnlyList<string>? DenySubscribe { get; init; }
 }
 
 /// <summary>
@@ -56,7 +60,16 @@ public sealed class Mosquitto : IAsyncDisposable
             .AppendLine("log_dest stderr")
             .AppendLine("log_type all")
             .AppendLine($"user {Environment.UserName}"); // as root mosquitto would switch to user mosquitto and lose our files
-        if (settings.Username is not null)
+        if (settings.DenySubscribe is { } denied)
+        {
+            if (settings.Username is null) throw new ArgumentException("DenySubscribe needs a Username");
+            var dynsec = Path.Combine(dir, "dynamic-security.json");
+            await File.WriteAllTextAsync(dynsec, DynamicSecurity(settings.Username, settings.Password ?? "", denied));
+            config.AppendLine("allow_anonymous false")
+                .AppendLine($"plugin {DynamicSecurityPlugin}")
+                .AppendLine($"plugin_opt_config_file {dynsec}");
+        }
+        else if (settings.Username is not null)
         {
             var passwords = Path.Combine(dir, "passwords");
             await RunAsync("mosquitto_passwd", ["-b", "-c", passwords, settings.Username, settings.Password ?? ""]);
@@ -72,6 +85,38 @@ public sealed class Mosquitto : IAsyncDisposable
         catch { await broker.DisposeAsync(); throw; }
         return broker;
     }
+
+    /// <summary>The plugin shipped with Debian's mosquitto package.</summary>
+    const string DynamicSecurityPlugin = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so";
+
+    /// <summary>
+    /// A dynamic-security config with one client that may publish anywhere and subscribe to anything but
+    /// <paramref name="denied"/>. The password is stored as the plugin does (mosquitto_ctrl dynsec init): PBKDF2-SHA512
+    /// with 101 iterations over a random salt, both base64.
+    /// </summary>
+    static string DynamicSecurity(string username, string password, IReadOnlyList<string> denied)
+    {
+        var salt = System.Security.Cryptography.RandomNumberGenerator.GetBytes(12);
+        var hash = System.Security.Cryptography.Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(password), salt, 101,
+            System.Security.Cryptography.HashAlgorithmName.SHA512, 64);
+        static string Str(string s) => System.Text.Json.JsonEncodedText.Encode(s).ToString();
+        var acls = denied.Select(f => $$"""{ "acltype": "subscribePattern", "topic": "{{Str(f)}}", "allow": false }""")
+            .Append("""{ "acltype": "subscribePattern", "topic": "#", "allow": true }""")
+            .Append("""{ "acltype": "publishClientSend", "topic": "#", "allow": true }""");
+        return $$"""
+            {
+              "clients": [{ "username": "{{Str(username)}}", "password": "{{Convert.ToBase64String(hash)}}", "salt": "{{Convert.ToBase64String(salt)}}",
+                            "iterations": 101, "roles": [{ "rolename": "test" }] }],
+              "roles": [{ "rolename": "test", "acls": [{{string.Join(", ", acls)}}] }],
+              "defaultACLAccess": { "publishClientSend": false, "publishClientReceive": true, "subscribe": false, "unsubscribe": true }
+            }
+            """;
+    }
+
+    /// <summary>With <see cref="MosquittoSettings.DenySubscribe"/>: changes the denied filters; takes effect at the next
+    /// <see cref="StartAsync()"/> (the plugin reads its file when the broker starts).</summary>
+    public Task SetDeniedSubscriptionsAsync(string username, string password, params string[] denied) =>
+        File.WriteAllTextAsync(Path.Combine(_dir, "dynamic-security.json"), DynamicSecurity(username, password, denied));
 
     /// <summary>Starts the broker (again) on <see cref="Port"/> and waits until it accepts connections.</summary>
     public async Task StartAsync()
