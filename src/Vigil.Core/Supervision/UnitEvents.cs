@@ -204,6 +204,8 @@ public sealed record InternalError(DateTimeOffset Time, int UnitId, string Name,
 {
     public override string Kind => "internal-error";
     public override string Reason => $"{Error}; the unit is stopped (please report this)";
+}
+
 /// <summary>A probe's checks cannot tell whether the unit is alive (what they go through, such as the Tether broker, is
 /// unreachable): they stop counting, so an outage of the path is not taken for a hang of the unit.</summary>
 public sealed record ProbesPaused(DateTimeOffset Time, int UnitId, string Name, int? Pid, UnitState State, string Probe, string Why)
