@@ -62,6 +62,16 @@ public static class RunCommand
         Action<Supervisor, CancellationToken>? extra = null, SupervisorOptions? options = null, string? identity = null)
     {
         options ??= new SupervisorOptions();
+        // VIGIL_TRACKING=marker: track units by the inherited marker only, even where cgroups could be made (for a
+        // host whose cgroups another manager owns, and to compare the two modes).
+        switch (Environment.GetEnvironmentVariable("VIGIL_TRACKING"))
+        {
+            case null or "" or "auto": break;
+            case "marker": options = options with { Tracking = TrackingMode.Marker }; break;
+            case var other:
+                Console.Error.WriteLine($"vigil: VIGIL_TRACKING: expected auto or marker, got '{other}'");
+                return Cli.Usage;
+        }
         InstanceLock? instanceLock = null;
         if (identity is not null)
         {
