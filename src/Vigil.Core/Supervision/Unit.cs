@@ -225,6 +225,7 @@ public sealed partial class Unit
         var (argv, failure) = CommandResolver.Argv(Spec, cwd);
         var probeEnv = PrepareProbes();
         var output = Spec.Detach ? null : new UnitOutput(this);
+        if (output is not null) Log.Prepare();
         SpawnResult result = failure is not null ? failure : _launcher.Spawn(new LaunchRequest(argv!, cwd,
             CommandResolver.Environment(Spec, probeEnv?.ToDictionary(kv => kv.Key, kv => (string?)kv.Value)))
         {
@@ -474,6 +475,7 @@ public sealed partial class Unit
     private void Publish(UnitEvent ev) => _owner.Publish(ev);
 
     internal DateTimeOffset Now => _time.GetUtcNow();
+    internal TimeProvider Time => _time;
 
     private UnitSnapshot BuildSnapshot() => new(
         Id, Name, _state, _status, _process?.Pid, _startTime,

@@ -183,3 +183,13 @@ public sealed record ReadinessChanged(DateTimeOffset Time, int UnitId, string Na
     public override string Kind => Startup ? "started" : Ready ? "ready" : "not-ready";
     public override string Reason => Startup ? $"startup probe {Probe} passed: {Detail}" : $"{Probe} probe: {Detail}";
 }
+
+/// <summary>The log file or its folder was deleted or renamed away while open: Vigil created the path again and
+/// writes there now. <see cref="Why"/> says what happened (<c>the file was deleted</c>, <c>its folder was deleted</c>,
+/// <c>the file was renamed away</c>) and, for a deleted file, how many of its last lines were copied over.</summary>
+public sealed record LogReopened(DateTimeOffset Time, int UnitId, string Name, UnitState State, string Path, string Why)
+    : UnitEvent(Time, UnitId, Name, null, State)
+{
+    public override string Kind => "log-reopened";
+    public override string Reason => $"{Why}; writing a new {Path}";
+}
