@@ -45,7 +45,7 @@ internal static class LogPath
             string? othersWrite = OthersCanWrite(d);
             bool sticky = (d.Mode & Native.S_ISVTX) != 0;
             if (othersWrite is not null && !(sticky && Trusted(d.Uid)))
-                throw new LogPathException($"refusing to write in {dir}: {othersWrite}, who could swap the file for a link to another one");
+                throw new LogPathException($"refusing to write in {dir}: {othersWrite} can write there and could swap the file for a link to another one");
 
             int flags = Native.O_CLOEXEC | Native.O_NONBLOCK; // O_NONBLOCK: a FIFO planted there must not hang the open
             if (Native.Stat(dfd, name, Native.AT_SYMLINK_NOFOLLOW, out var l) == 0 && l.Type == Native.S_IFLNK)
@@ -64,7 +64,7 @@ internal static class LogPath
                     throw new LogPathException($"refusing {path}: it is not a regular file");
                 // In a folder others may write to, a file of theirs could be a hard link to anything of ours.
                 if (othersWrite is not null && f.Uid != Euid)
-                    throw new LogPathException($"refusing {path}: the file belongs to uid {f.Uid}, and {dir} {othersWrite}");
+                    throw new LogPathException($"refusing {path}: the file belongs to uid {f.Uid}, and {othersWrite} can write in {dir}");
                 if (Native.fcntl(fd, Native.F_SETFL, Native.fcntl(fd, Native.F_GETFL, 0) & ~Native.O_NONBLOCK) < 0) Fail(Native.Errno, path);
                 return file;
             }
@@ -82,7 +82,9 @@ internal static class LogPath
         var z = Native.Utf8Z(name);
         try
         {
-            while (true)
+            // O_EXCL also fails on a symlink to a missing file; a trusted one (followed: no O_NOFOLLOW) creates its target.
+            int create = Native.O_CREAT | ((flags & Native.O_NOFOLLOW) != 0 ? Native.O_EXCL : 0);
+            for (int attempt = 0; ; attempt++)
             {
                 // Without O_CREAT first: an existing file is checked rather than refused by fs.protected_regular, and a
                 // new one is created with O_EXCL, so whatever we get is either what was there or our own.
@@ -96,10 +98,10 @@ internal static class LogPath
                 if (fd >= 0) return fd;
                 int e = Native.Errno;
                 if (e != Native.ENOENT) Fail(e, Path.Combine(PathOf(dfd), name));
-                fd = Native.openat(dfd, z, flags | Native.O_RDWR | Native.O_CREAT | Native.O_EXCL, 0b110_110_110); // 0666 less the umask
+                fd = Native.openat(dfd, z, flags | Native.O_RDWR | create, 0b110_110_110); // 0666 less the umask
                 if (fd >= 0) return fd;
                 e = Native.Errno;
-                if (e != Native.EEXIST) Fail(e, Path.Combine(PathOf(dfd), name));
+                if (e != Native.EEXIST || attempt == 3) Fail(e, Path.Combine(PathOf(dfd), name));
                 // Someone created it between the two opens: open what is there (and check it) instead.
             }
         }
@@ -115,9 +117,9 @@ internal static class LogPath
     /// <summary>Null when only root and Vigil's user can change what the folder holds; else who else can.</summary>
     private static string? OthersCanWrite(in Native.StatX d)
     {
-        if (!Trusted(d.Uid)) return $"it belongs to uid {d.Uid}";
-        if ((d.Mode & 0b000_000_010) != 0) return "every user can write in it";
-        if ((d.Mode & 0b000_010_000) != 0 && d.Gid != 0 && d.Gid != Egid) return $"group {d.Gid} can write in it";
+        if (!Trusted(d.Uid)) return $"its owner, uid {d.Uid},"; // an owner can always chmod, whatever the mode says
+        if ((d.Mode & 0b000_000_010) != 0) return "every user";
+        if ((d.Mode & 0b000_010_000) != 0 && d.Gid != 0 && d.Gid != Egid) return $"group {d.Gid}";
         return null;
     }
 
