@@ -123,21 +123,46 @@ internal static class LogPath
         return null;
     }
 
-    /// <summary>Refuses a symlink on the way to <paramref name="dir"/> that neither root nor Vigil's user owns.</summary>
+    /// <summary>
+    /// Refuses a symlink on the way to <paramref name="dir"/> that neither root nor Vigil's user owns. The path is
+    /// resolved one component at a time, as the kernel does (systemd's chase() is the model), so a symlink reached
+    /// through another symlink's target is checked too, not only those spelled in the path.
+    /// </summary>
     private static void CheckSymlinksTo(string dir)
     {
-        for (int i = dir.IndexOf('/', 1); ; i = dir.IndexOf('/', i + 1))
+        var todo = new Stack<string>();
+        Push(todo, dir);
+        string at = "/";
+        for (int links = 0; todo.TryPop(out var part);)
         {
-            var prefix = i < 0 ? dir : dir[..i];
-            if (prefix.Length > 1)
+            if (part is "" or ".") continue;
+            if (part == "..")
             {
-                int e = Native.Stat(Native.AT_FDCWD, prefix, Native.AT_SYMLINK_NOFOLLOW, out var st);
-                if (e == Native.ENOENT) return; // from here on Vigil creates the folders itself
-                if (e == 0 && st.Type == Native.S_IFLNK && !Trusted(st.Uid))
-                    throw new LogPathException($"refusing to follow {prefix}: it is a symlink owned by uid {st.Uid}, not by root or Vigil's user");
+                at = Path.GetDirectoryName(at) ?? "/";
+                continue;
             }
-            if (i < 0) return;
+            var next = at == "/" ? "/" + part : at + "/" + part;
+            int e = Native.Stat(Native.AT_FDCWD, next, Native.AT_SYMLINK_NOFOLLOW, out var st);
+            if (e != 0) return; // missing (Vigil creates the rest itself) or unreadable (the open reports it)
+            if (st.Type != Native.S_IFLNK)
+            {
+                at = next;
+                continue;
+            }
+            if (!Trusted(st.Uid))
+                throw new LogPathException($"refusing to follow {next}: it is a symlink owned by uid {st.Uid}, not by root or Vigil's user");
+            if (++links > 40) throw new LogPathException($"cannot open {dir}: {Native.Explain(Native.ELOOP)}"); // the kernel's limit
+            var target = new FileInfo(next).LinkTarget ?? "";
+            if (target.StartsWith('/')) at = "/";
+            Push(todo, target);
         }
+    }
+
+    /// <summary>Pushes the components of <paramref name="path"/> so that the first pops first.</summary>
+    private static void Push(Stack<string> todo, string path)
+    {
+        var parts = path.Split('/');
+        for (int i = parts.Length - 1; i >= 0; i--) todo.Push(parts[i]);
     }
 
     /// <summary>Opens the folder, creating it and any missing parent (mode 0750, Vigil's user) first.</summary>

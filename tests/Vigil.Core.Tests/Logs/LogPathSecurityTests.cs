@@ -82,6 +82,20 @@ public sealed class LogPathSecurityTests : IDisposable
     }
 
     [Fact]
+    public async Task A_symlink_another_user_owns_is_refused_also_when_reached_through_a_root_symlink()
+    {
+        // root's link → nobody's link → a root folder: only resolving link by link sees nobody's link.
+        var real = _dir["real"];
+        Directory.CreateDirectory(real);
+        var theirs = Path.Combine(Pub, "theirs");
+        AsNobody("ln", "-s", real, theirs);
+        var ours = _dir["ours"];
+        File.CreateSymbolicLink(ours, "pub/theirs"); // relative, as links often are
+        await AssertRefused(Path.Combine(ours, "app.log"), $"refusing to follow {theirs}: it is a symlink owned by uid {Nobody}, not by root or Vigil's user");
+        Assert.Empty(Directory.GetFiles(real));
+    }
+
+    [Fact]
     public async Task A_folder_another_user_owns_is_refused()
     {
         var theirs = Path.Combine(Pub, "theirs");
