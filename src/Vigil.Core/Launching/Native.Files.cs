@@ -7,7 +7,7 @@ namespace Vigil.Launching;
 internal static unsafe partial class Native
 {
     public const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_EMPTY_PATH = 0x1000;
-    public const int O_CREAT = 0x40, O_EXCL = 0x80;
+    public const int O_CREAT = 0x40, O_EXCL = 0x80, O_PATH = 0x200000;
     public const int EPERM = 1, EIO = 5, ENXIO = 6, EBADF = 9, ENOMEM = 12, EEXIST = 17, ENOTDIR = 20, EISDIR = 21,
         EINVAL = 22, ENFILE = 23, EMFILE = 24, ETXTBSY = 26, EFBIG = 27, ENOSPC = 28, EROFS = 30, EMLINK = 31,
         ENAMETOOLONG = 36, ELOOP = 40, EDQUOT = 122;

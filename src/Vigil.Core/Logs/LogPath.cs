@@ -168,7 +168,9 @@ internal static class LogPath
     /// <summary>Opens the folder, creating it and any missing parent (mode 0750, Vigil's user) first.</summary>
     private static unsafe int OpenFolder(string dir)
     {
-        int flags = Native.O_RDONLY | Native.O_DIRECTORY | Native.O_CLOEXEC;
+        // O_PATH: enough to stat the folder and open in it, and needs no read permission on it (as a plain open of
+        // the file would not).
+        int flags = Native.O_PATH | Native.O_DIRECTORY | Native.O_CLOEXEC;
         var z = Native.Utf8Z(dir);
         try
         {
