@@ -33,7 +33,7 @@ internal static class LogPath
     /// <summary>The file at <paramref name="path"/> (absolute), opened for appending, created (with its folders) when
     /// missing; read access too when the OS allows it (<paramref name="readable"/>), so a deleted file's last lines can
     /// be copied out. Throws <see cref="LogPathException"/> for a refused or unusable path.</summary>
-    public static unsafe SafeFileHandle Open(string path, out bool readable)
+    public static SafeFileHandle Open(string path, out bool readable)
     {
         var dir = Path.GetDirectoryName(path) ?? "/";
         var name = Path.GetFileName(path);
