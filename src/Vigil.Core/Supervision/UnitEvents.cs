@@ -136,7 +136,7 @@ public static class ProcessStatuses
     };
 }
 
-/// <summary>A log file could not be written (missing folder, no permission, disk full): lines are being dropped
+/// <summary>A log file could not be written (folder not creatable, path refused, no permission, disk full): lines are being dropped
 /// (and counted) while the child keeps running unblocked.</summary>
 public sealed record LogFailed(DateTimeOffset Time, int UnitId, string Name, UnitState State, string Path, string Why)
     : UnitEvent(Time, UnitId, Name, null, State)
