@@ -4,6 +4,7 @@ using Vigil.Specs;
 using Vigil.Supervision;
 using Vigil.Tests.Support;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace Vigil.Tests.Logs;
 
@@ -11,7 +12,7 @@ namespace Vigil.Tests.Logs;
 /// folder that does not exist yet or cannot be made, a symlink another user planted. The supervisor's clock is fake,
 /// so the once-a-second check of the writer happens exactly when the test moves it.</summary>
 [Collection("processes")]
-public sealed class LogReopenCaptureTests : IDisposable
+public sealed class LogReopenCaptureTests(ITestOutputHelper output) : IDisposable
 {
     private const int Ticks = 3000; // "tick 1 3000": about 3.5 s of numbered lines, one per millisecond
     private readonly TempDir _dir = new();
@@ -72,6 +73,7 @@ public sealed class LogReopenCaptureTests : IDisposable
             Assert.Equal(0, exited.Status.Code);
             old = TickNumbers(LogReopenTests.ReadAll(held));
         }
+        output.WriteLine($"{what}: last tick before it {lastBefore}, old file ends at {old[^1]}; {reopened.Kind}: {reopened.Reason}");
         Assert.StartsWith(reason, reopened.Why);
         Assert.Equal(log, reopened.Path);
         Assert.Equal(0, Assert.Single(sup.Units).DroppedLogLines);
