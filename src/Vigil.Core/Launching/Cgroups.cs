@@ -60,7 +60,7 @@ internal static unsafe class Cgroups
     public static int MakeDir(string dir)
     {
         byte* p = Native.Utf8Z(dir);
-        try { return Native.mkdir(p, 0x1ED) == 0 ? 0 : Native.Errno; }
+        try { return Native.mkdir(p, 0x1EDu) == 0 ? 0 : Native.Errno; }
         finally { System.Runtime.InteropServices.NativeMemory.Free(p); }
     }
 

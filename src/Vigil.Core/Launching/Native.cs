@@ -10,10 +10,9 @@ internal static unsafe partial class Native
     public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CLOEXEC = 0x80000, O_NONBLOCK = 0x800;
     public const int F_GETFL = 3, F_SETFL = 4, F_SETPIPE_SZ = 1031;
     public const int EINTR = 4, EAGAIN = 11, ECHILD = 10, ESRCH = 3, ENOENT = 2, EACCES = 13, ENOEXEC = 8;
-    public const int ENOMEM = 12, EBUSY = 16, EEXIST = 17, ENFILE = 23, EMFILE = 24, EWOULDBLOCK = 11;
+    public const int EBUSY = 16, EWOULDBLOCK = 11;
     public const int RLIMIT_NOFILE = 7;
     public const int LOCK_EX = 2, LOCK_NB = 4;
-    public const int O_CREAT = 0x40, O_NOFOLLOW = 0x20000;
     public const int WNOHANG = 1, WEXITED = 4, WNOWAIT = 0x01000000;
     public const int P_PID = 1, P_PIDFD = 3;
     public const int CLD_EXITED = 1, CLD_KILLED = 2, CLD_DUMPED = 3;
@@ -55,7 +54,6 @@ internal static unsafe partial class Native
     [DllImport(Libc, SetLastError = true)] public static extern int epoll_wait(int epfd, byte* events, int maxevents, int timeout);
     [DllImport(Libc, SetLastError = true)] public static extern int eventfd(uint initval, int flags);
     [DllImport(Libc, SetLastError = true)] public static extern int access(byte* path, int mode);
-    [DllImport(Libc, SetLastError = true)] public static extern int mkdir(byte* path, int mode);
     [DllImport(Libc, SetLastError = true)] public static extern int rmdir(byte* path);
     [DllImport(Libc, SetLastError = true)] public static extern int flock(int fd, int op);
     [DllImport(Libc, SetLastError = true)] public static extern nint pread(int fd, byte* buf, nint count, long offset);
@@ -70,36 +68,9 @@ internal static unsafe partial class Native
     [StructLayout(LayoutKind.Sequential)]
     public struct RLimit { public ulong Cur, Max; }
 
-    // statx(2): one layout on every architecture, unlike struct stat.
-    public const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100;
-    public const uint STATX_BASIC_STATS = 0x7ff;
-    public const int S_IFMT = 0xF000, S_IFDIR = 0x4000, S_IFLNK = 0xA000, S_IFREG = 0x8000;
-    [DllImport(Libc, SetLastError = true)] public static extern int statx(int dirfd, byte* path, int flags, uint mask, StatX* buf);
-
-    [StructLayout(LayoutKind.Explicit, Size = 256)]
-    public struct StatX
-    {
-        [FieldOffset(0)] public uint Mask;
-        [FieldOffset(20)] public uint Uid;
-        [FieldOffset(24)] public uint Gid;
-        [FieldOffset(28)] public ushort Mode;
-        [FieldOffset(32)] public ulong Ino;
-        [FieldOffset(40)] public ulong Size;
-        [FieldOffset(136)] public uint DevMajor;
-        [FieldOffset(140)] public uint DevMinor;
-    }
-
     /// <summary>lstat-like (the link itself, never its target) through statx; 0 or errno.</summary>
-    public static int LStat(string path, out StatX st)
-    {
-        st = default;
-        byte* p = Utf8Z(path);
-        try
-        {
-            fixed (StatX* s = &st) return statx(AT_FDCWD, p, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, s) == 0 ? 0 : Errno;
-        }
-        finally { NativeMemory.Free(p); }
-    }
+    public static int LStat(string path, out StatX st) => Stat(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, out st);
+
     [DllImport(Libc)] public static extern byte* strerror(int errnum);
     [DllImport(Libc)] public static extern long sysconf(int name);
     public const int _SC_CLK_TCK = 2;

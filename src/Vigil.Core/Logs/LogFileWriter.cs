@@ -1,4 +1,5 @@
 using Microsoft.Win32.SafeHandles;
+using Vigil.Launching;
 
 namespace Vigil.Logs;
 
@@ -79,6 +80,16 @@ public static class LogFiles
 /// <see cref="Resumed"/> with the number dropped in the episode. A write that fails half-way (ENOSPC after some
 /// bytes) is cut back to the last whole line so the file never holds a torn line. Events are raised on the
 /// writer task, outside any lock.
+///
+/// The path is opened by <see cref="LogPath"/> (missing folders created, symlinks and folders others could write to
+/// refused: a refusal is a fault like any other). At most once per <see cref="CheckInterval"/> of writing, and before
+/// every rotation, the writer compares the open file with the one at its path (device and inode): when the file or
+/// its folder was deleted or renamed away, it opens the path again (recreating both) and raises <see cref="Reopened"/>
+/// with the reason, instead of appending to a file nobody can see. Lines written between the last check and the
+/// detection went to the old file: if it was renamed they are there, with the lines before them; if it was deleted,
+/// it is still open, so they are read back from it (from the end the last check saw) and copied into the new file
+/// first. So nothing written after the deletion is lost, and nothing is written twice. The check is a statx of the
+/// open file and one of the path, once a second: the per-line path is untouched.
 /// </remarks>
 public sealed class LogFileWriter : IAsyncDisposable, IDisposable
 {
@@ -90,6 +101,8 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
     /// front, 2 MiB still absorbs a few milliseconds of disk jitter at full speed.</remarks>
     public const long HighWater = 2L * 1024 * 1024;
     public static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
+    /// <summary>How often, at most, the open file is compared with the one at the path (and at every rotation).</summary>
+    public static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(1);
     private const int InitialBuffer = 64 * 1024;
 
     private readonly object _gate = new();
@@ -108,7 +121,7 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
     private int _curLength, _pendingLines;
     private long _pendingBytes;
     private long _appended;          // lines accepted into batches so far
-    private bool _wakeSignalled, _closing, _reopenRequested;
+    private bool _wakeSignalled, _closing, _reopenRequested, _prepareRequested;
     private readonly List<(long Target, TaskCompletionSource Done)> _flushWaiters = [];
     private List<Action>? _caughtUp;  // paused pipe readers to resume when the pending batch is taken
 
@@ -119,6 +132,11 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
     private long _written, _dropped;
     private bool _faulted;
     private long _faultDroppedAtStart, _retryAt;
+    private bool _readable;          // _file was opened for reading too (a deleted file's tail can be copied out)
+    private long _verifiedEnd;       // the end of _file when it was last seen to be the file at Path
+    private long _nextCheck;         // timestamp of the next comparison of _file with Path
+    private (SafeFileHandle File, long From, long To)? _orphan; // a deleted file's unseen tail, copied at the next open
+    private string? _reopenedWhy;    // why the file was reopened, raised once the new one is open
 
     internal int RefCount = 1;
 
@@ -138,6 +156,10 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
 
     /// <summary>Raised when a write succeeds after a fault, with the number of lines dropped during the episode.</summary>
     public event Action<long>? Resumed;
+
+    /// <summary>Raised when the file (or its folder) was found deleted or renamed away and the path was opened again,
+    /// with the reason (<c>the file was deleted</c>, …).</summary>
+    public event Action<string>? Reopened;
 
     /// <summary>Lines on disk.</summary>
     public long WrittenLines => Interlocked.Read(ref _written);
@@ -266,16 +288,24 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
 
     /// <summary>Closes the file and opens the path again before the next batch (after an external logrotate
     /// moved it). Lines appended before the call may still land in the old file; none is lost.</summary>
-    public void Reopen()
+    public void Reopen() => Request(ref _reopenRequested);
+
+    /// <summary>Sets a request flag for the writer task and wakes it.</summary>
+    private void Request(ref bool flag)
     {
         bool wake = false;
         lock (_gate)
         {
-            _reopenRequested = true;
+            flag = true;
             if (!_wakeSignalled) wake = _wakeSignalled = true;
         }
         if (wake) _wake.Release();
     }
+
+    /// <summary>Opens the file now (creating its folder) rather than at the first line, or, when it is open, checks it
+    /// is still the file at the path: a unit calls this when it starts, so a path that cannot be used is reported then,
+    /// not at its first output.</summary>
+    public void Prepare() => Request(ref _prepareRequested);
 
     /// <summary>Completes when every line appended before the call is on disk or counted as dropped.</summary>
     public Task FlushAsync()
@@ -345,7 +375,7 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
                 List<byte[]> rented;
                 long length;
                 int lines;
-                bool reopen, closing;
+                bool reopen, prepare, closing;
                 List<Action>? caughtUp = null;
                 lock (_gate)
                 {
@@ -355,8 +385,9 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
                     length = _pendingBytes;
                     lines = _pendingLines;
                     reopen = _reopenRequested;
+                    prepare = _prepareRequested;
                     closing = _closing;
-                    _reopenRequested = false;
+                    _reopenRequested = _prepareRequested = false;
                     if (length > 0)
                     {
                         if (_curLength > 0)
@@ -376,11 +407,13 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
                 }
                 Run(caughtUp); // readers paused by Behind go on while this batch is written
                 if (reopen) CloseFile();
+                if (prepare) PrepareFile();
                 if (length == 0)
                 {
                     if (closing)
                     {
                         CloseFile();
+                        _orphan?.File.Dispose();
                         return;
                     }
                     break;
@@ -427,13 +460,16 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
                 while (!rest.IsEmpty)
                 {
                     EnsureOpen();
+                    CheckPath(force: false);
                     long room = _maxSize is { } max ? max - _size : long.MaxValue;
                     rest.TakeWholeLines(room, piece);
                     if (piece.Count == 0)
                     {
                         if (_size > 0)
                         {
-                            Rotate(); // the next line does not fit: it starts a fresh file
+                            // The next line does not fit: it starts a fresh file. Renaming the path away is only right
+                            // while the path is still our file; if it is not, reopening gave a file to continue in.
+                            if (!CheckPath(force: true)) Rotate();
                             continue;
                         }
                         rest.TakeFirstLine(piece); // longer than maxSize on its own: alone in a fresh file
@@ -456,28 +492,131 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                CloseFile();
                 long before = Interlocked.Read(ref _dropped);
                 long n = 0;
                 foreach (var m in piece) n += m.Span.Count((byte)'\n'); // the piece that failed
                 Interlocked.Add(ref _dropped, n);
                 Drop(rest);
-                _retryAt = _time.GetTimestamp() + (long)(RetryInterval.TotalSeconds * _time.TimestampFrequency);
-                if (!_faulted)
-                {
-                    _faulted = true;
-                    _faultDroppedAtStart = before;
-                    fault = $"log file {Path}: {e.Message} ({e.GetType().Name}); dropping lines until a write succeeds, retrying every {RetryInterval.TotalSeconds:0.#}s";
-                }
+                fault = Failed(e, before);
             }
         }
         finally
         {
             Interlocked.Add(ref _done, lines);
         }
-        // Callbacks after the state change, on this task; a throwing handler must not kill the writer.
+        RaiseEvents(fault, resumedWith);
+    }
+
+    /// <summary>After a failed open or write: closes the file and schedules the retry; returns the message for
+    /// <see cref="Fault"/> when this starts an episode.</summary>
+    private string? Failed(Exception e, long droppedBefore)
+    {
+        CloseFile();
+        _retryAt = _time.GetTimestamp() + Ticks(RetryInterval);
+        if (_faulted) return null;
+        _faulted = true;
+        _faultDroppedAtStart = droppedBefore;
+        return Why(e);
+    }
+
+    /// <summary>The cause in words a user can act on, naming the errno; never a .NET exception type.</summary>
+    private static string Why(Exception e) => e switch
+    {
+        LogPathException => e.Message,
+        // An errno without an exception type of its own comes as IOException with HResult = errno
+        // (dotnet/runtime, Interop.IOErrors.cs GetIOException): ENOSPC, EDQUOT, EIO, EFBIG…
+        IOException { HResult: > 0 and < 4096 } => Native.Explain(e.HResult),
+        // EACCES, EPERM and EBADF all become UnauthorizedAccessException, which keeps no errno.
+        UnauthorizedAccessException => "permission denied (EACCES or EPERM)",
+        _ => e.Message,
+    };
+
+    private long Ticks(TimeSpan t) => (long)(t.TotalSeconds * _time.TimestampFrequency);
+
+    /// <summary>Callbacks after the state change, on this task; a throwing handler must not kill the writer.</summary>
+    private void RaiseEvents(string? fault, long resumedWith)
+    {
+        string? reopened = null;
+        if (_file is not null) (reopened, _reopenedWhy) = (_reopenedWhy, null);
+        if (reopened is not null) Raise(() => Reopened?.Invoke(reopened));
         if (resumedWith >= 0) Raise(() => Resumed?.Invoke(resumedWith));
         if (fault is not null) Raise(() => Fault?.Invoke(fault));
+    }
+
+    /// <summary>The work of <see cref="Prepare"/>, on the writer task: a refused or uncreatable path starts a fault
+    /// episode now. A write, not an open, ends one (<see cref="Resumed"/> reports what was dropped).</summary>
+    private void PrepareFile()
+    {
+        if (_faulted && _time.GetTimestamp() < _retryAt) return;
+        string? fault = null;
+        try
+        {
+            bool wasOpen = _file is not null;
+            EnsureOpen();
+            if (wasOpen) CheckPath(force: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            fault = Failed(e, Interlocked.Read(ref _dropped));
+        }
+        RaiseEvents(fault, -1);
+    }
+
+    /// <summary>
+    /// Compares the open file with the file at <see cref="Path"/> when <see cref="CheckInterval"/> has passed since the
+    /// last comparison (or always, with <paramref name="force"/>). When they differ the path is opened again, the
+    /// unseen tail of a deleted file copied into it (see the remarks on the class), and true returned.
+    /// </summary>
+    private bool CheckPath(bool force)
+    {
+        long now = _time.GetTimestamp();
+        if (!force && now < _nextCheck) return false;
+        _nextCheck = now + Ticks(CheckInterval);
+        var why = LogPath.Moved(_file!, Path, out bool unlinked);
+        if (why is null)
+        {
+            _verifiedEnd = _size;
+            return false;
+        }
+        var old = _file!;
+        _file = null;
+        if (unlinked && _readable && _size > _verifiedEnd)
+        {
+            _orphan?.File.Dispose(); // an earlier tail still waiting (the path failed since): only the newest is kept
+            _orphan = (old, _verifiedEnd, _size);
+        }
+        else old.Dispose(); // renamed: the lines are in the renamed file, in order
+        _reopenedWhy = why;
+        EnsureOpen();
+        return true;
+    }
+
+    /// <summary>Copies the bytes a deleted file got after its last check to the end of the new file.</summary>
+    private void CopyOrphan()
+    {
+        var (old, from, to) = _orphan!.Value;
+        _orphan = null;
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1024 * 1024);
+        long lines = 0;
+        try
+        {
+            // Chunks end wherever; the bytes were whole lines when written, so the copy as a whole is too.
+            for (long at = from; at < to;)
+            {
+                int got = RandomAccess.Read(old, buffer.AsSpan(0, (int)Math.Min(buffer.Length, to - at)), at);
+                if (got <= 0) break; // truncated meanwhile: nothing more to copy
+                RandomAccess.Write(_file!, buffer.AsSpan(0, got), _size);
+                _size += got;
+                at += got;
+                lines += buffer.AsSpan(0, got).Count((byte)'\n');
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            old.Dispose();
+        }
+        _reopenedWhy = $"{_reopenedWhy ?? "the file was deleted"}; the {lines} line(s) it got after the last check were copied into the new file";
     }
 
     private static void Raise(Action a)
@@ -575,19 +714,12 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
             _size = RandomAccess.GetLength(_file);
             return;
         }
-        try
-        {
-            // FileMode.Append: create if missing, never truncate; FileShare.ReadWrite lets tail, logrotate and readers in.
-            _file = File.OpenHandle(Path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
-        }
-        catch (DirectoryNotFoundException e)
-        {
-            // .NET reports ENOENT and ENOTDIR alike ("Could not find a part of the path"); say which it is.
-            var dir = System.IO.Path.GetDirectoryName(Path) ?? "/";
-            string why = File.Exists(dir) ? $"{dir} is a file, not a folder" : $"the folder {dir} does not exist";
-            throw new DirectoryNotFoundException($"{why} ({e.Message})", e);
-        }
+        // Created if missing (with its folders), never truncated; no lock, so tail, logrotate and readers get in.
+        _file = LogPath.Open(Path, out _readable);
         _size = RandomAccess.GetLength(_file);
+        if (_orphan is not null) CopyOrphan();
+        _verifiedEnd = _size;
+        _nextCheck = _time.GetTimestamp() + Ticks(CheckInterval);
     }
 
     private void CloseFile()

@@ -310,6 +310,7 @@ public sealed partial class Unit
         var output = Spec.Detach ? null : new UnitOutput(this);
         // A detached unit outlives Vigil on purpose, so it belongs to no run scope: no later Vigil stops it as a leftover.
         var scope = failure is null && !Spec.Detach ? _owner.Membership?.NewRun(Name) : null;
+        if (output is not null) Log.Prepare();
         SpawnResult result = failure is not null ? failure : _launcher.Spawn(new LaunchRequest(argv!, cwd,
             CommandResolver.Environment(Spec, probeEnv?.ToDictionary(kv => kv.Key, kv => (string?)kv.Value)))
         {
@@ -583,6 +584,7 @@ public sealed partial class Unit
     private void Publish(UnitEvent ev) => _owner.Publish(ev);
 
     internal DateTimeOffset Now => _time.GetUtcNow();
+    internal TimeProvider Time => _time;
 
     private UnitSnapshot BuildSnapshot() => new(
         Id, Name, _state, _status, _process?.Pid, _startTime,

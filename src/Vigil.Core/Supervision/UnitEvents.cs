@@ -136,7 +136,7 @@ public static class ProcessStatuses
     };
 }
 
-/// <summary>A log file could not be written (missing folder, no permission, disk full): lines are being dropped
+/// <summary>A log file could not be written (folder not creatable, path refused, no permission, disk full): lines are being dropped
 /// (and counted) while the child keeps running unblocked.</summary>
 public sealed record LogFailed(DateTimeOffset Time, int UnitId, string Name, UnitState State, string Path, string Why)
     : UnitEvent(Time, UnitId, Name, null, State)
@@ -221,4 +221,14 @@ public sealed record ProbesResumed(DateTimeOffset Time, int UnitId, string Name,
 {
     public override string Kind => "probes-resumed";
     public override string Reason => $"{Probe} probe resumed: {Detail}";
+}
+
+/// <summary>The log file or its folder was deleted or renamed away while open: Vigil created the path again and
+/// writes there now. <see cref="Why"/> says what happened (<c>the file was deleted</c>, <c>its folder was deleted</c>,
+/// <c>the file was renamed away</c>) and, for a deleted file, how many of its last lines were copied over.</summary>
+public sealed record LogReopened(DateTimeOffset Time, int UnitId, string Name, UnitState State, string Path, string Why)
+    : UnitEvent(Time, UnitId, Name, null, State)
+{
+    public override string Kind => "log-reopened";
+    public override string Reason => $"{Why}; writing a new {Path}";
 }

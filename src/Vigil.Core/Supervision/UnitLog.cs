@@ -51,10 +51,20 @@ internal sealed class UnitLog : IAsyncDisposable
     private LogFileWriter? Open(string? path)
     {
         if (path is null) return null;
-        var w = LogFiles.Open(path, _spec.MaxSize, _spec.Keep);
+        var w = LogFiles.Open(path, _spec.MaxSize, _spec.Keep, _unit.Time);
         w.Fault += why => _unit.PublishLogEvent(new LogFailed(_unit.Now, _unit.Id, _unit.Name, _unit.State, path, why));
         w.Resumed += dropped => _unit.PublishLogEvent(new LogResumed(_unit.Now, _unit.Id, _unit.Name, _unit.State, path, dropped));
+        w.Reopened += why => _unit.PublishLogEvent(new LogReopened(_unit.Now, _unit.Id, _unit.Name, _unit.State, path, why));
         return w;
+    }
+
+    /// <summary>At each start: opens the files now (creating missing folders), so a refused or uncreatable path is a
+    /// <c>log-failed</c> event when the unit starts rather than lines dropped later.</summary>
+    public void Prepare()
+    {
+        _both?.Prepare();
+        _out?.Prepare();
+        _err?.Prepare();
     }
 
     private LogFileWriter? WriterFor(StreamKind stream) => stream == StreamKind.Stdout ? _out ?? _both : _err ?? _both;
