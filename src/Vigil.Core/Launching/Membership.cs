@@ -184,6 +184,8 @@ public sealed class RunScope
     /// <summary>Why this run is tracked by marker although the instance uses cgroups (null when it is not).</summary>
     public string? Degraded { get; private set; }
 
+    private Timer? _resweep; // held so it is not collected before it fires
+
     /// <summary>Moves <paramref name="pid"/> into the run's cgroup. On failure the run falls back to its marker.</summary>
     public bool Join(int pid)
     {
@@ -192,6 +194,14 @@ public sealed class RunScope
         if (rc == 0)
         {
             SweepEarlyForks(pid);
+            // The kernel's children lists may miss a process that is being created at the moment they are read
+            // (proc(5)); once more a little later, when every fork from before the move has settled.
+            _resweep = new Timer(static s =>
+            {
+                var (scope, leader) = ((RunScope, int))s!;
+                lock (OrphanReaper.SpawnLock) scope.SweepEarlyForks(leader);
+                scope._resweep?.Dispose();
+            }, (this, pid), 20, Timeout.Infinite);
             return true;
         }
         if (rc == Native.ESRCH) return true; // it already exited: nothing to track
@@ -210,6 +220,7 @@ public sealed class RunScope
     /// </summary>
     private void SweepEarlyForks(int leader)
     {
+        if (Cgroup is null) return;
         // Each round reads the children of everything moved so far (a fork before its move is listed there) and then
         // Vigil's own children (where such a fork went if its parent exited meanwhile). A round that finds nothing
         // new ends it: anything forked from a moved process after its move is already inside.
@@ -221,7 +232,9 @@ public sealed class RunScope
             foreach (var m in moved)
                 foreach (var c in ProcFs.ChildrenOf(m))
                     if (!moved.Contains(c)) found.Add(c);
-            foreach (var c in ProcFs.ChildrenOf(Environment.ProcessId))
+            // An orphan goes to the subreaper's first live thread, the main thread (kernel/exit.c, find_alive_thread):
+            // one read instead of one per thread of Vigil.
+            foreach (var c in ProcFs.ChildrenOfTask(Environment.ProcessId, Environment.ProcessId))
                 if (!moved.Contains(c) && ours.Add(c) && !OrphanReaper.IsTrackedLocked(c) && Markers.Has(c, Marker)) found.Add(c);
             if (found.Count == 0) return;
             foreach (var pid in found)
@@ -229,11 +242,31 @@ public sealed class RunScope
         }
     }
 
+    /// <summary>Last line of defence in cgroup mode: children of Vigil (where an orphan goes) that carry this run's
+    /// marker but are not in its cgroup, i.e. a fork that slipped past the sweeps. Moved in, and returned.</summary>
+    internal List<int> Strays()
+    {
+        var found = new List<int>();
+        if (Cgroup is null) return found;
+        lock (OrphanReaper.SpawnLock)
+            foreach (var c in ProcFs.ChildrenOfTask(Environment.ProcessId, Environment.ProcessId))
+                if (!OrphanReaper.IsTrackedLocked(c) && Markers.Has(c, Marker))
+                {
+                    Cgroups.AddProcess(Cgroup, c);
+                    found.Add(c);
+                }
+        return found;
+    }
+
     /// <summary>The live members: the cgroup's processes, or (marker mode) processes that carry the marker, among
     /// <paramref name="candidates"/> (a /proc snapshot; processes older than the run cannot belong to it).</summary>
     public List<int> Members(IReadOnlyList<ProcStat>? candidates = null, ulong notBefore = 0)
     {
-        if (Cgroup is not null) return Cgroups.Members(Cgroup);
+        if (Cgroup is not null)
+        {
+            Strays();
+            return Cgroups.Members(Cgroup);
+        }
         var found = new List<int>();
         foreach (var p in candidates ?? ProcFs.All())
         {

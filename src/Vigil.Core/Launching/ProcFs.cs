@@ -176,6 +176,21 @@ public static unsafe class ProcFs
         return pids;
     }
 
+    /// <summary>The children one thread of <paramref name="pid"/> created or was given (/proc/PID/task/TID/children).</summary>
+    public static List<int> ChildrenOfTask(int pid, int tid)
+    {
+        var pids = new List<int>();
+        try
+        {
+            var text = File.ReadAllText(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/task/{tid}/children"));
+            foreach (var part in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                if (int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int c)) pids.Add(c);
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return pids;
+    }
+
     /// <summary>Every process on the machine, one read of each /proc/PID/stat.</summary>
     public static List<ProcStat> All()
     {
