@@ -173,6 +173,8 @@ public sealed class Supervisor : IAsyncDisposable
         foreach (var u in _units.Where(u => u.Spec.Detach)) u.Post(new Unit.ReleaseMsg());
         await Task.WhenAll(_units.Where(u => !u.Spec.Detach).Select(u => u.StopAndWaitAsync("Vigil is shutting down"))).ConfigureAwait(false);
         StatusWatcher.Dispose();
+        // Probe actions still running (action: { exec: … }) die with Vigil: their process groups are killed.
+        await Task.WhenAll(_units.Select(u => u.StopActionsAsync(TimeSpan.FromSeconds(4)))).ConfigureAwait(false);
         // Probes of the ended runs release what they hold (sd-notify's socket file) before Vigil is done.
         foreach (var u in _units) await u.ProbesDisposed.ConfigureAwait(false);
         // Output still in flight from the last runs reaches the files before they close: first what is still in the
