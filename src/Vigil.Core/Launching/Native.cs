@@ -56,6 +56,72 @@ internal static unsafe partial class Native
     public const int _SC_CLK_TCK = 2;
     [DllImport(Libc)] public static extern uint geteuid();
 
+    // Private folders and sd-notify sockets (Health/SdNotifyProbe.cs).
+    public const int EEXIST = 17;
+    public const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100;
+    public const uint STATX_TYPE = 0x1, STATX_MODE = 0x2, STATX_UID = 0x8;
+    public const int S_IFMT = 0xF000, S_IFDIR = 0x4000;
+    public const int SOL_SOCKET = 1, SO_PASSCRED = 16, SCM_CREDENTIALS = 2;
+    public const int MSG_CTRUNC = 0x8, MSG_TRUNC = 0x20, MSG_DONTWAIT = 0x40, MSG_CMSG_CLOEXEC = 0x40000000;
+
+    [DllImport(Libc, SetLastError = true)] public static extern int mkdir(byte* path, uint mode);
+    [DllImport(Libc, SetLastError = true)] public static extern int rmdir(byte* path);
+    [DllImport(Libc, SetLastError = true)] public static extern int chmod(byte* path, uint mode);
+    /// <summary>Replaces the trailing XXXXXX of <paramref name="template"/> in place and creates that folder, mode 0700.</summary>
+    [DllImport(Libc, SetLastError = true)] public static extern byte* mkdtemp(byte* template);
+    /// <summary>statx(2): its buffer layout is the same on every architecture, unlike struct stat's.</summary>
+    [DllImport(Libc, SetLastError = true)] public static extern int statx(int dirfd, byte* path, int flags, uint mask, StatxBuf* buf);
+    [DllImport(Libc, SetLastError = true)] public static extern int setsockopt(int fd, int level, int name, int* value, int length);
+    [DllImport(Libc, SetLastError = true)] public static extern nint recvmsg(int fd, MsgHdr* msg, int flags);
+
+    /// <summary>The head of struct statx (linux/stat.h) and room for the rest (256 bytes in all).</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 256)]
+    public struct StatxBuf
+    {
+        [FieldOffset(0)] public uint Mask;
+        [FieldOffset(20)] public uint Uid;
+        [FieldOffset(24)] public uint Gid;
+        [FieldOffset(28)] public ushort Mode;
+    }
+
+    /// <summary>struct msghdr on 64-bit Linux (56 bytes: the natural alignment pads after NameLen).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct MsgHdr
+    {
+        public void* Name;
+        public uint NameLen;
+        public IoVec* Iov;
+        public nuint IovLen;
+        public void* Control;
+        public nuint ControlLen;
+        public int Flags;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct IoVec
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
+    /// <summary>struct cmsghdr: a size_t length, then level and type; the data follows, aligned to size_t.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct CmsgHdr
+    {
+        public nuint Length;
+        public int Level;
+        public int Type;
+    }
+
+    /// <summary>struct ucred: what SCM_CREDENTIALS carries.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct UCred
+    {
+        public int Pid;
+        public uint Uid;
+        public uint Gid;
+    }
+
     private static readonly bool IsX64 = RuntimeInformation.ProcessArchitecture == Architecture.X64;
     private static long SysPidfdOpen => IsX64 || RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 434 : throw new PlatformNotSupportedException();
     private const long SysPidfdSendSignal = 424;
