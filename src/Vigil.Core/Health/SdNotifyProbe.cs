@@ -95,7 +95,7 @@ internal sealed class SdNotifyProbe : IRunBoundProbe, IImmediateProbe
     public static SdNotifyProbe Open(SdNotifyCheck check, string unitName, IDictionary<string, string> environment)
     {
         string name = $"notify-{Sanitize(unitName)}-{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 6))}";
-        var (dir, fresh) = NotifyFolder.Acquire();
+        var (dir, fresh) = NotifyFolder.Acquire(unitName);
         string? path = dir is not null ? Path.Combine(dir, name + ".sock") : null;
         if (path is not null && Encoding.UTF8.GetByteCount(path) > 107) path = null; // sun_path holds 108 bytes with the NUL
         string? folder = fresh && path is not null ? dir : null;
@@ -409,7 +409,7 @@ internal static unsafe class NotifyFolder
     private const uint Private = 0x1C0; // 0700
 
     /// <summary>The folder and whether it was made for this run alone; (null, false) when no folder can be had.</summary>
-    public static (string? Dir, bool Fresh) Acquire()
+    public static (string? Dir, bool Fresh) Acquire(string unitName)
     {
         var xdg = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
         uint euid = Native.geteuid();
@@ -418,7 +418,7 @@ internal static unsafe class NotifyFolder
         var why = MakeOrCheck(shared);
         if (why is null) return (shared, false);
         var fresh = MakeTemp(Path.Combine(parent, $"vigil-{euid}-XXXXXX"));
-        Console.Error.WriteLine($"vigil: sd-notify: not using {shared}: {why}; " +
+        Console.Error.WriteLine($"vigil: {unitName}: sd-notify: not using {shared}: {why}; " +
             (fresh is not null ? $"using the new private folder {fresh} instead" : "using an abstract socket name instead"));
         return (fresh, fresh is not null);
     }

@@ -75,6 +75,20 @@ public sealed class ProbeLeakTests : IDisposable
     }
 
     [Fact]
+    public async Task A_check_that_times_out_is_killed_with_its_setsid_grandchild()
+    {
+        var (_, escaped, waiting, _) = Sleeps();
+        await using var sup = new Supervisor();
+        using var rec = new Recorder(sup);
+        sup.Start(Fixture.Spec("slow", "hang").WithProbes(
+            ExecWithSetsidGrandchild(escaped[1], waiting[1]) with { Timeout = TimeSpan.FromSeconds(2), Period = TimeSpan.FromMinutes(10), Action = ProbeAction.Notify }));
+        await AllRunning(escaped, waiting);
+        var bad = await rec.Event<Unhealthy>();
+        Assert.StartsWith("exec check timed out after 2s (killed)", bad.Why);
+        await NoneLeftSoon(escaped, waiting);
+    }
+
+    [Fact]
     public async Task A_unit_stopped_for_being_unhealthy_leaves_no_probe_running()
     {
         var (exec, escaped, waiting, _) = Sleeps();

@@ -270,7 +270,7 @@ public sealed class SdNotifyProbeTests(ITestOutputHelper output)
             Assert.Matches($@"^{System.Text.RegularExpressions.Regex.Escape(runtime.FullName)}/vigil-{Native.geteuid()}-\w{{6}}$", fresh);
             Assert.Null(NotifyFolder.Refusal(fresh)); // Vigil's own, 0700, not a link
             await vigil.WaitLine(l => l.Contains(" notifier#") && l.Contains(" ready: ") && l.EndsWith("READY=1"), "the unit ready through the fresh folder's socket");
-            Assert.True(await Procs.Eventually(() => vigil.Err.Any(l => l.StartsWith($"vigil: sd-notify: not using {theirs}: it belongs to uid 65534"))),
+            Assert.True(await Procs.Eventually(() => vigil.Err.Any(l => l.StartsWith($"vigil: notifier: sd-notify: not using {theirs}: it belongs to uid 65534"))),
                 string.Join('\n', vigil.Err));
             Assert.Empty(Directory.EnumerateFileSystemEntries(theirs)); // nothing of Vigil's went into their folder
 
