@@ -249,6 +249,7 @@ internal sealed class ProbeRunner : IAsyncDisposable
         }
 
         private readonly List<Task> _abandoned = [];
+        private const int MaxAbandoned = 16;
 
         /// <summary>Keeps a check that was given up on (its token cancelled) until it ends: it may still be killing
         /// the processes it started. Its fault, if any, is observed here.</summary>
@@ -258,6 +259,9 @@ internal sealed class ProbeRunner : IAsyncDisposable
             lock (_abandoned)
             {
                 _abandoned.RemoveAll(static t => t.IsCompleted);
+                // A probe that never honours its token leaves one check behind per period, forever: keep only the
+                // latest few, so the list stays bounded (the stop waits at most AbandonBound for them anyway).
+                if (_abandoned.Count >= MaxAbandoned) _abandoned.RemoveAt(0);
                 _abandoned.Add(check);
             }
         }
