@@ -183,6 +183,10 @@ public sealed class Supervisor : IAsyncDisposable
         try { await Task.WhenAll(_units.Where(u => !u.Spec.Detach).Select(u => u.OutputClosed)).WaitAsync(OutputDrainBound).ConfigureAwait(false); }
         catch (TimeoutException) { }
         foreach (var u in _units) await u.Log.DisposeAsync().ConfigureAwait(false);
+        // Processes killed in the last moments (a probe's setsid'd grandchild, reparented to Vigil) may be zombies
+        // whose SIGCHLD sweep has not run yet: reap them now. Left to the exit, they would be handed to the next
+        // subreaper up (the shell, a test host) as zombies it never asked for.
+        OrphanReaper.Sweep();
         foreach (var ch in _eventSubscribers) ch.Writer.TryComplete();
     }
 

@@ -11,7 +11,7 @@ namespace Vigil.Tests.Health;
 /// outlive their check (stop, unhealthy restart) or Vigil (shutdown), searched for in the whole system's /proc,
 /// also among processes reparented to PID 1. Each test's <c>sleep</c> has a number no one else uses.</summary>
 [Collection("processes")]
-public sealed class ProbeLeakTests : IDisposable
+public sealed class ProbeLeakTests(Xunit.Abstractions.ITestOutputHelper output) : IDisposable
 {
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("vigil-leak-");
     private readonly List<string[]> _argvs = [];
@@ -39,11 +39,14 @@ public sealed class ProbeLeakTests : IDisposable
     private static ProbeSpec ExecWithSetsidGrandchild(string escaped, string waiting) =>
         Exec("sh", "-c", $"setsid sleep {escaped} & sleep {waiting}") with { Name = "setsid" };
 
-    private static async Task AllRunning(params string[][] argvs)
+    private async Task AllRunning(params string[][] argvs)
     {
         foreach (var argv in argvs)
+        {
             Assert.True(await Procs.Eventually(() => Procs.WithArgv(argv).Count > 0, TimeSpan.FromSeconds(15)),
                 $"'{string.Join(' ', argv)}' never started");
+            output.WriteLine($"{string.Join(' ', argv)}: {string.Join(", ", Procs.WithArgv(argv))}");
+        }
     }
 
     private static void NoneLeft(params string[][] argvs)
@@ -57,6 +60,15 @@ public sealed class ProbeLeakTests : IDisposable
         foreach (var argv in argvs)
             Assert.True(await Procs.Eventually(() => Procs.WithArgv(argv).Count == 0, TimeSpan.FromSeconds(5)),
                 $"'{string.Join(' ', argv)}' outlived its check: PIDs {string.Join(',', Procs.WithArgv(argv))}");
+        await NoZombies();
+    }
+
+    /// <summary>What was killed was reaped too (Vigil runs in this process and is its children's subreaper).</summary>
+    private static async Task NoZombies()
+    {
+        Assert.True(await Procs.Eventually(() => Procs.OurZombies().Count == 0),
+            "zombies: " + string.Join(", ", Procs.OurZombies().Select(z => File.ReadAllText($"/proc/{z}/stat").Split(' ')[..8])
+                .Select(f => string.Join(' ', f))));
     }
 
     [Fact]
@@ -126,6 +138,7 @@ public sealed class ProbeLeakTests : IDisposable
         }
         // No waiting here: the supervisor's disposal returns only once what its probes and actions started is gone.
         NoneLeft(exec, escaped, waiting, action);
+        await NoZombies();
     }
 
     [Fact]
@@ -148,5 +161,8 @@ public sealed class ProbeLeakTests : IDisposable
         vigil.Signal(15);
         Assert.Equal(0, await vigil.WaitExit());
         NoneLeft(exec, escaped, waiting, action);
+        // Nor as zombies: what Vigil killed last it also reaped, instead of leaving its zombies to the next subreaper
+        // up (this test process).
+        await NoZombies();
     }
 }
