@@ -20,12 +20,13 @@ public static partial class ConfigLoader
         ["progress"] = ["exec", "file", "lines", "http", "json", "sql", "connection", "driver"],
         ["memory"] = ["max"],
         ["cpu"] = ["max", "min", "window"],
-        ["sd-notify"] = ["watchdog"],
+        ["sd-notify"] = ["watchdog", "notifyAccess"],
         ["tether"] = ["agentId", "interval", "allowance", "pingRole", "grace"],
     };
     private static readonly string[] TetherKeys = ["host", "port", "username", "password"];
     private static readonly (string, ProbeRole)[] Roles = [("liveness", ProbeRole.Liveness), ("readiness", ProbeRole.Readiness), ("startup", ProbeRole.Startup)];
     private static readonly (string, ProbeAction)[] Actions = [("restart", ProbeAction.Restart), ("kill", ProbeAction.Kill), ("notify", ProbeAction.Notify), ("exec", ProbeAction.Exec)];
+    private static readonly (string, NotifyAccess)[] NotifyAccesses = [("main", NotifyAccess.Main), ("all", NotifyAccess.All)];
     private static readonly (string, SqlProvider)[] SqlDrivers = [("sqlite", SqlProvider.Sqlite), ("postgres", SqlProvider.Postgres)];
 
     private sealed partial class Mapper
@@ -132,7 +133,9 @@ public static partial class ConfigLoader
                     check = new CpuCheck(Pct("max"), Pct("min"), Dur("window") ?? TimeSpan.FromMinutes(1));
                     break;
                 case "sd-notify":
-                    check = new SdNotifyCheck(Dur("watchdog"));
+                    var access = NotifyAccess.Main;
+                    if (values.TryGetValue("notifyAccess", out var na) && Choice(na.Value, na.Path, na.At, NotifyAccesses) is { } a) access = a;
+                    check = new SdNotifyCheck(Dur("watchdog")) { Access = access };
                     break;
                 case "tether":
                     var tether = new TetherCheck(Str("agentId")) { Role = Str("pingRole") ?? "processPinger" };

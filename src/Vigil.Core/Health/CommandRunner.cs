@@ -17,9 +17,11 @@ public sealed record CommandOutcome(ExitStatus? Exit, string Output, string? Err
 }
 
 /// <summary>
-/// Runs a short command in its own session and process group, collects the start of its output and kills the
-/// whole group when the caller cancels (the probe deadline), so a probe never leaks processes and a hung check
-/// never holds Vigil up.
+/// Runs a short command in its own session and process group, collects the start of its output and, when the caller
+/// cancels (the probe's deadline, the probe runner's stop, Vigil's shutdown), kills the whole group and every
+/// descendant of the command (<see cref="ProcessTree"/> also finds those that left the group with setsid), so a
+/// probe never leaks processes and a hung check never holds Vigil up. It returns only once the kill is done, so a
+/// caller that awaits it knows nothing is left.
 /// </summary>
 public static class CommandRunner
 {

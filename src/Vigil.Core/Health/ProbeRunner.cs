@@ -86,6 +86,7 @@ internal sealed class ProbeRunner : IAsyncDisposable
 
     private async Task LoopAsync(ProbeSpec spec, IProbe probe, ProbeTarget target, CancellationToken stop)
     {
+        using var deadlines = new Deadline(_time, stop);
         try
         {
             if (spec.InitialDelay > TimeSpan.Zero) await Task.Delay(spec.InitialDelay, _time, stop).ConfigureAwait(false);
@@ -93,7 +94,6 @@ internal sealed class ProbeRunner : IAsyncDisposable
 
             int fails = 0, passes = 0;
             bool failed = false, ready = false, paused = false;
-            using var deadlines = new Deadline(_time, stop);
             // One timer for the loop's life, ticking every period from the first check (a check that overruns its
             // period is followed by the next at once): no timer created and queued per check.
             using var ticks = new PeriodicTimer(spec.Period, _time);
@@ -171,11 +171,21 @@ internal sealed class ProbeRunner : IAsyncDisposable
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
+        finally
+        {
+            // A check abandoned at the deadline or at the stop may still be killing what it started (an exec probe's
+            // process group): the loop, and so the runner's disposal and Vigil's shutdown, ends only after that.
+            await deadlines.AbandonedChecks().ConfigureAwait(false);
+        }
     }
 
     /// <summary>How long after its deadline a check's result is still awaited: a probe that honours its token returns
     /// its own detail ("no answer from … within 1s") a moment after the cancellation; one that does not is abandoned.</summary>
     internal static readonly TimeSpan CancelGrace = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How long a stopping loop waits for its abandoned checks to end (an exec probe's group kill waits at
+    /// most 2 s for the processes to go). Real time, not the injected clock: it bounds a wait for the OS.</summary>
+    internal static readonly TimeSpan AbandonBound = TimeSpan.FromSeconds(4);
 
     /// <summary>One check under its deadline. Never throws except for the runner's own stop.</summary>
     internal static async Task<ProbeResult> CheckOnceAsync(ProbeSpec spec, IProbe probe, ProbeTarget target, Deadline deadlines, CancellationToken stop)
@@ -202,10 +212,18 @@ internal sealed class ProbeRunner : IAsyncDisposable
             // WaitAsync: a probe that ignores its token is abandoned just after the deadline, not awaited forever.
             return await check.WaitAsync(deadline + CancelGrace, target.Time, stop).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested) { throw; }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // The stop cancels the check's token through a registration on the stop token, but that registration can
+            // be disposed (with the loop's Deadline) before its callback runs when this continuation runs inline
+            // inside the stop's Cancel: the probe would never see the stop and an exec probe's process would run on.
+            if (!immediate) deadlines.CancelNow();
+            deadlines.Abandon(check);
+            throw;
+        }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
-            _ = check.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default); // observe a late fault
+            deadlines.Abandon(check); // its token is cancelled (the deadline); what it started is being killed
             return ProbeResult.Fail($"{spec.Check.Kind} check timed out after {Specs.Durations.Format(deadline)}");
         }
         catch (Exception e)
@@ -245,6 +263,42 @@ internal sealed class ProbeRunner : IAsyncDisposable
         {
             try { _cts?.CancelAfter(Timeout.InfiniteTimeSpan); }
             catch (ObjectDisposedException) { }
+        }
+
+        /// <summary>Cancels the armed check's token now (the runner stops).</summary>
+        public void CancelNow()
+        {
+            try { _cts?.Cancel(); }
+            catch (ObjectDisposedException) { }
+        }
+
+        private readonly List<Task> _abandoned = [];
+        private const int MaxAbandoned = 16;
+
+        /// <summary>Keeps a check that was given up on (its token cancelled) until it ends: it may still be killing
+        /// the processes it started. Its fault, if any, is observed here.</summary>
+        public void Abandon(Task check)
+        {
+            _ = check.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default); // observe a late fault
+            lock (_abandoned)
+            {
+                _abandoned.RemoveAll(static t => t.IsCompleted);
+                // A probe that never honours its token leaves one check behind per period, forever: keep only the
+                // latest few, so the list stays bounded (the stop waits at most AbandonBound for them anyway).
+                if (_abandoned.Count >= MaxAbandoned) _abandoned.RemoveAt(0);
+                _abandoned.Add(check);
+            }
+        }
+
+        /// <summary>Completes when every abandoned check has ended, or after <see cref="AbandonBound"/> (a probe that
+        /// ignores its token is not waited for beyond that). Never throws.</summary>
+        public async Task AbandonedChecks()
+        {
+            Task[] pending;
+            lock (_abandoned) pending = [.. _abandoned.Where(static t => !t.IsCompleted)];
+            if (pending.Length == 0) return;
+            try { await Task.WhenAll(pending).WaitAsync(AbandonBound).ConfigureAwait(false); }
+            catch (Exception) { /* faults are observed in Abandon; a check still running after the bound is left */ }
         }
 
         public void Dispose()

@@ -196,11 +196,24 @@ public sealed record CpuCheck(double? MaxPercent, double? MinPercent, TimeSpan W
     }
 }
 
+/// <summary>Which processes of a unit may send sd-notify messages (systemd's <c>NotifyAccess=</c>, see
+/// systemd.service(5)). Messages from any other process are ignored and counted.</summary>
+public enum NotifyAccess
+{
+    /// <summary>Only the unit's main process (the one Vigil started or attached), systemd's default for
+    /// <c>Type=notify</c>.</summary>
+    Main,
+    /// <summary>The main process and any process of the unit: its descendants and the members of its session.</summary>
+    All,
+}
+
 /// <summary><c>sd-notify</c>: Vigil gives the child NOTIFY_SOCKET; <c>READY=1</c> marks it ready; with
 /// <see cref="Watchdog"/> it sets WATCHDOG_USEC and expects <c>WATCHDOG=1</c> within it.</summary>
 public sealed record SdNotifyCheck(TimeSpan? Watchdog) : StallCheck
 {
     public override string Kind => "sd-notify";
+    /// <summary>Whose messages count (config <c>notifyAccess: main|all</c>).</summary>
+    public NotifyAccess Access { get; init; } = NotifyAccess.Main;
     public override TimeSpan DefaultPeriod => Watchdog is { } w && w < TimeSpan.FromSeconds(4) ? w / 4 : TimeSpan.FromSeconds(1);
     public override TimeSpan DefaultTimeout => Watchdog ?? TimeSpan.FromSeconds(30);
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Text;
 using Vigil.Launching;
 using Vigil.Specs;
@@ -9,10 +10,10 @@ namespace Vigil.Health;
 /// <summary>
 /// <c>sd-notify</c>: systemd's notify protocol (<c>Type=notify</c>, <c>WatchdogSec=</c>), so a program written for
 /// systemd runs under Vigil unchanged. Each run gets its own Unix datagram socket, made before the spawn in a private
-/// folder (<c>$XDG_RUNTIME_DIR/vigil</c>, else <c>/tmp/vigil-UID</c>, mode 0700; the socket 0600), or an abstract
-/// name (<c>@vigil/…</c>) when no such folder can be made safely; its address goes into the child's environment as
-/// <c>NOTIFY_SOCKET</c>, and with a watchdog <c>WATCHDOG_USEC</c> too (no <c>WATCHDOG_PID</c>: the child is the
-/// main process). A background loop reads the datagrams until the run ends; the socket file is removed then.
+/// folder (see <see cref="NotifyFolder"/>; the socket 0600), or an abstract name (<c>@vigil/…</c>) when no such
+/// folder can be made; its address goes into the child's environment as <c>NOTIFY_SOCKET</c>, and with a watchdog
+/// <c>WATCHDOG_USEC</c> too (no <c>WATCHDOG_PID</c>: the child is the main process). A background loop reads the
+/// datagrams until the run ends; the socket file (and a folder made for this run) is removed then.
 /// <para>Supported messages (one or more <c>KEY=VALUE</c> lines per datagram, as <c>sd_notify(3)</c> sends):</para>
 /// <list type="bullet">
 /// <item><c>READY=1</c>: the unit is ready (a readiness event at once). Whatever the probe's role, the unit is not
@@ -25,18 +26,49 @@ namespace Vigil.Health;
 /// <c>WATCHDOG=1</c> clears it).</item>
 /// <item><c>WATCHDOG_USEC=N</c>: a new watchdog window of N microseconds from now (as systemd, it restarts the timer);
 /// it also turns the watchdog on for a probe configured without one.</item>
-/// <item><c>MAINPID=N</c>: noted in the detail (Vigil keeps watching the process it started).</item>
+/// <item><c>MAINPID=N</c>: noted in the detail (Vigil keeps watching, and taking messages from, the process it
+/// started: unlike systemd it does not move the main PID).</item>
 /// </list>
-/// Anything else (<c>ERRNO=</c>, <c>EXTEND_TIMEOUT_USEC=</c>, <c>FDSTORE=</c>, <c>BARRIER=</c>…) is ignored. As with
-/// <c>NotifyAccess=all</c>, any process that can reach the socket may send (only the owner can, for a socket file).
+/// Anything else (<c>ERRNO=</c>, <c>EXTEND_TIMEOUT_USEC=</c>, <c>FDSTORE=</c>, <c>BARRIER=</c>…) is ignored.
+/// <para>Who may send: the socket has <c>SO_PASSCRED</c>, so the kernel attaches the sender's PID to every datagram
+/// (<c>SCM_CREDENTIALS</c>, unix(7)), as systemd does for <c>NotifyAccess=</c> (systemd.service(5)). With
+/// <c>notifyAccess: main</c> (the default, as systemd's for <c>Type=notify</c>) only the unit's main process counts;
+/// with <c>all</c>, any process of the unit: the main process's session members and its descendants (parent links in
+/// /proc). Reaching the socket is not enough: a neighbour that reads <c>NOTIFY_SOCKET</c> from /proc/PID/environ could
+/// otherwise send <c>WATCHDOG=trigger</c> and get the unit killed. Messages from others are ignored and counted
+/// (gauge <c>notify_refused</c>), as are those of a sender that exited before Vigil read them (the kernel then
+/// reports PID 0).</para>
+/// <para>A flood is bounded (<see cref="Limits"/>): a token bucket admits a burst and a steady rate; past it,
+/// datagrams are read in bounded batches with a pause between them and dropped unparsed (gauge
+/// <c>notify_dropped</c>), except that a <c>WATCHDOG=1</c> from an admitted sender still counts: dropping a
+/// chatty program's keep-alive would get a live program killed as hung.</para>
 /// <para>The check's verdict: for a liveness probe, the watchdog (healthy without one); as a readiness or startup
 /// probe it also requires <c>READY=1</c>.</para>
 /// </summary>
 internal sealed class SdNotifyProbe : IRunBoundProbe, IImmediateProbe
 {
+    /// <summary>The flood bounds of one socket. A systemd program sends a few messages a second at most (a watchdog
+    /// ping every WatchdogSec/2, sd_watchdog_enabled(3)); these are far above that.</summary>
+    internal static class Limits
+    {
+        /// <summary>Messages parsed at once before the rate applies.</summary>
+        public const int Burst = 100;
+        /// <summary>Messages parsed per second past the burst.</summary>
+        public const double PerSecond = 50;
+        /// <summary>Datagrams read per wake-up of the receive loop.</summary>
+        public const int Batch = 64;
+        /// <summary>The pause after a batch that hit the rate limit: while Vigil does not read, the kernel's queue
+        /// (net.unix.max_dgram_qlen) fills and a flooding sender blocks in sendmsg, at no cost to Vigil.</summary>
+        public static readonly TimeSpan Pause = TimeSpan.FromMilliseconds(100);
+        /// <summary>systemd reads notify datagrams into a buffer of this size (NOTIFY_BUFFER_MAX); longer ones are cut.</summary>
+        public const int Datagram = 4096;
+    }
+
     private readonly Socket? _socket;
     private readonly string? _path;          // the socket file to remove, null for an abstract name
+    private readonly string? _folder;        // a folder made for this run alone (mkdtemp), removed with the socket
     private readonly string? _error;         // why there is no socket (every check fails with it)
+    private readonly NotifyAccess _access;
     private readonly CancellationTokenSource _stop = new();
     private readonly object _gate = new();
     private Task _receiving = Task.CompletedTask;
@@ -47,12 +79,15 @@ internal sealed class SdNotifyProbe : IRunBoundProbe, IImmediateProbe
     private bool _ready, _triggered;
     private string? _notReadyWhy, _status;
     private int? _mainPid;
+    private long _refused, _dropped;
 
-    private SdNotifyProbe(SdNotifyCheck check, Socket? socket, string? path, string? error)
+    private SdNotifyProbe(SdNotifyCheck check, Socket? socket, string? path, string? folder, string? error)
     {
         _window = check.Watchdog;
+        _access = check.Access;
         _socket = socket;
         _path = path;
+        _folder = folder;
         _error = error;
     }
 
@@ -60,47 +95,38 @@ internal sealed class SdNotifyProbe : IRunBoundProbe, IImmediateProbe
     public static SdNotifyProbe Open(SdNotifyCheck check, string unitName, IDictionary<string, string> environment)
     {
         string name = $"notify-{Sanitize(unitName)}-{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 6))}";
-        string? path = PrivateFolder() is { } dir ? Path.Combine(dir, name + ".sock") : null;
+        var (dir, fresh) = NotifyFolder.Acquire(unitName);
+        string? path = dir is not null ? Path.Combine(dir, name + ".sock") : null;
         if (path is not null && Encoding.UTF8.GetByteCount(path) > 107) path = null; // sun_path holds 108 bytes with the NUL
+        string? folder = fresh && path is not null ? dir : null;
+        if (fresh && folder is null) NotifyFolder.Remove(dir!);
         string address = path ?? "@vigil/" + name;
         var socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
         try
         {
             socket.Bind(new UnixDomainSocketEndPoint(path ?? "\0" + address[1..]));
             if (path is not null) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            PassCredentials(socket);
         }
         catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
         {
             socket.Dispose();
             if (path is not null) TryDelete(path);
-            return new SdNotifyProbe(check, null, null, $"sd-notify: could not make the notify socket {address}: {e.Message}");
+            if (folder is not null) NotifyFolder.Remove(folder);
+            return new SdNotifyProbe(check, null, null, null, $"sd-notify: could not make the notify socket {address}: {e.Message}");
         }
         environment["NOTIFY_SOCKET"] = address;
         if (check.Watchdog is { } w) environment["WATCHDOG_USEC"] = ((long)w.TotalMicroseconds).ToString(CultureInfo.InvariantCulture);
-        return new SdNotifyProbe(check, socket, path, null);
+        return new SdNotifyProbe(check, socket, path, folder, null);
     }
 
-    /// <summary>A folder only we can use: $XDG_RUNTIME_DIR/vigil, else /tmp/vigil-UID; null when neither can be made
-    /// private (a folder someone else made: chmod fails unless we own it), or is a symbolic link.</summary>
-    private static string? PrivateFolder()
+    /// <summary>SO_PASSCRED: every datagram then carries its sender's credentials (unix(7)), set before the spawn so
+    /// the first message has them too.</summary>
+    private static unsafe void PassCredentials(Socket socket)
     {
-        var xdg = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
-        string[] candidates = !string.IsNullOrEmpty(xdg) && Path.IsPathRooted(xdg) && Directory.Exists(xdg)
-            ? [Path.Combine(xdg, "vigil"), $"/tmp/vigil-{Native.geteuid()}"]
-            : [$"/tmp/vigil-{Native.geteuid()}"];
-        const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-        foreach (var dir in candidates)
-        {
-            try
-            {
-                var info = Directory.CreateDirectory(dir, Private);
-                if (info.LinkTarget is not null) continue;
-                File.SetUnixFileMode(dir, Private);
-                return dir;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
-        }
-        return null;
+        int one = 1;
+        if (Native.setsockopt((int)socket.Handle, Native.SOL_SOCKET, Native.SO_PASSCRED, &one, sizeof(int)) != 0)
+            throw new SocketException(Native.Errno);
     }
 
     private static string Sanitize(string unit)
@@ -116,17 +142,76 @@ internal sealed class SdNotifyProbe : IRunBoundProbe, IImmediateProbe
 
     private async Task ReceiveAsync(Socket socket, ProbeTarget target, CancellationToken stop)
     {
-        var buffer = new byte[8192];
+        var buffer = new byte[Limits.Datagram];
+        var peek = new byte[1];
+        var bucket = new TokenBucket(target.Time, Limits.Burst, Limits.PerSecond);
+        var senders = new NotifySenders(target, _access);
         while (!stop.IsCancellationRequested)
         {
-            int n;
-            try { n = await socket.ReceiveAsync(buffer, SocketFlags.None, stop).ConfigureAwait(false); }
+            // Wait (in the runtime's epoll, no thread held) until a datagram is queued, without taking it: recvmsg
+            // below takes it with its credentials, which the Socket API does not give.
+            try { await socket.ReceiveAsync(peek, SocketFlags.Peek, stop).ConfigureAwait(false); }
             catch (OperationCanceledException) { return; }
             catch (ObjectDisposedException) { return; }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.MessageSize) { } // a datagram longer than the peek
             catch (SocketException) { return; } // closed under us; a socket that cannot receive shows as a missed watchdog
-            foreach (var line in Encoding.UTF8.GetString(buffer, 0, n).Split('\n', StringSplitOptions.RemoveEmptyEntries))
-                Handle(target, line);
+            bool limited = false;
+            for (int i = 0; i < Limits.Batch; i++)
+            {
+                int n = NotifySocket.Receive(socket, buffer, out int pid);
+                if (n == NotifySocket.Empty) break;
+                if (n == NotifySocket.Broken) return;
+                var datagram = buffer.AsSpan(0, n);
+                if (!bucket.TryTake())
+                {
+                    limited = true;
+                    Drop(target, senders, pid, datagram);
+                    continue;
+                }
+                if (!senders.Admits(pid))
+                {
+                    lock (_gate) _refused++;
+                    continue;
+                }
+                foreach (var line in Encoding.UTF8.GetString(datagram).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                    Handle(target, line);
+            }
+            if (limited)
+            {
+                try { await Task.Delay(Limits.Pause, target.Time, stop).ConfigureAwait(false); }
+                catch (OperationCanceledException) { return; }
+            }
         }
+    }
+
+    /// <summary>A datagram over the rate limit: counted and not parsed, but a keep-alive from a known sender (cheap
+    /// to find: one vectorised search) still counts.</summary>
+    private void Drop(ProbeTarget target, NotifySenders senders, int pid, ReadOnlySpan<byte> datagram)
+    {
+        bool ping = IsPing(datagram) && senders.AdmitsKnown(pid);
+        lock (_gate)
+        {
+            _dropped++;
+            if (ping)
+            {
+                _lastPing = target.Time.GetTimestamp();
+                _triggered = false;
+            }
+        }
+    }
+
+    /// <summary>True when one line of the datagram is exactly <c>WATCHDOG=1</c>.</summary>
+    internal static bool IsPing(ReadOnlySpan<byte> datagram)
+    {
+        var ping = "WATCHDOG=1"u8;
+        while (datagram.IndexOf(ping) is var at and >= 0)
+        {
+            bool starts = at == 0 || datagram[at - 1] == (byte)'\n';
+            int end = at + ping.Length;
+            if (starts && (end == datagram.Length || datagram[end] == (byte)'\n')) return true;
+            datagram = datagram[end..];
+        }
+        return false;
     }
 
     private void Handle(ProbeTarget target, string line)
@@ -177,17 +262,22 @@ internal sealed class SdNotifyProbe : IRunBoundProbe, IImmediateProbe
         lock (_gate)
         {
             string tail = (_status is not null ? $" (STATUS={_status})" : "") + (_mainPid is { } m ? $" (MAINPID={m})" : "");
-            if (_triggered) return ValueTask.FromResult(ProbeResult.Fail("hung: the process sent WATCHDOG=trigger" + tail));
+            if (_refused > 0) tail += $" (ignored {_refused} message(s) from processes outside notifyAccess: {_access.ToString().ToLowerInvariant()})";
+            if (_dropped > 0) tail += $" (dropped {_dropped} message(s) over the rate limit)";
+            var gauges = _refused > 0 || _dropped > 0
+                ? new Dictionary<string, double> { ["notify_refused"] = _refused, ["notify_dropped"] = _dropped }
+                : null;
+            if (_triggered) return ValueTask.FromResult(ProbeResult.Fail("hung: the process sent WATCHDOG=trigger" + tail, gauges));
             string watchdog = "";
             if (_window is { } window)
             {
                 var judged = Stall.Judge(target, _lastPing ?? target.StartedAt, "WATCHDOG=1", "no WATCHDOG=1", window);
-                if (!judged.Healthy) return ValueTask.FromResult(ProbeResult.Fail(judged.Detail + tail));
+                if (!judged.Healthy) return ValueTask.FromResult(ProbeResult.Fail(judged.Detail + tail, gauges));
                 watchdog = _lastPing is null ? $"; no WATCHDOG=1 yet (window {Durations.Format(window)})" : $"; {judged.Detail}";
             }
             string readiness = _ready ? "READY=1" : _notReadyWhy ?? "no READY=1 yet";
-            if (!_ready && target.Spec.Role != ProbeRole.Liveness) return ValueTask.FromResult(ProbeResult.Fail("not ready: " + readiness + watchdog + tail));
-            return ValueTask.FromResult(ProbeResult.Ok(readiness + watchdog + tail));
+            if (!_ready && target.Spec.Role != ProbeRole.Liveness) return ValueTask.FromResult(ProbeResult.Fail("not ready: " + readiness + watchdog + tail, gauges));
+            return ValueTask.FromResult(ProbeResult.Ok(readiness + watchdog + tail, gauges));
         }
     }
 
@@ -197,6 +287,7 @@ internal sealed class SdNotifyProbe : IRunBoundProbe, IImmediateProbe
         _socket?.Dispose(); // with the cancellation, ends a pending receive
         await _receiving.ConfigureAwait(false); // never throws: the loop catches its own ends
         if (_path is not null) TryDelete(_path);
+        if (_folder is not null) NotifyFolder.Remove(_folder);
         _stop.Dispose();
     }
 
@@ -204,5 +295,171 @@ internal sealed class SdNotifyProbe : IRunBoundProbe, IImmediateProbe
     {
         try { File.Delete(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+}
+
+/// <summary>Admits at most a burst of items at once and a steady rate after it: a token bucket on the injected clock.</summary>
+internal sealed class TokenBucket(TimeProvider time, int burst, double perSecond)
+{
+    private double _tokens = burst;
+    private long _at = time.GetTimestamp();
+
+    public bool TryTake()
+    {
+        long now = time.GetTimestamp();
+        _tokens = Math.Min(burst, _tokens + time.GetElapsedTime(_at, now).TotalSeconds * perSecond);
+        _at = now;
+        if (_tokens < 1) return false;
+        _tokens -= 1;
+        return true;
+    }
+}
+
+/// <summary>Which senders of a run's notify socket count (<see cref="NotifyAccess"/>). Used by the receive loop only.</summary>
+internal sealed class NotifySenders(ProbeTarget target, NotifyAccess access)
+{
+    /// <summary>Deeper than any real process tree; a bound on the walk up the parent links.</summary>
+    private const int MaxDepth = 64;
+    private const int MaxKnown = 256;
+    private readonly HashSet<int> _known = [];
+
+    /// <summary>True when <paramref name="pid"/> (from SCM_CREDENTIALS; 0 when unknown) may send.</summary>
+    public bool Admits(int pid)
+    {
+        if (pid <= 0) return false;
+        if (pid == target.Pid) return true;
+        if (access == NotifyAccess.Main) return false;
+        if (_known.Contains(pid)) return true;
+        if (!IsOfTheUnit(pid)) return false;
+        if (_known.Count < MaxKnown) _known.Add(pid);
+        return true;
+    }
+
+    /// <summary>Over the rate limit nothing is looked up in /proc: only the main process and senders already admitted.</summary>
+    public bool AdmitsKnown(int pid) => pid > 0 && (pid == target.Pid || (access == NotifyAccess.All && _known.Contains(pid)));
+
+    /// <summary>A member of the main process's session (what setsid has not taken out of it) or a descendant of the
+    /// main process (parent links up to it, for those that did call setsid).</summary>
+    private bool IsOfTheUnit(int pid)
+    {
+        if (!ProcFs.TryReadStat(pid, out var st)) return false;
+        if (target.Session > 0 && st.Session == target.Session) return true;
+        for (int depth = 0; depth < MaxDepth && st.ParentPid > 1; depth++)
+        {
+            if (st.ParentPid == target.Pid) return true;
+            if (!ProcFs.TryReadStat(st.ParentPid, out st)) return false;
+        }
+        return false;
+    }
+}
+
+/// <summary>recvmsg(2) on a notify socket: the datagram and the sender's PID from its SCM_CREDENTIALS.</summary>
+internal static unsafe class NotifySocket
+{
+    public const int Empty = -1, Broken = -2;
+
+    /// <summary>CMSG_SPACE(sizeof(struct ucred)) on 64-bit Linux: room for the credentials and nothing else, so file
+    /// descriptors a sender attaches (SCM_RIGHTS) are never installed in Vigil (the kernel drops what does not fit
+    /// and sets MSG_CTRUNC; MSG_CMSG_CLOEXEC besides).</summary>
+    private const int ControlSize = 32;
+
+    /// <summary>The datagram's length, <see cref="Empty"/> when none is queued, <see cref="Broken"/> on any other
+    /// error. <paramref name="pid"/> is 0 when the datagram carried no credentials or its sender is gone.</summary>
+    public static int Receive(Socket socket, byte[] buffer, out int pid)
+    {
+        pid = 0;
+        var handle = socket.SafeHandle;
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added); // the fd cannot be closed and reused while recvmsg runs
+            byte* control = stackalloc byte[ControlSize];
+            fixed (byte* b = buffer)
+            {
+                var iov = new Native.IoVec { Base = b, Length = (nuint)buffer.Length };
+                var msg = new Native.MsgHdr { Iov = &iov, IovLen = 1, Control = control, ControlLen = ControlSize };
+                nint n;
+                do n = Native.recvmsg((int)handle.DangerousGetHandle(), &msg, Native.MSG_DONTWAIT | Native.MSG_CMSG_CLOEXEC);
+                while (n < 0 && Native.Errno == Native.EINTR);
+                if (n < 0) return Native.Errno == Native.EAGAIN ? Empty : Broken;
+                var c = (Native.CmsgHdr*)control;
+                if (msg.ControlLen >= (nuint)(sizeof(Native.CmsgHdr) + sizeof(Native.UCred))
+                    && c->Level == Native.SOL_SOCKET && c->Type == Native.SCM_CREDENTIALS)
+                    pid = ((Native.UCred*)(control + sizeof(Native.CmsgHdr)))->Pid;
+                return (int)n;
+            }
+        }
+        catch (ObjectDisposedException) { return Broken; }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+}
+
+/// <summary>
+/// The folder of the notify sockets: <c>$XDG_RUNTIME_DIR/vigil</c>, else <c>/tmp/vigil-EUID</c>, made by Vigil with
+/// mode 0700 and checked with lstat before each use (a folder, not a symbolic link, owned by Vigil's euid, mode
+/// 0700), the way OpenSSH checks its control paths. A folder someone else made (another user who guessed the path
+/// could otherwise read and take over the socket) is refused, and the run gets a fresh folder from mkdtemp(3) beside
+/// it instead, removed with its socket.
+/// </summary>
+internal static unsafe class NotifyFolder
+{
+    private const uint Private = 0x1C0; // 0700
+
+    /// <summary>The folder and whether it was made for this run alone; (null, false) when no folder can be had.</summary>
+    public static (string? Dir, bool Fresh) Acquire(string unitName)
+    {
+        var xdg = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
+        uint euid = Native.geteuid();
+        string parent = !string.IsNullOrEmpty(xdg) && Path.IsPathRooted(xdg) && Directory.Exists(xdg) ? xdg : "/tmp";
+        string shared = parent == "/tmp" ? $"/tmp/vigil-{euid}" : Path.Combine(parent, "vigil");
+        var why = MakeOrCheck(shared);
+        if (why is null) return (shared, false);
+        var fresh = MakeTemp(Path.Combine(parent, $"vigil-{euid}-XXXXXX"));
+        Console.Error.WriteLine($"vigil: {unitName}: sd-notify: not using {shared}: {why}; " +
+            (fresh is not null ? $"using the new private folder {fresh} instead" : "using an abstract socket name instead"));
+        return (fresh, fresh is not null);
+    }
+
+    /// <summary>Makes the folder (mode 0700) unless it exists; null when it is then fit for use, else why not.</summary>
+    private static string? MakeOrCheck(string dir)
+    {
+        byte* p = Native.Utf8Z(dir);
+        try
+        {
+            // chmod after our own mkdir: the umask may have taken bits from 0700 (it cannot add any).
+            if (Native.mkdir(p, Private) == 0) Native.chmod(p, Private);
+            else if (Native.Errno != Native.EEXIST) return $"cannot make it: {Native.Describe(Native.Errno)}";
+        }
+        finally { NativeMemory.Free(p); }
+        return Refusal(dir);
+    }
+
+    /// <summary>Null when <paramref name="dir"/> is a private folder of Vigil's (see <see cref="PrivateFolder"/>); else why not.</summary>
+    internal static string? Refusal(string dir) => PrivateFolder.Refusal(dir);
+
+    private static string? MakeTemp(string template)
+    {
+        byte* t = Native.Utf8Z(template);
+        try
+        {
+            var made = Native.mkdtemp(t);
+            if (made == null) return null;
+            var dir = Marshal.PtrToStringUTF8((nint)made)!;
+            if (Refusal(dir) is null) return dir;
+            Remove(dir);
+            return null;
+        }
+        finally { NativeMemory.Free(t); }
+    }
+
+    /// <summary>Removes a folder made for one run (empty once its socket is gone).</summary>
+    public static void Remove(string dir)
+    {
+        byte* p = Native.Utf8Z(dir);
+        try { Native.rmdir(p); }
+        finally { NativeMemory.Free(p); }
     }
 }

@@ -76,6 +76,53 @@ internal static unsafe partial class Native
     public const int _SC_CLK_TCK = 2;
     [DllImport(Libc)] public static extern uint geteuid();
 
+    // Private folders and sd-notify sockets (Health/SdNotifyProbe.cs).
+    public const int SOL_SOCKET = 1, SO_PASSCRED = 16, SCM_CREDENTIALS = 2;
+    public const int MSG_CTRUNC = 0x8, MSG_TRUNC = 0x20, MSG_DONTWAIT = 0x40, MSG_CMSG_CLOEXEC = 0x40000000;
+
+    /// <summary>Replaces the trailing XXXXXX of <paramref name="template"/> in place and creates that folder, mode 0700.</summary>
+    [DllImport(Libc, SetLastError = true)] public static extern byte* mkdtemp(byte* template);
+    [DllImport(Libc, SetLastError = true)] public static extern int setsockopt(int fd, int level, int name, int* value, int length);
+    [DllImport(Libc, SetLastError = true)] public static extern nint recvmsg(int fd, MsgHdr* msg, int flags);
+
+    /// <summary>struct msghdr on 64-bit Linux (56 bytes: the natural alignment pads after NameLen).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct MsgHdr
+    {
+        public void* Name;
+        public uint NameLen;
+        public IoVec* Iov;
+        public nuint IovLen;
+        public void* Control;
+        public nuint ControlLen;
+        public int Flags;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct IoVec
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
+    /// <summary>struct cmsghdr: a size_t length, then level and type; the data follows, aligned to size_t.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct CmsgHdr
+    {
+        public nuint Length;
+        public int Level;
+        public int Type;
+    }
+
+    /// <summary>struct ucred: what SCM_CREDENTIALS carries.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct UCred
+    {
+        public int Pid;
+        public uint Uid;
+        public uint Gid;
+    }
+
     private static readonly bool IsX64 = RuntimeInformation.ProcessArchitecture == Architecture.X64;
     private static long SysPidfdOpen => IsX64 || RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 434 : throw new PlatformNotSupportedException();
     private const long SysPidfdSendSignal = 424;

@@ -11,17 +11,32 @@ namespace Vigil.Supervision;
 /// </summary>
 public static class RuntimeDir
 {
-    /// <summary>The folder, created if needed; throws <see cref="IOException"/> naming the path and the problem.</summary>
+    /// <summary>
+    /// The first usable folder of $XDG_RUNTIME_DIR/vigil, /run/vigil (root) and /tmp/vigil-UID, created if needed. One
+    /// that someone else prepared is refused (said on stderr) and the next is tried, so a planted folder can neither
+    /// take over Vigil's files nor stop it from starting; throws <see cref="IOException"/> when none is usable.
+    /// </summary>
     public static string Resolve(IReadOnlyDictionary<string, string?>? env = null)
     {
         string? Get(string k) => env is not null ? env.GetValueOrDefault(k) : Environment.GetEnvironmentVariable(k);
         uint uid = Native.geteuid();
         var xdg = Get("XDG_RUNTIME_DIR");
-        string dir = !string.IsNullOrEmpty(xdg) && Path.IsPathRooted(xdg) && Directory.Exists(xdg) ? Path.Combine(xdg, "vigil")
-            : uid == 0 && Directory.Exists("/run") ? "/run/vigil"
-            : string.Create(CultureInfo.InvariantCulture, $"/tmp/vigil-{uid}");
-        EnsurePrivate(dir);
-        return dir;
+        var candidates = new List<string>();
+        if (!string.IsNullOrEmpty(xdg) && Path.IsPathRooted(xdg) && Directory.Exists(xdg)) candidates.Add(Path.Combine(xdg, "vigil"));
+        if (uid == 0 && Directory.Exists("/run")) candidates.Add("/run/vigil");
+        candidates.Add(string.Create(CultureInfo.InvariantCulture, $"/tmp/vigil-{uid}"));
+        var refused = new List<string>();
+        foreach (var dir in candidates)
+        {
+            try
+            {
+                EnsurePrivate(dir);
+                foreach (var r in refused) Console.Error.WriteLine($"vigil: {r}; using {dir}");
+                return dir;
+            }
+            catch (IOException e) { refused.Add(e.Message); }
+        }
+        throw new IOException(string.Join("; ", refused));
     }
 
     /// <summary>Creates <paramref name="dir"/> (0700) unless it exists, then checks it is ours and private.</summary>
@@ -32,17 +47,8 @@ public static class RuntimeDir
         if (CheckPrivate(dir) is { } problem) throw new IOException($"refusing to use {dir}: {problem}");
     }
 
-    /// <summary>Null when <paramref name="dir"/> is a real folder owned by Vigil's user with no group/other access; else why not.</summary>
-    public static string? CheckPrivate(string dir)
-    {
-        int rc = Native.LStat(dir, out var st);
-        if (rc != 0) return Native.Describe(rc);
-        if ((st.Mode & Native.S_IFMT) == Native.S_IFLNK) return "it is a symbolic link";
-        if ((st.Mode & Native.S_IFMT) != Native.S_IFDIR) return "it is not a folder";
-        if (st.Uid != Native.geteuid()) return string.Create(CultureInfo.InvariantCulture, $"it is owned by uid {st.Uid}, not by Vigil's user ({Native.geteuid()})");
-        if ((st.Mode & 0x3F) != 0) return string.Create(CultureInfo.InvariantCulture, $"its mode is {Convert.ToString(st.Mode & 0xFFF, 8)}: others can get in (expected 700)");
-        return null;
-    }
+    /// <summary>Null when <paramref name="dir"/> is a real folder owned by Vigil's user, mode 0700; else why not.</summary>
+    public static string? CheckPrivate(string dir) => PrivateFolder.Refusal(dir);
 }
 
 /// <summary>

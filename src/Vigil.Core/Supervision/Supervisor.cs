@@ -222,6 +222,8 @@ public sealed class Supervisor : IAsyncDisposable
                 u.KillNow();
             }
         StatusWatcher.Dispose();
+        // Probe actions still running (action: { exec: … }) die with Vigil: their process groups are killed.
+        await WithinAsync(Task.WhenAll(_units.Select(u => u.StopActionsAsync(TimeSpan.FromSeconds(4)))), TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         // Probes of the ended runs release what they hold (sd-notify's socket file) before Vigil is done.
         await WithinAsync(Task.WhenAll(_units.Select(u => u.ProbesDisposed)), Left() + TimeSpan.FromSeconds(1)).ConfigureAwait(false);
         // Output still in flight from the last runs reaches the files before they close: first what is still in the
@@ -230,6 +232,10 @@ public sealed class Supervisor : IAsyncDisposable
         await WithinAsync(Task.WhenAll(stopping.Select(u => u.OutputClosed)), OutputDrainBound).ConfigureAwait(false);
         await WithinAsync(Task.WhenAll(_units.Select(u => u.Log.DisposeAsync().AsTask())), TimeSpan.FromSeconds(1) + Left()).ConfigureAwait(false);
         Membership?.RemoveEmpty();
+        // Processes killed in the last moments (a probe's setsid'd grandchild, reparented to Vigil) may be zombies
+        // whose SIGCHLD sweep has not run yet: reap them now. Left to the exit, they would be handed to the next
+        // subreaper up (the shell, a test host) as zombies it never asked for.
+        OrphanReaper.Sweep();
         foreach (var ch in _eventSubscribers) ch.Writer.TryComplete();
     }
 

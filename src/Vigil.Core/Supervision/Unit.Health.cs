@@ -124,8 +124,26 @@ public sealed partial class Unit
         }
     }
 
+    // Action commands are not tied to the run or to the check that failed: `systemctl restart legacy` or a paging
+    // script must finish even though the unit is being restarted meanwhile. They are bounded by their own limit
+    // (the probe's timeout, at least 30 s) and by Vigil's life: shutdown cancels them, which kills each command's
+    // process group and descendants like an abandoned probe, so none outlives Vigil (DESIGN.md: no orphans).
+    private readonly CancellationTokenSource _actionsStop = new();
+    private readonly HashSet<Task> _actions = [];
+
     /// <summary>Runs a probe's <c>action: exec</c> command with the event in its environment, bounded like a probe.</summary>
-    private async Task RunHealthActionAsync(ProbeReport r, int pid)
+    private Task RunHealthActionAsync(ProbeReport r, int pid)
+    {
+        var running = RunActionAsync(r, pid);
+        lock (_actions)
+        {
+            if (!running.IsCompleted) _actions.Add(running);
+        }
+        _ = running.ContinueWith(t => { lock (_actions) _actions.Remove(t); }, TaskScheduler.Default);
+        return running;
+    }
+
+    private async Task RunActionAsync(ProbeReport r, int pid)
     {
         var env = new Dictionary<string, string?>
         {
@@ -134,8 +152,25 @@ public sealed partial class Unit
         };
         var limit = r.Probe.Timeout > TimeSpan.FromSeconds(30) ? r.Probe.Timeout : TimeSpan.FromSeconds(30);
         using var cts = new CancellationTokenSource(limit, _time);
-        var outcome = await CommandRunner.RunAsync(_launcher, r.Probe.ActionCommand, CommandResolver.WorkingDirectory(Spec), env, _time, cts.Token).ConfigureAwait(false);
-        Publish(new HealthActionRan(Now, Id, Name, pid, _snapshot.State, r.Probe.Name, string.Join(' ', r.Probe.ActionCommand), outcome));
+        CancellationTokenRegistration onShutdown;
+        try { onShutdown = _actionsStop.Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), cts); }
+        catch (ObjectDisposedException) { return; }
+        using (onShutdown)
+        {
+            var outcome = await CommandRunner.RunAsync(_launcher, r.Probe.ActionCommand, CommandResolver.WorkingDirectory(Spec), env, _time, cts.Token).ConfigureAwait(false);
+            Publish(new HealthActionRan(Now, Id, Name, pid, _snapshot.State, r.Probe.Name, string.Join(' ', r.Probe.ActionCommand), outcome));
+        }
+    }
+
+    /// <summary>At Vigil's shutdown: kills the action commands still running (each with its process group and
+    /// descendants) and waits for that, at most <paramref name="bound"/>.</summary>
+    internal async Task StopActionsAsync(TimeSpan bound)
+    {
+        _actionsStop.Cancel();
+        Task[] running;
+        lock (_actions) running = [.. _actions];
+        try { await Task.WhenAll(running).WaitAsync(bound).ConfigureAwait(false); }
+        catch (Exception) { /* an action that does not end in time is left; CommandRunner already sent SIGKILL */ }
     }
 }
 

@@ -75,6 +75,16 @@ public sealed class ResourceProbeConfigTests
     }
 
     [Fact]
+    public void Sd_notify_accepts_only_the_main_process_unless_notify_access_is_all()
+    {
+        Assert.Equal(NotifyAccess.Main, Assert.IsType<SdNotifyCheck>(Assert.Single(Probes("      - kind: sd-notify\n")).Check).Access);
+        Assert.Equal(NotifyAccess.Main, Assert.IsType<SdNotifyCheck>(Assert.Single(Probes("      - { kind: sd-notify, notifyAccess: main }\n")).Check).Access);
+        Assert.Equal(NotifyAccess.All, Assert.IsType<SdNotifyCheck>(Assert.Single(Probes("      - { kind: sd-notify, notifyAccess: all }\n")).Check).Access);
+        Assert.Equal(["vigil.yaml:5:28: processes[0].health[0].notifyAccess: expected main or all, got 'exec'"],
+            Errors("      - { kind: sd-notify, notifyAccess: exec }\n"));
+    }
+
+    [Fact]
     public void Bad_values_are_named_with_their_file_position_and_key() =>
         Assert.Equal(
             [

@@ -32,6 +32,30 @@ public sealed class ProbeRunnerTests
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
+    /// <summary>A check that honours its token and then needs a moment to clean up, as an exec probe kills its group.</summary>
+    private sealed class CleaningProbe : IProbe
+    {
+        public TaskCompletionSource Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource Cancelled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource MayFinish { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource CleanedUp { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async ValueTask<ProbeResult> CheckAsync(ProbeTarget target, CancellationToken cancel)
+        {
+            Started.TrySetResult();
+            try { await Task.Delay(Timeout.Infinite, cancel); }
+            catch (OperationCanceledException)
+            {
+                Cancelled.TrySetResult();
+                await MayFinish.Task;
+                CleanedUp.TrySetResult();
+            }
+            return ProbeResult.Fail("cancelled");
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
     private sealed class Harness : IAsyncDisposable
     {
         public FakeTimeProvider Time { get; } = new();
@@ -94,6 +118,23 @@ public sealed class ProbeRunnerTests
         {
             Name = name, Role = role, Period = S(period), FailureThreshold = fail, SuccessThreshold = pass, InitialDelay = S(initialDelay), Timeout = S(timeout),
         };
+
+    [Fact]
+    public async Task Stopping_the_runner_cancels_the_check_in_flight_and_ends_only_after_it_has_cleaned_up()
+    {
+        var h = new Harness();
+        var probe = new CleaningProbe();
+        h.Start((Spec("exec", timeout: 60), probe));
+        await probe.Started.Task.WaitAsync(Wait);
+        var disposing = h.DisposeAsync().AsTask();
+        // The stop itself cancels the check's token: the fake clock never reaches its deadline.
+        await probe.Cancelled.Task.WaitAsync(Wait);
+        Assert.False(disposing.IsCompleted, "the runner was disposed while its abandoned check was still cleaning up");
+        probe.MayFinish.TrySetResult();
+        await disposing.WaitAsync(Wait);
+        Assert.True(probe.CleanedUp.Task.IsCompleted);
+        Assert.Equal(TimeSpan.Zero, h.Time.Elapsed);
+    }
 
     [Fact]
     public async Task Liveness_fails_after_failureThreshold_consecutive_failures_and_a_pass_resets_the_count()

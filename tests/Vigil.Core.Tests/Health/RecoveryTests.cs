@@ -138,7 +138,8 @@ public sealed class RecoveryTests
         Assert.True(await Procs.Eventually(() => File.Exists(pidFile) && File.ReadAllText(pidFile).Trim().Length > 0));
         var pids = File.ReadAllText(pidFile).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse).ToList();
         Assert.Equal(2, pids.Count);
-        Assert.True(await Procs.Eventually(() => pids.All(p => !Procs.Alive(p)), TimeSpan.FromSeconds(5)), "the probe and its grandchild are gone");
+        Assert.True(await Procs.Eventually(() => pids.All(p => !Procs.Alive(p)), TimeSpan.FromSeconds(5)),
+            "the probe and its grandchild are gone: " + string.Join("; ", pids.Where(Procs.Alive).Select(p => File.ReadAllText($"/proc/{p}/stat"))));
         File.Delete(pidFile);
         await sup.StopAll();
         Assert.True(await Procs.Eventually(() => Procs.OurZombies().Count == 0, TimeSpan.FromSeconds(5)));

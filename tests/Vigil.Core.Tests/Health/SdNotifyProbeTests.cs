@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using Vigil.Health;
+using Vigil.Launching;
 using Vigil.Supervision;
 using Vigil.Tests.Support;
 using Xunit;
@@ -136,5 +138,150 @@ public sealed class SdNotifyProbeTests(ITestOutputHelper output)
         var bad = await rec.Event<Unhealthy>();
         Assert.Matches(@"^hung: no WATCHDOG=1 for 0?\.?\d+m?s$", bad.Why);
         Assert.InRange(output.Latency("sd-notify WATCHDOG_USEC", asked.Time, bad), TimeSpan.FromMilliseconds(300), TimeSpan.FromSeconds(4));
+    }
+
+    /// <summary>A fixture started by the test, outside any unit, with <paramref name="socket"/> as its NOTIFY_SOCKET: a
+    /// neighbour of the same user that found the address (as anyone can, in /proc/PID/environ).</summary>
+    private static async Task Neighbour(string socket, params string[] steps)
+    {
+        var psi = new ProcessStartInfo(Fixture.Path, steps) { UseShellExecute = false, RedirectStandardOutput = true };
+        psi.Environment["NOTIFY_SOCKET"] = socket;
+        using var p = Process.Start(psi)!;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await p.WaitForExitAsync(cts.Token);
+        Assert.Equal(0, p.ExitCode);
+    }
+
+    private static double Gauge(Unit unit, string name) => unit.Snapshot.Gauges.GetValueOrDefault(name);
+
+    private static string Gauges(Unit unit) => string.Join(", ", unit.Snapshot.Gauges.Select(g => $"{g.Key}={g.Value}"));
+
+    [Fact]
+    public async Task A_neighbour_outside_the_unit_is_ignored_while_the_main_process_is_heard()
+    {
+        var go = Path.Combine(Path.GetTempPath(), $"vigil-go-{Guid.NewGuid():N}");
+        try
+        {
+            await using var sup = new Supervisor();
+            using var rec = new Recorder(sup);
+            var unit = sup.Start(Fixture.Spec("neighboured", "env", "NOTIFY_SOCKET", "marker", "listening", "wait-file", go, "notify", "READY=1", "hang")
+                .WithSchedule(100).WithProbes(SdNotify(null, 100)));
+            var line = await rec.Line(l => l.Text.StartsWith("ENV NOTIFY_SOCKET="), "NOTIFY_SOCKET");
+            var main = await rec.Marker("listening");
+
+            await Neighbour(line.Text["ENV NOTIFY_SOCKET=".Length..], "notify", "WATCHDOG=trigger", "notify", "READY=1");
+            // Both were read and refused (a check counted them), so neither made it ready nor failed it.
+            Assert.True(await Procs.Eventually(() => Gauge(unit, "notify_refused") == 2), Gauges(unit));
+            Assert.False(unit.Snapshot.Ready);
+
+            var opened = DateTimeOffset.Now;
+            File.WriteAllText(go, ""); // now the main process sends READY=1
+            var ready = await rec.Event<ReadinessChanged>(r => r.Ready);
+            Assert.Equal("READY=1", ready.Detail);
+            Assert.Equal(main.Pid, ready.Pid);
+            Assert.True(ready.Time >= opened, "ready before the main process said so");
+            // A trigger taken from the neighbour would have failed the check that counted it, reported before this.
+            Assert.Empty(rec.Events.OfType<Unhealthy>());
+            Assert.Single(rec.Events.OfType<Spawned>());
+        }
+        finally { File.Delete(go); }
+    }
+
+    [Theory]
+    [InlineData(NotifyAccess.All)]
+    [InlineData(NotifyAccess.Main)]
+    public async Task A_child_of_the_main_process_is_heard_only_with_notify_access_all(NotifyAccess access)
+    {
+        await using var sup = new Supervisor();
+        using var rec = new Recorder(sup);
+        var unit = sup.Start(Fixture.Spec("family", "notify-child", "READY=1", "marker", "sent", "hang")
+            .WithProbes(ResourceProbeKit.Probe(new SdNotifyCheck(null) { Access = access }, 100) with { Timeout = TimeSpan.FromSeconds(30) }));
+        var sent = await rec.Marker("sent");
+        var child = await rec.Line(l => l.Text.StartsWith("NOTIFY-CHILD pid="), "the child's pid");
+        Assert.NotEqual(sent.Pid.ToString(), child.Text["NOTIFY-CHILD pid=".Length..]);
+        if (access == NotifyAccess.All)
+        {
+            var ready = await rec.Event<ReadinessChanged>(r => r.Ready);
+            Assert.Equal("READY=1", ready.Detail);
+            Assert.True(await Procs.Eventually(() => unit.Snapshot.Ready == true));
+            Assert.Equal(0, Gauge(unit, "notify_refused"));
+        }
+        else
+        {
+            Assert.True(await Procs.Eventually(() => Gauge(unit, "notify_refused") == 1), Gauges(unit));
+            Assert.False(unit.Snapshot.Ready);
+            Assert.DoesNotContain(rec.Events.OfType<ReadinessChanged>(), r => r.Ready);
+        }
+    }
+
+    [Fact]
+    public async Task A_flood_from_the_main_process_is_rate_limited_without_spinning_and_its_watchdog_pings_still_count()
+    {
+        await using var sup = new Supervisor();
+        using var rec = new Recorder(sup);
+        // While a thread floods STATUS= as fast as the socket takes it, the main thread pings every 100 ms for 4 s; the
+        // watchdog window is 1 s, so a few pings lost in a row would fail the unit.
+        var unit = sup.Start(Fixture.Spec("flooder", "notify", "READY=1", "notify-flood", "STATUS=flooding", "watchdog", "100", "40", "marker", "pinged", "hang")
+            .WithSchedule(100).WithProbes(SdNotify(TimeSpan.FromSeconds(1), 250)));
+        await rec.Exactly("FLOOD started");
+        long start = Stopwatch.GetTimestamp();
+        double cpuBefore = OwnCpuSeconds();
+        await rec.Marker("pinged", TimeSpan.FromSeconds(60));
+        double cpu = OwnCpuSeconds() - cpuBefore;
+        var wall = Stopwatch.GetElapsedTime(start);
+        output.WriteLine($"flood: {cpu:F2} s of CPU in {wall.TotalSeconds:F2} s ({cpu / wall.TotalSeconds:P0} of a core) for the whole test process; {Gauges(unit)}");
+        Assert.True(await Procs.Eventually(() => Gauge(unit, "notify_dropped") > 0), Gauges(unit));
+        Assert.Empty(rec.Events.OfType<Unhealthy>());
+        Assert.Single(rec.Events.OfType<Spawned>());
+        // Loose: reading every datagram of an unthrottled flood keeps a core busy; the limit reads a bounded batch per pause.
+        Assert.True(cpu < wall.TotalSeconds * 0.3, $"{cpu:F2} s of CPU in {wall.TotalSeconds:F2} s during the flood");
+    }
+
+    /// <summary>utime + stime of this process (Vigil runs in it) from /proc/self/stat.</summary>
+    private static double OwnCpuSeconds() =>
+        ProcFs.TryReadStat(Environment.ProcessId, out var st) ? (double)st.CpuTicks / ProcFs.ClockTicksPerSecond : throw new InvalidOperationException("no /proc/self/stat");
+
+    [Fact]
+    public async Task A_notify_folder_made_by_another_user_is_refused_and_the_vigil_executable_uses_a_fresh_private_one()
+    {
+        var runtime = Directory.CreateTempSubdirectory("vigil-xdg-");
+        var work = Directory.CreateTempSubdirectory("vigil-xdg-work-");
+        try
+        {
+            // The runtime folder lets anyone make folders in it; user nobody makes the one Vigil would use, open to all.
+            File.SetUnixFileMode(runtime.FullName, (UnixFileMode)0x1FF);
+            var theirs = Path.Combine(runtime.FullName, "vigil");
+            using (var mkdir = Process.Start(new ProcessStartInfo("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "mkdir", "-m", "777", theirs]))!)
+            {
+                await mkdir.WaitForExitAsync();
+                Assert.Equal(0, mkdir.ExitCode);
+            }
+            Assert.Equal($"it belongs to uid 65534, not to Vigil's euid {Native.geteuid()}", NotifyFolder.Refusal(theirs));
+            File.WriteAllText(Path.Combine(work.FullName, "vigil.yaml"), $$"""
+                processes:
+                  - name: notifier
+                    command: ["{{Fixture.Path}}", env, NOTIFY_SOCKET, notify, "READY=1", marker, up, hang]
+                    health: [ { kind: sd-notify } ]
+                """);
+            await using var vigil = VigilProcess.StartWith(work.FullName, new Dictionary<string, string?> { ["XDG_RUNTIME_DIR"] = runtime.FullName }, "run", "--attach-output");
+            var env = await vigil.WaitLine(l => l.Contains("ENV NOTIFY_SOCKET="), "NOTIFY_SOCKET");
+            var socket = env[(env.IndexOf("ENV NOTIFY_SOCKET=", StringComparison.Ordinal) + "ENV NOTIFY_SOCKET=".Length)..].Trim();
+            var fresh = Path.GetDirectoryName(socket)!;
+            Assert.Matches($@"^{System.Text.RegularExpressions.Regex.Escape(runtime.FullName)}/vigil-{Native.geteuid()}-\w{{6}}$", fresh);
+            Assert.Null(NotifyFolder.Refusal(fresh)); // Vigil's own, 0700, not a link
+            await vigil.WaitLine(l => l.Contains(" notifier#") && l.Contains(" ready: ") && l.EndsWith("READY=1"), "the unit ready through the fresh folder's socket");
+            Assert.True(await Procs.Eventually(() => vigil.Err.Any(l => l.StartsWith($"vigil: notifier: sd-notify: not using {theirs}: it belongs to uid 65534"))),
+                string.Join('\n', vigil.Err));
+            Assert.Empty(Directory.EnumerateFileSystemEntries(theirs)); // nothing of Vigil's went into their folder
+
+            vigil.Signal(15);
+            Assert.Equal(0, await vigil.WaitExit());
+            Assert.False(Directory.Exists(fresh), $"{fresh} outlived Vigil");
+        }
+        finally
+        {
+            runtime.Delete(recursive: true);
+            work.Delete(recursive: true);
+        }
     }
 }

@@ -11,6 +11,21 @@ public static class Procs
     public static List<int> OurZombies() =>
         ProcFs.All().Where(p => p.ParentPid == Environment.ProcessId && p.State == OsState.Zombie).Select(p => p.Pid).ToList();
 
+    /// <summary>Every process on the machine (not only ours: also those reparented to PID 1) whose argv is exactly
+    /// <paramref name="argv"/>, from /proc/*/cmdline.</summary>
+    public static List<int> WithArgv(params string[] argv) =>
+        ProcFs.All().Where(p => p.State is not (OsState.Zombie or OsState.Dead) && ProcFs.ReadCmdline(p.Pid).SequenceEqual(argv))
+            .Select(p => p.Pid).ToList();
+
+    /// <summary>A number for a <c>sleep</c> argv that no other test (or engineer) on the machine uses.</summary>
+    public static string UniqueSleep() => Random.Shared.Next(7_000_000, 7_999_999).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Cleanup after a failed leak test: SIGKILL to what it left (by PID, checked with its start time).</summary>
+    public static void KillAll(IEnumerable<int> pids)
+    {
+        foreach (var pid in pids) ProcessIdentity.Of(pid)?.Signal(9);
+    }
+
     /// <summary>Polls (with a timeout) until the condition holds; returns false on timeout.</summary>
     public static async Task<bool> Eventually(Func<bool> condition, TimeSpan? timeout = null)
     {

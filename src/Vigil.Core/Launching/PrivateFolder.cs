@@ -1,0 +1,23 @@
+namespace Vigil.Launching;
+
+/// <summary>
+/// The check before Vigil uses a folder someone else could have prepared (its runtime folder, the sd-notify folder),
+/// the way OpenSSH and systemd check theirs: lstat semantics (a symbolic link is refused, not followed), owned by
+/// Vigil's effective user, mode 0700.
+/// </summary>
+internal static class PrivateFolder
+{
+    public const uint Mode = 0x1C0; // 0700
+
+    /// <summary>Null when <paramref name="dir"/> is fit for use; else why not, in words.</summary>
+    public static string? Refusal(string dir)
+    {
+        int rc = Native.LStat(dir, out var st);
+        if (rc != 0) return $"cannot lstat it: {Native.Describe(rc)}";
+        if (st.Type != Native.S_IFDIR) return st.Type == Native.S_IFLNK ? "it is a symbolic link" : "it is not a folder";
+        uint euid = Native.geteuid();
+        if (st.Uid != euid) return $"it belongs to uid {st.Uid}, not to Vigil's euid {euid}";
+        if ((st.Mode & 0xFFFu) != Mode) return $"its mode is {Convert.ToString(st.Mode & 0xFFF, 8)}, not 700";
+        return null;
+    }
+}
