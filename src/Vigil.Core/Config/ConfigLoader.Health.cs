@@ -79,7 +79,13 @@ public static partial class ConfigLoader
             string? Str(string key) => values.TryGetValue(key, out var e) ? String(e.Value, e.Path, e.At) : null;
             ImmutableArray<string> Cmd(string key) => values.TryGetValue(key, out var e) ? Command(e.Value, e.Path, e.At) : [];
             TimeSpan? Dur(string key) => values.TryGetValue(key, out var e) ? Duration(e.Value, e.Path, e.At) : null;
-            void Missing(string key, string example) => Error(map.Start, Join(path, key), $"this {kind} probe needs {key}: {example}");
+            void Missing(string key, string example)
+            {
+                // A key that was given but refused (a NUL byte, a wrong type) has its own error already.
+                var keyPath = Join(path, key);
+                if (!_errors.Skip(errorsBefore).Any(e => e.KeyPath == keyPath || e.KeyPath.StartsWith(keyPath + "[", StringComparison.Ordinal)))
+                    Error(map.Start, Join(path, key), $"this {kind} probe needs {key}: {example}");
+            }
             Uri? Url(string key)
             {
                 if (Str(key) is not { } text) return null;
@@ -121,11 +127,7 @@ public static partial class ConfigLoader
                     break;
                 case "memory":
                     if (!values.TryGetValue("max", out var mx)) { Missing("max", "2GB"); break; }
-                    if (Scalar(mx.Value, mx.Path, mx.At, Sizes.Expected) is { } size)
-                    {
-                        if (Sizes.TryParse(size, out var bytes)) check = new MemoryCheck(bytes);
-                        else Error(mx.At, mx.Path, $"expected {Sizes.Expected}, got '{size}'");
-                    }
+                    if (Size(mx.Value, mx.Path, mx.At) is { } bytes) check = new MemoryCheck(bytes);
                     break;
                 case "cpu":
                     double? Pct(string key) => values.TryGetValue(key, out var e) ? Percent(e.Value, e.Path, e.At) : null;

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
+using System.Numerics;
 using System.Text.RegularExpressions;
 using Vigil.Launching;
 using Vigil.Specs;
@@ -97,7 +98,7 @@ public static partial class ConfigLoader
             {
                 var at = Pos.From(e.Start);
                 var what = YamlPositionPrefix().Replace(e.Message, "");
-                _errors.Add(new ConfigError(file, at.Line, at.Column, "", $"not valid YAML or JSON: {what}"));
+                _errors.Add(new ConfigError(file, at.Line, at.Column, "", e is YamlLimitException ? what : $"not valid YAML or JSON: {what}"));
                 Throw();
             }
 
@@ -193,7 +194,7 @@ public static partial class ConfigLoader
         private ProcessSpec MapProcess(YMapping map, string path)
         {
             var spec = new ProcessSpec();
-            bool commandGiven = false;
+            bool commandGiven = false, scriptRefused = false;
             foreach (var (key, keyPath, at, v) in Entries(map, path, ProcessKeys, ProcessKeysNotYet))
             {
                 switch (key)
@@ -207,6 +208,7 @@ public static partial class ConfigLoader
                         break;
                     case "script":
                         spec = spec with { Script = String(v, keyPath, at) };
+                        scriptRefused = spec.Script is null && v is not YScalar { IsNull: true };   // its error is reported
                         break;
                     case "args":
                         spec = spec with { Args = StringList(v, keyPath, at) ?? [] };
@@ -237,7 +239,7 @@ public static partial class ConfigLoader
                 }
             }
 
-            if (!commandGiven && string.IsNullOrEmpty(spec.Script))
+            if (!commandGiven && !scriptRefused && string.IsNullOrEmpty(spec.Script))
             {
                 // elife: with neither, the entry point is "main" of package.json in the working folder.
                 var dir = spec.Cwd ?? baseDir;
@@ -272,6 +274,7 @@ public static partial class ConfigLoader
                 case YScalar { IsNull: true }:
                     return [];
                 case YScalar s:
+                    if (!NoNul(s, path, at)) return [];
                     if (!CommandLine.TrySplit(s.Value, out var words, out var error))
                     {
                         Error(at, path, error!);
@@ -312,7 +315,8 @@ public static partial class ConfigLoader
                     Error(ks.Start, keyPath, "duplicate variable");
                     continue;
                 }
-                if (value is YScalar s) env[ks.Value] = s.IsNull ? null : s.Value;
+                if (!NoNul(ks, keyPath, ks.Start)) continue;
+                if (value is YScalar s) { if (NoNul(s, keyPath, ks.Start)) env[ks.Value] = s.IsNull ? null : s.Value; }
                 else Error(ks.Start, keyPath, $"expected a string, number, true/false, or null to remove the variable, got {value.Describe()}");
             }
             return env.ToImmutable();
@@ -424,19 +428,12 @@ public static partial class ConfigLoader
                     case "prefix": spec = spec with { Prefix = Bool(v, keyPath, at) ?? spec.Prefix }; break;
                     case "stripAnsi": spec = spec with { StripAnsi = Bool(v, keyPath, at) ?? spec.StripAnsi }; break;
                     case "maxSize":
-                        if (Scalar(v, keyPath, at, Sizes.Expected) is { } size)
-                        {
-                            if (Sizes.TryParse(size, out var bytes)) spec = spec with { MaxSize = bytes };
-                            else Error(at, keyPath, $"expected {Sizes.Expected}, got '{size}'");
-                        }
+                        if (Size(v, keyPath, at) is { } bytes) spec = spec with { MaxSize = bytes };
                         break;
                     case "keep": spec = spec with { Keep = Int(v, keyPath, at) ?? spec.Keep }; break;
                     case "maxLine":
-                        if (Scalar(v, keyPath, at, Sizes.Expected) is { } ml)
-                        {
-                            if (Sizes.TryParse(ml, out var mlBytes) && mlBytes <= int.MaxValue) spec = spec with { MaxLine = (int)mlBytes };
-                            else Error(at, keyPath, $"expected {Sizes.Expected}, got '{ml}'");
-                        }
+                        // Past int (2 GiB) it cannot be a MaxLine; LogSpec.Validate names the real bound (16MB) for both.
+                        if (Size(v, keyPath, at) is { } ml) spec = spec with { MaxLine = (int)Math.Min(ml, Limits.MaxLineBytes + 1L) };
                         break;
                     case "ringLines": spec = spec with { RingLines = Int(v, keyPath, at) ?? spec.RingLines }; break;
                 }
@@ -479,7 +476,7 @@ public static partial class ConfigLoader
 
         private string? Scalar(YNode v, string path, Pos at, string expected)
         {
-            if (v is YScalar s) return s.IsNull ? null : s.Value;
+            if (v is YScalar s) return s.IsNull || !NoNul(s, path, at) ? null : s.Value;
             Error(at, path, $"expected {expected}, got {v.Describe()}");
             return null;
         }
@@ -498,10 +495,19 @@ public static partial class ConfigLoader
             for (int i = 0; i < seq.Items.Count; i++)
             {
                 var item = seq.Items[i];
-                if (item is YScalar { IsNull: false } s) list.Add(s.Value);
+                if (item is YScalar { IsNull: false } s) { if (NoNul(s, Index(path, i), item.Start)) list.Add(s.Value); }
                 else Error(item.Start, Index(path, i), $"expected a string, got {item.Describe()}");
             }
             return list.Count == seq.Items.Count ? list.MoveToImmutable() : null;
+        }
+
+        /// <summary>False (after reporting it) when the scalar holds a NUL byte: every value ends up in a path, an argv,
+        /// the environment or a message, and C strings would cut it there (Path.GetFullPath throws on it).</summary>
+        private bool NoNul(YScalar s, string path, Pos at)
+        {
+            if (!Limits.HasNul(s.Value)) return true;
+            Error(at, path, Limits.NulMessage);
+            return false;
         }
 
         private bool? Bool(YNode v, string path, Pos at)
@@ -518,8 +524,9 @@ public static partial class ConfigLoader
             if (v is YScalar { IsNull: true } && !listItem) return null;   // `key: ~` keeps the default; a null list item is an error
             if (v is YScalar { IsNull: false } s)
             {
+                if (!NoNul(s, path, at)) return null;
                 if (Durations.TryParse(s.Value, out var d)) return d;
-                Error(at, path, $"expected {Durations.Expected}, got '{s.Value}'");
+                Error(at, path, Durations.TooLong(s.Value) ? $"'{s.Value}' is too long a duration (at most {Durations.MaxText})" : $"expected {Durations.Expected}, got '{s.Value}'");
                 return null;
             }
             Error(at, path, $"expected {Durations.Expected}, got {v.Describe()}");
@@ -530,7 +537,18 @@ public static partial class ConfigLoader
         {
             if (Scalar(v, path, at, "a whole number") is not { } text) return null;
             if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n)) return n;
-            Error(at, path, $"expected a whole number, got '{text}'");
+            // A whole number past int is out of every numeric key's range; say so rather than "expected a whole number".
+            Error(at, path, BigInteger.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _)
+                ? $"{text} is out of range (at most {int.MaxValue:N0}; the key's own bound is lower)"
+                : $"expected a whole number, got '{text}'");
+            return null;
+        }
+
+        private long? Size(YNode v, string path, Pos at)
+        {
+            if (Scalar(v, path, at, Sizes.Expected) is not { } text) return null;
+            if (Sizes.TryParse(text, out var bytes)) return bytes;
+            Error(at, path, Sizes.TooLarge(text) ? $"'{text}' is too large a size (at most {Sizes.MaxText})" : $"expected {Sizes.Expected}, got '{text}'");
             return null;
         }
 
