@@ -49,6 +49,6 @@ public static class Limits
     }
 
     /// <summary>"must be at most 24d (the longest a timer can wait)" when <paramref name="d"/> is past <see cref="MaxTimerWait"/>.</summary>
-    internal static string? TimerWait(TimeSpan d, string key) =>
+    public static string? TimerWait(TimeSpan d, string key) =>
         d > MaxTimerWait ? $"{key}: must be at most 24d (the longest a timer can wait), got {Durations.Format(d)}" : null;
 }
