@@ -65,7 +65,7 @@ public static partial class ConfigLoader
                     if (kind is not null && !ProbeKinds.Contains(kind))
                     {
                         var near = Suggestions.Nearest(kind, ProbeKinds);
-                        Error(ks.Start, kindPath, $"unknown probe kind '{kind}'" + (near is not null ? $"; did you mean '{near}'?" : $" (expected one of: {string.Join(", ", ProbeKinds)})"));
+                        Error(ks.Start, kindPath, $"unknown probe kind {Show(kind)}" + (near is not null ? $"; did you mean '{near}'?" : $" (expected one of: {string.Join(", ", ProbeKinds)})"));
                         return null;
                     }
                 }
@@ -90,7 +90,7 @@ public static partial class ConfigLoader
             {
                 if (Str(key) is not { } text) return null;
                 if (Uri.TryCreate(text, UriKind.Absolute, out var u) && u.Scheme is "http" or "https") return u;
-                Error(values[key].At, values[key].Path, $"expected an http:// or https:// URL, got '{text}'");
+                Error(values[key].At, values[key].Path, $"expected an http:// or https:// URL, got {Show(text)}");
                 return null;
             }
 
@@ -112,7 +112,7 @@ public static partial class ConfigLoader
                     if (Str("address") is not { } address) { Missing("address", "127.0.0.1:5432"); break; }
                     int colon = address.LastIndexOf(':');
                     if (colon <= 0 || !int.TryParse(address[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port))
-                        Error(values["address"].At, values["address"].Path, $"expected host:port, got '{address}'");
+                        Error(values["address"].At, values["address"].Path, $"expected host:port, got {Show(address)}");
                     else check = new TcpCheck(address[..colon].Trim('[', ']'), port);
                     break;
                 case "heartbeat-file":
@@ -198,7 +198,7 @@ public static partial class ConfigLoader
                 case "http":
                     var text = String(v, p, at);
                     if (text is null) return null;
-                    if (!Uri.TryCreate(text, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https")) { Error(at, p, $"expected an http:// or https:// URL, got '{text}'"); return null; }
+                    if (!Uri.TryCreate(text, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https")) { Error(at, p, $"expected an http:// or https:// URL, got {Show(text)}"); return null; }
                     if (Str("json") is not { Length: > 0 } field) { Error(at, Join(path, "json"), "an http progress source needs json: the numeric field to read (e.g. stats.processed)"); return null; }
                     return new ProgressCheck(new ProgressSource.HttpJson(url, field));
                 default:
@@ -222,7 +222,7 @@ public static partial class ConfigLoader
                 if (parts.Length == 1) return (lo, lo);
                 if (int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var hi)) return (lo, hi);
             }
-            Error(at, path, $"expected {expected}, got '{text}'");
+            Error(at, path, $"expected {expected}, got {Show(text)}");
             return null;
         }
 
@@ -231,7 +231,7 @@ public static partial class ConfigLoader
             const string expected = "a percentage of one core like 95% (100% = one full core)";
             if (Scalar(v, path, at, expected) is not { } text) return null;
             if (double.TryParse(text.TrimEnd().TrimEnd('%'), NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && double.IsFinite(n) && n >= 0) return n;
-            Error(at, path, $"expected {expected}, got '{text}'");
+            Error(at, path, $"expected {expected}, got {Show(text)}");
             return null;
         }
 

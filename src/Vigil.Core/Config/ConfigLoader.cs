@@ -98,7 +98,7 @@ public static partial class ConfigLoader
             {
                 var at = Pos.From(e.Start);
                 var what = YamlPositionPrefix().Replace(e.Message, "");
-                _errors.Add(new ConfigError(file, at.Line, at.Column, "", e is YamlLimitException ? what : $"not valid YAML or JSON: {what}"));
+                Error(at, "", e is YamlLimitException ? what : $"not valid YAML or JSON: {what}");
                 Throw();
             }
 
@@ -129,7 +129,13 @@ public static partial class ConfigLoader
                 throw new ConfigException([.. _errors.OrderBy(e => e.Line).ThenBy(e => e.Column)]);
         }
 
-        private void Error(Pos at, string keyPath, string message) => _errors.Add(new ConfigError(file, at.Line, at.Column, keyPath, message));
+        private void Error(Pos at, string keyPath, string message) =>
+            // A key can be any quoted string: keep the error on one line whatever it holds.
+            _errors.Add(new ConfigError(file, at.Line, at.Column, OneLine(keyPath), OneLine(message)));
+
+        private static string OneLine(string s) => s.AsSpan().IndexOfAny("\n\r\0") < 0 ? s : s.Replace("\n", "\\n").Replace("\r", "\\r").Replace("\0", "\\0");
+
+        private static string Show(string value) => YScalar.Show(value);
 
         private static string Join(string path, string key) => path.Length == 0 ? key : path + "." + key;
 
@@ -451,7 +457,7 @@ public static partial class ConfigLoader
                     case "signal":
                         if (Scalar(v, keyPath, at, "a signal like TERM, SIGTERM or 15") is not { } text) break;
                         if (Signals.TryParse(text, out var signal)) spec = spec with { Signal = signal };
-                        else Error(at, keyPath, $"expected a signal like TERM, SIGTERM or a number 1-64, got '{text}'");
+                        else Error(at, keyPath, $"expected a signal like TERM, SIGTERM or a number 1-64, got {Show(text)}");
                         break;
                     case "timeout":
                         if (Duration(v, keyPath, at) is { } timeout) spec = spec with { Timeout = timeout };
@@ -515,7 +521,7 @@ public static partial class ConfigLoader
             if (Scalar(v, path, at, "true or false") is not { } text) return null;
             if (text.Equals("true", StringComparison.OrdinalIgnoreCase)) return true;
             if (text.Equals("false", StringComparison.OrdinalIgnoreCase)) return false;
-            Error(at, path, $"expected true or false, got '{text}'");
+            Error(at, path, $"expected true or false, got {Show(text)}");
             return null;
         }
 
@@ -526,7 +532,7 @@ public static partial class ConfigLoader
             {
                 if (!NoNul(s, path, at)) return null;
                 if (Durations.TryParse(s.Value, out var d)) return d;
-                Error(at, path, Durations.TooLong(s.Value) ? $"'{s.Value}' is too long a duration (at most {Durations.MaxText})" : $"expected {Durations.Expected}, got '{s.Value}'");
+                Error(at, path, Durations.TooLong(s.Value) ? $"{Show(s.Value)} is too long a duration (at most {Durations.MaxText})" : $"expected {Durations.Expected}, got {Show(s.Value)}");
                 return null;
             }
             Error(at, path, $"expected {Durations.Expected}, got {v.Describe()}");
@@ -540,7 +546,7 @@ public static partial class ConfigLoader
             // A whole number past int is out of every numeric key's range; say so rather than "expected a whole number".
             Error(at, path, BigInteger.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _)
                 ? $"{text} is out of range (at most {int.MaxValue:N0}; the key's own bound is lower)"
-                : $"expected a whole number, got '{text}'");
+                : $"expected a whole number, got {Show(text)}");
             return null;
         }
 
@@ -548,7 +554,7 @@ public static partial class ConfigLoader
         {
             if (Scalar(v, path, at, Sizes.Expected) is not { } text) return null;
             if (Sizes.TryParse(text, out var bytes)) return bytes;
-            Error(at, path, Sizes.TooLarge(text) ? $"'{text}' is too large a size (at most {Sizes.MaxText})" : $"expected {Sizes.Expected}, got '{text}'");
+            Error(at, path, Sizes.TooLarge(text) ? $"{Show(text)} is too large a size (at most {Sizes.MaxText})" : $"expected {Sizes.Expected}, got {Show(text)}");
             return null;
         }
 
@@ -556,7 +562,7 @@ public static partial class ConfigLoader
         {
             if (Scalar(v, path, at, "a number") is not { } text) return null;
             if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && double.IsFinite(n)) return n;
-            Error(at, path, $"expected a number, got '{text}'");
+            Error(at, path, $"expected a number, got {Show(text)}");
             return null;
         }
 
@@ -566,7 +572,7 @@ public static partial class ConfigLoader
             if (Scalar(v, path, at, expected) is not { } text) return null;
             foreach (var (name, value) in options)
                 if (string.Equals(name, text.Trim(), StringComparison.OrdinalIgnoreCase)) return value;
-            Error(at, path, $"expected {expected}, got '{text}'");
+            Error(at, path, $"expected {expected}, got {Show(text)}");
             return null;
         }
     }

@@ -37,7 +37,26 @@ internal sealed class YScalar(Pos start, string value, bool plain, bool tagged) 
     /// <summary>YAML's null: a plain, untagged <c>~</c>, <c>null</c> (any of the core schema's spellings) or nothing at all.</summary>
     public bool IsNull { get; } = plain && !tagged && value is "" or "~" or "null" or "Null" or "NULL";
 
-    public override string Describe() => IsNull ? "nothing" : $"'{Value}'";
+    public override string Describe() => IsNull ? "nothing" : Show(Value);
+
+    /// <summary>A value quoted for a one-line message: control characters escaped (a newline would split the error
+    /// list, which is one error per line), and at most 80 characters (a block scalar can be a whole file).</summary>
+    public static string Show(string value)
+    {
+        const int max = 80;
+        var sb = new System.Text.StringBuilder("'");
+        foreach (var c in value.Length > max ? value[..max] : value)
+            sb.Append(c switch
+            {
+                '\n' => "\\n",
+                '\t' => "\\t",
+                '\r' => "\\r",
+                '\0' => "\\0",
+                _ when char.IsControl(c) => $"\\u{(int)c:x4}",
+                _ => c.ToString(),
+            });
+        return sb.Append(value.Length > max ? "…'" : "'").ToString();
+    }
 }
 
 internal sealed class YSequence(Pos start, List<YNode> items) : YNode(start)

@@ -33,7 +33,7 @@ public class BadInputTests
     [InlineData("command: x\n    args: [\"-\\0\"]", "3:12: processes[0].args[0]")]
     [InlineData("script: \"app\\0.js\"", "2:5: processes[0].script")]
     [InlineData("command: x\n    cwd: \"/tmp/a\\0b\"", "3:5: processes[0].cwd")]
-    [InlineData("command: x\n    env: { \"K\\0EY\": v }", "3:12: processes[0].env.K\0EY")]
+    [InlineData("command: x\n    env: { \"K\\0EY\": v }", "3:12: processes[0].env.K\\0EY")]
     [InlineData("command: x\n    env: { KEY: \"v\\0\" }", "3:12: processes[0].env.KEY")]
     [InlineData("command: x\n    log: { file: \"/var/log/a\\0b\" }", "3:12: processes[0].log.file")]
     [InlineData("command: x\n    log: { out: \"o\\0\", err: e }", "3:12: processes[0].log.out")]
@@ -47,6 +47,20 @@ public class BadInputTests
     [InlineData("command: x\n    stop: { timeout: \"1\\0s\" }", "3:13: processes[0].stop.timeout")]
     public void A_NUL_byte_is_a_config_error_at_its_key(string process, string where) =>
         Assert.Equal($"vigil.yaml:{where}: {Nul}", Error($"processes:\n  - {process}\n"));
+
+    [Fact]
+    public void Errors_stay_on_one_line_and_quote_at_most_80_characters_of_a_value()
+    {
+        // Found by the fuzzer: a block scalar or a quoted key with newlines split the one-error-per-line message.
+        var errors = Errors("processes:\n  - command: x\n    stop: { signal: \"TE\\nRM\" }\n    \"a\\nb\": 1\n    detach: |\n      " + new string('y', 200) + "\n      z\n");
+        Assert.Equal(
+            [
+                "vigil.yaml:3:13: processes[0].stop.signal: expected a signal like TERM, SIGTERM or a number 1-64, got 'TE\\nRM'",
+                "vigil.yaml:4:5: processes[0].a\\nb: unknown key (expected one of: name, command, script, args, cwd, env, detach, restart, stop, log, health)",
+                $"vigil.yaml:5:5: processes[0].detach: expected true or false, got '{new string('y', 80)}…'",
+            ],
+            errors);
+    }
 
     [Fact]
     public void A_NUL_byte_in_the_tether_section_is_a_config_error() =>
