@@ -26,7 +26,7 @@ public class ConfigLoaderTests
 
     // ---- valid files ----
 
-    private const string FullYaml = """
+    internal const string FullYaml = """
         # every key this version knows
         processes:
           - name: worker
@@ -51,7 +51,7 @@ public class ConfigLoaderTests
               signal: 9
         """;
 
-    private const string FullJson = """
+    internal const string FullJson = """
         {
           "processes": [
             {
