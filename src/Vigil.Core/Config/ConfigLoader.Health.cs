@@ -54,7 +54,7 @@ public static partial class ConfigLoader
 
         private ProbeSpec? Probe(YMapping map, string path)
         {
-            int errorsBefore = _errors.Count;
+            int errorsBefore = _errorCount;
             // The kind decides which other keys exist, so read it first.
             string? kind = null;
             foreach (var (k, val) in map.Entries)
@@ -169,7 +169,7 @@ public static partial class ConfigLoader
                 spec = spec with { Period = DefaultStallPeriod(spec.Timeout) };
             // Validated here, at the probe's own position and index: a probe with errors is left out of the list, so
             // the process's validation would otherwise name the wrong index (and repeat what a key already reported).
-            if (_errors.Count > errorsBefore) return null;
+            if (_errorCount > errorsBefore) return null;
             return Problems(spec.Validate("").Select(p => p.TrimStart('.')), path, map.Start) > 0 ? null : spec;
         }
 

@@ -85,6 +85,16 @@ public static partial class ConfigLoader
     private sealed partial class Mapper(string file, string baseDir)
     {
         private readonly List<ConfigError> _errors = [];
+
+        /// <summary>Errors kept for the message. A file of garbage (or a fuzzer's) can hold an error every few bytes:
+        /// past this many, the rest are only counted, so the work and memory stay small and the output readable.</summary>
+        internal const int MaxErrors = 100;
+
+        /// <summary>Every error found, kept or not.</summary>
+        private int _errorCount;
+        private Pos _firstDropped;
+
+        private bool ErrorsFull => _errors.Count >= MaxErrors;
         private readonly Dictionary<string, Pos> _keyPositions = new(StringComparer.Ordinal);
 
         public VigilConfig Map(string text, string sourcePath)
@@ -125,13 +135,24 @@ public static partial class ConfigLoader
 
         private void Throw()
         {
-            if (_errors.Count > 0)
-                throw new ConfigException([.. _errors.OrderBy(e => e.Line).ThenBy(e => e.Column)]);
+            if (_errors.Count == 0) return;
+            var sorted = _errors.OrderBy(e => e.Line).ThenBy(e => e.Column).ToList();
+            if (_errorCount > _errors.Count)
+                sorted.Add(new ConfigError(file, _firstDropped.Line, _firstDropped.Column, "",
+                    string.Create(CultureInfo.InvariantCulture, $"... and {_errorCount - _errors.Count:N0} more errors (only the first {MaxErrors} are listed)")));
+            throw new ConfigException(sorted);
         }
 
-        private void Error(Pos at, string keyPath, string message) =>
+        private void Error(Pos at, string keyPath, string message)
+        {
+            if (_errorCount++ == MaxErrors) _firstDropped = at;
+            if (ErrorsFull) return;
             // A key can be any quoted string: keep the error on one line whatever it holds.
-            _errors.Add(new ConfigError(file, at.Line, at.Column, OneLine(keyPath), OneLine(message)));
+            _errors.Add(new ConfigError(file, at.Line, at.Column, OneLine(Shorten(keyPath)), OneLine(message)));
+        }
+
+        /// <summary>A key path cut to 200 characters: a key can be as long as the file.</summary>
+        private static string Shorten(string keyPath) => keyPath.Length <= 200 ? keyPath : keyPath[..200] + "…";
 
         private static string OneLine(string s) => s.AsSpan().IndexOfAny("\n\r\0") < 0 ? s : s.Replace("\n", "\\n").Replace("\r", "\\r").Replace("\0", "\\0");
 
@@ -169,7 +190,7 @@ public static partial class ConfigLoader
                 else if (notYet is not null && notYet.Contains(key))
                     Error(ks.Start, keyPath, "not supported yet by this version of Vigil");
                 else
-                    Error(ks.Start, keyPath, UnknownKey(key, [.. known, .. notYet ?? []]));
+                    Error(ks.Start, keyPath, ErrorsFull ? "" : UnknownKey(key, [.. known, .. notYet ?? []]));   // a suggestion costs a distance per known key
             }
         }
 

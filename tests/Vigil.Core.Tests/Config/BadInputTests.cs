@@ -63,6 +63,35 @@ public class BadInputTests
     }
 
     [Fact]
+    public void Past_100_errors_the_rest_are_only_counted()
+    {
+        // 300 processes with an unknown key each: a garbage file can hold an error every few bytes (found by the fuzzer:
+        // 400 bytes allocated per byte of input, mostly error messages and key suggestions).
+        var text = "processes:\n" + string.Concat(Enumerable.Range(0, 300).Select(i => $"  - {{ command: x, comand{i}: y }}\n"));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var errors = Errors(text);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(101, errors.Length);
+        Assert.Equal("vigil.yaml:2:19: processes[0].comand0: unknown key; did you mean 'command'?", errors[0]);
+        Assert.Equal("vigil.yaml:102:19: ... and 200 more errors (only the first 100 are listed)", errors[^1]);
+        Assert.True(allocated < 4 << 20, $"allocated {allocated:N0} bytes");
+    }
+
+    [Fact]
+    public void A_key_as_long_as_the_file_costs_little_and_is_shortened_in_the_error()
+    {
+        // Found by the fuzzer: "did you mean" built a key length × known key length matrix per known key (43 MB for a
+        // 160 KB key), and the key path repeated the whole key.
+        var key = "c" + new string('[', 160_000);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var errors = Errors($"processes:\n  - command: x\n    ? {key}\n");
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal($"vigil.yaml:3:7: processes[0].{key[..(200 - "processes[0].".Length)]}…: unknown key (expected one of: name, command, script, args, cwd, env, detach, restart, stop, log, health)",
+            Assert.Single(errors));
+        Assert.True(allocated < 8 << 20, $"allocated {allocated:N0} bytes");
+    }
+
+    [Fact]
     public void A_NUL_byte_in_the_tether_section_is_a_config_error() =>
         Assert.Equal($"vigil.yaml:1:11: tether.host: {Nul}", Error("tether: { host: \"b\\0\" }\nprocesses: [{ command: x }]\n"));
 
