@@ -25,8 +25,10 @@ public static class FuzzHarness
     /// <summary>Default seed: CI runs the same inputs every time.</summary>
     public const ulong DefaultSeed = 0x5EED_0010;
 
-    /// <summary>Most one input may allocate (on the decoding thread).</summary>
-    public const long AllocationCap = 64L << 20;
+    /// <summary>Most one input may allocate (on the decoding thread): 64 MB, or FUZZ_ALLOC_CAP bytes (to look for
+    /// inputs that allocate more than they should, below the cap that fails CI).</summary>
+    public static readonly long AllocationCap =
+        Environment.GetEnvironmentVariable("FUZZ_ALLOC_CAP") is { Length: > 0 } c ? long.Parse(c, CultureInfo.InvariantCulture) : 64L << 20;
 
     /// <summary>Longest one input may take. Inputs take micro- to milliseconds; the margin is for a loaded CI machine.</summary>
     public static readonly TimeSpan InputTimeout = TimeSpan.FromSeconds(10);
@@ -69,7 +71,7 @@ public static class FuzzHarness
             {
                 { TimedOut: true } => $"no outcome within {InputTimeout.TotalSeconds}s (a hang?)",
                 { Thrown: { } e } => $"threw {e.GetType().Name}: {e.Message}\n{e.StackTrace}",
-                { Allocated: > AllocationCap } => $"allocated {r.Allocated:N0} bytes (cap {AllocationCap:N0})",
+                { Allocated: var a } when a > AllocationCap => $"allocated {r.Allocated:N0} bytes (cap {AllocationCap:N0})",
                 _ => null,
             };
             if (problem is not null)
@@ -93,7 +95,7 @@ public static class FuzzHarness
         {
             { TimedOut: true } => $"no outcome within {InputTimeout.TotalSeconds}s",
             { Thrown: { } e } => $"threw {e.GetType().Name}: {e.Message}\n{e.StackTrace}",
-            { Allocated: > AllocationCap } => $"allocated {r.Allocated:N0} bytes (cap {AllocationCap:N0})",
+            { Allocated: var a } when a > AllocationCap => $"allocated {r.Allocated:N0} bytes (cap {AllocationCap:N0})",
             _ => null,
         };
     }
@@ -185,7 +187,8 @@ public static class FuzzHarness
 }
 
 /// <summary>Structure-aware mutation of valid inputs: bit flips, interesting bytes, truncation, deletion, duplication,
-/// splicing with another input, insertion of tokens of the format (big numbers, aliases, nesting, length fields).</summary>
+/// long repetition, splicing with another input, insertion of tokens of the format (big numbers, aliases, nesting,
+/// length fields).</summary>
 public static class Mutations
 {
     static readonly byte[] Interesting = [0x00, 0x01, 0x7F, 0x80, 0xFF, 0xC1, (byte)'\n', (byte)' ', (byte)':', (byte)'-', (byte)'[', (byte)'{', (byte)'&', (byte)'*', (byte)'"', (byte)'\\', (byte)'\t', (byte)'%', (byte)'!'];
@@ -208,7 +211,7 @@ public static class Mutations
         int Pos(int extra = 0) => b.Count + extra == 0 ? 0 : (int)(Next() % (uint)(b.Count + extra));
         for (int m = 0; m < count; m++)
         {
-            switch (Next() % 9)
+            switch (Next() % 10)
             {
                 case 0 when b.Count > 0: { int p = Pos(); b[p] ^= (byte)(1 << (int)(Next() % 8)); break; }
                 case 1 when b.Count > 0: b[Pos()] = Interesting[Next() % (uint)Interesting.Length]; break;
@@ -218,6 +221,18 @@ public static class Mutations
                 case 5 when other.Length > 0: { int p = Pos(1), q = (int)(Next() % (uint)other.Length); b.RemoveRange(p, b.Count - p); b.AddRange(other.AsSpan(q).ToArray()); break; }
                 case 6: b.InsertRange(Pos(1), tokens[Next() % (uint)tokens.Length]); break;
                 case 7: b.InsertRange(Pos(1), nest((int)(Next() % 200) + 1)); break;
+                case 8 when b.Count > 0:
+                {
+                    // A piece repeated up to 3,000 times (inputs up to ~200 KB): work that grows faster than the input
+                    // shows up against the deadline and the allocation cap.
+                    int p = Pos();
+                    var piece = b.GetRange(p, (int)Math.Min(Next() % 64 + 1, (uint)(b.Count - p)));
+                    int times = (int)(Next() % 3000) + 2;
+                    var repeated = new List<byte>(piece.Count * times);
+                    for (int i = 0; i < times; i++) repeated.AddRange(piece);
+                    b.InsertRange(Pos(1), repeated);
+                    break;
+                }
                 default: b.InsertRange(Pos(1), Encoding.ASCII.GetBytes(BigNumbers[Next() % (uint)BigNumbers.Length])); break;
             }
         }
