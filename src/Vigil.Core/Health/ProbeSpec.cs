@@ -250,6 +250,12 @@ public sealed record TetherCheck(string? AgentId) : ProbeCheck
     public override int DefaultFailureThreshold => 1;
     /// <summary>The role Vigil pings as (processPinger, like the Tether Process Pinger).</summary>
     public string Role { get; init; } = "processPinger";
+    public override IEnumerable<string> Validate()
+    {
+        // Both become MQTT topic levels, and MQTT strings cannot hold U+0000 (MQTT 3.1.1 §1.5.3).
+        if (Limits.HasNul(AgentId)) yield return $"agentId: {Limits.NulMessage}";
+        if (Limits.HasNul(Role)) yield return $"pingRole: {Limits.NulMessage}";
+    }
 }
 
 /// <summary>A library probe: any <see cref="IProbe"/> factory (created anew for each run).</summary>

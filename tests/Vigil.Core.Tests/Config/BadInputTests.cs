@@ -115,6 +115,8 @@ public class BadInputTests
         // Env is a hash map: compare in a fixed order.
         Assert.Equal(expected.Order(StringComparer.Ordinal), spec.Validate().Order(StringComparer.Ordinal));
         Assert.Equal($"script: {Nul}", Assert.Single(new ProcessSpec { Script = "a\0.js" }.Validate()));
+        Assert.Equal($"health[0].agentId: {Nul}", Assert.Single(new ProcessSpec { Command = ["x"], Health = [new ProbeSpec(new TetherCheck("a\0"))] }.Validate()));
+        Assert.Equal($"health[0].url: {Nul}", Assert.Single(new ProcessSpec { Command = ["x"], Health = [new ProbeSpec(new HttpCheck(new Uri("http://127.0.0.1/a\0")))] }.Validate()));
     }
 
     // ---- numeric bounds ----
