@@ -193,7 +193,7 @@ public static unsafe class Launcher
             if (denied is null && AccessErrno(candidate, F_OK) == Native.EACCES) denied = candidate;
         }
         if (denied is not null)
-            return new(null, new SpawnFailure(SpawnErrorKind.PermissionDenied, $"cannot execute '{argv0}': permission denied for {denied} (found in PATH, but a folder on the way is not searchable by uid {Native.geteuid()})"));
+            return new(null, new SpawnFailure(SpawnErrorKind.PermissionDenied, $"cannot execute '{argv0}': permission denied for {denied} (a folder on the way is not searchable by uid {Native.geteuid()}, so it may be there; no other PATH entry has it)"));
         return new(null, new SpawnFailure(SpawnErrorKind.NotFound, $"cannot execute '{argv0}': command not found in PATH ({pathVar})"));
     }
 
