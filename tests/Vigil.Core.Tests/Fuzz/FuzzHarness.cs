@@ -187,7 +187,7 @@ public static class FuzzHarness
 }
 
 /// <summary>Structure-aware mutation of valid inputs: bit flips, interesting bytes, truncation, deletion, duplication,
-/// long repetition, splicing with another input, insertion of tokens of the format (big numbers, aliases, nesting,
+/// repetition, splicing with another input, insertion of tokens of the format (big numbers, aliases, nesting,
 /// length fields).</summary>
 public static class Mutations
 {
@@ -223,11 +223,13 @@ public static class Mutations
                 case 7: b.InsertRange(Pos(1), nest((int)(Next() % 200) + 1)); break;
                 case 8 when b.Count > 0:
                 {
-                    // A piece repeated up to 3,000 times (inputs up to ~200 KB): work that grows faster than the input
-                    // shows up against the deadline and the allocation cap.
+                    // A piece repeated up to 1,000 times (inputs up to ~70 KB): work that grows faster than the input
+                    // shows up against the deadline and the allocation cap. Not longer: the loader allocates up to
+                    // ~300 bytes per byte of input in linear work (YAML events, the tree, specs), and 64 MB at 70 KB
+                    // is then a clear sign of more than linear growth.
                     int p = Pos();
                     var piece = b.GetRange(p, (int)Math.Min(Next() % 64 + 1, (uint)(b.Count - p)));
-                    int times = (int)(Next() % 3000) + 2;
+                    int times = (int)(Next() % 1000) + 2;
                     var repeated = new List<byte>(piece.Count * times);
                     for (int i = 0; i < times; i++) repeated.AddRange(piece);
                     b.InsertRange(Pos(1), repeated);
