@@ -102,6 +102,17 @@ public class BadInputTests
         Assert.Equal(("output-stall#1", "output-stall#40000"), (health[0].Name, health[^1].Name));
     }
 
+    [Theory]
+    [InlineData(1024)]
+    [InlineData(2048)]
+    public async Task A_directive_line_ending_the_file_at_a_buffer_boundary_does_not_hang_the_parser(int length)
+    {
+        // Found by the fuzzer: YamlDotNet 16.3 loops when a `%` line runs to the end of input at a multiple of 1024.
+        var load = Task.Run(() => Error("%A" + new string(' ', length - 2)));
+        Assert.Same(load, await Task.WhenAny(load, Task.Delay(TimeSpan.FromSeconds(10))));
+        Assert.Equal("vigil.yaml:1:1: processes: no processes to run", await load);
+    }
+
     [Fact]
     public void A_NUL_byte_in_the_tether_section_is_a_config_error() =>
         Assert.Equal($"vigil.yaml:1:11: tether.host: {Nul}", Error("tether: { host: \"b\\0\" }\nprocesses: [{ command: x }]\n"));
