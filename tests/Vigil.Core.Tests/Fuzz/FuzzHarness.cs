@@ -187,7 +187,7 @@ public static class FuzzHarness
 }
 
 /// <summary>Structure-aware mutation of valid inputs: bit flips, interesting bytes, truncation, deletion, duplication,
-/// repetition, splicing with another input, insertion of tokens of the format (big numbers, aliases, nesting,
+/// repetition, cutting or padding to a buffer boundary, splicing with another input, insertion of tokens of the format (big numbers, aliases, nesting,
 /// length fields).</summary>
 public static class Mutations
 {
@@ -211,7 +211,7 @@ public static class Mutations
         int Pos(int extra = 0) => b.Count + extra == 0 ? 0 : (int)(Next() % (uint)(b.Count + extra));
         for (int m = 0; m < count; m++)
         {
-            switch (Next() % 10)
+            switch (Next() % 11)
             {
                 case 0 when b.Count > 0: { int p = Pos(); b[p] ^= (byte)(1 << (int)(Next() % 8)); break; }
                 case 1 when b.Count > 0: b[Pos()] = Interesting[Next() % (uint)Interesting.Length]; break;
@@ -233,6 +233,14 @@ public static class Mutations
                     var repeated = new List<byte>(piece.Count * times);
                     for (int i = 0; i < times; i++) repeated.AddRange(piece);
                     b.InsertRange(Pos(1), repeated);
+                    break;
+                }
+                case 9 when b.Count > 0:
+                {
+                    // Cut or pad to a multiple of 1 KiB, where readers' buffers end (a YamlDotNet hang hid there).
+                    int size = (int)(Next() % 4 + 1) * 1024;
+                    if (b.Count > size) b.RemoveRange(size, b.Count - size);
+                    else b.AddRange(Enumerable.Repeat(b[(int)(Next() % (uint)b.Count)], size - b.Count));
                     break;
                 }
                 default: b.InsertRange(Pos(1), Encoding.ASCII.GetBytes(BigNumbers[Next() % (uint)BigNumbers.Length])); break;
