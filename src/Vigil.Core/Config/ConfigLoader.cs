@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
+using System.Numerics;
 using System.Text.RegularExpressions;
 using Vigil.Launching;
 using Vigil.Specs;
@@ -84,6 +85,16 @@ public static partial class ConfigLoader
     private sealed partial class Mapper(string file, string baseDir)
     {
         private readonly List<ConfigError> _errors = [];
+
+        /// <summary>Errors kept for the message. A file of garbage (or a fuzzer's) can hold an error every few bytes:
+        /// past this many, the rest are only counted, so the work and memory stay small and the output readable.</summary>
+        internal const int MaxErrors = 100;
+
+        /// <summary>Every error found, kept or not.</summary>
+        private int _errorCount;
+        private Pos _firstDropped;
+
+        private bool ErrorsFull => _errors.Count >= MaxErrors;
         private readonly Dictionary<string, Pos> _keyPositions = new(StringComparer.Ordinal);
 
         public VigilConfig Map(string text, string sourcePath)
@@ -97,7 +108,7 @@ public static partial class ConfigLoader
             {
                 var at = Pos.From(e.Start);
                 var what = YamlPositionPrefix().Replace(e.Message, "");
-                _errors.Add(new ConfigError(file, at.Line, at.Column, "", $"not valid YAML or JSON: {what}"));
+                Error(at, "", e is YamlLimitException ? what : $"not valid YAML or JSON: {what}");
                 Throw();
             }
 
@@ -124,11 +135,28 @@ public static partial class ConfigLoader
 
         private void Throw()
         {
-            if (_errors.Count > 0)
-                throw new ConfigException([.. _errors.OrderBy(e => e.Line).ThenBy(e => e.Column)]);
+            if (_errors.Count == 0) return;
+            var sorted = _errors.OrderBy(e => e.Line).ThenBy(e => e.Column).ToList();
+            if (_errorCount > _errors.Count)
+                sorted.Add(new ConfigError(file, _firstDropped.Line, _firstDropped.Column, "",
+                    string.Create(CultureInfo.InvariantCulture, $"... and {_errorCount - _errors.Count:N0} more errors (only the first {MaxErrors} are listed)")));
+            throw new ConfigException(sorted);
         }
 
-        private void Error(Pos at, string keyPath, string message) => _errors.Add(new ConfigError(file, at.Line, at.Column, keyPath, message));
+        private void Error(Pos at, string keyPath, string message)
+        {
+            if (_errorCount++ == MaxErrors) _firstDropped = at;
+            if (ErrorsFull) return;
+            // A key can be any quoted string: keep the error on one line whatever it holds.
+            _errors.Add(new ConfigError(file, at.Line, at.Column, OneLine(Shorten(keyPath)), OneLine(message)));
+        }
+
+        /// <summary>A key path cut to 200 characters: a key can be as long as the file.</summary>
+        private static string Shorten(string keyPath) => keyPath.Length <= 200 ? keyPath : keyPath[..200] + "…";
+
+        private static string OneLine(string s) => s.AsSpan().IndexOfAny("\n\r\0") < 0 ? s : s.Replace("\n", "\\n").Replace("\r", "\\r").Replace("\0", "\\0");
+
+        private static string Show(string value) => YScalar.Show(value);
 
         private static string Join(string path, string key) => path.Length == 0 ? key : path + "." + key;
 
@@ -162,7 +190,7 @@ public static partial class ConfigLoader
                 else if (notYet is not null && notYet.Contains(key))
                     Error(ks.Start, keyPath, "not supported yet by this version of Vigil");
                 else
-                    Error(ks.Start, keyPath, UnknownKey(key, [.. known, .. notYet ?? []]));
+                    Error(ks.Start, keyPath, ErrorsFull ? "" : UnknownKey(key, [.. known, .. notYet ?? []]));   // a suggestion costs a distance per known key
             }
         }
 
@@ -193,7 +221,7 @@ public static partial class ConfigLoader
         private ProcessSpec MapProcess(YMapping map, string path)
         {
             var spec = new ProcessSpec();
-            bool commandGiven = false;
+            bool commandGiven = false, scriptRefused = false;
             foreach (var (key, keyPath, at, v) in Entries(map, path, ProcessKeys, ProcessKeysNotYet))
             {
                 switch (key)
@@ -207,6 +235,7 @@ public static partial class ConfigLoader
                         break;
                     case "script":
                         spec = spec with { Script = String(v, keyPath, at) };
+                        scriptRefused = spec.Script is null && v is not YScalar { IsNull: true };   // its error is reported
                         break;
                     case "args":
                         spec = spec with { Args = StringList(v, keyPath, at) ?? [] };
@@ -237,7 +266,7 @@ public static partial class ConfigLoader
                 }
             }
 
-            if (!commandGiven && string.IsNullOrEmpty(spec.Script))
+            if (!commandGiven && !scriptRefused && string.IsNullOrEmpty(spec.Script))
             {
                 // elife: with neither, the entry point is "main" of package.json in the working folder.
                 var dir = spec.Cwd ?? baseDir;
@@ -272,6 +301,7 @@ public static partial class ConfigLoader
                 case YScalar { IsNull: true }:
                     return [];
                 case YScalar s:
+                    if (!NoNul(s, path, at)) return [];
                     if (!CommandLine.TrySplit(s.Value, out var words, out var error))
                     {
                         Error(at, path, error!);
@@ -312,7 +342,8 @@ public static partial class ConfigLoader
                     Error(ks.Start, keyPath, "duplicate variable");
                     continue;
                 }
-                if (value is YScalar s) env[ks.Value] = s.IsNull ? null : s.Value;
+                if (!NoNul(ks, keyPath, ks.Start)) continue;
+                if (value is YScalar s) { if (NoNul(s, keyPath, ks.Start)) env[ks.Value] = s.IsNull ? null : s.Value; }
                 else Error(ks.Start, keyPath, $"expected a string, number, true/false, or null to remove the variable, got {value.Describe()}");
             }
             return env.ToImmutable();
@@ -424,19 +455,12 @@ public static partial class ConfigLoader
                     case "prefix": spec = spec with { Prefix = Bool(v, keyPath, at) ?? spec.Prefix }; break;
                     case "stripAnsi": spec = spec with { StripAnsi = Bool(v, keyPath, at) ?? spec.StripAnsi }; break;
                     case "maxSize":
-                        if (Scalar(v, keyPath, at, Sizes.Expected) is { } size)
-                        {
-                            if (Sizes.TryParse(size, out var bytes)) spec = spec with { MaxSize = bytes };
-                            else Error(at, keyPath, $"expected {Sizes.Expected}, got '{size}'");
-                        }
+                        if (Size(v, keyPath, at) is { } bytes) spec = spec with { MaxSize = bytes };
                         break;
                     case "keep": spec = spec with { Keep = Int(v, keyPath, at) ?? spec.Keep }; break;
                     case "maxLine":
-                        if (Scalar(v, keyPath, at, Sizes.Expected) is { } ml)
-                        {
-                            if (Sizes.TryParse(ml, out var mlBytes) && mlBytes <= int.MaxValue) spec = spec with { MaxLine = (int)mlBytes };
-                            else Error(at, keyPath, $"expected {Sizes.Expected}, got '{ml}'");
-                        }
+                        // Past int (2 GiB) it cannot be a MaxLine; LogSpec.Validate names the real bound (16MB) for both.
+                        if (Size(v, keyPath, at) is { } ml) spec = spec with { MaxLine = (int)Math.Min(ml, Limits.MaxLineBytes + 1L) };
                         break;
                     case "ringLines": spec = spec with { RingLines = Int(v, keyPath, at) ?? spec.RingLines }; break;
                 }
@@ -454,7 +478,7 @@ public static partial class ConfigLoader
                     case "signal":
                         if (Scalar(v, keyPath, at, "a signal like TERM, SIGTERM or 15") is not { } text) break;
                         if (Signals.TryParse(text, out var signal)) spec = spec with { Signal = signal };
-                        else Error(at, keyPath, $"expected a signal like TERM, SIGTERM or a number 1-64, got '{text}'");
+                        else Error(at, keyPath, $"expected a signal like TERM, SIGTERM or a number 1-64, got {Show(text)}");
                         break;
                     case "timeout":
                         if (Duration(v, keyPath, at) is { } timeout) spec = spec with { Timeout = timeout };
@@ -479,7 +503,7 @@ public static partial class ConfigLoader
 
         private string? Scalar(YNode v, string path, Pos at, string expected)
         {
-            if (v is YScalar s) return s.IsNull ? null : s.Value;
+            if (v is YScalar s) return s.IsNull || !NoNul(s, path, at) ? null : s.Value;
             Error(at, path, $"expected {expected}, got {v.Describe()}");
             return null;
         }
@@ -498,10 +522,19 @@ public static partial class ConfigLoader
             for (int i = 0; i < seq.Items.Count; i++)
             {
                 var item = seq.Items[i];
-                if (item is YScalar { IsNull: false } s) list.Add(s.Value);
+                if (item is YScalar { IsNull: false } s) { if (NoNul(s, Index(path, i), item.Start)) list.Add(s.Value); }
                 else Error(item.Start, Index(path, i), $"expected a string, got {item.Describe()}");
             }
             return list.Count == seq.Items.Count ? list.MoveToImmutable() : null;
+        }
+
+        /// <summary>False (after reporting it) when the scalar holds a NUL byte: every value ends up in a path, an argv,
+        /// the environment or a message, and C strings would cut it there (Path.GetFullPath throws on it).</summary>
+        private bool NoNul(YScalar s, string path, Pos at)
+        {
+            if (!Limits.HasNul(s.Value)) return true;
+            Error(at, path, Limits.NulMessage);
+            return false;
         }
 
         private bool? Bool(YNode v, string path, Pos at)
@@ -509,7 +542,7 @@ public static partial class ConfigLoader
             if (Scalar(v, path, at, "true or false") is not { } text) return null;
             if (text.Equals("true", StringComparison.OrdinalIgnoreCase)) return true;
             if (text.Equals("false", StringComparison.OrdinalIgnoreCase)) return false;
-            Error(at, path, $"expected true or false, got '{text}'");
+            Error(at, path, $"expected true or false, got {Show(text)}");
             return null;
         }
 
@@ -518,8 +551,9 @@ public static partial class ConfigLoader
             if (v is YScalar { IsNull: true } && !listItem) return null;   // `key: ~` keeps the default; a null list item is an error
             if (v is YScalar { IsNull: false } s)
             {
+                if (!NoNul(s, path, at)) return null;
                 if (Durations.TryParse(s.Value, out var d)) return d;
-                Error(at, path, $"expected {Durations.Expected}, got '{s.Value}'");
+                Error(at, path, Durations.TooLong(s.Value) ? $"{Show(s.Value)} is too long a duration (at most {Durations.MaxText})" : $"expected {Durations.Expected}, got {Show(s.Value)}");
                 return null;
             }
             Error(at, path, $"expected {Durations.Expected}, got {v.Describe()}");
@@ -530,7 +564,18 @@ public static partial class ConfigLoader
         {
             if (Scalar(v, path, at, "a whole number") is not { } text) return null;
             if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n)) return n;
-            Error(at, path, $"expected a whole number, got '{text}'");
+            // A whole number past int is out of every numeric key's range; say so rather than "expected a whole number".
+            Error(at, path, BigInteger.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _)
+                ? $"{text} is out of range (at most {int.MaxValue:N0}; the key's own bound is lower)"
+                : $"expected a whole number, got {Show(text)}");
+            return null;
+        }
+
+        private long? Size(YNode v, string path, Pos at)
+        {
+            if (Scalar(v, path, at, Sizes.Expected) is not { } text) return null;
+            if (Sizes.TryParse(text, out var bytes)) return bytes;
+            Error(at, path, Sizes.TooLarge(text) ? $"{Show(text)} is too large a size (at most {Sizes.MaxText})" : $"expected {Sizes.Expected}, got {Show(text)}");
             return null;
         }
 
@@ -538,7 +583,7 @@ public static partial class ConfigLoader
         {
             if (Scalar(v, path, at, "a number") is not { } text) return null;
             if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && double.IsFinite(n)) return n;
-            Error(at, path, $"expected a number, got '{text}'");
+            Error(at, path, $"expected a number, got {Show(text)}");
             return null;
         }
 
@@ -548,7 +593,7 @@ public static partial class ConfigLoader
             if (Scalar(v, path, at, expected) is not { } text) return null;
             foreach (var (name, value) in options)
                 if (string.Equals(name, text.Trim(), StringComparison.OrdinalIgnoreCase)) return value;
-            Error(at, path, $"expected {expected}, got '{text}'");
+            Error(at, path, $"expected {expected}, got {Show(text)}");
             return null;
         }
     }

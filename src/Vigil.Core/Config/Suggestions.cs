@@ -9,10 +9,15 @@ public static class Suggestions
     {
         string? best = null;
         int bestDistance = int.MaxValue;
+        var lower = key.ToLowerInvariant();
         foreach (var candidate in known)
         {
-            int d = EditDistance(key.ToLowerInvariant(), candidate.ToLowerInvariant());
-            if (d <= Math.Max(2, candidate.Length / 3) && d < candidate.Length && d < bestDistance) (best, bestDistance) = (candidate, d);
+            int allowed = Math.Max(2, candidate.Length / 3);
+            // The distance is at least the difference in length: skip what cannot qualify, so a key of 100 KB (a
+            // fuzzer's, or a broken file's) costs no 100 KB × length matrix per known key.
+            if (Math.Abs(lower.Length - candidate.Length) > allowed) continue;
+            int d = EditDistance(lower, candidate.ToLowerInvariant());
+            if (d <= allowed && d < candidate.Length && d < bestDistance) (best, bestDistance) = (candidate, d);
         }
         return best;
     }

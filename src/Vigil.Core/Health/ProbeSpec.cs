@@ -62,6 +62,12 @@ public sealed record ProbeSpec(ProbeCheck Check)
         if (InitialDelay < TimeSpan.Zero) yield return $"{path}.initialDelay: must not be negative";
         if (FailureThreshold < 1) yield return $"{path}.failureThreshold: must be at least 1";
         if (SuccessThreshold < 1) yield return $"{path}.successThreshold: must be at least 1";
+        if (FailureThreshold > Limits.MaxThreshold) yield return $"{path}.failureThreshold: must be at most {Limits.MaxThreshold:N0}";
+        if (SuccessThreshold > Limits.MaxThreshold) yield return $"{path}.successThreshold: must be at most {Limits.MaxThreshold:N0}";
+        foreach (var (d, key) in new[] { (Period, "period"), (Timeout, "timeout"), (InitialDelay, "initialDelay") })
+            // sd-notify's timeout defaults to its watchdog, whose own check already names the key the user wrote.
+            if (!(key == "timeout" && Check is SdNotifyCheck { Watchdog: { } w } && w == d) && Limits.TimerWait(d, $"{path}.{key}") is { } e) yield return e;
+        foreach (var e in Limits.NulIn(ActionCommand, $"{path}.action.exec")) yield return e;
         if (Role == ProbeRole.Startup && SuccessThreshold != 1) yield return $"{path}.successThreshold: must be 1 for a startup probe (as in Kubernetes)";
         if (Action == ProbeAction.Exec && ActionCommand.IsDefaultOrEmpty) yield return $"{path}.action: exec needs a command: action: {{ exec: [cmd, args…] }}";
         foreach (var e in Check.Validate()) yield return $"{path}.{e}";
@@ -101,6 +107,7 @@ public sealed record ExecCheck(ImmutableArray<string> Command) : ProbeCheck
     public override IEnumerable<string> Validate()
     {
         if (Command.IsDefaultOrEmpty || string.IsNullOrWhiteSpace(Command[0])) yield return "command: an exec probe needs a command";
+        foreach (var e in Limits.NulIn(Command, "command")) yield return e;
     }
 }
 
@@ -115,6 +122,8 @@ public sealed record HttpCheck(Uri Url) : ProbeCheck
     public override IEnumerable<string> Validate()
     {
         if (Url.Scheme is not ("http" or "https")) yield return $"url: expected an http:// or https:// URL, got '{Url}'";
+        if (Limits.HasNul(Url.OriginalString)) yield return $"url: {Limits.NulMessage}";
+        if (Limits.HasNul(BodyContains)) yield return $"body: {Limits.NulMessage}";
         if (StatusMin < 100 || StatusMax > 599 || StatusMin > StatusMax) yield return $"status: expected a range within 100-599, got {StatusMin}-{StatusMax}";
     }
 }
@@ -126,6 +135,7 @@ public sealed record TcpCheck(string Host, int Port) : ProbeCheck
     public override IEnumerable<string> Validate()
     {
         if (string.IsNullOrWhiteSpace(Host)) yield return "address: the host is empty";
+        if (Limits.HasNul(Host)) yield return $"address: {Limits.NulMessage}";
         if (Port is < 1 or > 65535) yield return $"address: port {Port} is outside 1-65535";
     }
 }
@@ -134,6 +144,10 @@ public sealed record TcpCheck(string Host, int Port) : ProbeCheck
 public sealed record HeartbeatFileCheck(string Path) : StallCheck
 {
     public override string Kind => "heartbeat-file";
+    public override IEnumerable<string> Validate()
+    {
+        if (Limits.HasNul(Path)) yield return $"path: {Limits.NulMessage}";
+    }
 }
 
 /// <summary><c>output-stall</c>: a new stdout or stderr line must arrive within the timeout.</summary>
@@ -148,6 +162,19 @@ public sealed record ProgressCheck(ProgressSource Source) : StallCheck
     public override string Kind => "progress";
     public override TimeSpan DefaultTimeout => TimeSpan.FromMinutes(5);
     public override TimeSpan DefaultPeriod => TimeSpan.FromSeconds(30);
+    public override IEnumerable<string> Validate()
+    {
+        var problem = Source switch
+        {
+            ProgressSource.Exec e => Limits.NulIn(e.Command, "exec").FirstOrDefault(),
+            ProgressSource.FileSize f when Limits.HasNul(f.Path) => $"file: {Limits.NulMessage}",
+            ProgressSource.FileLines l when Limits.HasNul(l.Path) => $"lines: {Limits.NulMessage}",
+            ProgressSource.HttpJson h when Limits.HasNul(h.Url.OriginalString) || Limits.HasNul(h.Field) => $"http: {Limits.NulMessage}",
+            ProgressSource.Sql q when Limits.HasNul(q.Connection) || Limits.HasNul(q.Query) => $"sql: {Limits.NulMessage}",
+            _ => null,
+        };
+        if (problem is not null) yield return problem;
+    }
 }
 
 /// <summary>Where a progress probe reads its number.</summary>
@@ -192,7 +219,10 @@ public sealed record CpuCheck(double? MaxPercent, double? MinPercent, TimeSpan W
     {
         if (MaxPercent is null && MinPercent is null) yield return "max/min: give max (e.g. 95%) or min (e.g. 1%) or both";
         if (MaxPercent is <= 0 || MinPercent is < 0) yield return "max/min: must be positive percentages";
+        if (MaxPercent > Limits.MaxCpuPercent || MinPercent > Limits.MaxCpuPercent)
+            yield return $"max/min: must be at most {Limits.MaxCpuPercent:0}% (1024 cores)";
         if (Window <= TimeSpan.Zero) yield return "window: must be more than 0";
+        if (Limits.TimerWait(Window, "window") is { } w) yield return w;
     }
 }
 
@@ -216,6 +246,11 @@ public sealed record SdNotifyCheck(TimeSpan? Watchdog) : StallCheck
     public NotifyAccess Access { get; init; } = NotifyAccess.Main;
     public override TimeSpan DefaultPeriod => Watchdog is { } w && w < TimeSpan.FromSeconds(4) ? w / 4 : TimeSpan.FromSeconds(1);
     public override TimeSpan DefaultTimeout => Watchdog ?? TimeSpan.FromSeconds(30);
+    public override IEnumerable<string> Validate()
+    {
+        if (Watchdog is { } w && w <= TimeSpan.Zero) yield return "watchdog: must be more than 0";
+        if (Watchdog is { } x && Limits.TimerWait(x, "watchdog") is { } e) yield return e;
+    }
 }
 
 /// <summary><c>tether</c>: ping/pong over MQTT (implemented in Vigil.Tether; the broker is the top-level <c>tether:</c> section).</summary>
@@ -234,6 +269,10 @@ public sealed record TetherCheck(string? AgentId) : ProbeCheck
     public override IEnumerable<string> Validate()
     {
         if (Grace < TimeSpan.Zero) yield return "grace: must not be negative";
+        if (Limits.TimerWait(Grace, "grace") is { } tooLong) yield return tooLong;
+        // Both become MQTT topic levels, and MQTT strings cannot hold U+0000 (MQTT 3.1.1 §1.5.3).
+        if (Limits.HasNul(AgentId)) yield return $"agentId: {Limits.NulMessage}";
+        if (Limits.HasNul(Role)) yield return $"pingRole: {Limits.NulMessage}";
     }
 }
 

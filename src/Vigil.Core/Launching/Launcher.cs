@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Vigil.Specs;
 
 namespace Vigil.Launching;
 
@@ -22,7 +23,7 @@ namespace Vigil.Launching;
 // and ignored dispositions survive exec) and an empty mask.
 public static unsafe class Launcher
 {
-    private const int X_OK = 1;
+    private const int X_OK = 1, F_OK = 0, ENOTDIR = 20;
 
     /// <summary>Starts a process. Never throws for problems with the request itself: those come back as a <see cref="SpawnFailure"/>.</summary>
     public static SpawnResult Spawn(LaunchRequest req)
@@ -30,8 +31,7 @@ public static unsafe class Launcher
         if (req.Argv.Count == 0 || string.IsNullOrEmpty(req.Argv[0]))
             return new SpawnFailure(SpawnErrorKind.NotFound, "empty command");
         var cwd = req.WorkingDirectory;
-        if (!Directory.Exists(cwd))
-            return new SpawnFailure(SpawnErrorKind.BadWorkingDirectory, $"working directory '{cwd}' does not exist");
+        if (CheckWorkingDirectory(cwd) is { } badCwd) return badCwd;
         var envPath = FindEnv(req.Environment, "PATH") ?? "/usr/local/bin:/usr/bin:/bin";
         var resolved = ResolveExecutable(req.Argv[0], cwd, envPath);
         if (resolved.Failure is { } f) return f;
@@ -166,22 +166,61 @@ public static unsafe class Launcher
 
     internal readonly record struct Resolution(string? Path, SpawnFailure? Failure);
 
+    /// <summary>Why the child could not chdir to <paramref name="cwd"/>, from the errno of access(2) on it: a folder
+    /// inside one we may not search (0700 of another user) is "permission denied", not "does not exist", which is
+    /// all Directory.Exists can say.</summary>
+    internal static SpawnFailure? CheckWorkingDirectory(string cwd)
+    {
+        if (Limits.HasNul(cwd)) return new(SpawnErrorKind.BadWorkingDirectory, $"working directory '{cwd.Replace("\0", "\\0")}': {Limits.NulMessage}");
+        // X_OK on a folder is search permission, which chdir needs.
+        int errno = AccessErrno(cwd, X_OK);
+        return errno switch
+        {
+            0 when Directory.Exists(cwd) => null,
+            0 or ENOTDIR => new(SpawnErrorKind.BadWorkingDirectory, $"working directory '{cwd}' is not a folder"),
+            Native.EACCES => new(SpawnErrorKind.PermissionDenied, $"working directory '{cwd}': permission denied (it, or a folder on the way, is not searchable by uid {Native.geteuid()})"),
+            Native.ENOENT => new(SpawnErrorKind.BadWorkingDirectory, $"working directory '{cwd}' does not exist"),
+            _ => new(SpawnErrorKind.BadWorkingDirectory, $"working directory '{cwd}': {Native.Describe(errno)}"),
+        };
+    }
+
+    /// <summary>0 when access(2) allows <paramref name="mode"/> on <paramref name="path"/>, else its errno.</summary>
+    private static int AccessErrno(string path, int mode)
+    {
+        byte* p = Native.Utf8Z(path);
+        try { return Native.access(p, mode) == 0 ? 0 : Native.Errno; }
+        finally { NativeMemory.Free(p); }
+    }
+
     /// <summary>Finds the file exec would run, so a failure can say what was looked for and where.</summary>
     internal static Resolution ResolveExecutable(string argv0, string cwd, string pathVar)
     {
+        if (Limits.HasNul(argv0))
+            return new(null, new SpawnFailure(SpawnErrorKind.NotFound, $"cannot execute '{argv0.Replace("\0", "\\0")}': the program name {Limits.NulMessage}"));
         if (argv0.Contains('/'))
         {
             var full = Path.GetFullPath(argv0, cwd);
             if (!File.Exists(full))
-                return new(null, new SpawnFailure(Directory.Exists(full) ? SpawnErrorKind.PermissionDenied : SpawnErrorKind.NotFound,
-                    Directory.Exists(full) ? $"cannot execute '{argv0}': {full} is a directory" : $"cannot execute '{argv0}': {full} does not exist"));
+            {
+                if (Directory.Exists(full))
+                    return new(null, new SpawnFailure(SpawnErrorKind.PermissionDenied, $"cannot execute '{argv0}': {full} is a directory"));
+                // File.Exists is false as well when a folder on the way may not be searched (stat fails with EACCES).
+                return new(null, AccessErrno(full, F_OK) == Native.EACCES
+                    ? new SpawnFailure(SpawnErrorKind.PermissionDenied, $"cannot execute '{argv0}': permission denied for {full} (a folder on the way is not searchable by uid {Native.geteuid()})")
+                    : new SpawnFailure(SpawnErrorKind.NotFound, $"cannot execute '{argv0}': {full} does not exist"));
+            }
             return CheckExecutable(argv0, full);
         }
+        string? denied = null;
         foreach (var dir in pathVar.Split(':'))
         {
             var candidate = Path.Combine(dir.Length == 0 ? cwd : Path.GetFullPath(dir, cwd), argv0);
             if (File.Exists(candidate)) return CheckExecutable(argv0, candidate);
+            // As execvp(3): a candidate we may not reach makes the final error EACCES, not ENOENT.
+            if (denied is null && AccessErrno(candidate, F_OK) == Native.EACCES) denied = candidate;
         }
+        if (denied is not null)
+            return new(null, new SpawnFailure(SpawnErrorKind.PermissionDenied, $"cannot execute '{argv0}': permission denied for {denied} (a folder on the way is not searchable by uid {Native.geteuid()}, so it may be there; no other PATH entry has it)"));
         return new(null, new SpawnFailure(SpawnErrorKind.NotFound, $"cannot execute '{argv0}': command not found in PATH ({pathVar})"));
     }
 

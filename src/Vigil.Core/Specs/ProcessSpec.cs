@@ -53,8 +53,15 @@ public sealed record ProcessSpec
         if (hasCommand && hasScript) errors.Add("command/script: give either command or script, not both");
         if (hasCommand && string.IsNullOrWhiteSpace(Command[0])) errors.Add("command: the first element (the program) is empty");
         if (Name is { Length: 0 }) errors.Add("name: must not be empty (leave it out for an unnamed unit)");
-        foreach (var k in Env.Keys)
-            if (k.Length == 0 || k.Contains('=') || k.Contains('\0')) errors.Add($"env: '{k}' is not a valid variable name");
+        errors.AddRange(Limits.NulIn(Command, "command"));
+        errors.AddRange(Limits.NulIn(Args, "args"));
+        if (Limits.HasNul(Script)) errors.Add($"script: {Limits.NulMessage}");
+        if (Limits.HasNul(Cwd)) errors.Add($"cwd: {Limits.NulMessage}");
+        foreach (var (k, v) in Env)
+        {
+            if (k.Length == 0 || k.Contains('=') || k.Contains('\0')) errors.Add($"env: '{k.Replace("\0", "\\0")}' is not a valid variable name");
+            else if (Limits.HasNul(v)) errors.Add($"env.{k}: {Limits.NulMessage}");
+        }
         errors.AddRange(Restart.Validate());
         errors.AddRange(Stop.Validate());
         if (Log is not null) errors.AddRange(Log.Validate());
@@ -74,6 +81,7 @@ public sealed record BackoffSpec(TimeSpan Initial, double Multiplier, TimeSpan M
     {
         if (Initial < TimeSpan.Zero) yield return "restart.backoff.initial: must not be negative";
         if (!(Multiplier >= 1) || double.IsInfinity(Multiplier)) yield return "restart.backoff.multiplier: must be a number ≥ 1";
+        else if (Multiplier > Limits.MaxBackoffMultiplier) yield return $"restart.backoff.multiplier: must be at most {Limits.MaxBackoffMultiplier:0}";
         if (Max < Initial) yield return "restart.backoff.max: must be at least restart.backoff.initial";
         if (!(Jitter >= 0 && Jitter <= 1)) yield return "restart.backoff.jitter: must be between 0 and 1";
     }
@@ -89,6 +97,7 @@ public sealed record CrashLoopLimit(int Restarts, TimeSpan Within, LimitAction T
     public IEnumerable<string> Validate()
     {
         if (Restarts < 0) yield return "restart.limit.restarts: must be 0 or more";
+        if (Restarts > Limits.MaxLimitRestarts) yield return $"restart.limit.restarts: must be at most {Limits.MaxLimitRestarts:N0}";
         if (Within <= TimeSpan.Zero) yield return "restart.limit.within: must be a positive duration";
         if (RetryEvery is { } r && r <= TimeSpan.Zero) yield return "restart.limit.retryEvery: must be a positive duration";
     }
@@ -150,5 +159,7 @@ public sealed record StopSpec
         if (Signal is <= 0 or > 64) yield return "stop.signal: must be a signal name like TERM or a number 1-64";
         if (Timeout < TimeSpan.Zero) yield return "stop.timeout: must not be negative";
         if (KillWait <= TimeSpan.Zero) yield return "stop.killWait: must be a positive duration";
+        if (Limits.TimerWait(Timeout, "stop.timeout") is { } t) yield return t;
+        if (Limits.TimerWait(KillWait, "stop.killWait") is { } k) yield return k;
     }
 }

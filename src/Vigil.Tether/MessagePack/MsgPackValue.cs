@@ -34,6 +34,9 @@ public abstract record MsgPackValue
     }
 
     private protected abstract void Describe(StringBuilder sb);
+
+    /// <summary>For containers: an item's notation into their builder.</summary>
+    private protected static void Describe(MsgPackValue item, StringBuilder sb) => item.Describe(sb);
 }
 
 /// <summary>nil.</summary>
@@ -101,7 +104,18 @@ public sealed record MsgPackArray(IReadOnlyList<MsgPackValue> Items) : MsgPackVa
     /// <inheritdoc/>
     public override int GetHashCode() => Items.Count;
 
-    private protected override void Describe(StringBuilder sb) => sb.Append('[').AppendJoin(',', Items).Append(']');
+    private protected override void Describe(StringBuilder sb)
+    {
+        // Into the one builder: AppendJoin would ToString each item, copying nested text once per level (found by the
+        // MessagePack fuzzer: 180 MB for a 200 KB input nested 100 deep).
+        sb.Append('[');
+        for (int i = 0; i < Items.Count; i++)
+        {
+            if (i > 0) sb.Append(',');
+            Describe(Items[i], sb);
+        }
+        sb.Append(']');
+    }
 }
 
 /// <summary>A map, its entries in wire order. Keys may be any value and may repeat (the spec does not forbid it);
@@ -133,8 +147,18 @@ public sealed record MsgPackMap(IReadOnlyList<KeyValuePair<MsgPackValue, MsgPack
     /// <inheritdoc/>
     public override int GetHashCode() => Entries.Count;
 
-    private protected override void Describe(StringBuilder sb) =>
-        sb.Append('{').AppendJoin(',', Entries.Select(e => $"{e.Key}:{e.Value}")).Append('}');
+    private protected override void Describe(StringBuilder sb)
+    {
+        sb.Append('{');   // into the one builder, as MsgPackArray
+        for (int i = 0; i < Entries.Count; i++)
+        {
+            if (i > 0) sb.Append(',');
+            Describe(Entries[i].Key, sb);
+            sb.Append(':');
+            Describe(Entries[i].Value, sb);
+        }
+        sb.Append('}');
+    }
 }
 
 /// <summary>An ext of an application type (0…127) or a reserved negative type other than the timestamp (-1).</summary>

@@ -70,6 +70,7 @@ public static class PingerConfig
         foreach (var explicitFile in new[] { env.GetValueOrDefault("config"), argv.GetValueOrDefault("config") })
         {
             if (explicitFile?.Raw is not string f) continue;
+            if (Limits.HasNul(f)) { errors.Add($"{explicitFile.Source}: config: {Limits.NulMessage}"); continue; }
             var full = Path.GetFullPath(f, cwd);
             if (!File.Exists(full)) errors.Add($"{explicitFile.Source}: config file '{f}' not found");
             else AddFile(full);
@@ -140,6 +141,8 @@ public static class PingerConfig
     static string? AsString(Value v, string key, List<string> errors) => v.Raw switch
     {
         null => null,
+        // A JSON file can hold "\u0000"; exec(2) and the environment would cut the value there.
+        string s when Limits.HasNul(s) => Fail<string>(errors, $"{v.Source}: {key}: {Limits.NulMessage}"),
         string s => s,
         double n => n.ToString(CultureInfo.InvariantCulture),
         _ => Fail<string>(errors, Expected(v, key, "a string")),
@@ -164,6 +167,8 @@ public static class PingerConfig
         };
         if (t is null || (!zeroOk && t <= TimeSpan.Zero))
             return Fail<TimeSpan?>(errors, Expected(v, key, (zeroOk ? "" : "more than 0 ") + "milliseconds (a number like 3000, or a duration like 3s)"));
+        // Each of these is one timer's wait.
+        if (Limits.TimerWait(t.Value, key) is { } tooLong) return Fail<TimeSpan?>(errors, $"{v.Source}: {tooLong}");
         return t;
     }
 
@@ -180,6 +185,13 @@ public static class PingerConfig
 
     /// <summary>A list: a JSON/INI array or repeated flag, a string holding a JSON array, or comma-separated text.</summary>
     static ImmutableArray<string>? AsList(Value v, string key, List<string> errors)
+    {
+        var list = AsListUnchecked(v, key, errors);
+        if (list is { } l && l.Any(Limits.HasNul)) return Fail<ImmutableArray<string>?>(errors, $"{v.Source}: {key}: {Limits.NulMessage}");
+        return list;
+    }
+
+    static ImmutableArray<string>? AsListUnchecked(Value v, string key, List<string> errors)
     {
         switch (v.Raw)
         {
@@ -198,7 +210,11 @@ public static class PingerConfig
     /// <summary><c>restart.exec</c>: a string runs through <c>sh -c</c>; a list is the argv.</summary>
     static ImmutableArray<string> AsCommand(Value v, List<string> errors)
     {
-        if (v.Raw is string s && !s.TrimStart().StartsWith('[')) return string.IsNullOrWhiteSpace(s) ? [] : ["/bin/sh", "-c", s];
+        if (v.Raw is string s && !s.TrimStart().StartsWith('['))
+        {
+            if (Limits.HasNul(s)) return Fail<ImmutableArray<string>>(errors, $"{v.Source}: restart.exec: {Limits.NulMessage}");
+            return string.IsNullOrWhiteSpace(s) ? [] : ["/bin/sh", "-c", s];
+        }
         var argv = AsList(v, "restart.exec", errors);
         return argv is { Length: > 0 } a ? a : [];
     }

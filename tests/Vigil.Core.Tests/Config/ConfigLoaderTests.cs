@@ -26,7 +26,7 @@ public class ConfigLoaderTests
 
     // ---- valid files ----
 
-    private const string FullYaml = """
+    internal const string FullYaml = """
         # every key this version knows
         processes:
           - name: worker
@@ -51,7 +51,7 @@ public class ConfigLoaderTests
               signal: 9
         """;
 
-    private const string FullJson = """
+    internal const string FullJson = """
         {
           "processes": [
             {
@@ -220,13 +220,19 @@ public class ConfigLoaderTests
     [InlineData("ten", "'ten'")]
     [InlineData("1s2", "'1s2'")]
     [InlineData("''", "''")]
-    [InlineData("99999999999999999", "'99999999999999999'")]   // past TimeSpan.MaxValue: an error, not an overflow exception
-    [InlineData("999999999999h", "'999999999999h'")]
     [InlineData("[1s]", "a list")]
     [InlineData("{ s: 1 }", "a mapping")]
     public void Bad_durations_say_what_is_expected(string yaml, string got) =>
         Assert.Equal($"vigil.yaml:3:13: processes[0].stop.timeout: expected {Durations.Expected}, got {got}",
             Error($"processes:\n  - command: x\n    stop: {{ timeout: {yaml} }}\n"));
+
+    [Theory]
+    [InlineData("99999999999999999")]   // past TimeSpan.MaxValue: an error, not an overflow exception
+    [InlineData("999999999999h")]
+    [InlineData("99999999999999999999999")]   // past long as well
+    public void Durations_past_what_a_TimeSpan_holds_are_too_long(string yaml) =>
+        Assert.Equal($"vigil.yaml:3:16: processes[0].restart.resetAfter: '{yaml}' is too long a duration (at most {Durations.MaxText})",
+            Error($"processes:\n  - command: x\n    restart: {{ resetAfter: {yaml} }}\n"));
 
     [Fact]
     public void Bad_schedule_entries_are_each_reported_at_the_entry() =>

@@ -77,6 +77,22 @@ public class MessagePackMalformedTests
     }
 
     [Fact]
+    public void Nested_containers_each_declaring_the_whole_rest_allocate_what_is_there_not_depth_times_it()
+    {
+        // Found by the fuzzer: each declared count fits the bytes that remain, but 99 nested arrays each allocated
+        // an array of that count (80 MB here for 100 KB of input).
+        const int filler = 100_000;
+        var input = new List<byte>();
+        for (int i = 0; i < 99; i++) input.AddRange([0xDD, 0x00, 0x01, 0x86, 0xA0]);   // array 32 of 100,000 items
+        input.AddRange(Enumerable.Repeat((byte)0xC0, filler));                         // the innermost one's nils, no more
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<MessagePackException>(() => MessagePackReader.Decode([.. input]));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Contains("input ends where a value should start", e.Message);
+        Assert.True(allocated < 8 << 20, $"allocated {allocated:N0} bytes");
+    }
+
+    [Fact]
     public void TryDecode_returns_the_error_as_a_value()
     {
         Assert.False(MessagePackReader.TryDecode(Convert.FromHexString("a5ff"), out var value, out var error));

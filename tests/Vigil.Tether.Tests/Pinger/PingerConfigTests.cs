@@ -150,6 +150,25 @@ public sealed class PingerConfigTests : IDisposable
     }
 
     [Fact]
+    public void NUL_bytes_and_waits_past_what_a_timer_can_wait_are_errors()
+    {
+        // A JSON file can spell U+0000; the API's argument list can hold it too.
+        var file = Write(Path.Combine(_cwd, ".TetherProcessPingerrc"),
+            """{ "pm2": { "bin": "pm\u00002" }, "restart": { "exec": ["touch", "/tmp/\u0000x"] }, "ping": { "timeout": "30d" } }""");
+        var e = Assert.Throws<PingerConfigException>(() => Load(["--config=a\0b", "--ping.interval=25d", "--exitPause=24d"]));
+        string nul = Vigil.Specs.Limits.NulMessage;
+        string[] expected =
+            [
+                $"command line --config: config: {nul}",
+                "command line --ping.interval: ping.interval: must be at most 24d (the longest a timer can wait), got 600h",
+                $"{file}: ping.timeout: must be at most 24d (the longest a timer can wait), got 720h",
+                $"{file}: pm2.bin: {nul}",
+                $"{file}: restart.exec: {nul}",
+            ];
+        Assert.Equal(expected.Order(StringComparer.Ordinal), e.Errors.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void A_missing_config_file_or_broken_json_is_an_error()
     {
         Write(Path.Combine(_home, ".TetherProcessPingerrc"), "{ \"ping\": ");
