@@ -110,20 +110,34 @@ internal static unsafe class Cgroups
     }
 
     /// <summary>
-    /// Empty cgroups of supervisors of earlier test or library processes that ended without removing them
-    /// (vigil-lib-PID-N, PID no longer running): removed so they do not pile up. Populated ones stay.
+    /// Empty cgroups that ended Vigils left behind (a killed Vigil cannot remove its own, and the next one of the same
+    /// config may never come): run cgroups with no process that are over a minute old (a live Vigil moves its child
+    /// in microseconds after the mkdir), then their instance folder if that is empty. Library supervisors' folders
+    /// (vigil-lib-PID-N) go as soon as PID has ended. rmdir refuses a cgroup that holds a process, so nothing a
+    /// previous Vigil left running is lost for its successor; a live Vigil recreates its folder if it needs it again.
     /// </summary>
-    public static void PruneStaleLibraryInstances(string parent)
+    public static void PruneStale(string parent, string? own)
     {
+        var old = DateTime.UtcNow - TimeSpan.FromMinutes(1);
         foreach (var dir in SubDirs(parent))
         {
             var name = Path.GetFileName(dir);
-            if (!name.StartsWith("vigil-lib-", StringComparison.Ordinal)) continue;
-            var rest = name["vigil-lib-".Length..];
-            int dash = rest.IndexOf('-');
-            if (dash <= 0 || !int.TryParse(rest.AsSpan(0, dash), NumberStyles.None, CultureInfo.InvariantCulture, out int pid)) continue;
-            if (pid == Environment.ProcessId || Directory.Exists("/proc/" + pid.ToString(CultureInfo.InvariantCulture))) continue;
-            foreach (var sub in SubDirs(dir)) RemoveDir(sub);
+            if (!name.StartsWith("vigil-", StringComparison.Ordinal) || dir == own) continue;
+            bool deadLibrary = false;
+            if (name.StartsWith("vigil-lib-", StringComparison.Ordinal))
+            {
+                var rest = name["vigil-lib-".Length..];
+                int dash = rest.IndexOf('-');
+                deadLibrary = dash > 0 && int.TryParse(rest.AsSpan(0, dash), NumberStyles.None, CultureInfo.InvariantCulture, out int pid)
+                    && pid != Environment.ProcessId && !Directory.Exists("/proc/" + pid.ToString(CultureInfo.InvariantCulture));
+            }
+            foreach (var sub in SubDirs(dir))
+            {
+                DateTime made;
+                try { made = Directory.GetLastWriteTimeUtc(sub); }
+                catch (IOException) { continue; }
+                if ((deadLibrary || made < old) && Populated(sub) == false) RemoveDir(sub);
+            }
             RemoveDir(dir);
         }
     }

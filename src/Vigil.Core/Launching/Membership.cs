@@ -73,7 +73,7 @@ public sealed class Membership
         int rc = Cgroups.MakeDir(root);
         if (rc != 0 && rc != Native.EEXIST)
             return new(instance, null, $"membership: {MarkerVariable} marker + descendant walk (cannot create {root}: {Native.Describe(rc)})");
-        Cgroups.PruneStaleLibraryInstances(parent);
+        Cgroups.PruneStale(parent, root);
         return new(instance, root, $"membership: cgroup v2, one cgroup per run under {root}");
     }
 

@@ -82,6 +82,36 @@ public sealed class MembershipTests
     }
 
     [Fact]
+    public async Task Empty_cgroups_of_ended_supervisors_are_removed_and_a_populated_one_is_kept()
+    {
+        if (!CgroupsHere) return; // nothing to prune without cgroups
+        var parent = Cgroups.WritableParent().Dir!;
+        int dead = 4_000_000 + Random.Shared.Next(100_000); // a PID no process has (checked below)
+        Assert.False(Directory.Exists($"/proc/{dead}"));
+        var stale = Path.Combine(parent, $"vigil-lib-{dead}-1");
+        Directory.CreateDirectory(Path.Combine(stale, "gone-1"));
+        var token = "7776" + Random.Shared.Next(100, 999);
+        var busy = Path.Combine(parent, $"vigil-lib-{dead}-2");
+        Directory.CreateDirectory(Path.Combine(busy, "alive-1"));
+        using var sleeper = System.Diagnostics.Process.Start("sleep", token);
+        Assert.Equal(0, Cgroups.AddProcess(Path.Combine(busy, "alive-1"), sleeper.Id));
+        try
+        {
+            await using var sup = new Supervisor();
+            Assert.False(Directory.Exists(stale), "an empty cgroup of an ended supervisor is left");
+            Assert.True(Directory.Exists(Path.Combine(busy, "alive-1")), "a cgroup that holds a process was removed");
+        }
+        finally
+        {
+            sleeper.Kill();
+            await sleeper.WaitForExitAsync();
+            await Procs.Eventually(() => Cgroups.Populated(Path.Combine(busy, "alive-1")) == false);
+            Cgroups.RemoveDir(Path.Combine(busy, "alive-1"));
+            Cgroups.RemoveDir(busy);
+        }
+    }
+
+    [Fact]
     public async Task Every_process_of_a_run_carries_the_runs_marker()
     {
         await using var sup = new Supervisor(new SupervisorOptions { Tracking = TrackingMode.Marker });
