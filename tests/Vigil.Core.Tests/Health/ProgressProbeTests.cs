@@ -78,7 +78,13 @@ public sealed class ProgressProbeTests(ITestOutputHelper output) : IDisposable
         // The failing read is the next check (within a period) and fails at its deadline (the period, at least 1 s).
         var deadline = probe.CheckDeadline;
         var unhealthy = await AssertHangRestarted(rec, probe with { Timeout = deadline }, hung.Time, atLeast: deadline / 2, output, "progress http json");
-        Assert.Equal($"progress read failed (processed from {url}): no answer from {url} within 1s", unhealthy.Why);
+        // The read's own words, or, when the machine is so busy that even its cancellation comes later than the
+        // runner's grace (500 ms), the runner's: either way the failed read at its 1 s deadline, not a stall.
+        Assert.Contains(unhealthy.Why, new[]
+        {
+            $"progress read failed (processed from {url}): no answer from {url} within 1s",
+            "progress check timed out after 1s",
+        });
     }
 
     [Fact]
