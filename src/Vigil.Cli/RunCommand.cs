@@ -50,10 +50,8 @@ public static class RunCommand
     // Signals whose default action ends a process (signal(7)). Vigil must not die of one without stopping its
     // children: SIGINT, SIGTERM and SIGHUP stop everything, SIGUSR1 prints the status table, SIGUSR2 reopens the log
     // files, and the rest are ignored. (posix_spawn resets every disposition to the default in children.)
-    private static readonly int[] Ignored = [5 /* TRAP */, 13 /* PIPE */, 14 /* ALRM */, 24 /* XCPU */, 25 /* XFSZ */,
-        26 /* VTALRM */, 27 /* PROF */, 29 /* IO */, 30 /* PWR */];
-
-    [DllImport("libc", EntryPoint = "signal")] private static extern nint SetSignal(int sig, nint handler);
+    private static readonly int[] Ignored = [Signals.SIGTRAP, Signals.SIGPIPE, Signals.SIGALRM, Signals.SIGXCPU, Signals.SIGXFSZ,
+        Signals.SIGVTALRM, Signals.SIGPROF, Signals.SIGIO, Signals.SIGPWR];
 
     /// <summary>Starts the specs, prints events until a stop signal (or <paramref name="runFor"/>), stops everything, returns 0.</summary>
     /// <param name="identity">What makes this Vigil one of a kind (the config file's absolute path): one instance per
@@ -100,24 +98,22 @@ public static class RunCommand
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSignal);
-        foreach (var sig in Ignored) SetSignal(sig, 1 /* SIG_IGN */);
-        Supervisor? current = null;
-        using var sigusr1 = PosixSignalRegistration.Create((PosixSignal)10, ctx =>
-        {
-            ctx.Cancel = true;
-            if (current is { } s) Console.WriteLine(StatusTable.Render(s.Snapshot(), s.Time.GetUtcNow()));
-        });
-        using var sigusr2 = PosixSignalRegistration.Create((PosixSignal)12, ctx =>
-        {
-            ctx.Cancel = true;
-            current?.ReopenLogs();
-        });
+        foreach (var sig in Ignored) Signals.Ignore(sig);
 
         // Colour per unit, like docker compose: only on a terminal, and never when NO_COLOR is set (no-color.org).
         var printer = new EventPrinter(Console.Out, attachOutput && !Console.IsOutputRedirected
             && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR")));
         var sup = new Supervisor(options);
-        current = sup;
+        using var sigusr1 = PosixSignalRegistration.Create((PosixSignal)Signals.SIGUSR1, ctx =>
+        {
+            ctx.Cancel = true;
+            Console.WriteLine(StatusTable.Render(sup.Snapshot(), sup.Time.GetUtcNow()));
+        });
+        using var sigusr2 = PosixSignalRegistration.Create((PosixSignal)Signals.SIGUSR2, ctx =>
+        {
+            ctx.Cancel = true;
+            sup.ReopenLogs();
+        });
         var events = printer.PrintAllAsync(sup);
         IDisposable? output = attachOutput ? sup.OnOutput(printer.Output) : null;
         if (sup.Membership is { } m) printer.Notice($"vigil: {m.Description}");

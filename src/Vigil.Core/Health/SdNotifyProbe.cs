@@ -415,26 +415,12 @@ internal static unsafe class NotifyFolder
         uint euid = Native.geteuid();
         string parent = !string.IsNullOrEmpty(xdg) && Path.IsPathRooted(xdg) && Directory.Exists(xdg) ? xdg : "/tmp";
         string shared = parent == "/tmp" ? $"/tmp/vigil-{euid}" : Path.Combine(parent, "vigil");
-        var why = MakeOrCheck(shared);
+        var why = PrivateFolder.MakeOrCheck(shared);
         if (why is null) return (shared, false);
         var fresh = MakeTemp(Path.Combine(parent, $"vigil-{euid}-XXXXXX"));
         Console.Error.WriteLine($"vigil: {unitName}: sd-notify: not using {shared}: {why}; " +
             (fresh is not null ? $"using the new private folder {fresh} instead" : "using an abstract socket name instead"));
         return (fresh, fresh is not null);
-    }
-
-    /// <summary>Makes the folder (mode 0700) unless it exists; null when it is then fit for use, else why not.</summary>
-    private static string? MakeOrCheck(string dir)
-    {
-        byte* p = Native.Utf8Z(dir);
-        try
-        {
-            // chmod after our own mkdir: the umask may have taken bits from 0700 (it cannot add any).
-            if (Native.mkdir(p, Private) == 0) Native.chmod(p, Private);
-            else if (Native.Errno != Native.EEXIST) return $"cannot make it: {Native.Describe(Native.Errno)}";
-        }
-        finally { NativeMemory.Free(p); }
-        return Refusal(dir);
     }
 
     /// <summary>Null when <paramref name="dir"/> is a private folder of Vigil's (see <see cref="PrivateFolder"/>); else why not.</summary>

@@ -85,38 +85,40 @@ public sealed class Membership
     /// <summary>A stable instance name for a config file: its name and a hash of its absolute path.</summary>
     public static string InstanceFor(string absoluteConfigPath)
     {
-        var stem = Path.GetFileNameWithoutExtension(absoluteConfigPath);
-        var clean = new StringBuilder();
-        foreach (var c in stem) clean.Append(char.IsAsciiLetterOrDigit(c) || c is '_' or '.' ? c : '_');
-        if (clean.Length == 0 || clean[0] == '.') clean.Insert(0, 'c');
-        if (clean.Length > 40) clean.Length = 40;
         var hash = System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(absoluteConfigPath));
-        return clean + "-" + Convert.ToHexStringLower(hash, 0, 4);
+        return Sanitize(Path.GetFileNameWithoutExtension(absoluteConfigPath), 'c', 40) + "-" + Convert.ToHexStringLower(hash, 0, 4);
     }
 
     /// <summary>A new scope for one run of <paramref name="unitName"/>: its cgroup is created now (marker mode: none).</summary>
     public RunScope NewRun(string unitName)
     {
-        int run = Interlocked.Increment(ref _run);
-        var leaf = string.Create(CultureInfo.InvariantCulture, $"{Sanitize(unitName)}-{run}");
-        var marker = Instance + "/" + leaf;
-        if (CgroupRoot is null) return new RunScope(marker, null, null);
-        var dir = Path.Combine(CgroupRoot, leaf);
-        int rc = Cgroups.MakeDir(dir);
-        // The instance folder can vanish under us (an operator's rmdir); recreate it once.
-        if (rc == Native.ENOENT && Cgroups.MakeDir(CgroupRoot) is 0 or Native.EEXIST) rc = Cgroups.MakeDir(dir);
-        return rc is 0 or Native.EEXIST
-            ? new RunScope(marker, dir, null)
-            : new RunScope(marker, null, $"cannot create cgroup {dir}: {Native.Describe(rc)}; this run is tracked by marker");
+        var unit = Sanitize(unitName);
+        while (true)
+        {
+            int run = Interlocked.Increment(ref _run);
+            var leaf = string.Create(CultureInfo.InvariantCulture, $"{unit}-{run}");
+            var marker = Instance + "/" + leaf;
+            if (CgroupRoot is null) return new RunScope(marker, null, null);
+            var dir = Path.Combine(CgroupRoot, leaf);
+            int rc = Cgroups.MakeDir(dir);
+            // The instance folder can vanish under us (an operator's rmdir, or a later Vigil pruning it while empty).
+            if (rc == Native.ENOENT && Cgroups.MakeDir(CgroupRoot) is 0 or Native.EEXIST) rc = Cgroups.MakeDir(dir);
+            // Taken: a survivor of a previous Vigil of this instance may sit in it; never share a cgroup, take the next number.
+            if (rc == Native.EEXIST) continue;
+            return rc == 0
+                ? new RunScope(marker, dir, null)
+                : new RunScope(marker, null, $"cannot create cgroup {dir}: {Native.Describe(rc)}; this run is tracked by marker");
+        }
     }
 
-    /// <summary>Unit names as they appear in cgroup folder names: [A-Za-z0-9_.], anything else as '_'.</summary>
-    internal static string Sanitize(string name)
+    /// <summary>Names as they appear in cgroup folder names: [A-Za-z0-9_.], anything else as '_', never empty or
+    /// starting with a dot (<paramref name="lead"/> is put first then), at most <paramref name="max"/> characters.</summary>
+    internal static string Sanitize(string name, char lead = 'u', int max = 64)
     {
         var sb = new StringBuilder(name.Length);
         foreach (var c in name) sb.Append(char.IsAsciiLetterOrDigit(c) || c is '_' or '.' ? c : '_');
-        if (sb.Length == 0 || sb[0] == '.') sb.Insert(0, 'u');
-        if (sb.Length > 64) sb.Length = 64;
+        if (sb.Length == 0 || sb[0] == '.') sb.Insert(0, lead);
+        if (sb.Length > max) sb.Length = max;
         return sb.ToString();
     }
 
@@ -144,12 +146,13 @@ public sealed class Membership
         return [.. byUnit.Select(kv => new LeftoverGroup(kv.Key, [.. kv.Value.Values]))];
     }
 
-    /// <summary>Removes the instance's empty run cgroups and then its own folder (at shutdown). Busy ones stay.</summary>
-    public void RemoveEmpty()
+    /// <summary>Removes the instance's empty run cgroups and, unless <paramref name="keepRoot"/>, then its own folder
+    /// (at shutdown). Busy ones stay.</summary>
+    public void RemoveEmpty(bool keepRoot = false)
     {
         if (CgroupRoot is null) return;
         foreach (var dir in Cgroups.SubDirs(CgroupRoot)) Cgroups.RemoveDir(dir);
-        Cgroups.RemoveDir(CgroupRoot);
+        if (!keepRoot) Cgroups.RemoveDir(CgroupRoot);
     }
 
     private static string UnitOfLeaf(string leaf)
@@ -186,10 +189,11 @@ public sealed class RunScope
 
     private Timer? _resweep; // held so it is not collected before it fires
 
-    /// <summary>Moves <paramref name="pid"/> into the run's cgroup. On failure the run falls back to its marker.</summary>
-    public bool Join(int pid)
+    /// <summary>Moves <paramref name="pid"/> into the run's cgroup. On failure the run falls back to its marker (see
+    /// <see cref="Degraded"/>). Caller holds the spawn lock.</summary>
+    public void Join(int pid)
     {
-        if (Cgroup is null) return false;
+        if (Cgroup is null) return;
         int rc = Cgroups.AddProcess(Cgroup, pid);
         if (rc == 0)
         {
@@ -202,13 +206,12 @@ public sealed class RunScope
                 lock (OrphanReaper.SpawnLock) scope.SweepEarlyForks(leader);
                 scope._resweep?.Dispose();
             }, (this, pid), 20, Timeout.Infinite);
-            return true;
+            return;
         }
-        if (rc == Native.ESRCH) return true; // it already exited: nothing to track
+        if (rc == Native.ESRCH) return; // it already exited: nothing to track
         Degraded = $"cannot move {pid} into {Cgroup}: {Native.Describe(rc)}; this run is tracked by marker";
         Cgroups.RemoveDir(Cgroup);
         Cgroup = null;
-        return false;
     }
 
     /// <summary>
@@ -225,17 +228,14 @@ public sealed class RunScope
         // Vigil's own children (where such a fork went if its parent exited meanwhile). A round that finds nothing
         // new ends it: anything forked from a moved process after its move is already inside.
         var moved = new HashSet<int> { leader };
-        var ours = new HashSet<int>(); // Vigil's children already checked for the marker
         for (int round = 0; round < 32; round++)
         {
             var found = new List<int>();
             foreach (var m in moved)
                 foreach (var c in ProcFs.ChildrenOf(m))
                     if (!moved.Contains(c)) found.Add(c);
-            // An orphan goes to the subreaper's first live thread, the main thread (kernel/exit.c, find_alive_thread):
-            // one read instead of one per thread of Vigil.
-            foreach (var c in ProcFs.ChildrenOfTask(Environment.ProcessId, Environment.ProcessId))
-                if (!moved.Contains(c) && ours.Add(c) && !OrphanReaper.IsTrackedLocked(c) && Markers.Has(c, Marker)) found.Add(c);
+            foreach (var c in MarkedOrphansLocked())
+                if (!moved.Contains(c)) found.Add(c);
             if (found.Count == 0) return;
             foreach (var pid in found)
                 if (moved.Add(pid)) Cgroups.AddProcess(Cgroup!, pid);
@@ -243,37 +243,41 @@ public sealed class RunScope
     }
 
     /// <summary>Last line of defence in cgroup mode: children of Vigil (where an orphan goes) that carry this run's
-    /// marker but are not in its cgroup, i.e. a fork that slipped past the sweeps. Moved in, and returned.</summary>
-    internal List<int> Strays()
+    /// marker but are not in its cgroup, i.e. a fork that slipped past the sweeps, are moved in.</summary>
+    private void MoveStrays()
+    {
+        if (Cgroup is null) return;
+        lock (OrphanReaper.SpawnLock)
+            foreach (var c in MarkedOrphansLocked()) Cgroups.AddProcess(Cgroup, c);
+    }
+
+    /// <summary>Children of Vigil that it did not spawn (orphans it inherited as the subreaper) carrying this run's
+    /// marker. An orphan goes to the subreaper's first live thread, the main thread (kernel/exit.c,
+    /// find_alive_thread): one read instead of one per thread of Vigil. Caller holds the spawn lock.</summary>
+    private List<int> MarkedOrphansLocked()
     {
         var found = new List<int>();
-        if (Cgroup is null) return found;
-        lock (OrphanReaper.SpawnLock)
-            foreach (var c in ProcFs.ChildrenOfTask(Environment.ProcessId, Environment.ProcessId))
-                if (!OrphanReaper.IsTrackedLocked(c) && Markers.Has(c, Marker))
-                {
-                    Cgroups.AddProcess(Cgroup, c);
-                    found.Add(c);
-                }
+        foreach (var c in ProcFs.ChildrenOfTask(Environment.ProcessId, Environment.ProcessId))
+            if (!OrphanReaper.IsTrackedLocked(c) && Markers.Has(c, Marker)) found.Add(c);
         return found;
     }
 
-    /// <summary>The live members: the cgroup's processes, or (marker mode) processes that carry the marker, among
-    /// <paramref name="candidates"/> (a /proc snapshot; processes older than the run cannot belong to it).</summary>
-    public List<int> Members(IReadOnlyList<ProcStat>? candidates = null, ulong notBefore = 0)
+    /// <summary>The live members: the cgroup's processes, or (marker mode) the processes that carry the marker.</summary>
+    public List<int> Members()
     {
-        if (Cgroup is not null)
-        {
-            Strays();
-            return Cgroups.Members(Cgroup);
-        }
-        var found = new List<int>();
-        foreach (var p in candidates ?? ProcFs.All())
-        {
-            if (p.StartTime < notBefore || p.State is OsState.Zombie or OsState.Dead || p.Pid == Environment.ProcessId) continue;
-            if (Markers.Has(p.Pid, Marker)) found.Add(p.Pid);
-        }
-        return found;
+        if (Cgroup is null) return [.. Marked(ProcFs.All()).Select(p => p.Pid)];
+        MoveStrays();
+        return Cgroups.Members(Cgroup);
+    }
+
+    /// <summary>Marker mode: the live processes of <paramref name="snapshot"/> that carry the run's marker. Only those
+    /// started since the run began (<see cref="NotBefore"/>) can, so only their environments are read.</summary>
+    internal IEnumerable<ProcStat> Marked(IReadOnlyList<ProcStat> snapshot)
+    {
+        foreach (var p in snapshot)
+            if (p.StartTime >= NotBefore && p.State is not (OsState.Zombie or OsState.Dead) && p.Pid != Environment.ProcessId
+                && Markers.Has(p.Pid, Marker))
+                yield return p;
     }
 
     /// <summary>Cgroup mode: true while any process is in the cgroup (cgroup.events). Marker mode: null (unknown).</summary>

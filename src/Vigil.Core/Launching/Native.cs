@@ -63,7 +63,6 @@ internal static unsafe partial class Native
     [DllImport(Libc, SetLastError = true)] public static extern int setrlimit(int resource, RLimit* rlim);
     [DllImport(Libc, SetLastError = true)] public static extern int prlimit(int pid, int resource, RLimit* newLimit, RLimit* oldLimit);
     [DllImport(Libc, SetLastError = true)] public static extern nint signal(int sig, nint handler);
-    public static readonly nint SIG_IGN = 1;
 
     [StructLayout(LayoutKind.Sequential)]
     public struct RLimit { public ulong Cur, Max; }

@@ -9,6 +9,20 @@ internal static class PrivateFolder
 {
     public const uint Mode = 0x1C0; // 0700
 
+    /// <summary>Makes <paramref name="dir"/> (mode 0700) unless it exists; null when it is then fit for use, else why not.</summary>
+    public static unsafe string? MakeOrCheck(string dir)
+    {
+        byte* p = Native.Utf8Z(dir);
+        try
+        {
+            // chmod after our own mkdir: the umask may have taken bits from 0700 (it cannot add any).
+            if (Native.mkdir(p, Mode) == 0) Native.chmod(p, Mode);
+            else if (Native.Errno != Native.EEXIST) return $"cannot make it: {Native.Describe(Native.Errno)}";
+        }
+        finally { System.Runtime.InteropServices.NativeMemory.Free(p); }
+        return Refusal(dir);
+    }
+
     /// <summary>Null when <paramref name="dir"/> is fit for use; else why not, in words.</summary>
     public static string? Refusal(string dir)
     {

@@ -136,59 +136,45 @@ public static unsafe class ProcFs
     /// from <c>/proc/self/task/*/children</c>: a few small reads instead of one per process on the machine. Null when
     /// the kernel does not provide the file (CONFIG_PROC_CHILDREN). The kernel documents it as possibly missing a
     /// child that is being created or reaped at that moment, so callers also scan everything now and then.</summary>
-    public static List<int>? ChildrenOfSelf()
-    {
-        var pids = new List<int>();
-        try
-        {
-            foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
-            {
-                string text;
-                try { text = File.ReadAllText(Path.Combine(task, "children")); }
-                catch (FileNotFoundException) { return null; }
-                catch (DirectoryNotFoundException) { continue; } // the thread ended meanwhile
-                foreach (var part in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-                    if (int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int pid)) pids.Add(pid);
-            }
-        }
-        catch (IOException) { return null; }
-        return pids;
-    }
+    public static List<int>? ChildrenOfSelf() => ChildrenOfAllTasks("self", nullIfUnsupported: true);
 
     /// <summary>The children of <paramref name="pid"/> (of all its threads), from /proc/PID/task/*/children; empty when
     /// it is gone or the kernel lacks the file.</summary>
-    public static List<int> ChildrenOf(int pid)
-    {
-        var pids = new List<int>();
-        try
-        {
-            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/task"))
-            {
-                string text;
-                try { text = File.ReadAllText(Path.Combine(task, "children")); }
-                catch (IOException) { continue; }
-                foreach (var part in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-                    if (int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int c)) pids.Add(c);
-            }
-        }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
-        return pids;
-    }
+    public static List<int> ChildrenOf(int pid) => ChildrenOfAllTasks(pid.ToString(CultureInfo.InvariantCulture), nullIfUnsupported: false)!;
 
     /// <summary>The children one thread of <paramref name="pid"/> created or was given (/proc/PID/task/TID/children).</summary>
     public static List<int> ChildrenOfTask(int pid, int tid)
     {
         var pids = new List<int>();
-        try
-        {
-            var text = File.ReadAllText(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/task/{tid}/children"));
-            foreach (var part in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-                if (int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int c)) pids.Add(c);
-        }
+        try { ParseChildren(File.ReadAllText(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/task/{tid}/children")), pids); }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
         return pids;
+    }
+
+    /// <summary>/proc/<paramref name="proc"/>/task/*/children together. When the kernel lacks the file (no
+    /// CONFIG_PROC_CHILDREN): null with <paramref name="nullIfUnsupported"/>, else what was read. Empty when the process is gone.</summary>
+    private static List<int>? ChildrenOfAllTasks(string proc, bool nullIfUnsupported)
+    {
+        var pids = new List<int>();
+        try
+        {
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{proc}/task"))
+            {
+                try { ParseChildren(File.ReadAllText(Path.Combine(task, "children")), pids); }
+                catch (FileNotFoundException) { if (nullIfUnsupported) return null; }
+                catch (DirectoryNotFoundException) { } // the thread ended meanwhile
+            }
+        }
+        catch (IOException) { return nullIfUnsupported ? null : pids; }
+        catch (UnauthorizedAccessException) { }
+        return pids;
+    }
+
+    private static void ParseChildren(string text, List<int> into)
+    {
+        foreach (var part in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            if (int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int pid)) into.Add(pid);
     }
 
     /// <summary>Every process on the machine, one read of each /proc/PID/stat.</summary>

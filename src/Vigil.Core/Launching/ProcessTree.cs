@@ -121,9 +121,7 @@ public static class ProcessTree
         if (r.Scope is { Cgroup: null } marked)
         {
             // Marker mode: whoever carries the run's marker, wherever it went (a double-forked daemon).
-            var byPid = snapshot.ToDictionary(p => p.Pid);
-            foreach (var pid in marked.Members(snapshot, marked.NotBefore))
-                if (byPid.TryGetValue(pid, out var st)) Add(st);
+            foreach (var st in marked.Marked(snapshot)) Add(st);
         }
         int root = r.Leader is { HasExited: false } leader ? leader.Pid : -1;
         foreach (var p in ProcFs.Descendants(root, r.Session, snapshot)) Add(p);
@@ -136,6 +134,7 @@ public static class ProcessTree
     public static IReadOnlyList<ProcessIdentity> Leftovers(int session, IReadOnlyCollection<ProcessIdentity> known, RunScope? scope = null)
     {
         var found = new Dictionary<int, ProcessIdentity>();
+        IReadOnlyList<ProcStat>? snapshot = null; // one /proc scan at most, shared by the marker and the session
         if (scope?.Cgroup is not null)
         {
             // Cgroup mode: the cgroup's members are exactly what is left (one small read, on the restart path).
@@ -144,12 +143,9 @@ public static class ProcessTree
         }
         else if (scope is not null)
         {
-            // Marker mode: a process that left the session (double fork) is found by its marker. Only processes
-            // started since the run began can carry it, so only their environments are read.
-            var snapshot = ProcFs.Snapshot(TimeSpan.Zero);
-            var byPid = snapshot.ToDictionary(p => p.Pid);
-            foreach (var pid in scope.Members(snapshot, scope.NotBefore))
-                if (byPid.TryGetValue(pid, out var st)) found.TryAdd(pid, new ProcessIdentity(pid, st.StartTime));
+            // Marker mode: a process that left the session (double fork) is found by its marker.
+            snapshot = ProcFs.Snapshot(TimeSpan.Zero);
+            foreach (var st in scope.Marked(snapshot)) found.TryAdd(st.Pid, new ProcessIdentity(st.Pid, st.StartTime));
         }
         // A spawned child leads its session and its group (same id). kill(-group, 0) answers "is anyone left in
         // the group?" with one syscall; only then is the /proc scan (milliseconds with many processes) worth it.
@@ -157,7 +153,7 @@ public static class ProcessTree
         // the same session without leaving it are missed here, but still found by a stop.
         if (session > 0 && known.Count == 0 && Native.kill(-session, 0) != 0) return [.. found.Values];
         if (session > 0)
-            foreach (var p in ProcFs.Descendants(-1, session, ProcFs.Snapshot(TimeSpan.Zero)))
+            foreach (var p in ProcFs.Descendants(-1, session, snapshot ?? ProcFs.Snapshot(TimeSpan.Zero)))
                 found.TryAdd(p.Pid, new ProcessIdentity(p.Pid, p.StartTime));
         foreach (var k in known)
             if (k.IsAlive) found.TryAdd(k.Pid, k);

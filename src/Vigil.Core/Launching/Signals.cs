@@ -16,6 +16,10 @@ public static class Signals
         "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
     ];
 
+    /// <summary>Sets <paramref name="signal"/>'s disposition to ignore for this process (SIG_IGN). Children Vigil
+    /// spawns still start with the default (posix_spawn resets every disposition).</summary>
+    public static void Ignore(int signal) => Native.signal(signal, 1 /* SIG_IGN */);
+
     /// <summary>"SIGTERM" for 15; "SIG42" for a real-time or unknown number.</summary>
     public static string Name(int signal) =>
         signal > 0 && signal < Names.Length ? "SIG" + Names[signal] : "SIG" + signal.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -28,27 +28,16 @@ public static class RuntimeDir
         var refused = new List<string>();
         foreach (var dir in candidates)
         {
-            try
+            if (PrivateFolder.MakeOrCheck(dir) is { } why)
             {
-                EnsurePrivate(dir);
-                foreach (var r in refused) Console.Error.WriteLine($"vigil: {r}; using {dir}");
-                return dir;
+                refused.Add($"refusing to use {dir}: {why}");
+                continue;
             }
-            catch (IOException e) { refused.Add(e.Message); }
+            foreach (var r in refused) Console.Error.WriteLine($"vigil: {r}; using {dir}");
+            return dir;
         }
         throw new IOException(string.Join("; ", refused));
     }
-
-    /// <summary>Creates <paramref name="dir"/> (0700) unless it exists, then checks it is ours and private.</summary>
-    public static void EnsurePrivate(string dir)
-    {
-        try { Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute); }
-        catch (UnauthorizedAccessException) { throw new IOException($"cannot create {dir}: permission denied"); }
-        if (CheckPrivate(dir) is { } problem) throw new IOException($"refusing to use {dir}: {problem}");
-    }
-
-    /// <summary>Null when <paramref name="dir"/> is a real folder owned by Vigil's user, mode 0700; else why not.</summary>
-    public static string? CheckPrivate(string dir) => PrivateFolder.Refusal(dir);
 }
 
 /// <summary>

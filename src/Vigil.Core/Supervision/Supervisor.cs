@@ -84,8 +84,7 @@ public sealed class Supervisor : IAsyncDisposable
             return g.Processes.Count;
         }).ToList();
         var counts = await Task.WhenAll(stops).ConfigureAwait(false);
-        Membership.RemoveEmpty(); // the previous instance's empty run cgroups (ours are made from here on)
-        if (Membership.CgroupRoot is { } root) Cgroups.MakeDir(root);
+        Membership.RemoveEmpty(keepRoot: true); // the previous instance's empty run cgroups (ours are made from here on)
         return counts.Sum();
     }
     internal SupervisorOptions Options => _options;

@@ -331,6 +331,8 @@ public sealed partial class Unit
             return;
         }
         var child = result.Child!;
+        // The run could not get its cgroup (made or joined): it is still tracked, by its marker; say so once per run.
+        if (scope?.Degraded is { } degraded) Console.Error.WriteLine($"vigil: {Name}#{child.Pid}: {degraded}");
         _argv = argv!;
         Bind(child);
         if (_startTime is not null || _lastExit is not null || _restartCount > 0) _restartCount++;

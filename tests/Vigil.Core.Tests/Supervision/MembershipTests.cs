@@ -137,9 +137,11 @@ public sealed class MembershipTests
         {
             first.Start(spec with { Restart = RestartSpec.Default with { Policy = RestartPolicyKind.Never } });
             await rec.Event<Spawned>();
-            Assert.True(await Procs.Eventually(() => Procs.WithArg(token).Count == 2));
+            // Both sleeps (the setsid'd one and the one sh execs into); `setsid -f` itself carries the token for a moment.
+            Assert.True(await Procs.Eventually(() => Sleeps().Count == 2));
         }
-        var before = Procs.WithArg(token);
+        var before = Sleeps();
+        List<int> Sleeps() => [.. Procs.WithArg(token).Where(pid => ProcFs.ReadCmdline(pid) is ["sleep", _])];
         // The first supervisor is abandoned without a stop, as if Vigil had been SIGKILLed: both processes run on.
         await using var second = new Supervisor(new SupervisorOptions { Instance = instance });
         using var rec2 = new Recorder(second);

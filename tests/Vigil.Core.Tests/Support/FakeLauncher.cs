@@ -150,9 +150,17 @@ public sealed class FakeLauncher(FakeTimeProvider time) : ILauncher
 
     public IReadOnlyList<ProcessIdentity> Leftovers(int session, IReadOnlyCollection<ProcessIdentity> known, RunScope? scope = null) => [];
 
+    /// <summary>When set, a tree stop never finishes (a wedged stop: only Vigil's shutdown bound ends the wait).</summary>
+    public bool StopsNeverFinish { get; set; }
+
     public async Task<TreeStopResult> TerminateAsync(TreeStopRequest request, TimeProvider clock, CancellationToken cancel = default)
     {
         lock (_gate) _stops.Add(request);
+        if (StopsNeverFinish)
+        {
+            request.Leader?.SignalGroup(request.Signal);
+            await Task.Delay(Timeout.Infinite, cancel).ConfigureAwait(false);
+        }
         if (request.Leader is not FakeProcess leader) return new TreeStopResult([], [], []);
         int[] pid = [leader.Pid];
 
