@@ -191,7 +191,9 @@ public sealed class RecoveryTests
         await using var sup = new Supervisor();
         using var rec = new Recorder(sup);
         var probe = new ProbeSpec(new OutputStallCheck()) { Timeout = Ms(400), Period = Ms(100), Action = ProbeAction.Notify };
-        var unit = sup.Start(WithProbe(Fixture.Spec("flaky", "marker", "up", "sleep", "900", "tick", "50", "10", "hang"), probe));
+        // Output comes back for 3 s (60 ticks), not 0.5 s: on a loaded machine the checks can run late, and a stall
+        // seen only after a short burst of output would leave nothing to recover on (seen with both cores busy).
+        var unit = sup.Start(WithProbe(Fixture.Spec("flaky", "marker", "up", "sleep", "900", "tick", "50", "60", "hang"), probe));
         var bad = await rec.Event<Unhealthy>();
         Assert.Equal(ProbeAction.Notify, bad.Action);
         var back = await rec.Event<Recovered>();
