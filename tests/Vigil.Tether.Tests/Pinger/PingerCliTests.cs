@@ -233,14 +233,16 @@ public sealed class PingerCliTests : IDisposable
         await using var fake = new FakeBroker();
         await using var pinger = VigilProcess.StartWith(_dir.FullName, new Dictionary<string, string?>(_statsd.Environment) { ["HOME"] = _dir.FullName },
             "pinger", "--targetAppName=kiosk", "--tether.host=127.0.0.1", $"--tether.port={fake.Port}", "--pm2.enabled=false",
-            "--ping.interval=200", "--ping.timeout=500", "--loglevel=debug");
+            // ping.timeout (the SUBACK's deadline) of 3 s, not 0.5 s: the test answers the third SUBSCRIBE after reading
+            // it, which with both cores busy took longer than 0.5 s, so the pinger had already given up on it.
+            "--ping.interval=200", "--ping.timeout=3000", "--loglevel=debug");
         var s = await fake.AcceptConnectedAsync();
 
         static ushort Id(byte[] body) => (ushort)(body[0] << 8 | body[1]);
         var (h1, b1) = await s.ReadPacketAsync(); // swallowed
         Assert.Equal(0x82, h1);
         var timedOut = await pinger.WaitLine(l => l.Contains("[ERROR]") && l.Contains("attempt 1,"), "the SUBACK timeout");
-        Assert.Contains($"no SubAck from 127.0.0.1:{fake.Port} within 0.5 s for the subscription to +/+/pong (packet {Id(b1)}); no pings until the subscription works; attempt 1, retrying in 1000 ms", timedOut);
+        Assert.Contains($"no SubAck from 127.0.0.1:{fake.Port} within 3 s for the subscription to +/+/pong (packet {Id(b1)}); no pings until the subscription works; attempt 1, retrying in 1000 ms", timedOut);
 
         var (h2, b2) = await s.ReadPacketAsync(); // the retry: answered with another packet id
         Assert.Equal(0x82, h2);
