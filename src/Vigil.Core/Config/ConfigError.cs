@@ -9,6 +9,11 @@ public sealed record VigilConfig(string SourcePath, IReadOnlyList<ProcessSpec> P
 {
     /// <summary>The broker for <c>kind: tether</c> probes (top-level <c>tether:</c>); defaults when not given.</summary>
     public TetherSettings Tether { get; init; } = TetherSettings.Default;
+
+    /// <summary>The instance name (top-level <c>name:</c>): the control socket is <c>&lt;runtime dir&gt;/&lt;name&gt;.sock</c>.</summary>
+    public string Name { get; init; } = DefaultName;
+
+    public const string DefaultName = "default";
 }
 
 /// <summary>One problem in a config file. <see cref="Line"/> and <see cref="Column"/> are 1-based; both are 0 when the

@@ -59,7 +59,7 @@ public static partial class ConfigLoader
     private static ConfigException FileError(string file, string message) => new([new ConfigError(file, 0, 0, "", message)]);
 
     // Keys this version knows, per mapping, in the order they are documented (the order breaks suggestion ties).
-    private static readonly string[] TopKeys = ["processes", "tether"];
+    private static readonly string[] TopKeys = ["name", "processes", "tether"];
     private static readonly string[] TopKeysNotYet = [];
     private static readonly string[] ProcessKeys = ["name", "command", "script", "args", "cwd", "env", "detach", "restart", "stop", "log", "health"];
     private static readonly string[] ProcessKeysNotYet = [];
@@ -114,6 +114,7 @@ public static partial class ConfigLoader
 
             var processes = new List<ProcessSpec>();
             var tether = TetherSettings.Default;
+            string? name = null;
             if (root is null || root is YScalar { IsNull: true })
                 Error(root?.Start ?? new Pos(1, 1), "processes", "no processes to run");
             else if (root is not YMapping top)
@@ -126,11 +127,12 @@ public static partial class ConfigLoader
                 {
                     if (key == "processes") (list, listAt) = (value, at);
                     else if (key == "tether" && Mapping(value, keyPath, at) is { } tm) tether = Tether(tm, keyPath);
+                    else if (key == "name") name = InstanceName(value, keyPath, at);
                 }
                 MapProcesses(list, listAt, processes);
             }
             Throw();
-            return new VigilConfig(sourcePath, processes) { Tether = tether };
+            return new VigilConfig(sourcePath, processes) { Tether = tether, Name = name ?? VigilConfig.DefaultName };
         }
 
         private void Throw()
@@ -509,6 +511,18 @@ public static partial class ConfigLoader
         }
 
         private string? String(YNode v, string path, Pos at) => Scalar(v, path, at, "a string");
+
+        /// <summary>The top-level <c>name:</c>: it names the control socket file, so letters, digits, '-', '_' and '.' only.</summary>
+        private string? InstanceName(YNode v, string path, Pos at)
+        {
+            if (String(v, path, at) is not { } s) return null;
+            if (s.Length is 0 or > 64 || s[0] == '.' || !s.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            {
+                Error(at, path, $"expected 1 to 64 letters, digits, '-', '_' or '.' (not starting with '.'), got {Show(s)}");
+                return null;
+            }
+            return s;
+        }
 
         private ImmutableArray<string>? StringList(YNode v, string path, Pos at)
         {

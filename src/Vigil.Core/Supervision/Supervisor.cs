@@ -182,6 +182,14 @@ public sealed class Supervisor : IAsyncDisposable
         return new Unsubscriber(() => ImmutableInterlocked.Update(ref _outputSinks, a => a.Remove(sink)));
     }
 
+    /// <summary>Publishes an event that did not come from a unit's loop (a transport's: a refused control client, a
+    /// reload), to every reader of <see cref="Events"/> in order with the units' own.</summary>
+    public void Announce(UnitEvent ev)
+    {
+        ArgumentNullException.ThrowIfNull(ev);
+        Publish(ev);
+    }
+
     internal void Publish(UnitEvent ev)
     {
         foreach (var ch in _eventSubscribers) ch.Writer.TryWrite(ev);
