@@ -14,6 +14,9 @@ public sealed record VigilConfig(string SourcePath, IReadOnlyList<ProcessSpec> P
     public string Name { get; init; } = DefaultName;
 
     public const string DefaultName = "default";
+
+    /// <summary>Top-level <c>events: { status: all }</c>: every /proc status change is an event.</summary>
+    public Supervision.StatusEvents StatusEvents { get; init; } = Supervision.StatusEvents.Significant;
 }
 
 /// <summary>One problem in a config file. <see cref="Line"/> and <see cref="Column"/> are 1-based; both are 0 when the

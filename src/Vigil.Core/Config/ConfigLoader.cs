@@ -19,6 +19,11 @@ public static partial class ConfigLoader
     /// <summary>Loads the file at <paramref name="path"/>. Errors name the file as given; relative <c>cwd</c>s resolve
     /// against the file's folder.</summary>
     /// <exception cref="ConfigException">The file is missing, unreadable, not YAML/JSON, or not a valid config.</exception>
+    /// <summary>As <see cref="Load(string)"/>, then the start-up checks of every unit (its command can be found in PATH
+    /// after its cwd and env.PATH, and is executable; its cwd exists), each failure an error at its key's position.
+    /// For <c>vigil run</c> and reload: a unit that could never start is a config error, and nothing starts.</summary>
+    public static VigilConfig LoadChecked(string path) => Load(path); // checks: being built
+
     public static VigilConfig Load(string path)
     {
         ArgumentNullException.ThrowIfNull(path);

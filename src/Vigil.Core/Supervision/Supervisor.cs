@@ -12,6 +12,9 @@ public sealed record SupervisorOptions
     public ILauncher Launcher { get; init; } = OsLauncher.Instance;
     /// <summary>How often the /proc status of running units is polled (one read of /proc/PID/stat per unit).</summary>
     public TimeSpan StatusInterval { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>Which /proc status changes are events: by default not the flips between running and sleeping
+    /// (config <c>events: { status: all }</c> brings every change back).</summary>
+    public StatusEvents StatusEvents { get; init; } = StatusEvents.Significant;
     /// <summary>Make Vigil a child subreaper so orphaned grandchildren can still be found, stopped and reaped.</summary>
     public bool Subreaper { get; init; } = true;
     /// <summary>Probe kinds beyond the built-in ones (Vigil.Tether adds <c>tether</c>); asked in order, built-ins last.</summary>
@@ -22,6 +25,23 @@ public sealed record SupervisorOptions
     /// <summary>How runs' processes are tracked: cgroup v2 where possible (<see cref="TrackingMode.Auto"/>), or by marker only.</summary>
     public TrackingMode Tracking { get; init; } = TrackingMode.Auto;
 }
+
+/// <summary>Which /proc status changes of a unit's process are published as events.</summary>
+public enum StatusEvents
+{
+    /// <summary>Stopped, tracing stop, zombie, disk sleep that lasts, terminated, unavailable (and the return from
+    /// them); not the constant flips between running and sleeping.</summary>
+    Significant,
+    /// <summary>Every change.</summary>
+    All,
+}
+
+/// <summary>What a reload does to one unit.</summary>
+public enum SpecChangeKind { Unchanged, Added, Removed, Changed }
+
+/// <summary>One unit's line in a reload's diff. <see cref="Fields"/>: for a changed unit, the config keys that differ
+/// (<c>command</c>, <c>env</c>, <c>restart</c>, …).</summary>
+public sealed record SpecChange(SpecChangeKind Kind, string Name, IReadOnlyList<string> Fields);
 
 /// <summary>
 /// The registry of units. Names may repeat: an action on a name applies to every unit with it. Disposing the
@@ -145,6 +165,30 @@ public sealed class Supervisor : IAsyncDisposable
 
     /// <summary>Sends a signal to every running unit named <paramref name="name"/>; returns how many got it.</summary>
     public int Signal(string name, int signal) => Find(name).Count(u => u.Signal(signal));
+
+    /// <summary>Sends a signal to every running unit named <paramref name="name"/> (through each unit's loop); returns how many got it.</summary>
+    public async Task<int> SignalAsync(string name, int signal)
+    {
+        var sent = await Task.WhenAll(Find(name).Select(u => u.SignalAsync(signal))).ConfigureAwait(false);
+        return sent.Count(s => s);
+    }
+
+    /// <summary>Validates the spec and adds a unit for it without starting it (state <see cref="UnitState.Initial"/>;
+    /// <see cref="Unit.StartAsync"/> starts it).</summary>
+    public Unit Define(ProcessSpec spec) => throw new NotImplementedException("Supervisor.Define: being built");
+
+    /// <summary>Stops the unit (graceful escalation) and forgets it: it leaves <see cref="Units"/> and a
+    /// <c>removed</c> event is published.</summary>
+    public Task<StopResult> RemoveAsync(Unit unit) => throw new NotImplementedException("Supervisor.RemoveAsync: being built");
+
+    /// <summary>
+    /// Makes the running set match <paramref name="specs"/> (a reloaded config): units whose spec is unchanged keep
+    /// running untouched (same PID), changed ones are stopped and replaced by a unit for the new spec, new ones are
+    /// added and started, units no longer in the list are stopped and removed. Units are matched by name, in order
+    /// among units of the same name. With <paramref name="dryRun"/> nothing changes; the answer is the same list.
+    /// </summary>
+    public Task<IReadOnlyList<SpecChange>> ReconcileAsync(IReadOnlyList<ProcessSpec> specs, bool dryRun = false, CancellationToken cancel = default) =>
+        throw new NotImplementedException("Supervisor.ReconcileAsync: being built");
 
     /// <summary>Every event from now on, until <paramref name="cancel"/>. Never blocks a unit: each reader has its own queue.</summary>
     public async IAsyncEnumerable<UnitEvent> Events([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancel = default)

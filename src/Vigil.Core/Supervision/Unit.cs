@@ -111,6 +111,12 @@ public sealed partial class Unit
     /// <summary>Sends a signal to the running process (not its group). False when none runs.</summary>
     public bool Signal(int signal) => _process is { } p && p.Signal(signal);
 
+    /// <summary>Sends a signal to the running process (not its group), from the unit's loop. False when none runs.</summary>
+    public Task<bool> SignalAsync(int signal) => Task.FromResult(Signal(signal));
+
+    /// <summary>Each probe of the current run and its last result (empty when the unit has no probes or no run).</summary>
+    public IReadOnlyList<ProbeStatus> ProbeStatuses => [];
+
     /// <summary>Waits for the current process to exit; returns the last exit at once if none runs.</summary>
     public Task<ExitStatus> WaitForExitAsync(CancellationToken cancel = default) =>
         Ask<ExitStatus>(tcs => new WaitExitMsg(tcs)).WaitAsync(cancel);

@@ -26,3 +26,10 @@ public sealed record UnitSnapshot(
     /// <summary>Time since the current process started; zero when none runs.</summary>
     public TimeSpan UptimeAt(DateTimeOffset now) => Pid is not null && StartTime is { } s ? now - s : TimeSpan.Zero;
 }
+
+/// <summary>One probe of a unit and its last result, for <c>vigil status</c>.</summary>
+/// <param name="Result">Ok, Failing (some checks failed, under the threshold), Failed, or Unknown (no check yet).</param>
+public sealed record ProbeStatus(string Name, string Kind, Health.ProbeRole Role, Health.ProbeAction Action, ProbeOutcome Result,
+    string? Detail, TimeSpan? Latency, DateTimeOffset? At, int ConsecutiveFailures);
+
+public enum ProbeOutcome { Unknown, Ok, Failing, Failed }
