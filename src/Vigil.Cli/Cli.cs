@@ -1,93 +1,217 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
 using System.Reflection;
+using Vigil.Cli.Commands;
+using Vigil.Control;
 
 namespace Vigil.Cli;
 
-/// <summary>Entry point: dispatches the subcommand. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.</summary>
+/// <summary>Where a command's output goes and how it reaches a running Vigil. The program uses the console and the
+/// control socket; tests give writers of their own and a control of their own.</summary>
+public sealed record CliContext
+{
+    public TextWriter Out { get; init; } = Console.Out;
+    public TextWriter Err { get; init; } = Console.Error;
+    /// <summary>Colour on <see cref="Out"/>: a terminal, and no NO_COLOR.</summary>
+    public bool Color { get; init; }
+    /// <summary>Opens the control interface of the Vigil listening on a socket path.</summary>
+    public Func<string, CancellationToken, Task<IVigilControl>> Connect { get; init; } =
+        async (path, cancel) => await ControlClient.ConnectAsync(path, cancel).ConfigureAwait(false);
+
+    public static CliContext FromConsole() => new() { Color = Output.Style.TerminalColor() };
+}
+
+/// <summary>A command whose own help ends with more than its one-line description.</summary>
+public sealed class NotedCommand(string name, string description, string notes) : Command(name, description)
+{
+    public string Notes { get; } = notes;
+}
+
+/// <summary>A mistake in how a command was called: printed as <c>vigil: message</c>, exit 2.</summary>
+public sealed class UsageException(string message) : Exception(message);
+
+/// <summary>Entry point: the <c>vigil</c> command tree (System.CommandLine) and its error handling.</summary>
 public static class Cli
 {
-    public const int Ok = 0, Failure = 1, Usage = 2;
+    /// <summary>Kept for the commands written before <see cref="ExitCodes"/>.</summary>
+    public const int Ok = ExitCodes.Ok, Failure = ExitCodes.Failure, Usage = ExitCodes.Usage;
 
-    public const string Help = """
-        vigil — keeps processes alive and responsive
+    public static Task<int> MainAsync(string[] args) => RunAsync(args, CliContext.FromConsole());
 
-        Usage:
-          vigil run [-c FILE] [--attach-output]   supervise the processes in FILE (default: vigil.yaml)
-          vigil demo [--for DURATION]             run the built-in demo (healthy, crashing and hung processes)
-          vigil pinger [--key.sub=value …]        the Tether Process Pinger drop-in (docs/pinger.md; --help)
-          vigil --version | --help
-
-        run: prints one line per lifecycle event; SIGINT, SIGTERM or SIGHUP stops every child
-        gracefully (stop signal, grace period, then SIGKILL to the whole tree) and exits 0.
-        Exit codes: 0 ok, 1 runtime failure, 2 usage or config error (file:line:col: key: message).
-        """;
-
-    public static async Task<int> MainAsync(string[] args)
+    /// <summary>Runs one command line; returns its exit code.</summary>
+    public static async Task<int> RunAsync(string[] args, CliContext ctx)
     {
-        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        if (args is ["--version" or "-V"])
         {
-            (args.Length == 0 ? Console.Error : Console.Out).WriteLine(Help);
-            return args.Length == 0 ? Usage : Ok;
+            ctx.Out.WriteLine("vigil " + Version);
+            return ExitCodes.Ok;
         }
-        // `vigil run --help` / `vigil demo -h`: the usage, as users of other CLIs expect (pinger has its own).
-        if (args.Length > 1 && args[0] is "run" or "demo" && args[1..].Any(a => a is "-h" or "--help"))
+        // pinger parses its own `--key.sub=value` flags (the original's rc conventions): handed over untouched.
+        if (args.Length > 0 && args[0] == "pinger") return await PingerCommand.ExecuteAsync(args[1..]).ConfigureAwait(false);
+        if (InitShim.Needed && args.Length > 0 && args[0] is "run" or "demo") return await InitShim.RunAsync(args).ConfigureAwait(false);
+
+        // Everything after the first `--` is a command line of its own (`vigil run -- CMD ARGS…`, `vigil add NAME --
+        // CMD ARGS…`): cut off before parsing, so its flags are never taken for vigil's.
+        int dashes = Array.IndexOf(args, "--");
+        var head = dashes < 0 ? args : args[..dashes];
+        string[]? tail = dashes < 0 ? null : args[(dashes + 1)..];
+        var root = Build(ctx, tail);
+        var parsed = root.Parse(head);
+        if (head.Length == 0)
         {
-            Console.Out.WriteLine(Help);
-            return Ok;
+            // Bare `vigil`: the usage, on stderr since nothing was asked for, and exit 2 as for any usage error.
+            await root.Parse(["--help"]).InvokeAsync(new InvocationConfiguration { Output = ctx.Err }).ConfigureAwait(false);
+            return ExitCodes.Usage;
         }
-        if (args[0] is "--version" or "-V")
+        if ((parsed.Errors.Count > 0 && parsed.Action is ParseErrorAction) || (parsed.Action is not HelpAction && StrayOptions(parsed).Any()))
+            return ReportParseErrors(parsed, ctx.Err);
+        if (tail is not null && parsed.Action is not HelpAction && !TakesCommandLine(parsed.CommandResult.Command))
         {
-            Console.WriteLine("vigil " + (typeof(Cli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?"));
-            return Ok;
+            ctx.Err.WriteLine($"vigil: '--' only goes with 'vigil run -- CMD …' and 'vigil add NAME -- CMD …'");
+            return ExitCodes.Usage;
         }
-        if (InitShim.Needed && args[0] is "run" or "demo") return await InitShim.RunAsync(args).ConfigureAwait(false);
+        var config = new InvocationConfiguration
+        {
+            Output = ctx.Out,
+            Error = ctx.Err,
+            // vigil run stops its children on SIGINT/SIGTERM, which takes as long as their stop timeouts: the parser's
+            // own handler would cut that short. Each command that waits handles the signals itself.
+            ProcessTerminationTimeout = null,
+        };
         try
         {
-            return args[0] switch
-            {
-                "run" => await RunCommand.ExecuteAsync(ArgParser.Parse(args[1..], RunCommand.Options)).ConfigureAwait(false),
-                "demo" => await DemoCommand.ExecuteAsync(ArgParser.Parse(args[1..], DemoCommand.Options)).ConfigureAwait(false),
-                "pinger" => await PingerCommand.ExecuteAsync(args[1..]).ConfigureAwait(false),
-                _ => throw new UsageException($"unknown command '{args[0]}'{ArgParser.Suggest(args[0], ["run", "demo", "pinger"])}"),
-            };
+            return await parsed.InvokeAsync(config).ConfigureAwait(false);
         }
         catch (UsageException e)
         {
-            Console.Error.WriteLine($"vigil: {e.Message}");
-            Console.Error.WriteLine("Run 'vigil --help' for usage.");
-            return Usage;
+            ctx.Err.WriteLine($"vigil: {e.Message}");
+            return ExitCodes.Usage;
         }
     }
-}
 
-public sealed class UsageException(string message) : Exception(message);
+    public static string Version { get; } =
+        typeof(Cli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?";
 
-/// <summary>A tiny option parser: flags and options with a value (<c>-c FILE</c>, <c>--config=FILE</c>); no positionals.</summary>
-public static class ArgParser
-{
-    public sealed record Option(string Long, string? Short, bool TakesValue);
+    private static readonly HashSet<string> CommandLineTakers = ["run", "add"];
 
-    public static Dictionary<string, string?> Parse(string[] args, IReadOnlyList<Option> options)
+    private static bool TakesCommandLine(Command c) => CommandLineTakers.Contains(c.Name);
+
+    /// <summary>The whole command tree. <paramref name="tail"/>: the words after <c>--</c>, if any.</summary>
+    public static RootCommand Build(CliContext ctx, string[]? tail)
     {
-        var result = new Dictionary<string, string?>();
-        for (int i = 0; i < args.Length; i++)
+        var root = new RootCommand("vigil — keeps processes alive and responsive (crashes and hangs alike)");
+        // -h and --help only: the Windows-style /? and /h would only clutter completion.
+        root.Options.Remove(root.Options.OfType<HelpOption>().Single());
+        var help = new HelpOption("--help", "-h");
+        help.Action = new HelpWithNotes((HelpAction)help.Action!);
+        root.Options.Add(help);
+        root.Options.OfType<VersionOption>().Single().Action = new PrintVersion(ctx);
+        foreach (var c in new[]
         {
-            var a = args[i];
-            string? inline = null;
-            int eq = a.IndexOf('=');
-            if (a.StartsWith("--", StringComparison.Ordinal) && eq > 0) { inline = a[(eq + 1)..]; a = a[..eq]; }
-            var opt = options.FirstOrDefault(o => a == "--" + o.Long || (o.Short is not null && a == "-" + o.Short))
-                ?? throw new UsageException($"unknown option '{a}'{Suggest(a.TrimStart('-'), options.Select(o => o.Long))}");
-            if (!opt.TakesValue)
-            {
-                if (inline is not null) throw new UsageException($"option --{opt.Long} takes no value");
-                result[opt.Long] = null;
-                continue;
-            }
-            var value = inline ?? (i + 1 < args.Length ? args[++i] : throw new UsageException($"option --{opt.Long} needs a value"));
-            result[opt.Long] = value;
-        }
-        return result;
+            RunCommand.Build(ctx, tail), DemoCommand.Build(), PingerCommand.Build(),
+            ListCommands.Ls(ctx), ListCommands.Status(ctx),
+            UnitCommands.Action(ctx, "start", "start stopped, exited or given-up units",
+                "A unit waiting in backoff starts now; a running one is left alone (already-running)."),
+            UnitCommands.Action(ctx, "stop", "stop units gracefully; no restart follows",
+                "The stop signal goes to the process group, then after the grace period SIGKILL to the whole tree."),
+            UnitCommands.Action(ctx, "restart", "stop units gracefully and start them again",
+                "The restart schedule starts over, as after a run long enough to reset it."),
+            UnitCommands.Action(ctx, "kill", "SIGKILL units' whole process trees; no restart follows",
+                "No grace period: for a unit that does not stop."),
+            UnitCommands.Signal(ctx), StreamCommands.Logs(ctx), StreamCommands.Events(ctx),
+            InstanceCommands.Reload(ctx), UnitCommands.Add(ctx, tail), UnitCommands.Remove(ctx),
+            InstanceCommands.Save(ctx), InstanceCommands.Shutdown(ctx),
+            StartupCommand.Build(ctx), CompletionCommand.Build(ctx),
+        })
+            root.Subcommands.Add(c);
+        NameArguments(root);
+        return root;
     }
+
+    /// <summary>Help shows each argument by its name (<c>&lt;NAME&gt;</c>): without one it would list the argument's
+    /// completions, and for unit names that means asking the running Vigil.</summary>
+    private static void NameArguments(Command command)
+    {
+        foreach (var a in command.Arguments) a.HelpName ??= a.Name;
+        foreach (var c in command.Subcommands) NameArguments(c);
+    }
+
+    /// <summary>Words taken as arguments that look like options (<c>vigil logs --folow</c> would otherwise ask for a
+    /// unit named --folow); a negative number passes.</summary>
+    private static IEnumerable<string> StrayOptions(ParseResult parsed) =>
+        parsed.CommandResult.Children.OfType<System.CommandLine.Parsing.ArgumentResult>()
+            .SelectMany(a => a.Tokens).Select(t => t.Value)
+            .Where(v => v.Length > 1 && v[0] == '-' && !v.Skip(1).All(char.IsAsciiDigit));
+
+    /// <summary>The parser's help, then the command's <see cref="NotedCommand.Notes"/>: the command list shows one line
+    /// per command, a command's own help the whole story.</summary>
+    private sealed class HelpWithNotes(HelpAction inner) : SynchronousCommandLineAction
+    {
+        public override bool ClearsParseErrors => true;
+
+        public override int Invoke(ParseResult parseResult)
+        {
+            int code = inner.Invoke(parseResult);
+            if (parseResult.CommandResult.Command is NotedCommand { Notes: { } notes })
+                parseResult.InvocationConfiguration.Output.WriteLine(notes.TrimEnd() + "\n");
+            return code;
+        }
+    }
+
+    private sealed class PrintVersion(CliContext ctx) : SynchronousCommandLineAction
+    {
+        public override bool ClearsParseErrors => true;
+
+        public override int Invoke(ParseResult parseResult)
+        {
+            ctx.Out.WriteLine("vigil " + Version);
+            return ExitCodes.Ok;
+        }
+    }
+
+    /// <summary>
+    /// Parse errors as one <c>vigil: …</c> line each, with the nearest known word for a typo, and exit 2 (the parser's
+    /// own report prints the whole help after the error, burying it).
+    /// </summary>
+    private static int ReportParseErrors(ParseResult parsed, TextWriter err)
+    {
+        var command = parsed.CommandResult.Command;
+        var unmatched = StrayOptions(parsed).Concat(parsed.UnmatchedTokens).ToList();
+        foreach (var token in unmatched)
+        {
+            if (token.StartsWith('-'))
+            {
+                var known = command.Options.Concat(Ancestors(parsed).SelectMany(c => c.Options.Where(o => o.Recursive)))
+                    .SelectMany(o => o.Aliases.Prepend(o.Name)).Where(n => n.StartsWith("--", StringComparison.Ordinal));
+                err.WriteLine($"vigil: unknown option '{token}'{Suggest(token, known)}");
+            }
+            else if (command.Subcommands.Count > 0)
+                err.WriteLine($"vigil: unknown command '{token}'{Suggest(token, command.Subcommands.Select(c => c.Name))}");
+            else
+                err.WriteLine($"vigil: unexpected argument '{token}'");
+        }
+        var where = CommandPath(parsed) is { Length: > 0 } path ? "vigil " + path : "vigil";
+        // "Required command was not provided" says nothing more after "unknown command".
+        foreach (var e in parsed.Errors.Where(e => !unmatched.Any(t => e.Message.Contains($"'{t}'", StringComparison.Ordinal))
+            && !(unmatched.Count > 0 && e.SymbolResult is System.CommandLine.Parsing.CommandResult)))
+            err.WriteLine($"{where}: {Lower(e.Message)}");
+        err.WriteLine($"Run '{where} --help' for usage.");
+        return ExitCodes.Usage;
+    }
+
+    private static IEnumerable<Command> Ancestors(ParseResult parsed)
+    {
+        for (var r = parsed.CommandResult.Parent as System.CommandLine.Parsing.CommandResult; r is not null;
+             r = r.Parent as System.CommandLine.Parsing.CommandResult)
+            yield return r.Command;
+    }
+
+    private static string CommandPath(ParseResult parsed) =>
+        string.Join(' ', Ancestors(parsed).Reverse().Skip(1).Append(parsed.CommandResult.Command)
+            .Where(c => c is not RootCommand).Select(c => c.Name));
+
+    private static string Lower(string s) => s.Length > 1 && char.IsUpper(s[0]) && !char.IsUpper(s[1]) ? char.ToLowerInvariant(s[0]) + s[1..] : s;
 
     public static string Suggest(string given, IEnumerable<string> known) =>
         Vigil.Config.Suggestions.Nearest(given, known) is { } best ? $"; did you mean '{best}'?" : "";

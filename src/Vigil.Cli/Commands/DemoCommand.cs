@@ -1,21 +1,30 @@
+using System.CommandLine;
+using Vigil.Cli.Output;
+using Vigil.Control;
 using Vigil.Health;
 using Vigil.Specs;
 using Vigil.Supervision;
 
-namespace Vigil.Cli;
+namespace Vigil.Cli.Commands;
 
 /// <summary>
 /// <c>vigil demo</c>: the main job on an embedded default. Needs nothing beyond the build and /bin/sh: a healthy
 /// ticker, a crasher that walks the elife restart schedule (100ms, 500ms, 1s, 10s, …), a process that hangs and is
 /// detected by its output-stall probe and restarted, and a status table.
 /// </summary>
-public static class DemoCommand
+internal static class DemoCommand
 {
-    public static readonly ArgParser.Option[] Options =
-    [
-        new("for", null, TakesValue: true),
-        new("status-every", null, TakesValue: true),
-    ];
+    public static Command Build()
+    {
+        var runFor = new Option<string?>("--for") { Description = "stop by itself after this long (e.g. 30s)", HelpName = "DURATION" };
+        var every = new Option<string?>("--status-every") { Description = "how often to print the status table (default 5s)", HelpName = "DURATION" };
+        var command = new NotedCommand("demo", "run the built-in demo: processes that crash, hang and recover", """
+            A healthy process, a crasher walking the restart schedule (100ms, 500ms, 1s, 10s, …), and a process that
+            hangs, is found by its output-stall probe and is restarted; with a status table every few seconds.
+            """) { runFor, every };
+        command.SetAction((parsed, _) => ExecuteAsync(parsed.GetValue(runFor), parsed.GetValue(every)));
+        return command;
+    }
 
     public static IReadOnlyList<ProcessSpec> Specs { get; } =
     [
@@ -41,13 +50,13 @@ public static class DemoCommand
         },
     ];
 
-    public static async Task<int> ExecuteAsync(Dictionary<string, string?> opts)
+    private static async Task<int> ExecuteAsync(string? runForText, string? everyText)
     {
         TimeSpan? runFor = null;
-        if (opts.GetValueOrDefault("for") is { } f)
+        if (runForText is { } f)
             runFor = Durations.TryParse(f, out var d) ? d : throw new UsageException($"--for: expected {Durations.Expected}, got '{f}'");
         var every = TimeSpan.FromSeconds(5);
-        if (opts.GetValueOrDefault("status-every") is { } s && !Durations.TryParse(s, out every))
+        if (everyText is { } s && !Durations.TryParse(s, out every))
             throw new UsageException($"--status-every: expected {Durations.Expected}, got '{s}'");
 
         Console.WriteLine("vigil demo: 'healthy' ticks every second; 'crasher' exits with code 3 after 0.3 s and is");
@@ -56,39 +65,27 @@ public static class DemoCommand
         Console.WriteLine("and Vigil restarts it, printing the reason.");
         Console.WriteLine(runFor is null ? "Press Ctrl-C to stop everything." : $"Stopping by itself after {Durations.Format(runFor.Value)}.");
         // One demo per user at a time, and a killed demo's children are stopped by the next one.
-        return await RunCommand.SuperviseAsync(Specs, attachOutput: true, runFor, (sup, cancel) => _ = StatusLoop(sup, every, cancel),
-            identity: "vigil-demo").ConfigureAwait(false);
+        return await new RunSession(new RunPlan
+        {
+            Specs = Specs,
+            AttachOutput = true,
+            RunFor = runFor,
+            Identity = "vigil-demo",
+            HangupStops = true,
+            Extra = (control, printer, cancel) => _ = StatusLoop(control, printer, every, cancel),
+        }).RunAsync().ConfigureAwait(false);
     }
 
-    private static async Task StatusLoop(Supervisor sup, TimeSpan every, CancellationToken cancel)
+    private static async Task StatusLoop(IVigilControl control, EventPrinter printer, TimeSpan every, CancellationToken cancel)
     {
         try
         {
             while (true)
             {
                 await Task.Delay(every, cancel).ConfigureAwait(false);
-                Console.WriteLine(StatusTable.Render(sup.Snapshot(), sup.Time.GetUtcNow()));
+                printer.Notice(UnitTable.Render(await control.ListAsync(cancel).ConfigureAwait(false), Style.Plain));
             }
         }
         catch (OperationCanceledException) { }
-    }
-}
-
-/// <summary>A plain-text table of unit snapshots (the future `vigil ls`).</summary>
-public static class StatusTable
-{
-    public static string Render(IReadOnlyList<UnitSnapshot> units, DateTimeOffset now)
-    {
-        var rows = new List<string[]> { new[] { "NAME", "STATE", "PID", "STATUS", "READY", "UPTIME", "RESTARTS", "LAST EXIT" } };
-        foreach (var u in units)
-        {
-            var state = u.State.ToString().ToLowerInvariant() + (u.NextRestartIn is { } n ? $" ({Durations.Format(n)})" : "");
-            rows.Add([u.Name, state, u.Pid?.ToString() ?? "-", ProcessStatuses.Describe(u.Status),
-                u.Ready switch { true => "yes", false => "no", null => "-" },
-                u.Pid is null ? "-" : Durations.Format(TimeSpan.FromSeconds(Math.Floor(u.UptimeAt(now).TotalSeconds))),
-                u.RestartCount.ToString(), u.LastExit?.ToString() ?? "-"]);
-        }
-        var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
-        return string.Join('\n', rows.Select(r => string.Join("  ", r.Select((cell, c) => cell.PadRight(widths[c]))).TrimEnd()));
     }
 }

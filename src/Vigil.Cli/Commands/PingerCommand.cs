@@ -1,13 +1,25 @@
 using System.Collections;
+using System.CommandLine;
 using System.Runtime.InteropServices;
 using Vigil.Telemetry.DogStatsD;
 using Vigil.Tether.Pinger;
 
-namespace Vigil.Cli;
+namespace Vigil.Cli.Commands;
 
 /// <summary><c>vigil pinger</c>: the Tether Process Pinger drop-in (config and behaviour in docs/pinger.md).</summary>
-public static class PingerCommand
+internal static class PingerCommand
 {
+    /// <summary>For the command list, help and completion only: <see cref="Cli.RunAsync"/> hands <c>vigil pinger …</c>
+    /// to <see cref="ExecuteAsync"/> before parsing, since its flags are the original's <c>--key.sub=value</c>.</summary>
+    public static Command Build()
+    {
+        var flags = new Argument<string[]>("FLAGS") { Description = "--key.sub=value settings (vigil pinger --help lists them)", Arity = ArgumentArity.ZeroOrMore };
+        var command = new Command("pinger", "the Tether Process Pinger drop-in: pings a Tether app and restarts it when it stops answering") { flags };
+        command.TreatUnmatchedTokensAsErrors = false;
+        command.SetAction((parsed, _) => ExecuteAsync(parsed.GetValue(flags) ?? []));
+        return command;
+    }
+
     public const string Help = """
         vigil pinger — pings a Tether app and restarts it (PM2, or a command) when it stops answering
 
@@ -27,7 +39,7 @@ public static class PingerCommand
 
     public static async Task<int> ExecuteAsync(string[] args)
     {
-        if (args is ["-h" or "--help" or "help"]) { Console.Out.WriteLine(Help); return Cli.Ok; }
+        if (args is ["-h" or "--help" or "help"]) { Console.Out.WriteLine(Help); return ExitCodes.Ok; }
         var env = Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
             .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "", StringComparer.Ordinal);
         var home = Environment.GetEnvironmentVariable("HOME") is { Length: > 0 } h ? h : null;
@@ -38,7 +50,7 @@ public static class PingerCommand
         {
             foreach (var err in e.Errors) Console.Error.WriteLine($"vigil pinger: {err}");
             Console.Error.WriteLine($"vigil pinger: {e.Errors.Count} config error(s); run 'vigil pinger --help' for the keys");
-            return Cli.Usage;
+            return ExitCodes.Usage;
         }
         foreach (var w in warnings) Console.Error.WriteLine($"vigil pinger: warning: {w}");
 

@@ -1,0 +1,143 @@
+using System.CommandLine;
+using Vigil.Config;
+using Vigil.Control;
+using Vigil.Specs;
+using Vigil.Supervision;
+using Vigil.Tether.Pinger;
+
+namespace Vigil.Cli.Commands;
+
+/// <summary><c>vigil run</c>: supervise a config's processes (or one command) in the foreground, or in the background with -d.</summary>
+internal static class RunCommand
+{
+    public static Command Build(CliContext ctx, string[]? tail)
+    {
+        var file = new Argument<string?>("FILE") { Description = "the config file (default: vigil.yaml)", Arity = ArgumentArity.ZeroOrOne };
+        var config = new Option<string?>("--config", "-c") { Description = "the config file, as FILE", HelpName = "FILE" };
+        var attach = new Option<bool>("--attach-output") { Description = "also print the units' output, prefixed 'name | '" };
+        var detach = new Option<bool>("--detach", "-d")
+        {
+            Description = "run in the background (own session, stdin /dev/null); returns once the control socket answers",
+        };
+        var log = new Option<string?>("--log")
+        {
+            Description = "write Vigil's own output here instead of stdout (with -d the default is the socket's path with .log, "
+                + "e.g. $XDG_RUNTIME_DIR/vigil/default.log); SIGUSR2 reopens it",
+            HelpName = "FILE",
+        };
+        var socket = new Option<string?>("--socket")
+        {
+            Description = "serve the control socket here (default: $VIGIL_SOCKET, else <runtime dir>/vigil/<name>.sock, "
+                + "<runtime dir> being $XDG_RUNTIME_DIR, /run for root, or /tmp/vigil-UID)",
+            HelpName = "PATH",
+        };
+        // Set by `vigil run -d` on the background Vigil it starts.
+        var daemonChild = new Option<bool>("--daemon-child") { Hidden = true };
+        var command = new NotedCommand("run", "supervise a config's processes (or one command: vigil run -- CMD ARGS…)", """
+            Prints one line per lifecycle event. SIGINT and SIGTERM (and vigil shutdown) stop every unit gracefully (stop
+            signal, grace period, then SIGKILL to the whole tree) and exit 0. SIGHUP reloads the config (as vigil reload),
+            SIGUSR2 reopens every log file (logrotate's postrotate), SIGUSR1 prints the status table.
+            One Vigil per config. Its control socket (--socket) answers vigil ls, status, logs, restart, reload, ….
+            -d: the background Vigil's output goes to --log FILE, by default the socket's path with .log
+            ($XDG_RUNTIME_DIR/vigil/<name>.log, or /run/vigil/<name>.log for root). Under systemd (NOTIFY_SOCKET) Vigil
+            reports READY=1, STATUS=, RELOADING=1 and STOPPING=1, and answers the watchdog (vigil startup systemd).
+            Exit codes: 0 ok, 1 runtime failure, 2 usage or config error (file:line:col: key: message; nothing started).
+            """)
+        {
+            file, config, attach, detach, log, socket, daemonChild,
+        };
+        command.SetAction((parsed, _) => ExecuteAsync(new Request(
+            parsed.GetValue(file), parsed.GetValue(config), tail, parsed.GetValue(attach), parsed.GetValue(detach),
+            parsed.GetValue(log), parsed.GetValue(socket), parsed.GetValue(daemonChild)), ctx));
+        return command;
+    }
+
+    private sealed record Request(string? File, string? Config, string[]? Tail, bool AttachOutput, bool Detach, string? Log,
+        string? Socket, bool DaemonChild);
+
+    private static async Task<int> ExecuteAsync(Request r, CliContext ctx)
+    {
+        if (r.File is not null && r.Config is not null) throw new UsageException("run: give the config as FILE or as -c FILE, not both");
+        if (r.Tail is not null && (r.File ?? r.Config) is not null) throw new UsageException("run: give a config file or '-- CMD ARGS…', not both");
+        if (r.Tail is { Length: 0 }) throw new UsageException("run: the command to run goes after '--': vigil run -- CMD ARGS…");
+        var path = r.File ?? r.Config ?? "vigil.yaml";
+        var log = r.Log is null ? null : Path.GetFullPath(r.Log);
+        if (r.Detach && !r.DaemonChild) return await DetachAsync(r, path, log, ctx).ConfigureAwait(false);
+
+        if (r.DaemonChild) Detach.BecomeDaemon();
+        // Vigil's own output goes to the log from now on; its stderr stays where it was until the control socket is
+        // served, so a start-up error (config, already running) reaches whoever started it.
+        if (log is not null && Detach.Redirect(log, stderrToo: false) is { } why)
+        {
+            ctx.Err.WriteLine($"vigil: cannot write the log {log}: {why}");
+            return ExitCodes.Failure;
+        }
+        Supervisor.PrepareCapture(); // compiles while the config is read
+        VigilConfig? config = null;
+        IReadOnlyList<ProcessSpec> specs;
+        string identity;
+        if (r.Tail is { } tail)
+        {
+            var name = Path.GetFileName(tail[0]);
+            specs = [new ProcessSpec { Name = name, Command = [.. tail] }];
+            identity = Path.Combine(Directory.GetCurrentDirectory(), "vigil run -- " + name);
+        }
+        else
+        {
+            try { config = ConfigLoader.LoadChecked(path); }
+            catch (ConfigException e)
+            {
+                foreach (var err in e.Errors) ctx.Err.WriteLine(err);
+                ctx.Err.WriteLine($"vigil: {path}: {e.Errors.Count} error(s); nothing was started");
+                return ExitCodes.Usage;
+            }
+            specs = config.Processes;
+            identity = Path.GetFullPath(path);
+        }
+        string socket;
+        try { socket = ControlPaths.Socket(r.Socket, config?.Name ?? VigilConfig.DefaultName); }
+        catch (IOException e)
+        {
+            ctx.Err.WriteLine($"vigil: {e.Message}");
+            return ExitCodes.Failure;
+        }
+        await using var tether = new TetherProbes(config?.Tether ?? TetherSettings.Default); // kind: tether probes share one broker connection
+        tether.Warning += w => Console.Error.WriteLine($"vigil: tether: {w}");
+        return await new RunSession(new RunPlan
+        {
+            Specs = specs,
+            AttachOutput = r.AttachOutput,
+            Identity = identity,
+            Instance = config?.Name ?? VigilConfig.DefaultName,
+            ConfigPath = config is null ? null : Path.GetFullPath(path),
+            Socket = socket,
+            LogFile = log,
+            Options = new SupervisorOptions { ProbeProviders = [tether], StatusEvents = config?.StatusEvents ?? StatusEvents.Significant },
+        }).RunAsync().ConfigureAwait(false);
+    }
+
+    /// <summary><c>-d</c>: the same command again in the background, told where its socket and log are.</summary>
+    private static async Task<int> DetachAsync(Request r, string path, string? log, CliContext ctx)
+    {
+        string socket;
+        try { socket = ControlPaths.Socket(r.Socket, r.Tail is null ? Client.InstanceName(path) : VigilConfig.DefaultName); }
+        catch (ConfigException e)
+        {
+            foreach (var err in e.Errors) ctx.Err.WriteLine(err);
+            ctx.Err.WriteLine($"vigil: {path}: {e.Errors.Count} error(s); nothing was started");
+            return ExitCodes.Usage;
+        }
+        catch (IOException e)
+        {
+            ctx.Err.WriteLine($"vigil: {e.Message}");
+            return ExitCodes.Failure;
+        }
+        log ??= Path.ChangeExtension(socket, ".log");
+        var args = new List<string> { "run" };
+        if (r.Tail is null) args.AddRange(["-c", Path.GetFullPath(path)]);
+        args.AddRange(["--socket", socket, "--log", log, "--daemon-child"]);
+        if (r.AttachOutput) args.Add("--attach-output");
+        if (r.Tail is not null) args.AddRange(["--", .. r.Tail]);
+        return await Detach.StartAsync(args, socket, log, ctx).ConfigureAwait(false);
+    }
+}
