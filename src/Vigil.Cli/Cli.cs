@@ -11,8 +11,12 @@ namespace Vigil.Cli;
 /// control socket; tests give writers of their own and a control of their own.</summary>
 public sealed record CliContext
 {
-    public TextWriter Out { get; init; } = Console.Out;
-    public TextWriter Err { get; init; } = Console.Error;
+    private readonly TextWriter? _out, _err;
+
+    // The console's writers are taken at each use, never earlier: `vigil run --log` and -d point stdout at a file
+    // before anything is written, and Console.Out keeps the descriptor it found at its first use.
+    public TextWriter Out { get => _out ?? Console.Out; init => _out = value; }
+    public TextWriter Err { get => _err ?? Console.Error; init => _err = value; }
     /// <summary>Colour on <see cref="Out"/>: a terminal, and no NO_COLOR.</summary>
     public bool Color { get; init; }
     /// <summary>Opens the control interface of the Vigil listening on a socket path.</summary>
@@ -20,6 +24,9 @@ public sealed record CliContext
         async (path, cancel) => await ControlClient.ConnectAsync(path, cancel).ConfigureAwait(false);
 
     public static CliContext FromConsole() => new() { Color = Output.Style.TerminalColor() };
+
+    /// <summary>True when the writers are the caller's, not the console's.</summary>
+    public bool OwnWriters => _out is not null;
 }
 
 /// <summary>A command whose own help ends with more than its one-line description.</summary>
@@ -73,12 +80,15 @@ public static class Cli
         }
         var config = new InvocationConfiguration
         {
-            Output = ctx.Out,
-            Error = ctx.Err,
             // vigil run stops its children on SIGINT/SIGTERM, which takes as long as their stop timeouts: the parser's
             // own handler would cut that short. Each command that waits handles the signals itself.
             ProcessTerminationTimeout = null,
         };
+        if (ctx.OwnWriters)
+        {
+            config.Output = ctx.Out;
+            config.Error = ctx.Err;
+        }
         try
         {
             return await parsed.InvokeAsync(config).ConfigureAwait(false);

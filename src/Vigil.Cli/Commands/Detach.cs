@@ -14,7 +14,8 @@ namespace Vigil.Cli.Commands;
 // until its control socket is served: a config error or "already running" before that reaches the user's terminal
 // and the parent exits with the child's code. Once the socket answers `info`, the parent prints
 // `vigil: running as PID N (socket PATH, log FILE)` and exits 0, and the child's stderr goes to the log file too.
-// The log is opened O_APPEND by the child itself, so SIGUSR2 (logrotate's postrotate) can open it again by name.
+// The log is opened O_APPEND by the child itself (LogOutput), so SIGUSR2 (logrotate's postrotate) can open it again
+// by name.
 
 /// <summary><c>vigil run -d</c>: the parent's wait, and what the background Vigil does to its own file descriptors.</summary>
 internal static class Detach
@@ -52,7 +53,9 @@ internal static class Detach
                 if (child.ExitCode == 0) ctx.Err.WriteLine($"vigil: the background vigil exited before it answered on {socket}");
                 return child.ExitCode == 0 ? ExitCodes.Failure : child.ExitCode;
             }
-            if (await AnswersAsync(socket, ctx).ConfigureAwait(false) is { } info)
+            // Another Vigil may answer on the same socket (this config runs already): only our child's answer counts, and
+            // the child then exits with its own "already running".
+            if (await AnswersAsync(socket, ctx).ConfigureAwait(false) is { } info && info.Pid == child.Id)
             {
                 ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"vigil: running as PID {info.Pid} (socket {socket}, log {logFile})"));
                 return ExitCodes.Ok;
@@ -81,39 +84,73 @@ internal static class Detach
     }
 
     /// <summary>In the background Vigil, first thing: a session of its own (no terminal's SIGHUP reaches it), stdin
-    /// from /dev/null.</summary>
+    /// from /dev/null, and no descriptor of its caller's beyond 0, 1 and 2 (a CI runner's or a shell's pipe, which would
+    /// wait for the daemon's end and be passed on to every unit).</summary>
     public static void BecomeDaemon()
     {
         setsid();
-        int devNull = Open("/dev/null", O_RDONLY, 0);
+        // The runtime opens everything close-on-exec but a /dev/null of its own, left alone.
+        foreach (var fd in OpenDescriptors())
+            if (fd > 2 && fcntl(fd, F_GETFD, 0) is var flags && flags >= 0 && (flags & FD_CLOEXEC) == 0 && Target(fd) != "/dev/null")
+                close(fd);
+        int devNull = Open("/dev/null", O_RDONLY | O_CLOEXEC, 0);
         if (devNull < 0) return;
-        dup2(devNull, 0);
+        Point(0, Duplicates(0), devNull);
         close(devNull);
     }
 
-    /// <summary>Points stdout (and stderr) at <paramref name="logFile"/>, opened again by name: at start, and on SIGUSR2
-    /// after a rotation. Returns why it could not, or null.</summary>
-    public static string? Redirect(string logFile, bool stderrToo)
+    /// <summary>What a descriptor of this process is open on (<c>pipe:[123]</c>, a path), or null.</summary>
+    private static string? Target(int fd)
     {
-        int fd = Open(logFile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0x180 /* 0600 */);
-        if (fd < 0) return Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
-        dup2(fd, 1);
-        if (stderrToo) dup2(fd, 2);
-        close(fd);
-        return null;
+        try { return new FileInfo(string.Create(CultureInfo.InvariantCulture, $"/proc/self/fd/{fd}")).LinkTarget; }
+        catch (IOException) { return null; }
     }
 
-    private static unsafe int Open(string path, int flags, int mode)
+    private static List<int> OpenDescriptors()
+    {
+        var fds = new List<int>();
+        try
+        {
+            foreach (var entry in new DirectoryInfo("/proc/self/fd").GetFileSystemInfos())
+                if (int.TryParse(entry.Name, NumberStyles.None, CultureInfo.InvariantCulture, out int n)) fds.Add(n);
+        }
+        catch (IOException) { }
+        return fds;
+    }
+
+    /// <summary>
+    /// The other descriptors open on what <paramref name="fd"/> is open on. The .NET runtime duplicates 0, 1 and 2 when
+    /// it starts (close-on-exec copies for its console): pointing only 0, 1 and 2 elsewhere would keep the caller's pipe
+    /// open through them, and `vigil run -d | cat` or `ssh host vigil run -d` would never see their end.
+    /// </summary>
+    public static List<int> Duplicates(int fd)
+    {
+        var target = Target(fd);
+        return target is null ? [] : [.. OpenDescriptors().Where(n => n > 2 && n != fd && Target(n) == target)];
+    }
+
+    /// <summary>Makes <paramref name="fd"/> (inherited by children) and its <paramref name="duplicates"/> (close-on-exec,
+    /// as they were) refer to what <paramref name="source"/> refers to.</summary>
+    public static void Point(int fd, IReadOnlyList<int> duplicates, int source)
+    {
+        dup2(source, fd);
+        foreach (var d in duplicates) dup3(source, d, O_CLOEXEC);
+    }
+
+    internal static unsafe int Open(string path, int flags, int mode)
     {
         var bytes = Encoding.UTF8.GetBytes(path + "\0");
         fixed (byte* p = bytes) return open(p, flags, mode);
     }
 
     // The same values on x86_64 and aarch64 (asm-generic).
-    private const int O_RDONLY = 0, O_WRONLY = 1, O_CREAT = 0x40, O_APPEND = 0x400, O_CLOEXEC = 0x80000;
+    internal const int O_RDONLY = 0, O_WRONLY = 1, O_CREAT = 0x40, O_APPEND = 0x400, O_CLOEXEC = 0x80000;
+    private const int F_GETFD = 1, FD_CLOEXEC = 1;
 
     [DllImport("libc", SetLastError = true)] private static extern int setsid();
     [DllImport("libc", SetLastError = true)] private static extern unsafe int open(byte* path, int flags, int mode);
     [DllImport("libc", SetLastError = true)] private static extern int dup2(int oldfd, int newfd);
-    [DllImport("libc", SetLastError = true)] private static extern int close(int fd);
+    [DllImport("libc", SetLastError = true)] private static extern int dup3(int oldfd, int newfd, int flags);
+    [DllImport("libc", SetLastError = true)] internal static extern int close(int fd);
+    [DllImport("libc", SetLastError = true)] private static extern int fcntl(int fd, int cmd, int arg);
 }

@@ -67,7 +67,8 @@ internal static class RunCommand
         if (r.DaemonChild) Detach.BecomeDaemon();
         // Vigil's own output goes to the log from now on; its stderr stays where it was until the control socket is
         // served, so a start-up error (config, already running) reaches whoever started it.
-        if (log is not null && Detach.Redirect(log, stderrToo: false) is { } why)
+        LogOutput? logOutput = null;
+        if (log is not null && (logOutput = LogOutput.Open(log, out var why)) is null)
         {
             ctx.Err.WriteLine($"vigil: cannot write the log {log}: {why}");
             return ExitCodes.Failure;
@@ -111,7 +112,7 @@ internal static class RunCommand
             Instance = config?.Name ?? VigilConfig.DefaultName,
             ConfigPath = config is null ? null : Path.GetFullPath(path),
             Socket = socket,
-            LogFile = log,
+            Log = logOutput,
             Options = new SupervisorOptions { ProbeProviders = [tether], StatusEvents = config?.StatusEvents ?? StatusEvents.Significant },
         }).RunAsync().ConfigureAwait(false);
     }

@@ -10,7 +10,7 @@ using Vigil.Supervision;
 namespace Vigil.Cli.Commands;
 
 /// <summary>What one <c>vigil run</c> (or <c>vigil demo</c>) supervises, and how.</summary>
-public sealed record RunPlan
+internal sealed record RunPlan
 {
     public required IReadOnlyList<ProcessSpec> Specs { get; init; }
     public bool AttachOutput { get; init; }
@@ -25,8 +25,8 @@ public sealed record RunPlan
     public string? ConfigPath { get; init; }
     /// <summary>Where the control socket is served; null: none (the demo).</summary>
     public string? Socket { get; init; }
-    /// <summary>Vigil's own output file (<c>--log</c>, or <c>-d</c>'s default), reopened on SIGUSR2.</summary>
-    public string? LogFile { get; init; }
+    /// <summary>Vigil's own output file (<c>--log</c>, or <c>-d</c>'s default), reopened on SIGUSR2; null: stdout.</summary>
+    public LogOutput? Log { get; init; }
     /// <summary>SIGHUP stops everything instead of reloading (the demo, which has nothing to reload).</summary>
     public bool HangupStops { get; init; }
     public SupervisorOptions Options { get; init; } = new();
@@ -46,7 +46,7 @@ public sealed record VigilEvent(DateTimeOffset Time, string EventKind, string Te
 /// One supervising Vigil: the instance lock, the supervisor, its control plane (before any unit starts, so every
 /// event is recorded and the socket answers at once), the printer, the signals, sd_notify, and the orderly end.
 /// </summary>
-public sealed class RunSession(RunPlan plan)
+internal sealed class RunSession(RunPlan plan)
 {
     // Signals whose default action ends a process (signal(7)). Vigil must not die of one without stopping its
     // children: SIGINT and SIGTERM stop everything, SIGHUP reloads, SIGUSR1 prints the status table, SIGUSR2 reopens
@@ -103,7 +103,7 @@ public sealed class RunSession(RunPlan plan)
         foreach (var sig in Ignored) Signals.Ignore(sig);
 
         // Colour per unit, like docker compose: only on a terminal, and never when NO_COLOR is set (no-color.org).
-        _printer = new EventPrinter(Console.Out, new Style(plan.AttachOutput && plan.LogFile is null && Style.TerminalColor()));
+        _printer = new EventPrinter(plan.Log?.Writer ?? Console.Out, new Style(plan.AttachOutput && plan.Log is null && Style.TerminalColor()));
         _sup = new Supervisor(options);
         var control = new LocalControl(new ControlHost
         {
@@ -111,7 +111,7 @@ public sealed class RunSession(RunPlan plan)
             Instance = plan.Instance,
             ConfigPath = plan.ConfigPath,
             Socket = plan.Socket ?? "",
-            LogFile = plan.LogFile,
+            LogFile = plan.Log?.Path,
             Reload = plan.ConfigPath is null ? null : ReloadAsync,
             Check = ConfigChecks.Check,
             RequestShutdown = () => Stop(null, "shutdown requested by a client"),
@@ -134,10 +134,11 @@ public sealed class RunSession(RunPlan plan)
         {
             ctx.Cancel = true;
             _sup.ReopenLogs();
-            if (plan.LogFile is { } file)
+            if (plan.Log is { } log)
                 _printer.Between(() =>
                 {
-                    if (Detach.Redirect(file, stderrToo: true) is { } why) Console.Error.WriteLine($"vigil: cannot reopen {file}: {why}");
+                    // Between two lines, so no line is split across the old file and the new one.
+                    if (log.Reopen() is { } why) Console.Error.WriteLine($"vigil: cannot reopen {log.Path}: {why}; still writing to the old file");
                 });
         });
         var events = _printer.FollowAsync(_sup);
@@ -157,7 +158,7 @@ public sealed class RunSession(RunPlan plan)
             }
         }
         // From here on the socket answers: errors go to the log file too, if there is one.
-        if (plan.LogFile is { } log) Detach.Redirect(log, stderrToo: true);
+        plan.Log?.TakeStderr();
 
         IDisposable? output = plan.AttachOutput ? _sup.OnOutput(_printer.Output) : null;
         if (_sup.Membership is { } m) _printer.Notice($"vigil: {m.Description}");
@@ -259,6 +260,11 @@ public sealed class RunSession(RunPlan plan)
             _printer.Notice($"vigil: reload refused: {e.Message}");
         }
         catch (OperationCanceledException) { }
+        // Nobody awaits a signal's reload: a broken invariant is said here rather than lost as an unobserved exception.
+        catch (Exception e)
+        {
+            _printer.Notice($"vigil: reload failed: {e.Message}");
+        }
     }
 
     private async Task PrintTableAsync(IVigilControl control)

@@ -69,18 +69,24 @@ public sealed class CliHarness : IAsyncDisposable
             u => u.GetProperty("pid").ValueKind == JsonValueKind.Null ? (int?)null : u.GetProperty("pid").GetInt32());
     }
 
-    /// <summary>Waits (bounded) until <c>ls --json</c> satisfies <paramref name="condition"/>.</summary>
+    /// <summary>Waits (bounded) until <c>ls --json</c> answers and satisfies <paramref name="condition"/> (a Vigil just
+    /// started may not serve its socket yet).</summary>
     public async Task<JsonElement> LsUntil(Func<JsonElement, bool> condition, string what, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
-        JsonElement units;
+        string last;
         do
         {
-            units = await Json("ls");
-            if (condition(units)) return units;
+            var (code, output, err) = await Cli("ls", "--json");
+            last = code == 0 ? output : err;
+            if (code == 0)
+            {
+                using var doc = JsonDocument.Parse(output);
+                if (condition(doc.RootElement)) return doc.RootElement.Clone();
+            }
         }
         while (DateTime.UtcNow < deadline);
-        throw new TimeoutException($"ls never showed {what}: {units}");
+        throw new TimeoutException($"ls never showed {what}: {last}");
     }
 
     /// <summary>Polls <paramref name="condition"/> (each poll is a client command or a file read) until it holds or the

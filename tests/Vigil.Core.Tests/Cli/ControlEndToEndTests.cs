@@ -117,8 +117,8 @@ public sealed class ControlEndToEndTests : IAsyncLifetime
         Assert.True(addCode == 0, addErr);
         Assert.Matches(@"^extra#\d+ added", addOut);
         Assert.True(await Procs.Eventually(() => Procs.WithArg(_h.Token).Count == 2)); // worker's sh and the added sleep
-        var (saveCode, saveOut, _) = await _h.Cli("save", "saved.yaml");
-        Assert.Equal(0, saveCode);
+        var (saveCode, saveOut, saveErr) = await _h.Cli("save", "saved.yaml");
+        Assert.True(saveCode == 0, saveErr);
         Assert.Equal($"vigil: saved 3 unit(s) to {_h.Path("saved.yaml")}", saveOut);
         var saved = ConfigLoader.Load(_h.Path("saved.yaml"));
         Assert.Equal(["web", "worker", "extra"], saved.Processes.Select(p => p.Name));
