@@ -268,7 +268,7 @@ public sealed partial class LocalControl : IVigilControl
         var unknown = names.Where(n => !known.Contains(n)).Distinct(StringComparer.Ordinal).ToList();
         if (unknown.Count > 0)
         {
-            var quoted = string.Join(", ", unknown.Select(n => $"'{n}'"));
+            var quoted = string.Join(", ", unknown.Take(10).Select(n => $"'{Quoting.Clip(n, 100)}'")) + (unknown.Count > 10 ? $" and {unknown.Count - 10} more" : "");
             throw new ControlException(ControlErrors.NoSuchUnit, unknown.Count == 1 ? $"no unit named {quoted}" : $"no units named {quoted}",
                 Vigil.Config.Suggestions.Nearest(unknown[0], known.Order(StringComparer.Ordinal)));
         }

@@ -45,6 +45,7 @@ public static class RequestParser
     {
         if (line.Length > ControlProtocol.MaxRequestBytes)
             return Fail(null, ControlErrors.TooLarge, $"request of {line.Length} bytes is over the limit of {ControlProtocol.MaxRequestBytes} bytes");
+        if (line.Trim(" \t\r\n"u8).IsEmpty) return Fail(null, ControlErrors.BadRequest, "empty request: a request is one JSON object on one line");
         var scan = Scan(line);
         // The version decides how the rest reads: a request of another version is answered as such, whatever else it holds.
         if (scan.Version is { } v && v != ControlProtocol.Version)
@@ -131,7 +132,7 @@ public static class RequestParser
         var reader = new Utf8JsonReader(line, new JsonReaderOptions { MaxDepth = MaxDepth });
         try
         {
-            if (!reader.Read()) return new(null, null, "empty request: a request is one JSON object on one line", null);
+            reader.Read();
             if (reader.TokenType != JsonTokenType.StartObject)
                 return new(null, null, $"a request is a JSON object ({{\"v\":{ControlProtocol.Version},\"verb\":…}}), not {Describe(reader.TokenType)}", null);
             var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -161,13 +162,13 @@ public static class RequestParser
                             else if (!unitSeen.Add(key)) problem = $"field 'unit.{key}' is given twice";
                         }
                         reader.Read();
-                        reader.Skip();
+                        SkipValue(ref reader);
                     }
                 }
-                else reader.Skip();
+                else SkipValue(ref reader);
             }
-            // Anything after the object (a second object, stray text) is an error; whitespace is not.
-            if (reader.Read()) return new(version, id, $"unexpected {Describe(reader.TokenType)} after the request object at byte {reader.TokenStartIndex}; send one request per line", null);
+            // Anything after the object (a second object, stray text) is an error (the reader throws); whitespace is not.
+            reader.Read();
             return new(version, id, problem, suggestion);
         }
         catch (JsonException e)
@@ -183,6 +184,20 @@ public static class RequestParser
 
     private const string InvalidText = "malformed JSON: a string holds an escape that is no valid text (a lone surrogate such as \\ud800)";
 
+    /// <summary>Past the value at the reader (it is on its first token), reading every string in it: a string that is
+    /// no valid text (an escaped lone surrogate) throws here, where it can be said so, rather than as a type error later.</summary>
+    private static void SkipValue(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType is not (JsonTokenType.StartObject or JsonTokenType.StartArray))
+        {
+            if (reader.TokenType == JsonTokenType.String) reader.GetString();
+            return;
+        }
+        int depth = reader.CurrentDepth;
+        while (reader.Read() && reader.CurrentDepth > depth)
+            if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName) reader.GetString();
+    }
+
     /// <summary>A JSON error in words: the field and the expected form for a wrong value, else the syntax error and its byte.</summary>
     private static string Explain(JsonException e)
     {
@@ -192,7 +207,8 @@ public static class RequestParser
         int cut = text.IndexOf(" Path:", StringComparison.Ordinal);
         if (cut < 0) cut = text.IndexOf(" LineNumber:", StringComparison.Ordinal);
         if (cut > 0) text = text[..cut];
-        text = text.TrimEnd('.');
+        // The reader's message quotes the offending input itself, as long as it runs.
+        text = Quoting.Clip(text.TrimEnd('.'), 200);
         var at = e.BytePositionInLine is { } b ? string.Create(CultureInfo.InvariantCulture, $" at byte {b}") : "";
         return $"malformed JSON{at}: {Lowercase(text)}";
     }
@@ -234,8 +250,8 @@ public static class RequestParser
     private static string Lowercase(string s) => s.Length > 1 && char.IsUpper(s[0]) && !char.IsUpper(s[1]) ? char.ToLowerInvariant(s[0]) + s[1..] : s;
 
     /// <summary>A client's text quoted in an error: at most 100 characters (a 1 MiB field name would otherwise come back
-    /// whole, and cost an edit-distance search).</summary>
-    private static string Shorten(string s) => s.Length <= 100 ? s : s[..100] + "…";
+    /// whole, and cost an edit-distance search), on one line.</summary>
+    private static string Shorten(string s) => Quoting.Clip(s, 100);
 
     private static int IndexOf(IReadOnlyList<string> list, string value)
     {
