@@ -29,16 +29,19 @@ internal sealed class Usage(TimeProvider time)
     {
         var result = new Dictionary<int, (double?, long?)>(units.Count);
         if (!units.Any(u => u.Pid is not null)) return result;
-        var shape = ProcFs.Snapshot(ScanAge);
+        var shape = new Shape(ProcFs.Snapshot(ScanAge));
         double? uptime = BootUptime();
         long now = time.GetTimestamp();
         lock (_gate)
         {
             foreach (var u in units)
             {
-                if (u.Pid is not { } pid || !ProcFs.TryReadStat(pid, out var root)) { _last.Remove(u.Id); continue; }
-                var tree = ProcFs.Tree(pid, root.Session == pid ? pid : 0, shape);
-                if (tree.Count == 0) { _last.Remove(u.Id); continue; }
+                if (u.Pid is not { } pid || !ProcFs.TryReadStat(pid, out var root) || root.State is OsState.Zombie or OsState.Dead)
+                {
+                    _last.Remove(u.Id);
+                    continue;
+                }
+                var tree = shape.Tree(root);
                 double ticks = tree.Sum(p => (double)p.CpuTicks + p.ChildCpuTicks);
                 long rss = tree.Sum(p => p.RssPages) * PageSize;
                 double? cpu;
@@ -61,6 +64,37 @@ internal sealed class Usage(TimeProvider time)
                 foreach (var id in _last.Keys.Where(id => !units.Any(u => u.Id == id)).ToList()) _last.Remove(id);
         }
         return result;
+    }
+
+    /// <summary>One /proc scan indexed by parent and by session, shared by every unit of a call (ProcFs.Tree would
+    /// index the whole scan again for each unit: a hundred units, a hundred times).</summary>
+    private sealed class Shape(IReadOnlyList<ProcStat> all)
+    {
+        private readonly ILookup<int, ProcStat> _children = all.ToLookup(p => p.ParentPid);
+        private readonly ILookup<int, ProcStat> _sessions = all.ToLookup(p => p.Session);
+
+        /// <summary>The root (as read now), then its live descendants and, when it leads a session (as Vigil's children
+        /// do), the session's other members, each read now; a PID reused since the scan is left out.</summary>
+        public List<ProcStat> Tree(ProcStat root)
+        {
+            var tree = new List<ProcStat> { root };
+            var seen = new HashSet<int> { root.Pid };
+            var queue = new Queue<int>();
+            queue.Enqueue(root.Pid);
+            if (root.Session == root.Pid)
+                foreach (var m in _sessions[root.Pid])
+                    if (seen.Add(m.Pid)) { Add(m); queue.Enqueue(m.Pid); }
+            while (queue.Count > 0)
+                foreach (var k in _children[queue.Dequeue()])
+                    if (seen.Add(k.Pid)) { Add(k); queue.Enqueue(k.Pid); }
+            return tree;
+
+            void Add(ProcStat seenThen)
+            {
+                if (ProcFs.TryReadStat(seenThen.Pid, out var now) && now.StartTime == seenThen.StartTime && now.State is not (OsState.Zombie or OsState.Dead))
+                    tree.Add(now);
+            }
+        }
     }
 
     private static double? Percent(double ticks, double seconds) =>
