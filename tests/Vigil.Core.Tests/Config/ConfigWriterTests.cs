@@ -31,26 +31,11 @@ public sealed class ConfigWriterTests
         return yaml;
     }
 
-    private static string ExamplesDir()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Vigil.slnx"))) return Path.Combine(dir.FullName, "examples");
-        throw new DirectoryNotFoundException("no Vigil.slnx above " + AppContext.BaseDirectory);
-    }
-
-    public static TheoryData<string> Examples()
-    {
-        var data = new TheoryData<string>();
-        foreach (var f in Directory.EnumerateFiles(ExamplesDir()).Order(StringComparer.Ordinal))
-            if (Path.GetExtension(f) is ".yaml" or ".yml" or ".json") data.Add(Path.GetFileName(f));
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(Examples))]
+    [MemberData(nameof(ExamplesTests.Files), MemberType = typeof(ExamplesTests))]
     public void Every_example_loads_writes_and_loads_back_equal(string file)
     {
-        var config = ConfigLoader.Load(Path.Combine(ExamplesDir(), file));
+        var config = ConfigLoader.Load(Path.Combine(ExamplesTests.ExamplesDir(), file));
         RoundTrip(config.Processes, config.Name, config.Tether);
     }
 
