@@ -374,7 +374,7 @@ public sealed class UnitStateMachineTests
         var (exited, gaveUp) = await h.Crash<GaveUp>(p);
         Assert.Equal(UnitState.Failed, exited.State);
         Assert.Equal(UnitState.Failed, unit.State);
-        Assert.Equal("crash loop: 1 restarts within 1m (limit 1); stopping as restart.limit.then is stop; `vigil start` brings it back", gaveUp.Reason);
+        Assert.Equal("crash loop: 1 restarts within 1m (limit 1); stopping as restart.limit.then is stop; start it again with 'vigil start worker'", gaveUp.Reason);
         Assert.Equal(0, h.Time.PendingTimers);
         Assert.Equal(0, h.Time.Advance(TimeSpan.FromHours(1)));
         Assert.Equal(2, h.Launcher.SpawnCount);
@@ -612,7 +612,7 @@ public sealed class UnitStateMachineTests
         (p, _) = await h.Running(2);
 
         h.Launcher.NextBehaviour = FakeStopBehaviour.IgnoresTerm;
-        await unit.RestartAsync().WaitAsync(Wait);                           // Running → Stopping → Stopped → Running
+        await unit.RestartAsync().WaitAsync(Wait);                           // Running → Restarting → Running
         (p, _) = await h.Running(3);
         var stopping = unit.StopAndWaitAsync();                              // Running → Stopping
         await p.Received(Signals.SIGTERM).WaitAsync(Wait);
@@ -634,8 +634,8 @@ public sealed class UnitStateMachineTests
         (UnitState, UnitState)[] expected =
         [
             (UnitState.Initial, UnitState.Backoff), (UnitState.Backoff, UnitState.Running), (UnitState.Running, UnitState.SlowRetry),
-            (UnitState.SlowRetry, UnitState.Running), (UnitState.Running, UnitState.Stopping), (UnitState.Stopping, UnitState.Stopped),
-            (UnitState.Stopped, UnitState.Running), (UnitState.Running, UnitState.Stopping), (UnitState.Stopping, UnitState.Stopped),
+            (UnitState.SlowRetry, UnitState.Running), (UnitState.Running, UnitState.Restarting), (UnitState.Restarting, UnitState.Running),
+            (UnitState.Running, UnitState.Stopping), (UnitState.Stopping, UnitState.Stopped),
             (UnitState.Stopped, UnitState.Running), (UnitState.Running, UnitState.Backoff), (UnitState.Backoff, UnitState.Running),
             (UnitState.Running, UnitState.Stopping), (UnitState.Stopping, UnitState.Stopped),
         ];
