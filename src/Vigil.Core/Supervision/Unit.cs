@@ -606,10 +606,10 @@ public sealed partial class Unit
             StartMsg => ("start requested", UnitState.Restarting),
             _ => throw new InvalidOperationException($"unit {Name}: {m.GetType().Name} does not redirect a stop"),
         };
-        if (m is StopMsg stop) _stopWaiters.Add(stop.Done);
         if (m is RestartMsg) _history = RestartHistory.Fresh;
         MoveTo(to, new StopRequested(Now, Id, Name, _process?.Pid, why, null, to));
-        (m as Request)?.Answer(this);
+        if (m is StopMsg stop) _stopWaiters.Add(stop.Done); // answered when the stop is over
+        else (m as Request)?.Answer(this);
     }
 
     /// <summary>The tree stop is over: account for the exit if its message has not come yet, then what the cell says.</summary>
