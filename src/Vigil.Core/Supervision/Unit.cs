@@ -45,7 +45,8 @@ public sealed partial class Unit
     private string? _stopWhy; // why the stop under way began: the expected exit's event says it
     private readonly List<TaskCompletionSource<StopResult>> _stopWaiters = [];
     private readonly List<TaskCompletionSource<ExitStatus>> _exitWaiters = [];
-    private Task _leftoverCleanup = Task.CompletedTask;
+    // Completed by the loop once it has told the cleanup of an ended run's leftovers: the next run waits for it.
+    private Task _leftoversTold = Task.CompletedTask;
 
     internal Unit(Supervisor owner, int id, ProcessSpec spec, TimeProvider time, ILauncher launcher, bool attached)
     {
@@ -191,6 +192,9 @@ public sealed partial class Unit
     private abstract record NewsMsg(UnitMessage Kind) : Message
     {
         public abstract UnitEvent Make(Unit u);
+
+        /// <summary>Called by the loop once the event is out.</summary>
+        public virtual void Told() { }
     }
 
     private sealed record EscalatedMsg(IProcessHandle Process, IReadOnlyList<int> Killed, TimeSpan Grace) : NewsMsg(UnitMessage.Escalated)
@@ -198,9 +202,10 @@ public sealed partial class Unit
         public override UnitEvent Make(Unit u) => new StopEscalated(u.Now, u.Id, u.Name, Process.Pid, u._state, Killed, Grace);
     }
 
-    private sealed record LeftoversMsg(TreeStopResult Result) : NewsMsg(UnitMessage.LeftoversCleaned)
+    private sealed record LeftoversMsg(TreeStopResult Result, TaskCompletionSource Done) : NewsMsg(UnitMessage.LeftoversCleaned)
     {
         public override UnitEvent Make(Unit u) => new LeftoversCleaned(u.Now, u.Id, u.Name, u._state, Result.Targets, Result.Survivors);
+        public override void Told() => Done.TrySetResult();
     }
 
     private sealed record LogNewsMsg(UnitEvent Event) : NewsMsg(UnitMessage.LogNews)
@@ -330,7 +335,9 @@ public sealed partial class Unit
                 OnProbe(((ProbeMsg)m).Report);
                 break;
             case UnitAction.Note:
-                Note(((NewsMsg)m).Make(this));
+                var news = (NewsMsg)m;
+                Note(news.Make(this));
+                news.Told();
                 break;
             default:
                 throw new InvalidOperationException($"unit {Name}: action {_rule.Action} for {_handling} in {_state} has no handler");
@@ -346,11 +353,11 @@ public sealed partial class Unit
     private bool RestartIsDue(TimerFired t)
     {
         if (_time.GetTimestamp() < _restartDueAt && ArmRestartTimer(t.Generation)) return false; // a long delay, waited in pieces
-        if (_leftoverCleanup.IsCompleted) return true;
-        // Leftovers of the previous run still hold their ports: start only when they are gone. The cleanup task ends
-        // by posting its own event, so that event comes before this retry and before the spawn.
+        if (_leftoversTold.IsCompleted) return true;
+        // Leftovers of the previous run still hold their ports: start only when they are gone, and after the event that
+        // says so (this timer's message may be queued ahead of the cleanup's news: the retry is posted behind it).
         int gen = _timerGeneration;
-        _leftoverCleanup.ContinueWith(_ => Post(new TimerFired(gen)), TaskScheduler.Default);
+        _leftoversTold.ContinueWith(_ => Post(new TimerFired(gen)), TaskScheduler.Default);
         return false;
     }
 
@@ -484,10 +491,11 @@ public sealed partial class Unit
             return;
         }
         var req = new TreeStopRequest(null, p.Session, left, Spec.Stop.Signal, Spec.Stop.Timeout, Spec.Stop.KillWait) { Scope = p.Scope };
-        _leftoverCleanup = _launcher.TerminateAsync(req, _time).ContinueWith(t =>
-        {
-            if (t.IsCompletedSuccessfully) Post(new LeftoversMsg(t.Result));
-        }, TaskScheduler.Default);
+        var told = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _leftoversTold = told.Task;
+        int[] pids = [.. left.Select(l => l.Pid)];
+        _ = _launcher.TerminateAsync(req, _time).ContinueWith(
+            t => Post(new LeftoversMsg(t.IsCompletedSuccessfully ? t.Result : new TreeStopResult(pids, [], pids), told)), TaskScheduler.Default);
     }
 
     /// <summary>Runs the pure policy and returns the next state; <paramref name="ev"/> is the event that explains it.</summary>
