@@ -156,9 +156,9 @@ public static class UnitTransitions
     private static readonly ImmutableArray<UnitState> Launched = [UnitState.Running, .. Policy];
 
     /// <summary>Every state, in declaration order.</summary>
-    public static IReadOnlyList<UnitState> States { get; } = Enum.GetValues<UnitState>();
+    public static IReadOnlyList<UnitState> States { get; } = Array.AsReadOnly(Enum.GetValues<UnitState>());
     /// <summary>Every message, in declaration order.</summary>
-    public static IReadOnlyList<UnitMessage> Messages { get; } = Enum.GetValues<UnitMessage>();
+    public static IReadOnlyList<UnitMessage> Messages { get; } = Array.AsReadOnly(Enum.GetValues<UnitMessage>());
 
     // Built after States and Messages (static initializers run in textual order).
     private static readonly UnitRule[,] Table = Build();

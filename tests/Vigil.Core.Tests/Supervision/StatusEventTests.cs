@@ -18,16 +18,12 @@ public sealed class StatusEventTests
 
     private static async Task Walk(StatusEvents mode, (ProcessStatus Status, bool Lasting, string? Event)[] steps)
     {
-        var time = new FakeTimeProvider();
-        var launcher = new FakeLauncher(time);
-        await using var sup = new Supervisor(new SupervisorOptions
-        {
-            Time = time, Launcher = launcher, Subreaper = false, StatusInterval = Timeout.InfiniteTimeSpan, StatusEvents = mode,
-        });
-        using var rec = new Recorder(sup);
-        var fences = new Fences(rec, time);
+        var f = new FakeSupervision(mode);
+        await using var sup = f.Sup;
+        using var rec = f.Rec;
+        var fences = new Fences(rec, f.Time);
         var unit = sup.Start(new ProcessSpec { Name = "worker", Command = ["worker"] });
-        var p = (await launcher.Spawn(0).WaitAsync(Wait)).Process!;
+        var p = (await f.Launcher.Spawn(0).WaitAsync(Wait)).Process!;
         await fences.Pass(unit);
         foreach (var (status, lasting, expected) in steps)
         {

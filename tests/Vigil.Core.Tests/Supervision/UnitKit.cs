@@ -5,6 +5,28 @@ using Vigil.Tests.Support;
 
 namespace Vigil.Tests.Supervision;
 
+/// <summary>A supervisor for unit tests of the state machine: the fake clock and launcher (no process is spawned), and
+/// a recorder of its events. Test harnesses build on it.</summary>
+internal class FakeSupervision
+{
+    public FakeTimeProvider Time { get; } = new();
+    public FakeLauncher Launcher { get; }
+    public Supervisor Sup { get; }
+    public Recorder Rec { get; }
+
+    public FakeSupervision(StatusEvents statusEvents = StatusEvents.Significant)
+    {
+        Launcher = new FakeLauncher(Time);
+        Sup = new Supervisor(Options(Time, Launcher) with { StatusEvents = statusEvents });
+        Rec = new Recorder(Sup);
+    }
+
+    // The /proc status poller is switched off (an infinite interval never arms its timer): it would read fake PIDs, find
+    // nothing and post "unavailable" every fake second, adding timers and events no test is about.
+    public static SupervisorOptions Options(FakeTimeProvider time, FakeLauncher launcher) =>
+        new() { Time = time, Launcher = launcher, Subreaper = false, StatusInterval = Timeout.InfiniteTimeSpan };
+}
+
 /// <summary>Library probes (<see cref="CustomCheck"/>) that put a unit where a test needs it.</summary>
 internal static class TestProbes
 {

@@ -34,24 +34,8 @@ public sealed class UnitStateMachineTests
     private static ProcessSpec WithSchedule(ProcessSpec s, params double[] ms) =>
         s with { Restart = s.Restart with { Schedule = [.. ms.Select(Ms)] } };
 
-    private sealed class Harness : IAsyncDisposable
+    private sealed class Harness : FakeSupervision, IAsyncDisposable
     {
-        public FakeTimeProvider Time { get; } = new();
-        public FakeLauncher Launcher { get; }
-        public Supervisor Sup { get; }
-        public Recorder Rec { get; }
-
-        public Harness()
-        {
-            Launcher = new FakeLauncher(Time);
-            // The /proc status poller is switched off (an infinite interval never arms its timer): it would read fake
-            // PIDs, find nothing and post "unavailable" every fake second, adding timers and events no test is about.
-            Sup = new Supervisor(new SupervisorOptions
-            {
-                Time = Time, Launcher = Launcher, Subreaper = false, StatusInterval = Timeout.InfiniteTimeSpan,
-            });
-            Rec = new Recorder(Sup);
-        }
 
         public Task<T> Next<T>(UnitEvent? after = null, Func<T, bool>? match = null) where T : UnitEvent =>
             Rec.WaitFor((events, _) =>

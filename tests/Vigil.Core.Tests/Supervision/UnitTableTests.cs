@@ -230,19 +230,9 @@ public sealed class UnitTableTests
     /// A supervisor whose processes survive every signal until the test ends them and whose clock never moves: once a
     /// unit is in a state, nothing but the test's own message changes it, so what the message did can be read off.
     /// </summary>
-    private sealed class Harness : IAsyncDisposable
+    private sealed class Harness : FakeSupervision, IAsyncDisposable
     {
-        public FakeTimeProvider Time { get; } = new();
-        public FakeLauncher Launcher { get; }
-        public Supervisor Sup { get; }
-        public Recorder Rec { get; }
-
-        public Harness()
-        {
-            Launcher = new FakeLauncher(Time) { NextBehaviour = FakeStopBehaviour.Unkillable };
-            Sup = new Supervisor(new SupervisorOptions { Time = Time, Launcher = Launcher, Subreaper = false, StatusInterval = Timeout.InfiniteTimeSpan });
-            Rec = new Recorder(Sup);
-        }
+        public Harness() => Launcher.NextBehaviour = FakeStopBehaviour.Unkillable;
 
         private static ProcessSpec Spec(params ProbeSpec[] probes) => new()
         {
