@@ -161,9 +161,6 @@ public sealed class Supervisor : IAsyncDisposable
         foreach (var u in _units) u.ReopenLogs();
     }
 
-    /// <summary>Sends a signal to every running unit named <paramref name="name"/>; returns how many got it.</summary>
-    public int Signal(string name, int signal) => Find(name).Count(u => u.Signal(signal));
-
     /// <summary>Sends a signal to every running unit named <paramref name="name"/> (through each unit's loop); returns how many got it.</summary>
     public async Task<int> SignalAsync(string name, int signal)
     {
