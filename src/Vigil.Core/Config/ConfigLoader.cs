@@ -63,7 +63,10 @@ public static partial class ConfigLoader
     private static ConfigException FileError(string file, string message) => new([new ConfigError(file, 0, 0, "", message)]);
 
     // Keys this version knows, per mapping, in the order they are documented (the order breaks suggestion ties).
-    private static readonly string[] TopKeys = ["name", "processes", "tether"];
+    private static readonly string[] TopKeys = ["name", "processes", "tether", "events"];
+    private static readonly string[] EventsKeys = ["status"];
+    private static readonly (string, Supervision.StatusEvents)[] StatusEventChoices =
+        [("significant", Supervision.StatusEvents.Significant), ("all", Supervision.StatusEvents.All)];
     private static readonly string[] TopKeysNotYet = [];
     internal static readonly string[] ProcessKeys = ["name", "command", "script", "args", "cwd", "env", "detach", "restart", "stop", "log", "health"];
     private static readonly string[] ProcessKeysNotYet = [];
@@ -122,6 +125,7 @@ public static partial class ConfigLoader
             var processes = new List<ProcessSpec>();
             var tether = TetherSettings.Default;
             string? name = null;
+            var statusEvents = Supervision.StatusEvents.Significant;
             if (root is null || root is YScalar { IsNull: true })
                 Error(root?.Start ?? new Pos(1, 1), "processes", "no processes to run");
             else if (root is not YMapping top)
@@ -135,11 +139,14 @@ public static partial class ConfigLoader
                     if (key == "processes") (list, listAt) = (value, at);
                     else if (key == "tether" && Mapping(value, keyPath, at) is { } tm) tether = Tether(tm, keyPath);
                     else if (key == "name") name = InstanceName(value, keyPath, at);
+                    else if (key == "events" && Mapping(value, keyPath, at) is { } em)
+                        foreach (var (_, ePath, eAt, eValue) in Entries(em, keyPath, EventsKeys))
+                            statusEvents = Choice(eValue, ePath, eAt, StatusEventChoices) ?? statusEvents;
                 }
                 MapProcesses(list, listAt, processes);
             }
             Throw();
-            return new VigilConfig(sourcePath, processes) { Tether = tether, Name = name ?? VigilConfig.DefaultName };
+            return new VigilConfig(sourcePath, processes) { Tether = tether, Name = name ?? VigilConfig.DefaultName, StatusEvents = statusEvents };
         }
 
         private void Throw()

@@ -15,7 +15,8 @@ public static class ConfigWriter
     /// </summary>
     /// <exception cref="ArgumentException">No units, an invalid instance name or spec, or a spec holding what a config
     /// cannot say (a library probe); the message names each unit and key.</exception>
-    public static string ToYaml(string name, IReadOnlyList<ProcessSpec> specs, TetherSettings? tether = null)
+    public static string ToYaml(string name, IReadOnlyList<ProcessSpec> specs, TetherSettings? tether = null,
+        Supervision.StatusEvents statusEvents = Supervision.StatusEvents.Significant)
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(specs);
@@ -39,6 +40,8 @@ public static class ConfigWriter
 
         var top = new List<KeyValuePair<string, CNode>> { new("name", new CText(name)), new("processes", new CList(processes, Flow: false)) };
         if (tether is not null && ConfigNodes.Tether(tether) is { } t) top.Add(new("tether", t));
+        if (statusEvents == Supervision.StatusEvents.All)
+            top.Add(new("events", new CMap([new("status", new CText("all"))], Flow: true)));
 
         var text = new StringWriter(CultureInfo.InvariantCulture) { NewLine = "\n" };
         text.Write("# A Vigil config, written by Vigil from the units it ran. Start it with: vigil run -c FILE\n");
