@@ -232,10 +232,12 @@ public sealed class ServerTests
             Assert.Contains("at most 2", busy.Message());
             Assert.Null(await third.ReadLineAsync());
         }
+        // A client library hears the same, as an error of its call, and opens a new connection for the next one.
+        await using var client = await kit.NewClientAsync();
+        Assert.Equal(ControlErrors.Busy, (await Assert.ThrowsAsync<ControlException>(() => client.InfoAsync())).Code);
         second.Dispose();
         Assert.True(await Procs.Eventually(() => kit.Server.OpenConnections == 1));
-        using var fourth = kit.Raw();
-        Assert.True((await fourth.AskAsync("""{"v":1,"verb":"info"}""")).Ok());
+        Assert.Equal("test", (await client.InfoAsync()).Instance);
     }
 
     static async Task<string> RunAsNobody(params string[] argv)

@@ -216,7 +216,13 @@ public sealed class ControlClient : IVigilControl
                 var reply = Decode(line.Span, type);
                 // A line for another id is a late reply to a request this client gave up on: not ours.
                 if (reply.Id is { } rid && rid != id) continue;
-                if (reply.Error is { } error) { done = true; throw error.ToException(); }
+                if (reply.Error is { } error)
+                {
+                    // An error with no id is the server's own word before it closes (refused, busy, too-large): the
+                    // connection is gone, and the next call opens another. Any other error leaves it in step.
+                    done = reply.Id is not null;
+                    throw error.ToException();
+                }
                 if (reply.Kind != ReplyKind.Result) throw Protocol($"a '{reply.Kind}' line where the reply to '{request.Verb}' was expected");
                 done = true;
                 return reply.Value!;
