@@ -204,6 +204,9 @@ public sealed class ControlClient : IVigilControl
     /// <summary>One request and its reply on the shared connection (the caller holds the turn).</summary>
     private async Task<T> RoundTripAsync<T>(ControlRequest request, JsonTypeInfo<T> type, CancellationToken cancel)
     {
+        // The server closes a connection that stays idle (a minute by default): a long-lived client (a TUI) then opens a
+        // new one. Checked before sending, so a request is never sent twice.
+        if (_socket is not null && ClosedByServer(_socket)) Drop();
         if (_socket is null) Use(await OpenAsync(_path, cancel).ConfigureAwait(false));
         long id = ++_nextId;
         bool done = false;
@@ -233,6 +236,13 @@ public sealed class ControlClient : IVigilControl
             // A call that did not get its whole reply (cancelled, connection lost) leaves the connection out of step.
             if (!done) Drop();
         }
+    }
+
+    /// <summary>True when the server has closed the connection: it reads as ready with nothing to read (EOF).</summary>
+    private static bool ClosedByServer(Socket socket)
+    {
+        try { return socket.Poll(0, SelectMode.SelectRead) && socket.Available == 0; }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException) { return true; }
     }
 
     private async IAsyncEnumerable<T> StreamAsync<T>(ControlRequest request, JsonTypeInfo<T> type, [EnumeratorCancellation] CancellationToken cancel = default)
