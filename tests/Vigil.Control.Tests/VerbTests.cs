@@ -324,6 +324,36 @@ public sealed class VerbTests
     }
 
     [Fact]
+    public async Task Shutdown_of_a_vigil_in_another_process_returns_once_that_process_has_ended()
+    {
+        await using var kit = await ControlKit.StartAsync();
+        // "Vigil" is a fixture child here: the client waits for its PID after the server has closed the connection.
+        var standIn = kit.Sup.Start(Fixture.Spec("stand-in", "marker", "up", "hang"));
+        var up = await kit.Rec.Marker("up");
+        ControlServer? server = null;
+        server = ControlServer.Start(new OtherPid(kit.Local, up.Pid, () => _ = Task.Run(async () =>
+        {
+            await server!.DisposeAsync();
+            await Task.Delay(TimeSpan.FromMilliseconds(300), TimeProvider.System); // the process ends a while after closing
+            await standIn.Kill();
+        })), Path.Combine(kit.SocketDir, "other.sock"));
+        await using (var client = await ControlClient.ConnectAsync(server.SocketPath))
+            await client.ShutdownAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.False(Procs.Alive(up.Pid), "ShutdownAsync returned while the process still ran");
+
+        // One that has not ended within the bound is an error that names it.
+        kit.Sup.Start(Fixture.Spec("stubborn", "marker", "up2", "hang"));
+        var up2 = await kit.Rec.Marker("up2");
+        ControlServer? server2 = null;
+        server2 = ControlServer.Start(new OtherPid(kit.Local, up2.Pid, () => _ = server2!.DisposeAsync().AsTask()), Path.Combine(kit.SocketDir, "other2.sock"));
+        await using var impatient = await ControlClient.ConnectAsync(server2.SocketPath, TimeProvider.System, TimeSpan.FromSeconds(1));
+        var e = await Assert.ThrowsAsync<ControlException>(() => impatient.ShutdownAsync());
+        Assert.Equal(ControlErrors.Internal, e.Code);
+        Assert.Contains($"vigil#{up2.Pid} has not exited 1s after the shutdown request", e.Message);
+        Assert.True(Procs.Alive(up2.Pid));
+    }
+
+    [Fact]
     public async Task No_socket_and_a_stale_socket_are_not_running_with_the_socket_named()
     {
         var dir = Directory.CreateTempSubdirectory("vigil-ctl-");

@@ -285,11 +285,9 @@ public sealed class ControlClient : IVigilControl
             int n;
             try { n = await reader.FillAsync(cancel).ConfigureAwait(false); }
             catch (SocketException) { return null; }
-            if (n == 0)
-            {
-                var rest = reader.TakeRest();
-                return rest.IsEmpty ? null : rest;
-            }
+            // The server ends every line with a newline: a piece without one at the close is a reply cut short (the
+            // server was closing as it wrote), not a reply.
+            if (n == 0) return null;
         }
     }
 
