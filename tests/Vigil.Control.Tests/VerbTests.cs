@@ -98,6 +98,21 @@ public sealed class VerbTests
     }
 
     [Fact]
+    public async Task Status_and_ls_tell_where_a_crashing_unit_is_in_its_restart_schedule()
+    {
+        await using var kit = await ControlKit.StartAsync();
+        var unit = kit.Sup.Start(Fixture.Spec("crashy", "exit", "1").WithSchedule(50, 30_000));
+        var second = (await kit.Rec.Count<BackingOff>(2, b => b.UnitId == unit.Id))[1];
+        Assert.Equal(TimeSpan.FromSeconds(30), second.Delay);
+        var detail = Assert.Single(await kit.Client.StatusAsync("crashy"));
+        Assert.Equal("backoff", detail.State);
+        Assert.Equal(second.Attempt, detail.Restart.Attempt);
+        Assert.Equal("exited with code 1", detail.LastExit);
+        Assert.InRange(detail.Restart.NextRestartInSeconds!.Value, 15, 30); // 30 s less the time since the event
+        Assert.InRange(Assert.Single(await kit.Client.ListAsync()).NextRestartInSeconds!.Value, 15, 30);
+    }
+
+    [Fact]
     public async Task Stop_start_restart_and_kill_say_what_happened()
     {
         await using var kit = await ControlKit.StartAsync();
