@@ -1,3 +1,4 @@
+using Vigil.Config;
 using Vigil.Control.Tests.Support;
 using Vigil.Health;
 using Vigil.Specs;
@@ -293,6 +294,46 @@ public sealed class VerbTests
         var policy = await Assert.ThrowsAsync<ControlException>(() => kit.Client.AddAsync(new AddRequest { Name = "b", Command = ["true"], Restart = "alwyas" }));
         Assert.Equal(("always", ControlErrors.BadRequest), (policy.Suggestion, policy.Code));
         Assert.Single(kit.Sup.Units);
+    }
+
+    [Fact]
+    public async Task Remove_stops_the_units_and_forgets_them()
+    {
+        await using var kit = await ControlKit.StartAsync();
+        int web = await kit.StartUpAsync(ControlKit.Up("web"));
+        int db = await kit.StartUpAsync(ControlKit.Up("db"));
+        var removed = Assert.Single(await kit.Client.RemoveAsync(["web"]));
+        Assert.Equal(("web", "removed", true, web), (removed.Name, removed.Outcome, removed.Ok, removed.Pid));
+        Assert.False(Procs.Alive(web));
+        Assert.Equal(["db"], (await kit.Client.ListAsync()).Select(r => r.Name));
+        Assert.True(Procs.Alive(db));
+        var again = await Assert.ThrowsAsync<ControlException>(() => kit.Client.RemoveAsync(["web"]));
+        Assert.Equal(ControlErrors.NoSuchUnit, again.Code);
+    }
+
+    [Fact]
+    public async Task Save_writes_the_running_set_as_a_config_the_loader_reads_back()
+    {
+        await using var kit = await ControlKit.StartAsync(configPath: "/etc/vigil/app.yaml");
+        await kit.StartUpAsync(ControlKit.Up("web") with { Restart = RestartSpec.Default with { Policy = RestartPolicyKind.OnFailure } });
+        await kit.Client.AddAsync(new AddRequest { Name = "added", Command = [Fixture.Path, "marker", "up", "hang"], Cwd = kit.Dir.FullName });
+        var saved = await kit.Client.SaveAsync();
+        Assert.Equal(("/etc/vigil/app.yaml", 2), (saved.ConfigPath, saved.Units));
+        var config = ConfigLoader.Parse(saved.Yaml, "saved.yaml", kit.Dir.FullName);
+        Assert.Equal(["web", "added"], config.Processes.Select(p => p.Name));
+        Assert.Equal(RestartPolicyKind.OnFailure, config.Processes[0].Restart.Policy);
+        Assert.Equal(kit.Dir.FullName, config.Processes[1].Cwd);
+    }
+
+    [Fact]
+    public async Task Add_refuses_a_command_that_cannot_be_found_with_the_checks_details()
+    {
+        await using var kit = await ControlKit.StartAsync();
+        var e = await Assert.ThrowsAsync<ControlException>(() => kit.Client.AddAsync(new AddRequest { Name = "ghost", Command = ["/nonexistent/vigil-test-program"] }));
+        Assert.Equal(ControlErrors.ConfigError, e.Code);
+        Assert.NotEmpty(e.Details);
+        Assert.Contains("/nonexistent/vigil-test-program", e.Message);
+        Assert.Empty(kit.Sup.Units);
     }
 
     [Fact]
