@@ -31,6 +31,17 @@ public sealed class AfterMergeTests
         Assert.NotNull(probe.LatencyMs);
         Assert.NotNull(probe.At);
         Assert.Equal(0, probe.ConsecutiveFailures);
-        Assert.Contains("memory: tree RSS", probe.Detail);
+        Assert.Null(probe.Detail); // no check has failed
+
+        // A probe failing under its threshold: what its last failed check said.
+        await kit.StartUpAsync(ControlKit.Up("hog") with
+        {
+            Health = [new ProbeSpec(new MemoryCheck(4096)) { Name = "tight", Period = TimeSpan.FromMilliseconds(100), FailureThreshold = 1000 }],
+        });
+        Assert.True(await Procs.Eventually(() => kit.Sup.Units[1].ProbeStatuses.Any(p => p.ConsecutiveFailures > 0)), "the tight probe never failed");
+        var failing = Assert.Single(Assert.Single(await kit.Client.StatusAsync("hog")).Probes);
+        Assert.Equal(("tight", "failing"), (failing.Name, failing.Result));
+        Assert.True(failing.ConsecutiveFailures > 0);
+        Assert.Contains("over max", failing.Detail);
     }
 }
