@@ -4,7 +4,7 @@
 # CI runs the same tests for 10 s per target with a fixed seed (FuzzHarness.DefaultSeed); this script runs them
 # longer, round after round, each round with a new random seed.
 #
-#   bench/fuzz.sh                          3 rounds of 5 min per target (~45 min on 2 cores)
+#   bench/fuzz.sh                          3 rounds of 5 min per target (~1 h on 2 cores)
 #   FUZZ_SECONDS=60 FUZZ_ROUNDS=1 bench/fuzz.sh
 #   FUZZ_SEED=0x1234 FUZZ_ROUNDS=1 bench/fuzz.sh     replay one seed (as printed by a round)
 #   FUZZ_TARGETS="config" bench/fuzz.sh    a subset of: config mqtt msgpack request

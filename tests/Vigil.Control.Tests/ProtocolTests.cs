@@ -32,7 +32,7 @@ public sealed class ProtocolTests
     [InlineData("""{"v":1,"id":13,"verb":"remove","names":["w"]}""", Verb.Remove)]
     [InlineData("""{"v":1,"id":14,"verb":"save"}""", Verb.Save)]
     [InlineData(""" { "verb" : "shutdown" , "v" : 1 } """, Verb.Shutdown)]
-    public void Every_verb_parses(string json, Verb verb)
+    internal void Every_verb_parses(string json, Verb verb)
     {
         var p = Parse(json);
         Assert.True(p.Ok, p.Error?.Message);

@@ -202,6 +202,15 @@ public sealed class ServerTests
     }
 
     [Fact]
+    public async Task A_client_library_whose_idle_connection_was_closed_opens_another()
+    {
+        await using var kit = await ControlKit.StartAsync(new ControlServerOptions { IdleTimeout = TimeSpan.FromMilliseconds(500) });
+        Assert.Equal("test", (await kit.Client.InfoAsync()).Instance);
+        Assert.True(await Procs.Eventually(() => kit.Server.OpenConnections == 0), "the idle connection was not closed");
+        Assert.Equal("test", (await kit.Client.InfoAsync()).Instance);
+    }
+
+    [Fact]
     public async Task A_client_that_never_reads_its_replies_does_not_block_the_others_and_is_closed()
     {
         var options = new ControlServerOptions { WriteTimeout = TimeSpan.FromSeconds(2) };
@@ -232,10 +241,12 @@ public sealed class ServerTests
             Assert.Contains("at most 2", busy.Message());
             Assert.Null(await third.ReadLineAsync());
         }
+        // A client library hears the same, as an error of its call, and opens a new connection for the next one.
+        await using var client = await kit.NewClientAsync();
+        Assert.Equal(ControlErrors.Busy, (await Assert.ThrowsAsync<ControlException>(() => client.InfoAsync())).Code);
         second.Dispose();
         Assert.True(await Procs.Eventually(() => kit.Server.OpenConnections == 1));
-        using var fourth = kit.Raw();
-        Assert.True((await fourth.AskAsync("""{"v":1,"verb":"info"}""")).Ok());
+        Assert.Equal("test", (await client.InfoAsync()).Instance);
     }
 
     static async Task<string> RunAsNobody(params string[] argv)

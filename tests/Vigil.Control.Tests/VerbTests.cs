@@ -1,3 +1,4 @@
+using Vigil.Config;
 using Vigil.Control.Tests.Support;
 using Vigil.Health;
 using Vigil.Specs;
@@ -95,6 +96,21 @@ public sealed class VerbTests
         var unknown = await Assert.ThrowsAsync<ControlException>(() => kit.Client.StatusAsync("wbe"));
         Assert.Equal(ControlErrors.NoSuchUnit, unknown.Code);
         Assert.Equal("web", unknown.Suggestion);
+    }
+
+    [Fact]
+    public async Task Status_and_ls_tell_where_a_crashing_unit_is_in_its_restart_schedule()
+    {
+        await using var kit = await ControlKit.StartAsync();
+        var unit = kit.Sup.Start(Fixture.Spec("crashy", "exit", "1").WithSchedule(50, 30_000));
+        var second = (await kit.Rec.Count<BackingOff>(2, b => b.UnitId == unit.Id))[1];
+        Assert.Equal(TimeSpan.FromSeconds(30), second.Delay);
+        var detail = Assert.Single(await kit.Client.StatusAsync("crashy"));
+        Assert.Equal("backoff", detail.State);
+        Assert.Equal(second.Attempt, detail.Restart.Attempt);
+        Assert.Equal("exited with code 1", detail.LastExit);
+        Assert.InRange(detail.Restart.NextRestartInSeconds!.Value, 15, 30); // 30 s less the time since the event
+        Assert.InRange(Assert.Single(await kit.Client.ListAsync()).NextRestartInSeconds!.Value, 15, 30);
     }
 
     [Fact]
@@ -281,6 +297,46 @@ public sealed class VerbTests
     }
 
     [Fact]
+    public async Task Remove_stops_the_units_and_forgets_them()
+    {
+        await using var kit = await ControlKit.StartAsync();
+        int web = await kit.StartUpAsync(ControlKit.Up("web"));
+        int db = await kit.StartUpAsync(ControlKit.Up("db"));
+        var removed = Assert.Single(await kit.Client.RemoveAsync(["web"]));
+        Assert.Equal(("web", "removed", true, web), (removed.Name, removed.Outcome, removed.Ok, removed.Pid));
+        Assert.False(Procs.Alive(web));
+        Assert.Equal(["db"], (await kit.Client.ListAsync()).Select(r => r.Name));
+        Assert.True(Procs.Alive(db));
+        var again = await Assert.ThrowsAsync<ControlException>(() => kit.Client.RemoveAsync(["web"]));
+        Assert.Equal(ControlErrors.NoSuchUnit, again.Code);
+    }
+
+    [Fact]
+    public async Task Save_writes_the_running_set_as_a_config_the_loader_reads_back()
+    {
+        await using var kit = await ControlKit.StartAsync(configPath: "/etc/vigil/app.yaml");
+        await kit.StartUpAsync(ControlKit.Up("web") with { Restart = RestartSpec.Default with { Policy = RestartPolicyKind.OnFailure } });
+        await kit.Client.AddAsync(new AddRequest { Name = "added", Command = [Fixture.Path, "marker", "up", "hang"], Cwd = kit.Dir.FullName });
+        var saved = await kit.Client.SaveAsync();
+        Assert.Equal(("/etc/vigil/app.yaml", 2), (saved.ConfigPath, saved.Units));
+        var config = ConfigLoader.Parse(saved.Yaml, "saved.yaml", kit.Dir.FullName);
+        Assert.Equal(["web", "added"], config.Processes.Select(p => p.Name));
+        Assert.Equal(RestartPolicyKind.OnFailure, config.Processes[0].Restart.Policy);
+        Assert.Equal(kit.Dir.FullName, config.Processes[1].Cwd);
+    }
+
+    [Fact]
+    public async Task Add_refuses_a_command_that_cannot_be_found_with_the_checks_details()
+    {
+        await using var kit = await ControlKit.StartAsync();
+        var e = await Assert.ThrowsAsync<ControlException>(() => kit.Client.AddAsync(new AddRequest { Name = "ghost", Command = ["/nonexistent/vigil-test-program"] }));
+        Assert.Equal(ControlErrors.ConfigError, e.Code);
+        Assert.NotEmpty(e.Details);
+        Assert.Contains("/nonexistent/vigil-test-program", e.Message);
+        Assert.Empty(kit.Sup.Units);
+    }
+
+    [Fact]
     public async Task Reload_goes_to_the_host_and_without_one_is_unsupported()
     {
         await using (var none = await ControlKit.StartAsync())
@@ -321,6 +377,36 @@ public sealed class VerbTests
         var after = await Assert.ThrowsAsync<ControlException>(() => ControlClient.ConnectAsync(kit.SocketPath));
         Assert.Equal(ControlErrors.NotRunning, after.Code);
         Assert.True(Procs.Alive(pid)); // stopping the units is the program's business, after the request
+    }
+
+    [Fact]
+    public async Task Shutdown_of_a_vigil_in_another_process_returns_once_that_process_has_ended()
+    {
+        await using var kit = await ControlKit.StartAsync();
+        // "Vigil" is a fixture child here: the client waits for its PID after the server has closed the connection.
+        var standIn = kit.Sup.Start(Fixture.Spec("stand-in", "marker", "up", "hang"));
+        var up = await kit.Rec.Marker("up");
+        ControlServer? server = null;
+        server = ControlServer.Start(new OtherPid(kit.Local, up.Pid, () => _ = Task.Run(async () =>
+        {
+            await server!.DisposeAsync();
+            await Task.Delay(TimeSpan.FromMilliseconds(300), TimeProvider.System); // the process ends a while after closing
+            await standIn.Kill();
+        })), Path.Combine(kit.SocketDir, "other.sock"));
+        await using (var client = await ControlClient.ConnectAsync(server.SocketPath))
+            await client.ShutdownAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.False(Procs.Alive(up.Pid), "ShutdownAsync returned while the process still ran");
+
+        // One that has not ended within the bound is an error that names it.
+        kit.Sup.Start(Fixture.Spec("stubborn", "marker", "up2", "hang"));
+        var up2 = await kit.Rec.Marker("up2");
+        ControlServer? server2 = null;
+        server2 = ControlServer.Start(new OtherPid(kit.Local, up2.Pid, () => _ = server2!.DisposeAsync().AsTask()), Path.Combine(kit.SocketDir, "other2.sock"));
+        await using var impatient = await ControlClient.ConnectAsync(server2.SocketPath, TimeProvider.System, TimeSpan.FromSeconds(1));
+        var e = await Assert.ThrowsAsync<ControlException>(() => impatient.ShutdownAsync());
+        Assert.Equal(ControlErrors.Internal, e.Code);
+        Assert.Contains($"vigil#{up2.Pid} has not exited 1s after the shutdown request", e.Message);
+        Assert.True(Procs.Alive(up2.Pid));
     }
 
     [Fact]

@@ -204,6 +204,9 @@ public sealed class ControlClient : IVigilControl
     /// <summary>One request and its reply on the shared connection (the caller holds the turn).</summary>
     private async Task<T> RoundTripAsync<T>(ControlRequest request, JsonTypeInfo<T> type, CancellationToken cancel)
     {
+        // The server closes a connection that stays idle (a minute by default): a long-lived client (a TUI) then opens a
+        // new one. Checked before sending, so a request is never sent twice.
+        if (_socket is not null && ClosedByServer(_socket)) Drop();
         if (_socket is null) Use(await OpenAsync(_path, cancel).ConfigureAwait(false));
         long id = ++_nextId;
         bool done = false;
@@ -216,7 +219,13 @@ public sealed class ControlClient : IVigilControl
                 var reply = Decode(line.Span, type);
                 // A line for another id is a late reply to a request this client gave up on: not ours.
                 if (reply.Id is { } rid && rid != id) continue;
-                if (reply.Error is { } error) { done = true; throw error.ToException(); }
+                if (reply.Error is { } error)
+                {
+                    // An error with no id is the server's own word before it closes (refused, busy, too-large): the
+                    // connection is gone, and the next call opens another. Any other error leaves it in step.
+                    done = reply.Id is not null;
+                    throw error.ToException();
+                }
                 if (reply.Kind != ReplyKind.Result) throw Protocol($"a '{reply.Kind}' line where the reply to '{request.Verb}' was expected");
                 done = true;
                 return reply.Value!;
@@ -227,6 +236,13 @@ public sealed class ControlClient : IVigilControl
             // A call that did not get its whole reply (cancelled, connection lost) leaves the connection out of step.
             if (!done) Drop();
         }
+    }
+
+    /// <summary>True when the server has closed the connection: it reads as ready with nothing to read (EOF).</summary>
+    private static bool ClosedByServer(Socket socket)
+    {
+        try { return socket.Poll(0, SelectMode.SelectRead) && socket.Available == 0; }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException) { return true; }
     }
 
     private async IAsyncEnumerable<T> StreamAsync<T>(ControlRequest request, JsonTypeInfo<T> type, [EnumeratorCancellation] CancellationToken cancel = default)
@@ -269,11 +285,9 @@ public sealed class ControlClient : IVigilControl
             int n;
             try { n = await reader.FillAsync(cancel).ConfigureAwait(false); }
             catch (SocketException) { return null; }
-            if (n == 0)
-            {
-                var rest = reader.TakeRest();
-                return rest.IsEmpty ? null : rest;
-            }
+            // The server ends every line with a newline: a piece without one at the close is a reply cut short (the
+            // server was closing as it wrote), not a reply.
+            if (n == 0) return null;
         }
     }
 

@@ -82,6 +82,7 @@ public sealed partial class LocalControl
         try
         {
             await u.RestartAsync().WaitAsync(cancel).ConfigureAwait(false);
+            lock (_gate) _schedules.Remove(u.Id); // a restart starts the schedule over: attempt 0 in `status`
             if (news is null) return Outcome(u, "requested", true, before.Pid, "restart requested");
             var limit = u.Spec.Stop.Timeout + u.Spec.Stop.KillWait + SpawnNews;
             return await WaitAsync(news, limit, cancel).ConfigureAwait(false) switch

@@ -93,7 +93,13 @@ public static class ControlProtocol
     public static readonly IReadOnlyList<string> Verbs =
         ["info", "ls", "status", "start", "stop", "restart", "kill", "signal", "logs", "events", "reload", "add", "remove", "save", "shutdown"];
 
-    internal static readonly JsonWriterOptions WriterOptions = new() { Indented = false, SkipValidation = false };
+    // Relaxed escaping: text stays readable on the wire (é, →, ', + as they are, for socat users and logs); control
+    // characters, quotes and backslashes are still escaped, so a line never holds a raw newline. The "unsafe" is about
+    // embedding in HTML, which these lines never are.
+    internal static readonly JsonWriterOptions WriterOptions = new()
+    {
+        Indented = false, SkipValidation = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 
     /// <summary>One request as a line (with its newline).</summary>
     public static byte[] RequestLine(ControlRequest request) => Line(w => JsonSerializer.Serialize(w, request, ControlJson.Default.ControlRequest));

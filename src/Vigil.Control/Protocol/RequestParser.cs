@@ -4,11 +4,11 @@ using System.Text.Json;
 namespace Vigil.Control;
 
 /// <summary>The verbs, one per <see cref="IVigilControl"/> method.</summary>
-public enum Verb { Info, Ls, Status, Start, Stop, Restart, Kill, Signal, Logs, Events, Reload, Add, Remove, Save, Shutdown }
+internal enum Verb { Info, Ls, Status, Start, Stop, Restart, Kill, Signal, Logs, Events, Reload, Add, Remove, Save, Shutdown }
 
 /// <summary>A request line read: either a request checked against its verb, or the error to answer with. <see cref="Id"/>
 /// is the client's id when one could be read, even from a request that is otherwise wrong.</summary>
-public sealed record ParsedRequest(long? Id, Verb Verb, ControlRequest? Request, WireError? Error)
+internal sealed record ParsedRequest(long? Id, Verb Verb, ControlRequest? Request, WireError? Error)
 {
     public bool Ok => Error is null;
 }
@@ -17,7 +17,7 @@ public sealed record ParsedRequest(long? Id, Verb Verb, ControlRequest? Request,
 /// Bytes of one request line → a checked request or a clear error (what is wrong and where). A pure function: no I/O,
 /// no state; the fuzz tests hold it to answering every input without throwing, hanging or allocating without bound.
 /// </summary>
-public static class RequestParser
+internal static class RequestParser
 {
     private static readonly string[] Fields = ["v", "id", "verb", "names", "name", "wait", "signal", "lines", "since", "follow", "dryRun", "unit"];
     private static readonly string[] UnitFields = ["name", "command", "cwd", "env", "restart"];
