@@ -6,18 +6,11 @@ using Xunit;
 
 namespace Vigil.Control.Tests;
 
-/// <summary>
-/// AFTER MERGE: what needs the engine half built on another branch of issue 11 while this one was written:
-/// Unit.ProbeStatuses (h-sm) returns no probes until then, so this test is skipped; it is written in full. Once h-sm
-/// is merged, delete the Skip (the constant below) and run it. (The tests that waited for h-engine's RemoveAsync,
-/// ConfigWriter and ConfigChecks run in VerbTests since main was merged here.)
-/// </summary>
+/// <summary>`status` shows each probe of a unit with its last result, latency and failures (Unit.ProbeStatuses).</summary>
 [Collection("processes")]
-public sealed class AfterMergeTests
+public sealed class StatusProbeTests
 {
-    const string Skip = "needs Unit.ProbeStatuses from h-sm (issue 11); remove this Skip after merging it";
-
-    [Fact(Skip = Skip)]
+    [Fact]
     public async Task Status_shows_each_probes_last_result_and_latency()
     {
         await using var kit = await ControlKit.StartAsync();
