@@ -131,6 +131,10 @@ public sealed record LogLine
     /// <summary>out or err.</summary>
     public string Stream { get; init; } = "";
     public string Text { get; init; } = "";
+    /// <summary>Only on the notice a follower gets after falling behind: how many lines it missed (<see cref="Text"/>
+    /// says so in words). Absent on every real line.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public long? Skipped { get; init; }
 }
 
 /// <summary>One event, with the fields <c>vigil run</c> prints (<c>time name#pid kind: reason</c>).</summary>
@@ -163,6 +167,7 @@ public sealed record UnitChange
 }
 
 /// <summary><c>vigil add NAME [--restart …] -- CMD ARGS…</c>.</summary>
+[System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
 public sealed record AddRequest
 {
     public string Name { get; init; } = "";
@@ -192,6 +197,8 @@ public static class ControlErrors
     public const string Refused = "refused";
     public const string Unsupported = "unsupported";
     public const string Internal = "internal";
+    /// <summary>The server has as many connections as it takes; try again later.</summary>
+    public const string Busy = "busy";
     /// <summary>Client side: no socket, or nobody listening on it.</summary>
     public const string NotRunning = "not-running";
 }

@@ -19,12 +19,10 @@ public static partial class ConfigLoader
     /// <summary>Loads the file at <paramref name="path"/>. Errors name the file as given; relative <c>cwd</c>s resolve
     /// against the file's folder.</summary>
     /// <exception cref="ConfigException">The file is missing, unreadable, not YAML/JSON, or not a valid config.</exception>
-    /// <summary>As <see cref="Load(string)"/>, then the start-up checks of every unit (its command can be found in PATH
-    /// after its cwd and env.PATH, and is executable; its cwd exists), each failure an error at its key's position.
-    /// For <c>vigil run</c> and reload: a unit that could never start is a config error, and nothing starts.</summary>
-    public static VigilConfig LoadChecked(string path) => Load(path); // checks: being built
+    public static VigilConfig Load(string path) => Read(path).Config;
 
-    public static VigilConfig Load(string path)
+    /// <summary>The load itself, with the mapper that knows where each key was written.</summary>
+    private static (VigilConfig Config, Mapper Mapper) Read(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
         string full;
@@ -47,7 +45,8 @@ public static partial class ConfigLoader
         {
             throw FileError(path, $"cannot read the file: {e.Message}");
         }
-        return new Mapper(path, Path.GetDirectoryName(full)!).Map(text, full);
+        var mapper = new Mapper(path, Path.GetDirectoryName(full)!);
+        return (mapper.Map(text, full), mapper);
     }
 
     /// <summary>Parses config text. <paramref name="sourceName"/> names the file in errors (and becomes
@@ -64,9 +63,12 @@ public static partial class ConfigLoader
     private static ConfigException FileError(string file, string message) => new([new ConfigError(file, 0, 0, "", message)]);
 
     // Keys this version knows, per mapping, in the order they are documented (the order breaks suggestion ties).
-    private static readonly string[] TopKeys = ["name", "processes", "tether"];
+    private static readonly string[] TopKeys = ["name", "processes", "tether", "events"];
+    private static readonly string[] EventsKeys = ["status"];
+    private static readonly (string, Supervision.StatusEvents)[] StatusEventChoices =
+        [("significant", Supervision.StatusEvents.Significant), ("all", Supervision.StatusEvents.All)];
     private static readonly string[] TopKeysNotYet = [];
-    private static readonly string[] ProcessKeys = ["name", "command", "script", "args", "cwd", "env", "detach", "restart", "stop", "log", "health"];
+    internal static readonly string[] ProcessKeys = ["name", "command", "script", "args", "cwd", "env", "detach", "restart", "stop", "log", "health"];
     private static readonly string[] ProcessKeysNotYet = [];
     private static readonly string[] LogKeys = ["file", "out", "err", "timestamps", "stream", "prefix", "stripAnsi", "maxSize", "keep", "maxLine", "ringLines"];
     private static readonly string[] RestartKeys = ["policy", "schedule", "resetAfter", "backoff", "limit"];
@@ -102,6 +104,9 @@ public static partial class ConfigLoader
         private bool ErrorsFull => _errors.Count >= MaxErrors;
         private readonly Dictionary<string, Pos> _keyPositions = new(StringComparer.Ordinal);
 
+        /// <summary>Where <paramref name="keyPath"/> (a key, or a <c>processes[i]</c> entry) was written, if it was.</summary>
+        public Pos? PositionOf(string keyPath) => _keyPositions.TryGetValue(keyPath, out var at) ? at : null;
+
         public VigilConfig Map(string text, string sourcePath)
         {
             YNode? root = null;
@@ -120,6 +125,7 @@ public static partial class ConfigLoader
             var processes = new List<ProcessSpec>();
             var tether = TetherSettings.Default;
             string? name = null;
+            var statusEvents = Supervision.StatusEvents.Significant;
             if (root is null || root is YScalar { IsNull: true })
                 Error(root?.Start ?? new Pos(1, 1), "processes", "no processes to run");
             else if (root is not YMapping top)
@@ -133,11 +139,14 @@ public static partial class ConfigLoader
                     if (key == "processes") (list, listAt) = (value, at);
                     else if (key == "tether" && Mapping(value, keyPath, at) is { } tm) tether = Tether(tm, keyPath);
                     else if (key == "name") name = InstanceName(value, keyPath, at);
+                    else if (key == "events" && Mapping(value, keyPath, at) is { } em)
+                        foreach (var (_, ePath, eAt, eValue) in Entries(em, keyPath, EventsKeys))
+                            statusEvents = Choice(eValue, ePath, eAt, StatusEventChoices) ?? statusEvents;
                 }
                 MapProcesses(list, listAt, processes);
             }
             Throw();
-            return new VigilConfig(sourcePath, processes) { Tether = tether, Name = name ?? VigilConfig.DefaultName };
+            return new VigilConfig(sourcePath, processes) { Tether = tether, Name = name ?? VigilConfig.DefaultName, StatusEvents = statusEvents };
         }
 
         private void Throw()
@@ -215,6 +224,7 @@ public static partial class ConfigLoader
                     for (int i = 0; i < seq.Items.Count; i++)
                     {
                         var path = Index("processes", i);
+                        _keyPositions[path] = seq.Items[i].Start;
                         if (seq.Items[i] is YMapping m) processes.Add(MapProcess(m, path));
                         else Error(seq.Items[i].Start, path, $"expected a mapping with the process's keys (name, command, …), got {seq.Items[i].Describe()}");
                     }
@@ -521,7 +531,7 @@ public static partial class ConfigLoader
         private string? InstanceName(YNode v, string path, Pos at)
         {
             if (String(v, path, at) is not { } s) return null;
-            if (s.Length is 0 or > 64 || s[0] == '.' || !s.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            if (!IsInstanceName(s))
             {
                 Error(at, path, $"expected 1 to 64 letters, digits, '-', '_' or '.' (not starting with '.'), got {Show(s)}");
                 return null;
@@ -616,6 +626,10 @@ public static partial class ConfigLoader
             return null;
         }
     }
+
+    /// <summary>An instance name names the control socket file: 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'.</summary>
+    internal static bool IsInstanceName(string s) =>
+        s.Length is > 0 and <= 64 && s[0] != '.' && s.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 
     /// <summary>"unknown key; did you mean 'command'?" when a known key is close enough, else the list of known keys.</summary>
     internal static string UnknownKey(string key, IReadOnlyList<string> known)

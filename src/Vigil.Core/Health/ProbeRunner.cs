@@ -42,6 +42,9 @@ internal sealed class ProbeRunner : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource? _startupGate;
     private readonly List<Task> _loops = [];
+    // One slot per probe, replaced by its loop after every check and read by Statuses from any thread: the one
+    // allocation a check adds is that small immutable record.
+    private readonly Supervision.ProbeStatus[] _statuses;
 
     /// <summary>Test hook: a probe loop armed its period timer and is about to wait on it.</summary>
     internal Action<ProbeSpec>? Waiting { get; set; }
@@ -54,7 +57,24 @@ internal sealed class ProbeRunner : IAsyncDisposable
         _report = report;
         if (probes.Any(p => p.Item1.Role == ProbeRole.Startup))
             _startupGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _statuses = [.. probes.Select(p => new Supervision.ProbeStatus(p.Item1.Name, p.Item1.Check.Kind, p.Item1.Role, p.Item1.Action,
+            Supervision.ProbeOutcome.Unknown, null, null, null, 0))];
     }
+
+    /// <summary>Each probe's last result, in the spec's order (Unknown before its first check).</summary>
+    public IReadOnlyList<Supervision.ProbeStatus> Statuses
+    {
+        get
+        {
+            var copy = new Supervision.ProbeStatus[_statuses.Length];
+            for (int i = 0; i < copy.Length; i++) copy[i] = Volatile.Read(ref _statuses[i]);
+            return copy;
+        }
+    }
+
+    private void Record(int index, ProbeSpec spec, Supervision.ProbeOutcome result, string? lastFailure, TimeSpan latency, int fails) =>
+        Volatile.Write(ref _statuses[index], new Supervision.ProbeStatus(spec.Name, spec.Check.Kind, spec.Role, spec.Action, result,
+            lastFailure, latency, _time.GetUtcNow(), fails));
 
     /// <summary>Creates the probes of a run; null when the unit has none. <paramref name="environment"/> collects
     /// the variables probes need in the child's environment.</summary>
@@ -76,15 +96,17 @@ internal sealed class ProbeRunner : IAsyncDisposable
     /// <summary>Starts every probe loop against the run's target.</summary>
     public void Start(Func<ProbeSpec, ProbeTarget> target)
     {
-        foreach (var (spec, probe) in _probes)
+        for (int i = 0; i < _probes.Length; i++)
         {
+            var (spec, probe) = _probes[i];
             var t = target(spec);
             if (probe is IRunBoundProbe bound) bound.RunStarted(t);
-            _loops.Add(Task.Run(() => LoopAsync(spec, probe, t, _stop.Token)));
+            int index = i;
+            _loops.Add(Task.Run(() => LoopAsync(index, spec, probe, t, _stop.Token)));
         }
     }
 
-    private async Task LoopAsync(ProbeSpec spec, IProbe probe, ProbeTarget target, CancellationToken stop)
+    private async Task LoopAsync(int index, ProbeSpec spec, IProbe probe, ProbeTarget target, CancellationToken stop)
     {
         using var deadlines = new Deadline(_time, stop);
         try
@@ -94,24 +116,38 @@ internal sealed class ProbeRunner : IAsyncDisposable
 
             int fails = 0, passes = 0;
             bool failed = false, ready = false, paused = false;
+            string? lastFailure = null;
             // One timer for the loop's life, ticking every period from the first check (a check that overruns its
             // period is followed by the next at once): no timer created and queued per check.
             using var ticks = new PeriodicTimer(spec.Period, _time);
             while (!stop.IsCancellationRequested)
             {
+                long began = _time.GetTimestamp();
                 var r = await CheckOnceAsync(spec, probe, target, deadlines, stop).ConfigureAwait(false);
+                var latency = _time.GetElapsedTime(began);
                 if (stop.IsCancellationRequested) break;
                 if (r.Gauges is { Count: > 0 }) Report(spec, ProbeReportKind.Gauges, r.Detail, 0, r.Gauges);
                 if (r.IsInconclusive)
                 {
                     // Says nothing about the target (its broker is down): neither a failure nor a pass, and a pause
                     // breaks a streak, so counting starts afresh once a check tells again.
-                    if (!paused) Report(spec, ProbeReportKind.Paused, r.Detail, fails);
-                    paused = true;
+                    int before = fails;
                     fails = passes = 0;
+                    lastFailure = r.Detail;
+                    Record(index, spec, Supervision.ProbeOutcome.Unknown, lastFailure, latency, 0);
+                    if (!paused) Report(spec, ProbeReportKind.Paused, r.Detail, before);
+                    paused = true;
                     if (!await NextTickAsync().ConfigureAwait(false)) break;
                     continue;
                 }
+                if (r.Healthy) { fails = 0; passes++; }
+                else { passes = 0; fails++; lastFailure = r.Detail; }
+                // Recorded before the reports go out, so a reader reacting to one sees the check that caused it. A
+                // failed liveness probe stays failed until successThreshold passes recover it.
+                bool stillFailed = spec.Role == ProbeRole.Liveness && failed && !(r.Healthy && passes >= spec.SuccessThreshold);
+                Record(index, spec, r.Healthy ? (stillFailed ? Supervision.ProbeOutcome.Failed : Supervision.ProbeOutcome.Ok)
+                    : fails >= spec.FailureThreshold || stillFailed ? Supervision.ProbeOutcome.Failed : Supervision.ProbeOutcome.Failing,
+                    lastFailure, latency, fails);
                 if (paused)
                 {
                     paused = false;
@@ -119,8 +155,6 @@ internal sealed class ProbeRunner : IAsyncDisposable
                 }
                 if (r.Healthy)
                 {
-                    fails = 0;
-                    passes++;
                     switch (spec.Role)
                     {
                         case ProbeRole.Startup:
@@ -139,8 +173,6 @@ internal sealed class ProbeRunner : IAsyncDisposable
                 }
                 else
                 {
-                    passes = 0;
-                    fails++;
                     if (fails >= spec.FailureThreshold)
                     {
                         switch (spec.Role)

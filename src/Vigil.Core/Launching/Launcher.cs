@@ -25,6 +25,9 @@ public static unsafe class Launcher
 {
     private const int X_OK = 1, F_OK = 0, ENOTDIR = 20;
 
+    /// <summary>The search path when the child's environment has no PATH.</summary>
+    internal const string DefaultPath = "/usr/local/bin:/usr/bin:/bin";
+
     /// <summary>Starts a process. Never throws for problems with the request itself: those come back as a <see cref="SpawnFailure"/>.</summary>
     public static SpawnResult Spawn(LaunchRequest req)
     {
@@ -32,7 +35,7 @@ public static unsafe class Launcher
             return new SpawnFailure(SpawnErrorKind.NotFound, "empty command");
         var cwd = req.WorkingDirectory;
         if (CheckWorkingDirectory(cwd) is { } badCwd) return badCwd;
-        var envPath = FindEnv(req.Environment, "PATH") ?? "/usr/local/bin:/usr/bin:/bin";
+        var envPath = FindEnv(req.Environment, "PATH") ?? DefaultPath;
         var resolved = ResolveExecutable(req.Argv[0], cwd, envPath);
         if (resolved.Failure is { } f) return f;
         // The capture path is compiled before any child can write to it (see CaptureWarmup; bounded, once per process).

@@ -5,7 +5,7 @@ namespace Vigil.Launching;
 /// the way OpenSSH and systemd check theirs: lstat semantics (a symbolic link is refused, not followed), owned by
 /// Vigil's effective user, mode 0700.
 /// </summary>
-internal static class PrivateFolder
+public static class PrivateFolder
 {
     public const uint Mode = 0x1C0; // 0700
 

@@ -119,9 +119,7 @@ public sealed class Supervisor : IAsyncDisposable
     /// <summary>Validates the spec (throws <see cref="ArgumentException"/> listing every problem) and starts a unit for it.</summary>
     public Unit Start(ProcessSpec spec)
     {
-        var errors = spec.Validate();
-        if (errors.Count > 0) throw new ArgumentException($"invalid process spec for '{spec.DisplayName}': " + string.Join("; ", errors), nameof(spec));
-        var unit = Add(spec, attached: false);
+        var unit = Define(spec);
         _ = unit.StartAsync();
         return unit;
     }
@@ -163,9 +161,6 @@ public sealed class Supervisor : IAsyncDisposable
         foreach (var u in _units) u.ReopenLogs();
     }
 
-    /// <summary>Sends a signal to every running unit named <paramref name="name"/>; returns how many got it.</summary>
-    public int Signal(string name, int signal) => Find(name).Count(u => u.Signal(signal));
-
     /// <summary>Sends a signal to every running unit named <paramref name="name"/> (through each unit's loop); returns how many got it.</summary>
     public async Task<int> SignalAsync(string name, int signal)
     {
@@ -173,22 +168,198 @@ public sealed class Supervisor : IAsyncDisposable
         return sent.Count(s => s);
     }
 
-    /// <summary>Validates the spec and adds a unit for it without starting it (state <see cref="UnitState.Initial"/>;
-    /// <see cref="Unit.StartAsync"/> starts it).</summary>
-    public Unit Define(ProcessSpec spec) => throw new NotImplementedException("Supervisor.Define: being built");
+    /// <summary>Validates the spec (throws <see cref="ArgumentException"/> listing every problem) and adds a unit for
+    /// it without starting it (state <see cref="UnitState.Initial"/>; <see cref="Unit.StartAsync"/> starts it).</summary>
+    public Unit Define(ProcessSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var errors = spec.Validate();
+        if (errors.Count > 0) throw new ArgumentException($"invalid process spec for '{spec.DisplayName}': " + string.Join("; ", errors), nameof(spec));
+        return Add(spec, attached: false);
+    }
 
-    /// <summary>Stops the unit (graceful escalation) and forgets it: it leaves <see cref="Units"/> and a
-    /// <c>removed</c> event is published.</summary>
-    public Task<StopResult> RemoveAsync(Unit unit) => throw new NotImplementedException("Supervisor.RemoveAsync: being built");
+    /// <summary>Stops the unit (graceful escalation) and forgets it: it leaves <see cref="Units"/>, its log files are
+    /// closed, and a <see cref="Removed"/> event is published. Returns how the stop went.</summary>
+    /// <exception cref="InvalidOperationException">The unit was already removed, or is being removed.</exception>
+    /// <exception cref="ArgumentException">The unit belongs to another supervisor.</exception>
+    public async Task<StopResult> RemoveAsync(Unit unit)
+    {
+        ArgumentNullException.ThrowIfNull(unit);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        Claim(unit);
+        var result = await RetireAsync(unit, "removed").ConfigureAwait(false);
+        Publish(new Removed(Time.GetUtcNow(), unit.Id, unit.Name, result.Pid, unit.State, result.Survivors));
+        return result;
+    }
 
     /// <summary>
     /// Makes the running set match <paramref name="specs"/> (a reloaded config): units whose spec is unchanged keep
-    /// running untouched (same PID), changed ones are stopped and replaced by a unit for the new spec, new ones are
-    /// added and started, units no longer in the list are stopped and removed. Units are matched by name, in order
-    /// among units of the same name. With <paramref name="dryRun"/> nothing changes; the answer is the same list.
+    /// running untouched (same PID, same <see cref="Unit"/>), changed ones are stopped and replaced by a unit for the
+    /// new spec, started; new ones are added and started; units no longer in the list (those added by API or
+    /// <c>vigil add</c> too) are stopped and removed. Units are matched by name, in order among units of the same name;
+    /// specs are compared key by key (<see cref="Config.SpecDiff"/>). Stops and starts run in parallel, and the call
+    /// returns once every change is applied (new units spawned or failed to, old ones stopped), with one event per
+    /// change (<see cref="ReloadAdded"/>, <see cref="ReloadChanged"/>, <see cref="ReloadRemoved"/>). Afterwards
+    /// <see cref="Units"/> is in the order of <paramref name="specs"/>. With <paramref name="dryRun"/> nothing changes;
+    /// the answer is the same list. One reload at a time: a second call waits for the first.
     /// </summary>
-    public Task<IReadOnlyList<SpecChange>> ReconcileAsync(IReadOnlyList<ProcessSpec> specs, bool dryRun = false, CancellationToken cancel = default) =>
-        throw new NotImplementedException("Supervisor.ReconcileAsync: being built");
+    /// <returns>One change per unit: those of <paramref name="specs"/> in order, then the removed ones.</returns>
+    /// <exception cref="ArgumentException">A spec is invalid (every problem is listed); nothing changes.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancel"/> fired before any change was made (once
+    /// changes are under way they are completed, never left half-done).</exception>
+    public async Task<IReadOnlyList<SpecChange>> ReconcileAsync(IReadOnlyList<ProcessSpec> specs, bool dryRun = false, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(specs);
+        var problems = new List<string>();
+        for (int i = 0; i < specs.Count; i++)
+        {
+            if (specs[i] is not { } spec) problems.Add($"[{i}]: no spec (null)");
+            else problems.AddRange(spec.Validate().Select(e => $"[{i}] ({spec.DisplayName}): {e}"));
+        }
+        if (problems.Count > 0) throw new ArgumentException("invalid process specs, nothing changed: " + string.Join("; ", problems), nameof(specs));
+
+        await _reloadGate.WaitAsync(cancel).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            cancel.ThrowIfCancellationRequested();
+            var steps = Plan(specs, claim: !dryRun);
+            if (!dryRun)
+            {
+                var results = await Task.WhenAll(steps.Select(ApplyAsync)).ConfigureAwait(false);
+                // The config's order is the definition order `vigil ls` shows; units added meanwhile (vigil add) follow.
+                var order = results.OfType<Unit>().ToList();
+                var planned = order.ToHashSet();
+                ImmutableInterlocked.Update(ref _units, l => [.. order.Where(l.Contains), .. l.Where(u => !planned.Contains(u))]);
+            }
+            return [.. steps.Select(s => s.Change)];
+        }
+        finally { _reloadGate.Release(); }
+    }
+
+    /// <summary>One line of a reload's plan: the change, the unit it concerns now (none for an added one) and the new spec.</summary>
+    private sealed record ReloadStep(SpecChange Change, Unit? Old, ProcessSpec? Spec);
+
+    /// <summary>Matches units to specs. With <paramref name="claim"/>, the units to stop are claimed for removal in the
+    /// same step, so a concurrent <see cref="RemoveAsync"/> finds them leaving rather than making the reload fail.</summary>
+    private List<ReloadStep> Plan(IReadOnlyList<ProcessSpec> specs, bool claim)
+    {
+        lock (_registryLock)
+        {
+            var steps = PlanOf([.. _units.Where(u => !_leaving.Contains(u))], specs); // a unit being removed is gone already
+            if (claim) _leaving.UnionWith(steps.Where(s => s.Change.Kind is SpecChangeKind.Changed or SpecChangeKind.Removed).Select(s => s.Old!));
+            return steps;
+        }
+    }
+
+    private static List<ReloadStep> PlanOf(List<Unit> current, IReadOnlyList<ProcessSpec> specs)
+    {
+        var byName = current.GroupBy(u => u.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => new Queue<Unit>(g), StringComparer.Ordinal);
+        var steps = new List<ReloadStep>(specs.Count);
+        foreach (var spec in specs)
+        {
+            var name = spec.DisplayName;
+            if (!byName.TryGetValue(name, out var same) || !same.TryDequeue(out var old))
+            {
+                steps.Add(new ReloadStep(new SpecChange(SpecChangeKind.Added, name, []), null, spec));
+                continue;
+            }
+            var fields = Config.SpecDiff.Fields(old.Spec, spec);
+            steps.Add(new ReloadStep(new SpecChange(fields.Count == 0 ? SpecChangeKind.Unchanged : SpecChangeKind.Changed, name, fields), old, spec));
+        }
+        foreach (var left in byName.Values.SelectMany(q => q).OrderBy(current.IndexOf))
+            steps.Add(new ReloadStep(new SpecChange(SpecChangeKind.Removed, left.Name, []), left, null));
+        return steps;
+    }
+
+    /// <summary>Applies one step; returns the unit that now stands for it (none for a removed one).</summary>
+    private async Task<Unit?> ApplyAsync(ReloadStep step)
+    {
+        var (change, old, spec) = step;
+        switch (change.Kind)
+        {
+            case SpecChangeKind.Unchanged:
+                return old;
+            case SpecChangeKind.Removed:
+                var stopped = await RetireAsync(old!, "reload: no longer in the config").ConfigureAwait(false);
+                Publish(new ReloadRemoved(Time.GetUtcNow(), old!.Id, old.Name, stopped.Pid, old.State, stopped.Survivors));
+                return null;
+            case SpecChangeKind.Changed:
+                // The old run goes first: the new one may need its port, its files, its lock.
+                await RetireAsync(old!, $"reload: config changed ({string.Join(", ", change.Fields)})").ConfigureAwait(false);
+                var replacement = Add(spec!, attached: false);
+                Publish(new ReloadChanged(Time.GetUtcNow(), replacement.Id, replacement.Name, replacement.State, old!.Id, change.Fields));
+                await replacement.StartAsync().ConfigureAwait(false);
+                return replacement;
+            default:
+                var added = Add(spec!, attached: false);
+                Publish(new ReloadAdded(Time.GetUtcNow(), added.Id, added.Name, added.State));
+                await added.StartAsync().ConfigureAwait(false);
+                return added;
+        }
+    }
+
+    // Units on their way out. A unit is claimed (under _registryLock) before its stop begins, so it is removed once:
+    // a second RemoveAsync, or a reload, sees it leaving. Removed units are remembered weakly, to tell "already
+    // removed" from "not ours" without keeping them alive.
+    private readonly object _registryLock = new();
+    private readonly HashSet<Unit> _leaving = [];
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<Unit, object> _removed = [];
+    private readonly SemaphoreSlim _reloadGate = new(1, 1);
+    private ImmutableList<Task> _retiring = [];
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<Unit, object> _logsClosed = [];
+
+    /// <summary>Claims a current unit of this supervisor for removal; throws when it is not one.</summary>
+    private void Claim(Unit unit)
+    {
+        lock (_registryLock)
+        {
+            if (_leaving.Contains(unit)) throw new InvalidOperationException($"unit {unit.Name} (#{unit.Id}) is already being removed");
+            if (!_units.Contains(unit))
+                throw _removed.TryGetValue(unit, out _)
+                    ? new InvalidOperationException($"unit {unit.Name} (#{unit.Id}) was already removed")
+                    : new ArgumentException($"unit {unit.Name} (#{unit.Id}) is not a unit of this supervisor", nameof(unit));
+            _leaving.Add(unit);
+        }
+    }
+
+    /// <summary>Stops a claimed unit, takes it out of <see cref="Units"/> and releases what it holds (log files, probe
+    /// resources); after this nothing in the supervisor refers to it.</summary>
+    private async Task<StopResult> RetireAsync(Unit unit, string why)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ImmutableInterlocked.Update(ref _retiring, l => l.Add(done.Task));
+        try
+        {
+            var result = await unit.StopAndWaitAsync(why).ConfigureAwait(false);
+            ImmutableInterlocked.Update(ref _units, l => l.Remove(unit));
+            // A start that slipped in between the stop and leaving the list (a start by name from another client) is
+            // stopped as well: nothing can reach the unit by name now. On a stopped unit this is a no-op.
+            var again = await unit.StopAndWaitAsync(why).ConfigureAwait(false);
+            if (again.Pid is not null) result = again;
+            StatusWatcher.Unwatch(unit);
+            await WithinAsync(unit.StopActionsAsync(TimeSpan.FromSeconds(4)), TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await WithinAsync(unit.ProbesDisposed, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            // The last lines of the run reach the files before they close (bounded: an escaped process may hold the pipe).
+            await WithinAsync(unit.OutputClosed, OutputDrainBound).ConfigureAwait(false);
+            await WithinAsync(CloseLogAsync(unit), TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            return result;
+        }
+        finally
+        {
+            lock (_registryLock)
+            {
+                _leaving.Remove(unit);
+                _removed.AddOrUpdate(unit, unit);
+            }
+            ImmutableInterlocked.Update(ref _retiring, l => l.Remove(done.Task));
+            done.TrySetResult();
+        }
+    }
+
+    /// <summary>Closes a unit's log files once, whether its removal or the supervisor's shutdown gets there first
+    /// (files shared by several units are counted: a second close would close another unit's file).</summary>
+    private Task CloseLogAsync(Unit unit) => _logsClosed.TryAdd(unit, unit) ? unit.Log.DisposeAsync().AsTask() : Task.CompletedTask;
 
     /// <summary>Every event from now on, until <paramref name="cancel"/>. Never blocks a unit: each reader has its own queue.</summary>
     public async IAsyncEnumerable<UnitEvent> Events([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancel = default)
@@ -266,7 +437,9 @@ public sealed class Supervisor : IAsyncDisposable
         TimeSpan Left() => bound - Time.GetElapsedTime(started) is var l && l > TimeSpan.Zero ? l : TimeSpan.Zero;
         foreach (var u in _units.Where(u => u.Spec.Detach)) u.Post(new Unit.ReleaseMsg());
         var stops = stopping.Select(u => (Unit: u, Task: u.StopAndWaitAsync("Vigil is shutting down"))).ToList();
-        if (!await WithinAsync(Task.WhenAll(stops.Select(s => s.Task)), Left()).ConfigureAwait(false))
+        // Removals under way stop their units on their own, with the same escalation.
+        var retiring = Task.WhenAll(_retiring);
+        if (!await WithinAsync(Task.WhenAll(stops.Select(s => s.Task).Append(retiring)), Left()).ConfigureAwait(false))
             foreach (var (u, t) in stops.Where(s => !s.Task.IsCompleted))
             {
                 Console.Error.WriteLine($"vigil: unit {u.Name} did not stop within {Durations.Format(bound)}; killing its processes");
@@ -281,7 +454,7 @@ public sealed class Supervisor : IAsyncDisposable
         // pipes (a flood's last megabyte, unread while the file was behind), then what waits for the disk. Bounded: a
         // pipe held open by a process that escaped the unit's session must not hold the shutdown.
         await WithinAsync(Task.WhenAll(stopping.Select(u => u.OutputClosed)), OutputDrainBound).ConfigureAwait(false);
-        await WithinAsync(Task.WhenAll(_units.Select(u => u.Log.DisposeAsync().AsTask())), TimeSpan.FromSeconds(1) + Left()).ConfigureAwait(false);
+        await WithinAsync(Task.WhenAll(_units.Select(CloseLogAsync)), TimeSpan.FromSeconds(1) + Left()).ConfigureAwait(false);
         Membership?.RemoveEmpty();
         // Processes killed in the last moments (a probe's setsid'd grandchild, reparented to Vigil) may be zombies
         // whose SIGCHLD sweep has not run yet: reap them now. Left to the exit, they would be handed to the next

@@ -7,13 +7,13 @@ using Vigil.Specs;
 namespace Vigil.Supervision;
 
 // The health half of a unit: a ProbeRunner per run, whose reports arrive as messages to the unit's one loop. A
-// failed liveness probe takes the same path as a crash: stop escalation (or SIGKILL for action kill), then the
-// restart policy with a failed run, so it counts against the crash-loop limit like any other failure.
+// failed liveness probe takes the same path as a crash: stop escalation (or SIGKILL for action kill) in state
+// StoppingUnhealthy, then the restart policy with a failed run, so it counts against the crash-loop limit like any
+// other failure.
 public sealed partial class Unit
 {
-    private ProbeRunner? _probes;
+    private ProbeRunner? _probes;      // written by the loop, read by ProbeStatuses from any thread
     private int _run;
-    private string? _healthStop;       // set while a stop started by a failed probe is in progress
     private TimeSpan _lastRan;
     private bool _startupPassed;
     private ImmutableHashSet<string> _notReady = [];
@@ -22,6 +22,9 @@ public sealed partial class Unit
     internal sealed record ProbeMsg(ProbeReport Report) : Message;
 
     private bool HasProbes => !Spec.Health.IsDefaultOrEmpty;
+
+    /// <summary>Each probe of the current run and its last result (empty when the unit has no probes or no run).</summary>
+    public IReadOnlyList<ProbeStatus> ProbeStatuses => Volatile.Read(ref _probes)?.Statuses ?? [];
 
     /// <summary>Before a spawn: a fresh runner for the coming run; returns what the probes add to the environment.</summary>
     private Dictionary<string, string>? PrepareProbes()
@@ -33,7 +36,7 @@ public sealed partial class Unit
         if (!HasProbes) return null;
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
         IProbeProvider[] providers = [.. _owner.Options.ProbeProviders, BuiltInProbes.Instance];
-        _probes = ProbeRunner.Create(Spec.Health, Name, providers, env, run, _time, r => Post(new ProbeMsg(r)));
+        Volatile.Write(ref _probes, ProbeRunner.Create(Spec.Health, Name, providers, env, run, _time, r => Post(new ProbeMsg(r))));
         return env;
     }
 
@@ -58,7 +61,7 @@ public sealed partial class Unit
     {
         if (_probes is { } r)
         {
-            _probes = null;
+            Volatile.Write(ref _probes, null);
             var disposing = r.DisposeAsync().AsTask();
             var earlier = _probesDisposed;
             Volatile.Write(ref _probesDisposed, earlier.IsCompleted ? disposing : Task.WhenAll(earlier, disposing));
@@ -73,9 +76,11 @@ public sealed partial class Unit
         ? _process is not null && _state == UnitState.Running && _startupPassed && _notReady.IsEmpty
         : null;
 
+    /// <summary>A report of the current run's probes that does not stop the tree (the table sends a failure that does
+    /// to <see cref="BeginStop"/>); only while running.</summary>
     private void OnProbe(ProbeReport r)
     {
-        if (r.Run != _run || _process is not { } p || _state != UnitState.Running) return; // a stale report of an earlier run
+        var p = _process!;
         switch (r.Kind)
         {
             case ProbeReportKind.Gauges:
@@ -84,8 +89,7 @@ public sealed partial class Unit
                 break;
             case ProbeReportKind.StartupPassed:
                 _startupPassed = true;
-                _snapshot = BuildSnapshot();
-                Publish(new ReadinessChanged(Now, Id, Name, p.Pid, _state, r.Probe.Name, Readiness ?? true, r.Detail, Startup: true));
+                Note(new ReadinessChanged(Now, Id, Name, p.Pid, _state, r.Probe.Name, Readiness ?? true, r.Detail, Startup: true));
                 break;
             case ProbeReportKind.Ready or ProbeReportKind.NotReady:
             {
@@ -95,31 +99,21 @@ public sealed partial class Unit
                 // The runner's first "not ready" verdict is news even though the probe started out not ready.
                 bool firstVerdict = !ready && r.FailedChecks == r.Probe.FailureThreshold;
                 if (ReferenceEquals(before, _notReady) && !firstVerdict) break;
-                _snapshot = BuildSnapshot();
-                Publish(new ReadinessChanged(Now, Id, Name, p.Pid, _state, r.Probe.Name, ready, r.Detail));
+                Note(new ReadinessChanged(Now, Id, Name, p.Pid, _state, r.Probe.Name, ready, r.Detail));
                 break;
             }
             case ProbeReportKind.Recovered:
-                Publish(new Recovered(Now, Id, Name, p.Pid, _state, r.Probe.Name, r.Detail));
+                Note(new Recovered(Now, Id, Name, p.Pid, _state, r.Probe.Name, r.Detail));
                 break;
             case ProbeReportKind.Paused:
-                Publish(new ProbesPaused(Now, Id, Name, p.Pid, _state, r.Probe.Name, r.Detail));
+                Note(new ProbesPaused(Now, Id, Name, p.Pid, _state, r.Probe.Name, r.Detail));
                 break;
             case ProbeReportKind.Resumed:
-                Publish(new ProbesResumed(Now, Id, Name, p.Pid, _state, r.Probe.Name, r.Detail));
+                Note(new ProbesResumed(Now, Id, Name, p.Pid, _state, r.Probe.Name, r.Detail));
                 break;
-            case ProbeReportKind.Failed:
-                Publish(new Unhealthy(Now, Id, Name, p.Pid, _state, r.Probe.Name, r.Detail, r.FailedChecks, r.Probe.Action));
-                switch (r.Probe.Action)
-                {
-                    case ProbeAction.Restart or ProbeAction.Kill:
-                        _healthStop = r.Detail;
-                        BeginStop(r.Detail, kill: r.Probe.Action == ProbeAction.Kill);
-                        break;
-                    case ProbeAction.Exec:
-                        _ = RunHealthActionAsync(r, p.Pid);
-                        break;
-                }
+            case ProbeReportKind.Failed: // action notify or exec: the process keeps running
+                Note(new Unhealthy(Now, Id, Name, p.Pid, _state, r.Probe.Name, r.Detail, r.FailedChecks, r.Probe.Action));
+                if (r.Probe.Action == ProbeAction.Exec) _ = RunHealthActionAsync(r, p.Pid);
                 break;
         }
     }
@@ -158,8 +152,13 @@ public sealed partial class Unit
         using (onShutdown)
         {
             var outcome = await CommandRunner.RunAsync(_launcher, r.Probe.ActionCommand, CommandResolver.WorkingDirectory(Spec), env, _time, cts.Token).ConfigureAwait(false);
-            Publish(new HealthActionRan(Now, Id, Name, pid, _snapshot.State, r.Probe.Name, string.Join(' ', r.Probe.ActionCommand), outcome));
+            Post(new ActionRanMsg(pid, r.Probe.Name, string.Join(' ', r.Probe.ActionCommand), outcome));
         }
+    }
+
+    private sealed record ActionRanMsg(int Pid, string Probe, string Command, CommandOutcome Outcome) : NewsMsg(UnitMessage.ActionRan)
+    {
+        public override UnitEvent Make(Unit u) => new HealthActionRan(u.Now, u.Id, u.Name, Pid, u._state, Probe, Command, Outcome);
     }
 
     /// <summary>At Vigil's shutdown: kills the action commands still running (each with its process group and

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Threading.Channels;
 using Vigil.Launching;
 using Vigil.Logs;
@@ -8,11 +9,15 @@ namespace Vigil.Supervision;
 // Overview
 // --------
 // A unit is one managed process over its whole life (several runs). All of its state lives in the fields below
-// and is changed only by Loop(), which handles one message at a time from _inbox: requests from the API
-// (start, stop, restart, signal), the child's exit (from the reactor), timer expiries and status observations.
-// Every state change goes through MoveTo(), which checks the transition table and publishes the event and a
-// fresh snapshot; readers only ever see snapshots. Long work (stopping a tree) runs as a task that posts a
-// message when it is done, so the loop is never blocked by a process that refuses to die.
+// and is changed only by Loop(), which handles one message at a time from _inbox: requests from the API (start,
+// stop, kill, restart, signal), the child's exit (from the reactor), timer expiries, status observations, probe
+// reports, and news from other threads (a stop's escalation, a leftover cleanup, a log file's trouble, a probe
+// action's end), which are posted here rather than published where they happen, so a unit's events come out of one
+// thread in causal order. Each message is looked up in UnitTransitions' table by (state, message kind); the cell
+// names the action to run and the states it may lead to. Every event goes out through MoveTo(), which refuses a
+// state the cell does not list, then publishes the event and a fresh snapshot; readers only ever see snapshots.
+// Long work (stopping a tree) runs as a task that posts a message when it is done, so the loop is never blocked by a
+// process that refuses to die.
 public sealed partial class Unit
 {
     private readonly Supervisor _owner;
@@ -24,23 +29,24 @@ public sealed partial class Unit
 
     // Loop-owned state.
     private UnitState _state = UnitState.Initial;
+    private UnitRule _rule = new(UnitAction.Ignore, []); // the cell of the message being handled: what MoveTo may do
+    private UnitMessage _handling;
     private IProcessHandle? _process;
     private long _runStartedAt;
     private DateTimeOffset? _startTime;
     private RestartHistory _history = RestartHistory.Fresh;
     private int _restartCount;
     private ExitStatus? _lastExit;
-    private ProcessStatus _status = ProcessStatus.Initial;
     private int _timerGeneration;
     private ITimer? _restartTimer;
     private TimeSpan? _nextRestartIn;
     private IReadOnlyList<string> _argv = [];
-    private bool _restartAfterStop;
-    private bool _stopRequested;
-    private bool _released;
+    private IReadOnlyList<string> _args = [];
+    private string? _stopWhy; // why the stop under way began: the expected exit's event says it
     private readonly List<TaskCompletionSource<StopResult>> _stopWaiters = [];
     private readonly List<TaskCompletionSource<ExitStatus>> _exitWaiters = [];
-    private Task _leftoverCleanup = Task.CompletedTask;
+    // Completed by the loop once it has told the cleanup of an ended run's leftovers: the next run waits for it.
+    private Task _leftoversTold = Task.CompletedTask;
 
     internal Unit(Supervisor owner, int id, ProcessSpec spec, TimeProvider time, ILauncher launcher, bool attached)
     {
@@ -52,7 +58,7 @@ public sealed partial class Unit
         _launcher = launcher;
         _origin = time.GetTimestamp();
         IsAttached = attached;
-        _argv = spec.Command.IsDefaultOrEmpty ? [] : [.. spec.Command, .. spec.Args];
+        SetArgv(spec.Command.IsDefaultOrEmpty ? [] : [.. spec.Command, .. spec.Args]);
         Log = new UnitLog(this, spec.Log, spec.Sink);
         _snapshot = BuildSnapshot();
         _ = Task.Run(Loop);
@@ -90,9 +96,12 @@ public sealed partial class Unit
 
     internal bool HasOutputListeners => _owner.HasOutputSinks;
     internal void PublishOutput(OutputLine line) => _owner.PublishOutput(line);
-    internal void PublishLogEvent(UnitEvent ev) => _owner.Publish(ev);
 
-    /// <summary>Starts the unit if no process runs or is scheduled; a unit in backoff starts now.</summary>
+    /// <summary>A log file's trouble (any thread): published by the loop, stamped with its time and state.</summary>
+    internal void PublishLogEvent(UnitEvent ev) => Post(new LogNewsMsg(ev));
+
+    /// <summary>Starts the unit if no process runs or is scheduled; a unit in backoff starts now, and a unit being
+    /// stopped starts again once the stop is over.</summary>
     public Task StartAsync() => Ask<bool>(tcs => new StartMsg(tcs));
 
     /// <summary>Graceful stop: stop signal to the group + SIGCONT, grace, SIGKILL to the tree. No restart follows.</summary>
@@ -102,20 +111,14 @@ public sealed partial class Unit
     public Task<StopResult> StopAndWaitAsync(string why, CancellationToken cancel = default) =>
         Ask<StopResult>(tcs => new StopMsg(tcs, why, false)).WaitAsync(cancel);
 
-    /// <summary>SIGKILL to the whole tree at once (no grace); no restart follows.</summary>
+    /// <summary>SIGKILL to the whole tree at once (no grace; also during a graceful stop); no restart follows.</summary>
     public Task<StopResult> Kill() => Ask<StopResult>(tcs => new StopMsg(tcs, "kill requested", true));
 
-    /// <summary>Stops (gracefully) and starts again; resets the restart schedule.</summary>
+    /// <summary>Stops (gracefully) and starts again; resets the restart schedule. Completes once the restart is under way.</summary>
     public Task RestartAsync() => Ask<bool>(tcs => new RestartMsg(tcs));
 
-    /// <summary>Sends a signal to the running process (not its group). False when none runs.</summary>
-    public bool Signal(int signal) => _process is { } p && p.Signal(signal);
-
     /// <summary>Sends a signal to the running process (not its group), from the unit's loop. False when none runs.</summary>
-    public Task<bool> SignalAsync(int signal) => Task.FromResult(Signal(signal));
-
-    /// <summary>Each probe of the current run and its last result (empty when the unit has no probes or no run).</summary>
-    public IReadOnlyList<ProbeStatus> ProbeStatuses => [];
+    public Task<bool> SignalAsync(int signal) => Ask<bool>(tcs => new SignalMsg(tcs, signal));
 
     /// <summary>Waits for the current process to exit; returns the last exit at once if none runs.</summary>
     public Task<ExitStatus> WaitForExitAsync(CancellationToken cancel = default) =>
@@ -124,7 +127,7 @@ public sealed partial class Unit
     internal void Post(Message m) => _inbox.Writer.TryWrite(m);
 
     /// <summary>Last resort at shutdown, outside the loop (which did not answer in time): SIGKILL to the current run,
-    /// its cgroup and its process group.</summary>
+    /// its cgroup and its process group. Also the loop's own escalation of a stop under way.</summary>
     internal void KillNow()
     {
         if (Volatile.Read(ref _process) is not { } p) return;
@@ -140,164 +143,222 @@ public sealed partial class Unit
         return tcs.Task;
     }
 
+    // ---- messages -------------------------------------------------------------------------------------------------
+
     internal abstract record Message;
-    private sealed record StartMsg(TaskCompletionSource<bool>? Done) : Message;
-    private sealed record StopMsg(TaskCompletionSource<StopResult> Done, string Why, bool Kill) : Message;
-    private sealed record RestartMsg(TaskCompletionSource<bool> Done) : Message;
-    private sealed record WaitExitMsg(TaskCompletionSource<ExitStatus> Done) : Message;
+
+    /// <summary>A request: someone waits for its answer, which it always gets.</summary>
+    private abstract record Request : Message
+    {
+        /// <summary>The answer when there is nothing to do.</summary>
+        public abstract void Answer(Unit u);
+    }
+
+    private sealed record StartMsg(TaskCompletionSource<bool> Done) : Request
+    {
+        public override void Answer(Unit u) => Done.TrySetResult(true);
+    }
+
+    private sealed record StopMsg(TaskCompletionSource<StopResult> Done, string Why, bool Kill) : Request
+    {
+        public override void Answer(Unit u) => Done.TrySetResult(new StopResult(u.Id, u.Name, null, u._lastExit, [], []));
+    }
+
+    private sealed record RestartMsg(TaskCompletionSource<bool> Done) : Request
+    {
+        public override void Answer(Unit u) => Done.TrySetResult(true);
+    }
+
+    private sealed record SignalMsg(TaskCompletionSource<bool> Done, int Signal) : Request
+    {
+        public override void Answer(Unit u) => Done.TrySetResult(false);
+    }
+
+    private sealed record WaitExitMsg(TaskCompletionSource<ExitStatus> Done) : Request
+    {
+        public override void Answer(Unit u) => Done.TrySetResult(u._lastExit ?? ExitStatus.NotCollected);
+    }
+
     private sealed record ChildExited(IProcessHandle Process, ExitStatus Status) : Message;
     private sealed record TimerFired(int Generation) : Message;
     private sealed record TreeStopped(IProcessHandle? Process, TreeStopResult Result) : Message;
-    internal sealed record StatusObserved(int Pid, ProcessStatus Status) : Message;
+    /// <param name="Lasting">The same status was seen on the previous observation too (a disk sleep that lasts).</param>
+    internal sealed record StatusObserved(int Pid, ProcessStatus Status, bool Lasting = false) : Message;
     internal sealed record AdoptMsg(IProcessHandle Process) : Message;
     /// <summary>The supervisor is going away and this unit is detached: leave its process running, never restart it.</summary>
     internal sealed record ReleaseMsg : Message;
+
+    /// <summary>News from another thread, published by the loop as an event of the unit's current state.</summary>
+    private abstract record NewsMsg(UnitMessage Kind) : Message
+    {
+        public abstract UnitEvent Make(Unit u);
+
+        /// <summary>Called by the loop once the event is out.</summary>
+        public virtual void Told() { }
+    }
+
+    private sealed record EscalatedMsg(IProcessHandle Process, IReadOnlyList<int> Killed, TimeSpan Grace) : NewsMsg(UnitMessage.Escalated)
+    {
+        public override UnitEvent Make(Unit u) => new StopEscalated(u.Now, u.Id, u.Name, Process.Pid, u._state, Killed, Grace);
+    }
+
+    private sealed record LeftoversMsg(TreeStopResult Result, TaskCompletionSource Done) : NewsMsg(UnitMessage.LeftoversCleaned)
+    {
+        public override UnitEvent Make(Unit u) => new LeftoversCleaned(u.Now, u.Id, u.Name, u._state, Result.Targets, Result.Survivors);
+        public override void Told() => Done.TrySetResult();
+    }
+
+    private sealed record LogNewsMsg(UnitEvent Event) : NewsMsg(UnitMessage.LogNews)
+    {
+        public override UnitEvent Make(Unit u) => Event with { Time = u.Now, State = u._state };
+    }
+
+    /// <summary>What kind of message this is for the table; messages about something no longer current are stale.</summary>
+    private UnitMessage Classify(Message m) => m switch
+    {
+        StartMsg => UnitMessage.Start,
+        StopMsg { Kill: true } => UnitMessage.Kill,
+        StopMsg => UnitMessage.Stop,
+        RestartMsg => UnitMessage.Restart,
+        SignalMsg => UnitMessage.Signal,
+        WaitExitMsg => UnitMessage.WaitExit,
+        AdoptMsg => UnitMessage.Attach,
+        ReleaseMsg => UnitMessage.Release,
+        ChildExited e when ReferenceEquals(e.Process, _process) => UnitMessage.Exited,
+        TreeStopped => UnitMessage.StopDone,
+        TimerFired t when t.Generation == _timerGeneration => UnitMessage.Timer,
+        StatusObserved so when _process?.Pid == so.Pid && (so.Status != _status || so.Lasting) => UnitMessage.Status,
+        ProbeMsg pm when pm.Report.Run != _run || _process is null => UnitMessage.Stale,
+        ProbeMsg { Report: { Kind: Health.ProbeReportKind.Failed, Probe.Action: Health.ProbeAction.Restart or Health.ProbeAction.Kill } } => UnitMessage.ProbeFailed,
+        ProbeMsg => UnitMessage.ProbeNews,
+        NewsMsg n => n.Kind,
+        _ => UnitMessage.Stale,
+    };
+
+    // ---- the loop -------------------------------------------------------------------------------------------------
 
     private async Task Loop()
     {
         await foreach (var m in _inbox.Reader.ReadAllAsync().ConfigureAwait(false))
         {
-            try
+            try { Handle(m); }
+            catch (Exception e)
             {
-                if (_broken) HandleBroken(m);
-                else Handle(m);
+                // A request caught in the error is still answered: a stop when the abort is over, the rest now.
+                if (m is StopMsg s) { if (!_stopWaiters.Contains(s.Done)) _stopWaiters.Add(s.Done); }
+                else (m as Request)?.Answer(this);
+                Abort(e);
             }
-            catch (Exception e) { Broke(e); }
+            if (_process is null && _exitWaiters.Count > 0)
+            {
+                foreach (var w in _exitWaiters) w.TrySetResult(_lastExit ?? ExitStatus.NotCollected);
+                _exitWaiters.Clear();
+            }
         }
-    }
-
-    // After an internal error the unit's state can no longer be trusted, so it leaves the normal table: its tree is
-    // killed, it ends Stopped, and every request is answered (never left waiting), so neither the other units nor
-    // Vigil's shutdown can be wedged by it.
-    private bool _broken;
-    private Task? _brokenKill;
-
-    private void Broke(Exception e)
-    {
-        Console.Error.WriteLine($"vigil: internal error in unit {Name}: {e}");
-        if (_broken) return;
-        _broken = true;
-        try { NewTimerGeneration(); } catch (Exception) { }
-        try { StopProbes(); } catch (Exception) { }
-        _nextRestartIn = null;
-        _restartAfterStop = false;
-        _stopRequested = true;
-        var p = _process;
-        Publish(new InternalError(Now, Id, Name, p?.Pid, _state, $"{e.GetType().Name}: {e.Message}"));
-        if (p is not null && !p.HasExited)
-        {
-            ForceState(UnitState.Stopping);
-            _brokenKill = _launcher.TerminateAsync(new TreeStopRequest(p, p.Session, [], Signals.SIGKILL, TimeSpan.Zero, Spec.Stop.KillWait) { Scope = p.Scope }, _time)
-                .ContinueWith(t => Post(new TreeStopped(p, t.IsCompletedSuccessfully ? t.Result : new TreeStopResult([p.Pid], [], [p.Pid]))), TaskScheduler.Default);
-            return;
-        }
-        BrokenDone(null);
-    }
-
-    private void HandleBroken(Message m)
-    {
-        switch (m)
-        {
-            case StopMsg s when _brokenKill is { IsCompleted: false }: _stopWaiters.Add(s.Done); break;
-            case StopMsg s: s.Done.TrySetResult(new StopResult(Id, Name, null, _lastExit, [], [])); break;
-            case StartMsg s: s.Done?.TrySetResult(false); break;
-            case RestartMsg r: r.Done.TrySetResult(false); break;
-            case WaitExitMsg w when _process is null: w.Done.TrySetResult(_lastExit ?? ExitStatus.NotCollected); break;
-            case WaitExitMsg w: _exitWaiters.Add(w.Done); break;
-            case ChildExited e when ReferenceEquals(e.Process, _process):
-                _lastExit = e.Status;
-                _process = null;
-                try { _owner.StatusWatcher.Unwatch(this); } catch (Exception) { }
-                e.Process.Dispose();
-                FinishRun();
-                break;
-            case TreeStopped ts: BrokenDone(ts); break;
-        }
-    }
-
-    private void BrokenDone(TreeStopped? ts)
-    {
-        if (ts?.Process is { } p && ReferenceEquals(p, _process) && p.Exited.IsCompletedSuccessfully)
-        {
-            _lastExit = p.Exited.Result;
-            _process = null;
-            p.Dispose();
-        }
-        ForceState(UnitState.Stopped);
-        var result = new StopResult(Id, Name, ts?.Process?.Pid, _lastExit, ts?.Result.Killed ?? [], ts?.Result.Survivors ?? []);
-        Publish(new Stopped(Now, Id, Name, ts?.Process?.Pid, ts?.Result.Survivors ?? []));
-        foreach (var w in _stopWaiters) w.TrySetResult(result);
-        _stopWaiters.Clear();
-        FinishRun();
-    }
-
-    /// <summary>Only for a broken unit: moves state outside the table (whose invariants no longer hold).</summary>
-    private void ForceState(UnitState to)
-    {
-        _state = to;
-        _snapshot = BuildSnapshot();
     }
 
     private void Handle(Message m)
     {
-        switch (m)
+        _handling = Classify(m);
+        _rule = UnitTransitions.Rule(_state, _handling);
+        switch (_rule.Action)
         {
-            case StartMsg s:
-                if (_state is UnitState.Backoff or UnitState.SlowRetry || UnitTransitions.IsTerminal(_state)) { _stopRequested = false; Launch(); }
-                s.Done?.TrySetResult(true);
+            case UnitAction.Ignore:
                 break;
-            case AdoptMsg a:
-                Adopt(a.Process);
+            case UnitAction.Answer:
+                ((Request)m).Answer(this);
                 break;
-            case ReleaseMsg:
-                _released = true;
-                NewTimerGeneration(); // cancels a pending restart
+            case UnitAction.Launch:
+                if (m is TimerFired t && !RestartIsDue(t)) break;
+                if (m is RestartMsg) _history = RestartHistory.Fresh;
+                Launch();
+                (m as Request)?.Answer(this);
+                break;
+            case UnitAction.Adopt:
+                Adopt(((AdoptMsg)m).Process);
+                break;
+            case UnitAction.BeginStop:
+                BeginStop(m);
+                break;
+            case UnitAction.Join:
+                _stopWaiters.Add(((StopMsg)m).Done);
+                break;
+            case UnitAction.Redirect:
+                Redirect(m);
+                break;
+            case UnitAction.Escalate:
+                var kill = (StopMsg)m;
+                _stopWaiters.Add(kill.Done);
+                KillNow();
+                MoveTo(UnitState.Stopping, new StopRequested(Now, Id, Name, _process?.Pid, kill.Why, Signals.SIGKILL, UnitState.Stopping));
+                break;
+            case UnitAction.MarkStopped:
+                NewTimerGeneration();
+                _nextRestartIn = null;
+                MoveTo(UnitState.Stopped, new Stopped(Now, Id, Name, null, []));
+                ((Request)m).Answer(this);
+                break;
+            case UnitAction.Decide:
+                OnRunEnded(((ChildExited)m).Status);
+                break;
+            case UnitAction.RecordExit:
+                RecordExit(((ChildExited)m).Status);
+                break;
+            case UnitAction.FinishStop or UnitAction.FinishThenLaunch or UnitAction.FinishThenDecide:
+                FinishStop((TreeStopped)m);
+                break;
+            case UnitAction.Release:
+                NewTimerGeneration();
                 StopProbes();
                 _owner.StatusWatcher.Unwatch(this);
+                MoveTo(UnitState.Released, new Released(Now, Id, Name, _process?.Pid));
                 break;
-            case StopMsg s:
-                HandleStop(s);
+            case UnitAction.Retire:
+                NewTimerGeneration();
+                _nextRestartIn = null;
+                MoveTo(UnitState.Exited, new NotRestarting(Now, Id, Name, ReleasedWhy));
                 break;
-            case RestartMsg r:
-                _history = RestartHistory.Fresh;
-                _stopRequested = false;
-                if (_state == UnitState.Running && _process is not null)
-                {
-                    HandleStop(new StopMsg(new TaskCompletionSource<StopResult>(), "restart requested", false));
-                    _restartAfterStop = true;
-                }
-                else if (_state == UnitState.Stopping) _restartAfterStop = true;
-                else Launch();
-                r.Done.TrySetResult(true);
+            case UnitAction.Signal:
+                var sig = (SignalMsg)m;
+                sig.Done.TrySetResult(_process is { } p && p.Signal(sig.Signal));
                 break;
-            case WaitExitMsg w:
-                if (_process is null) w.Done.TrySetResult(_lastExit ?? ExitStatus.NotCollected);
-                else _exitWaiters.Add(w.Done);
+            case UnitAction.WaitExit:
+                var wait = (WaitExitMsg)m;
+                if (_process is null) wait.Answer(this);
+                else _exitWaiters.Add(wait.Done);
                 break;
-            case ChildExited e when ReferenceEquals(e.Process, _process):
-                OnExited(e.Status);
+            case UnitAction.UpdateStatus:
+                var so = (StatusObserved)m;
+                ObserveStatus(so.Status, so.Lasting);
                 break;
-            case TimerFired t when t.Generation == _timerGeneration && _state is UnitState.Backoff or UnitState.SlowRetry:
-                if (_time.GetTimestamp() < _restartDueAt && ArmRestartTimer(t.Generation)) break; // a long delay, waited in pieces
-                if (!_leftoverCleanup.IsCompleted)
-                {
-                    // Leftovers of the previous run still hold their ports: start only when they are gone.
-                    int gen = _timerGeneration;
-                    _leftoverCleanup.ContinueWith(_ => Post(new TimerFired(gen)), TaskScheduler.Default);
-                    break;
-                }
-                Launch();
+            case UnitAction.Probe:
+                OnProbe(((ProbeMsg)m).Report);
                 break;
-            case TreeStopped ts:
-                OnTreeStopped(ts);
+            case UnitAction.Note:
+                var news = (NewsMsg)m;
+                Note(news.Make(this));
+                news.Told();
                 break;
-            case StatusObserved so when _process is { } p && p.Pid == so.Pid && so.Status != _status:
-                SetStatus(so.Status);
-                break;
-            case ProbeMsg pm:
-                OnProbe(pm.Report);
-                break;
+            default:
+                throw new InvalidOperationException($"unit {Name}: action {_rule.Action} for {_handling} in {_state} has no handler");
         }
+    }
+
+    private const string ReleasedWhy = "detached and released: the supervisor has shut down";
+
+    // ---- starting -------------------------------------------------------------------------------------------------
+
+    /// <summary>For a timer that fired: false when the restart must wait more (a long delay's next piece, or the
+    /// previous run's leftovers still being stopped), after arranging to be told again.</summary>
+    private bool RestartIsDue(TimerFired t)
+    {
+        if (_time.GetTimestamp() < _restartDueAt && ArmRestartTimer(t.Generation)) return false; // a long delay, waited in pieces
+        if (_leftoversTold.IsCompleted) return true;
+        // Leftovers of the previous run still hold their ports: start only when they are gone, and after the event that
+        // says so (this timer's message may be queued ahead of the cleanup's news: the retry is posted behind it).
+        int gen = _timerGeneration;
+        _leftoversTold.ContinueWith(_ => Post(new TimerFired(gen)), TaskScheduler.Default);
+        return false;
     }
 
     private void Launch()
@@ -317,6 +378,8 @@ public sealed partial class Unit
         // A detached unit outlives Vigil on purpose, so it belongs to no run scope: no later Vigil stops it as a leftover.
         var scope = failure is null && !Spec.Detach ? _owner.Membership?.NewRun(Name) : null;
         if (output is not null) Log.Prepare();
+        // Taken before the spawn, so no line of the new run is older than its spawned event.
+        var at = Now;
         SpawnResult result = failure is not null ? failure : _launcher.Spawn(new LaunchRequest(argv!, cwd,
             CommandResolver.Environment(Spec, probeEnv?.ToDictionary(kv => kv.Key, kv => (string?)kv.Value)))
         {
@@ -332,29 +395,34 @@ public sealed partial class Unit
             var failTime = Now;
             var next = DecideRestart(new RunOutcome(true, TimeSpan.Zero), out var ev);
             MoveTo(next, new SpawnFailed(failTime, Id, Name, next, f));
-            if (ev is not null) Publish(ev);
-            FinishRun();
+            Note(ev);
             return;
         }
         var child = result.Child!;
         // The run could not get its cgroup (made or joined): it is still tracked, by its marker; say so once per run.
         if (scope?.Degraded is { } degraded) Console.Error.WriteLine($"vigil: {Name}#{child.Pid}: {degraded}");
-        _argv = argv!;
+        SetArgv(argv!);
         Bind(child);
         if (_startTime is not null || _lastExit is not null || _restartCount > 0) _restartCount++;
-        _startTime = Now;
-        MoveTo(UnitState.Running, new Spawned(Now, Id, Name, child.Pid, string.Join(' ', argv!), _restartCount));
+        _startTime = at;
+        MoveTo(UnitState.Running, new Spawned(at, Id, Name, child.Pid, string.Join(' ', argv!), _restartCount));
         StartProbes(child, output is null ? static () => null : output.LastLineAt, cwd);
     }
 
     private void Adopt(IProcessHandle p)
     {
         Bind(p);
-        _argv = ProcFs.ReadCmdline(p.Pid);
+        SetArgv(ProcFs.ReadCmdline(p.Pid));
         _startTime = Now;
         MoveTo(UnitState.Running, new Spawned(Now, Id, Name, p.Pid, "(attached) " + string.Join(' ', _argv), 0));
         PrepareProbes();
         StartProbes(p, static () => null, CommandResolver.WorkingDirectory(Spec));
+    }
+
+    private void SetArgv(IReadOnlyList<string> argv)
+    {
+        _argv = argv;
+        _args = argv.Count > 1 ? argv.Skip(1).ToArray() : [];
     }
 
     private Task _outputClosed = Task.CompletedTask;
@@ -364,47 +432,52 @@ public sealed partial class Unit
 
     private void Bind(IProcessHandle p)
     {
-        _process = p;
+        Volatile.Write(ref _process, p);
         Volatile.Write(ref _outputClosed, p.OutputClosed);
         _runStartedAt = _time.GetTimestamp();
-        _status = ProcessStatus.Running;
+        _status = _shownStatus = ProcessStatus.Running;
         _ = p.Exited.ContinueWith(t => Post(new ChildExited(p, t.Result)), TaskScheduler.Default);
         _owner.StatusWatcher.Watch(this, p.Pid);
     }
 
-    private void OnExited(ExitStatus status)
+    // ---- a run ends -----------------------------------------------------------------------------------------------
+
+    /// <summary>Forgets the ended process of the run (loop-owned bookkeeping); returns how long it ran.</summary>
+    private TimeSpan Unbind(IProcessHandle p, ExitStatus status)
     {
-        var p = _process!;
         var ran = _time.GetElapsedTime(_runStartedAt);
         _lastRan = ran;
         _lastExit = status;
-        _process = null;
+        Volatile.Write(ref _process, null);
         StopProbes();
         _owner.StatusWatcher.Unwatch(this);
         p.Dispose();
+        return ran;
+    }
 
-        // Stopping: the tree stop task is still watching the rest of the tree; it will post TreeStopped.
-        // Stopped: the process outlived the stop (it survived SIGKILL and the kill wait, e.g. in disk sleep) and is
-        // only now gone. The stop is over, so report the exit without a state change: no restart follows a stop.
-        if (_state is UnitState.Stopping or UnitState.Stopped)
-        {
-            Publish(new Exited(Now, Id, Name, p.Pid, _state, status, ran, Expected: true) { Why = _healthStop is { } h ? "unhealthy: " + h : null });
-            SetStatus(ProcessStatus.Terminated);
-            _snapshot = BuildSnapshot();
-            FinishRun(); // waiters see a snapshot that already holds this exit
-            return;
-        }
-
-        bool failed = !status.Success;
+    /// <summary>The process ended by itself (Running) or after Vigil let it go (Released): the policy decides.</summary>
+    private void OnRunEnded(ExitStatus status)
+    {
+        var p = _process!;
+        var ran = Unbind(p, status);
         var exitTime = Now; // taken before the policy's event so the printed times stay in order
-        var next = DecideRestart(new RunOutcome(failed, ran), out var ev);
-        SetStatus(ProcessStatus.Terminated, publish: false);
+        var next = DecideRestart(new RunOutcome(!status.Success, ran), out var ev);
+        ObserveStatus(ProcessStatus.Terminated, lasting: true, publish: false);
         MoveTo(next, new Exited(exitTime, Id, Name, p.Pid, next, status, ran, Expected: false));
-        if (ev is not null) Publish(ev);
+        Note(ev);
         // After the exit's events (its own event comes when it is done); a restart, even at once, is a later message
         // of this loop, so it still finds the cleanup and waits for it.
         CleanLeftovers(p);
-        FinishRun();
+    }
+
+    /// <summary>The process ended during a stop (the tree stop reports separately), or after one it outlived (it survived
+    /// SIGKILL, e.g. in disk sleep): reported without a state change; no restart follows a stop.</summary>
+    private void RecordExit(ExitStatus status)
+    {
+        var p = _process!;
+        var ran = Unbind(p, status);
+        Note(new Exited(Now, Id, Name, p.Pid, _state, status, ran, Expected: true) { Why = _stopWhy });
+        ObserveStatus(ProcessStatus.Terminated, lasting: true);
     }
 
     /// <summary>After an unexpected exit: stop what the run left behind in its session before the next run.</summary>
@@ -418,21 +491,20 @@ public sealed partial class Unit
             return;
         }
         var req = new TreeStopRequest(null, p.Session, left, Spec.Stop.Signal, Spec.Stop.Timeout, Spec.Stop.KillWait) { Scope = p.Scope };
-        _leftoverCleanup = _launcher.TerminateAsync(req, _time).ContinueWith(t =>
-        {
-            if (t.IsCompletedSuccessfully)
-                Publish(new LeftoversCleaned(Now, Id, Name, _snapshot.State, t.Result.Targets, t.Result.Survivors));
-        }, TaskScheduler.Default);
+        var told = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _leftoversTold = told.Task;
+        int[] pids = [.. left.Select(l => l.Pid)];
+        _ = _launcher.TerminateAsync(req, _time).ContinueWith(
+            t => Post(new LeftoversMsg(t.IsCompletedSuccessfully ? t.Result : new TreeStopResult(pids, [], pids), told)), TaskScheduler.Default);
     }
 
     /// <summary>Runs the pure policy and returns the next state; <paramref name="ev"/> is the event that explains it.</summary>
-    private UnitState DecideRestart(RunOutcome outcome, out UnitEvent? ev)
+    private UnitState DecideRestart(RunOutcome outcome, out UnitEvent ev)
     {
-        if (_stopRequested) { ev = null; return UnitState.Stopped; }
         var now = _time.GetElapsedTime(_origin);
         RestartDecision d;
         if (IsAttached) d = new RestartDecision(RestartAction.None, default, "attached process: Vigil did not start it and cannot restart it");
-        else if (_released) d = new RestartDecision(RestartAction.None, default, "detached and released: the supervisor has shut down");
+        else if (_state == UnitState.Released) d = new RestartDecision(RestartAction.None, default, ReleasedWhy);
         else (d, _history) = RestartPolicy.Decide(Spec.Restart, _history, outcome, now);
         switch (d.Action)
         {
@@ -479,7 +551,7 @@ public sealed partial class Unit
         return true;
     }
 
-    /// <summary>Invalidates any pending restart (its TimerFired will be ignored) and releases its timer.</summary>
+    /// <summary>Invalidates any pending restart (its TimerFired will be stale) and releases its timer.</summary>
     private int NewTimerGeneration()
     {
         _restartTimer?.Dispose();
@@ -487,116 +559,196 @@ public sealed partial class Unit
         return ++_timerGeneration;
     }
 
-    private void HandleStop(StopMsg s)
-    {
-        _stopRequested = true;
-        switch (_state)
-        {
-            case UnitState.Running when _process is not null:
-                _stopWaiters.Add(s.Done);
-                BeginStop(s.Why, s.Kill);
-                break;
-            case UnitState.Stopping:
-                _stopWaiters.Add(s.Done);
-                break;
-            case UnitState.Backoff or UnitState.SlowRetry:
-                NewTimerGeneration();
-                _nextRestartIn = null;
-                MoveTo(UnitState.Stopped, new Stopped(Now, Id, Name, null, []));
-                s.Done.TrySetResult(new StopResult(Id, Name, null, _lastExit, [], []));
-                break;
-            default:
-                if (_state != UnitState.Stopped) MoveTo(UnitState.Stopped, new Stopped(Now, Id, Name, null, []));
-                s.Done.TrySetResult(new StopResult(Id, Name, null, _lastExit, [], []));
-                break;
-        }
-    }
+    // ---- stopping -------------------------------------------------------------------------------------------------
 
-    /// <summary>Running → Stopping: stop signal (or SIGKILL) to the tree in a task that posts TreeStopped when done.</summary>
-    private void BeginStop(string why, bool kill)
+    /// <summary>A running (or released) process: stop signal (or SIGKILL) to the tree in a task that posts TreeStopped when
+    /// done. The message says what follows: nothing (stop, kill), a start (restart), the policy (a failed probe).</summary>
+    private void BeginStop(Message m)
     {
         var p = _process!;
+        string why;
+        bool kill;
+        UnitState to;
+        switch (m)
+        {
+            case StopMsg s:
+                (why, kill, to) = (s.Why, s.Kill, UnitState.Stopping);
+                _stopWaiters.Add(s.Done);
+                break;
+            case RestartMsg:
+                (why, kill, to) = ("restart requested", false, UnitState.Restarting);
+                _history = RestartHistory.Fresh;
+                break;
+            case ProbeMsg { Report: var r }:
+                Note(new Unhealthy(Now, Id, Name, p.Pid, _state, r.Probe.Name, r.Detail, r.FailedChecks, r.Probe.Action));
+                (why, kill, to) = (r.Detail, r.Probe.Action == Health.ProbeAction.Kill, UnitState.StoppingUnhealthy);
+                break;
+            default:
+                throw new InvalidOperationException($"unit {Name}: {m.GetType().Name} does not begin a stop");
+        }
+        _stopWhy = to == UnitState.StoppingUnhealthy ? "unhealthy: " + why : why;
         int sig = kill ? Signals.SIGKILL : Spec.Stop.Signal;
         var grace = kill ? TimeSpan.Zero : Spec.Stop.Timeout;
         StopProbes();
-        MoveTo(UnitState.Stopping, new StopRequested(Now, Id, Name, p.Pid, why, sig));
+        MoveTo(to, new StopRequested(Now, Id, Name, p.Pid, why, sig, to));
+        (m as RestartMsg)?.Answer(this);
         var req = new TreeStopRequest(p, p.Session, [], sig, grace, Spec.Stop.KillWait)
         {
             Scope = p.Scope,
-            OnEscalate = killed => Publish(new StopEscalated(Now, Id, Name, p.Pid, UnitState.Stopping, killed, grace)),
+            // Called from the stop task: the loop publishes it, before the exit and the stop's end it precedes.
+            OnEscalate = killed => Post(new EscalatedMsg(p, killed, grace)),
         };
         _ = _launcher.TerminateAsync(req, _time).ContinueWith(
             t => Post(new TreeStopped(p, t.IsCompletedSuccessfully ? t.Result : new TreeStopResult([p.Pid], [], [p.Pid]))),
             TaskScheduler.Default);
     }
 
-    private void OnTreeStopped(TreeStopped ts)
+    /// <summary>A stop is under way: it goes on, and the request changes what follows it (a start, or nothing).</summary>
+    private void Redirect(Message m)
     {
-        if (_state != UnitState.Stopping) return;
+        var (why, to) = m switch
+        {
+            StopMsg s => (s.Why, UnitState.Stopping),
+            ReleaseMsg => ("Vigil is shutting down", UnitState.Stopping),
+            RestartMsg => ("restart requested", UnitState.Restarting),
+            StartMsg => ("start requested", UnitState.Restarting),
+            _ => throw new InvalidOperationException($"unit {Name}: {m.GetType().Name} does not redirect a stop"),
+        };
+        if (m is RestartMsg) _history = RestartHistory.Fresh;
+        MoveTo(to, new StopRequested(Now, Id, Name, _process?.Pid, why, null, to));
+        if (m is StopMsg stop) _stopWaiters.Add(stop.Done); // answered when the stop is over
+        else (m as Request)?.Answer(this);
+    }
+
+    /// <summary>The tree stop is over: account for the exit if its message has not come yet, then what the cell says.</summary>
+    private void FinishStop(TreeStopped? ts)
+    {
         // The tree stop can finish before the exit message arrives: account for the exit first, in order.
-        if (_process is { } p && ReferenceEquals(p, ts.Process) && p.Exited.IsCompletedSuccessfully)
-            OnExited(p.Exited.Result);
-        bool healthStop = _healthStop is not null;
-        _healthStop = null;
-        if (healthStop && !_stopRequested && !_restartAfterStop)
+        if (ts?.Process is { } p && ReferenceEquals(p, _process) && p.Exited.IsCompletedSuccessfully)
+            RecordExit(p.Exited.Result);
+        _stopWhy = null;
+        int? pid = ts?.Process?.Pid;
+        var survivors = ts?.Result.Survivors ?? [];
+        if (_rule.Action == UnitAction.FinishThenDecide)
         {
             // Stopped because a probe failed: a failed run, and the restart policy decides, as after a crash.
             var next = DecideRestart(new RunOutcome(true, _lastRan), out var ev);
-            MoveTo(next, ev!);
-            FinishRun();
+            MoveTo(next, ev);
             return;
         }
-        var result = new StopResult(Id, Name, ts.Process?.Pid, _lastExit, ts.Result.Killed, ts.Result.Survivors);
-        MoveTo(UnitState.Stopped, new Stopped(Now, Id, Name, ts.Process?.Pid, ts.Result.Survivors));
+        bool thenStart = _rule.Action == UnitAction.FinishThenLaunch;
+        var result = new StopResult(Id, Name, pid, _lastExit, ts?.Result.Killed ?? [], survivors);
+        if (thenStart) Note(new Stopped(Now, Id, Name, pid, survivors, _state));
+        else MoveTo(UnitState.Stopped, new Stopped(Now, Id, Name, pid, survivors));
         foreach (var w in _stopWaiters) w.TrySetResult(result);
         _stopWaiters.Clear();
-        FinishRun();
-        if (_restartAfterStop)
+        if (thenStart) Launch();
+    }
+
+    // ---- internal errors ------------------------------------------------------------------------------------------
+
+    // After an internal error the unit's state can no longer be trusted: its tree is killed and it ends Stopped,
+    // answering every request meanwhile, so neither the other units nor Vigil's shutdown can be wedged by it. From
+    // Stopped it is a normal unit again (pending timers, probes and status polling are gone), so 'vigil start' works.
+    private void Abort(Exception e)
+    {
+        Console.Error.WriteLine($"vigil: internal error in unit {Name}: {e}");
+        try
         {
-            _restartAfterStop = false;
-            _stopRequested = false;
-            Launch();
+            _handling = UnitMessage.Fault;
+            _rule = UnitTransitions.Rule(_state, UnitMessage.Fault);
+            NewTimerGeneration();
+            _nextRestartIn = null;
+            StopProbes();
+            _owner.StatusWatcher.Unwatch(this);
+            if (_state == UnitState.Aborting)
+            {
+                FinishStop(null); // an error while aborting: stop waiting for the kill
+                return;
+            }
+            var p = _process;
+            MoveTo(UnitState.Aborting, new InternalError(Now, Id, Name, p?.Pid, UnitState.Aborting, $"{e.GetType().Name}: {e.Message}"));
+            if (p is not null && !p.HasExited)
+            {
+                _ = _launcher.TerminateAsync(new TreeStopRequest(p, p.Session, [], Signals.SIGKILL, TimeSpan.Zero, Spec.Stop.KillWait) { Scope = p.Scope }, _time)
+                    .ContinueWith(t => Post(new TreeStopped(p, t.IsCompletedSuccessfully ? t.Result : new TreeStopResult([p.Pid], [], [p.Pid]))), TaskScheduler.Default);
+                return;
+            }
+            FinishStop(null);
+        }
+        catch (Exception again)
+        {
+            // Not even the abort works: answer whoever waits, so nothing hangs on this unit.
+            Console.Error.WriteLine($"vigil: unit {Name} could not abort: {again}");
+            foreach (var w in _stopWaiters) w.TrySetResult(new StopResult(Id, Name, null, _lastExit, [], []));
+            _stopWaiters.Clear();
         }
     }
 
-    private void FinishRun()
-    {
-        if (_process is null)
-        {
-            foreach (var w in _exitWaiters) w.TrySetResult(_lastExit ?? ExitStatus.NotCollected);
-            _exitWaiters.Clear();
-        }
-    }
+    // ---- state and events -----------------------------------------------------------------------------------------
 
-    private void SetStatus(ProcessStatus to, bool publish = true)
-    {
-        var from = _status;
-        if (from == to) return;
-        _status = to;
-        _snapshot = BuildSnapshot();
-        if (publish) Publish(new StatusChanged(Now, Id, Name, _process?.Pid, _state, from, to));
-    }
-
-    /// <summary>The only place the state changes: checks the table, publishes the event and a new snapshot.</summary>
+    /// <summary>The only place the state changes and the only way out for events: checks that the table's cell for the
+    /// message being handled allows <paramref name="to"/> (the unit's own state for an event that changes nothing),
+    /// then publishes the event and a new snapshot.</summary>
     private void MoveTo(UnitState to, UnitEvent ev)
     {
-        if (!UnitTransitions.IsAllowed(_state, to))
-            throw new InvalidOperationException($"unit {Name}: transition {_state} → {to} is not in the table (event {ev.Kind})");
+        if (!_rule.Allows(to))
+            throw new InvalidOperationException($"unit {Name}: {_state} → {to} (event {ev.Kind}) is not in the table for {_handling} in {_state} ({_rule})");
+        if (ev.State != to)
+            throw new InvalidOperationException($"unit {Name}: event {ev.Kind} says {ev.State}, but the unit moves to {to}");
         _state = to;
         if (to != UnitState.Running && _process is null && _status is not (ProcessStatus.Initial or ProcessStatus.Terminated))
             _status = ProcessStatus.Terminated;
         _snapshot = BuildSnapshot();
-        Publish(ev);
+        _owner.Publish(ev);
     }
 
-    private void Publish(UnitEvent ev) => _owner.Publish(ev);
+    /// <summary>An event that does not change the state (the cell must list the unit's own state).</summary>
+    private void Note(UnitEvent ev) => MoveTo(_state, ev);
+
+    // ---- /proc status -----------------------------------------------------------------------------------------------
+
+    private ProcessStatus _status = ProcessStatus.Initial;      // the last observed: the snapshot's Status
+    private ProcessStatus _shownStatus = ProcessStatus.Initial; // what the last status event said (or would have)
+
+    /// <summary>
+    /// A new /proc status of the current process (or <see cref="ProcessStatus.Terminated"/> at its exit). The snapshot
+    /// follows every change. With <see cref="StatusEvents.All"/> every change is an event. With
+    /// <see cref="StatusEvents.Significant"/> (the default) the flips between running and sleeping a busy process
+    /// makes all the time are not (they were a third of a ten-minute run's events): only a move to or from stopped,
+    /// tracing stop, zombie, dead, terminated, unavailable, or a disk sleep seen on two observations in a row (a short
+    /// one is ordinary I/O). Its From is the status the previous event told, so the events read as a chain.
+    /// </summary>
+    private void ObserveStatus(ProcessStatus to, bool lasting, bool publish = true)
+    {
+        var before = _status;
+        if (to != before)
+        {
+            _status = to;
+            _snapshot = BuildSnapshot();
+        }
+        if (_owner.Options.StatusEvents == StatusEvents.All)
+        {
+            _shownStatus = to;
+            if (publish && to != before) Note(new StatusChanged(Now, Id, Name, _process?.Pid, _state, before, to));
+            return;
+        }
+        if (to == ProcessStatus.DiskSleep && !lasting) return; // not yet: it may be a moment of I/O
+        var from = _shownStatus;
+        _shownStatus = to;
+        if (publish && from != to && (IsNotable(from) || IsNotable(to)))
+            Note(new StatusChanged(Now, Id, Name, _process?.Pid, _state, from, to));
+    }
+
+    /// <summary>A status worth an event in <see cref="StatusEvents.Significant"/> mode (a disk sleep only once it lasts).</summary>
+    private static bool IsNotable(ProcessStatus s) => s is not (ProcessStatus.Running or ProcessStatus.Sleeping or ProcessStatus.Idle or ProcessStatus.Initial);
 
     internal DateTimeOffset Now => _time.GetUtcNow();
     internal TimeProvider Time => _time;
 
     private UnitSnapshot BuildSnapshot() => new(
         Id, Name, _state, _status, _process?.Pid, _startTime,
-        _argv.Count > 0 ? _argv[0] : (Spec.Script ?? ""), _argv.Count > 1 ? _argv.Skip(1).ToArray() : [],
+        _argv.Count > 0 ? _argv[0] : (Spec.Script ?? ""), _args,
         _restartCount, _lastExit, IsAttached, Spec.Detach, _nextRestartIn)
     {
         Ready = Readiness,

@@ -42,11 +42,15 @@ public sealed record SpawnFailed(DateTimeOffset Time, int UnitId, string Name, U
     public override string Reason => Failure.Message;
 }
 
-public sealed record StopRequested(DateTimeOffset Time, int UnitId, string Name, int? Pid, string Why, int Signal)
-    : UnitEvent(Time, UnitId, Name, Pid, UnitState.Stopping)
+/// <summary>A stop began (<see cref="Signal"/> went to the process group), or a request changed what follows the stop
+/// already under way (<see cref="Signal"/> null): <see cref="UnitState.Stopping"/>, <see cref="UnitState.Restarting"/>
+/// or <see cref="UnitState.StoppingUnhealthy"/>.</summary>
+public sealed record StopRequested(DateTimeOffset Time, int UnitId, string Name, int? Pid, string Why, int? Signal, UnitState State = UnitState.Stopping)
+    : UnitEvent(Time, UnitId, Name, Pid, State)
 {
     public override string Kind => "stop-requested";
-    public override string Reason => $"{Why}; sent {Signals.Name(Signal)} to the process group";
+    public override string Reason => Signal is { } sig ? $"{Why}; sent {Signals.Name(sig)} to the process group"
+        : $"{Why}; the stop under way goes on" + (State == UnitState.Restarting ? ", then it starts again" : ", and no start follows");
 }
 
 /// <summary>The grace period ran out: SIGKILL went to every remaining descendant.</summary>
@@ -57,8 +61,10 @@ public sealed record StopEscalated(DateTimeOffset Time, int UnitId, string Name,
     public override string Reason => $"still running after {Durations.Format(Grace)}; sent SIGKILL to {Killed.Count} process(es): {string.Join(", ", Killed)}";
 }
 
-public sealed record Stopped(DateTimeOffset Time, int UnitId, string Name, int? Pid, IReadOnlyList<int> Survivors)
-    : UnitEvent(Time, UnitId, Name, Pid, UnitState.Stopped)
+/// <summary>The stop is over. <see cref="UnitEvent.State"/> is <see cref="UnitState.Stopped"/>, or
+/// <see cref="UnitState.Restarting"/> when a start follows at once.</summary>
+public sealed record Stopped(DateTimeOffset Time, int UnitId, string Name, int? Pid, IReadOnlyList<int> Survivors, UnitState State = UnitState.Stopped)
+    : UnitEvent(Time, UnitId, Name, Pid, State)
 {
     public override string Kind => "stopped";
     public override string Reason => Survivors.Count == 0 ? "stopped; no process left"
@@ -83,7 +89,15 @@ public sealed record GaveUp(DateTimeOffset Time, int UnitId, string Name, string
     : UnitEvent(Time, UnitId, Name, null, UnitState.Failed)
 {
     public override string Kind => "gave-up";
-    public override string Reason => Why + "; `vigil start` brings it back";
+    public override string Reason => Why + $"; start it again with 'vigil start {Name}'";
+}
+
+/// <summary>Vigil shut down and leaves this detached unit's process running; nothing restarts it from now on.</summary>
+public sealed record Released(DateTimeOffset Time, int UnitId, string Name, int? Pid)
+    : UnitEvent(Time, UnitId, Name, Pid, UnitState.Released)
+{
+    public override string Kind => "released";
+    public override string Reason => "Vigil is shutting down; the detached process keeps running and nothing restarts it";
 }
 
 public sealed record NotRestarting(DateTimeOffset Time, int UnitId, string Name, string Why)

@@ -27,9 +27,17 @@ public sealed record UnitSnapshot(
     public TimeSpan UptimeAt(DateTimeOffset now) => Pid is not null && StartTime is { } s ? now - s : TimeSpan.Zero;
 }
 
-/// <summary>One probe of a unit and its last result, for <c>vigil status</c>.</summary>
-/// <param name="Result">Ok, Failing (some checks failed, under the threshold), Failed, or Unknown (no check yet).</param>
+/// <summary>One probe of a unit's current run and its last result, for <c>vigil status</c> (<see cref="Unit.ProbeStatuses"/>).</summary>
+/// <param name="Kind">The check's kind (<c>http</c>, <c>exec</c>, <c>output-stall</c>, …).</param>
+/// <param name="Result">Unknown before the first check (or while its checks cannot tell, e.g. the Tether broker is
+/// down), Ok, Failing (some checks failed in a row, fewer than the failure threshold), Failed (the threshold was reached;
+/// a failed liveness probe stays failed until successThreshold passes recover it).</param>
+/// <param name="Detail">What the last failed (or inconclusive) check of this run said; null when none has failed.</param>
+/// <param name="Latency">How long the last check took.</param>
+/// <param name="At">When the last check ended; null before the first.</param>
+/// <param name="ConsecutiveFailures">Failed checks in a row up to the last one (0 after a pass).</param>
 public sealed record ProbeStatus(string Name, string Kind, Health.ProbeRole Role, Health.ProbeAction Action, ProbeOutcome Result,
     string? Detail, TimeSpan? Latency, DateTimeOffset? At, int ConsecutiveFailures);
 
+/// <summary>A probe's last result, as <see cref="ProbeStatus.Result"/> describes.</summary>
 public enum ProbeOutcome { Unknown, Ok, Failing, Failed }

@@ -375,6 +375,24 @@ public class ConfigLoaderTests
     }
 
     [Fact]
+    public void Instance_name_and_status_events_are_read_and_written_back()
+    {
+        var plain = Parse("processes:\n  - command: x\n");
+        Assert.Equal(("default", Vigil.Supervision.StatusEvents.Significant), (plain.Name, plain.StatusEvents));
+        var set = Parse("name: shop-1\nevents: { status: all }\nprocesses:\n  - command: x\n");
+        Assert.Equal(("shop-1", Vigil.Supervision.StatusEvents.All), (set.Name, set.StatusEvents));
+        var again = Parse(ConfigWriter.ToYaml(set.Name, set.Processes, set.Tether, set.StatusEvents));
+        Assert.Equal(("shop-1", Vigil.Supervision.StatusEvents.All), (again.Name, again.StatusEvents));
+        Assert.Equal(
+            [
+                "vigil.yaml:1:1: name: expected 1 to 64 letters, digits, '-', '_' or '.' (not starting with '.'), got 'a/b'",
+                "vigil.yaml:2:11: events.status: expected significant or all, got 'some'",
+                "vigil.yaml:2:25: events.stats: unknown key; did you mean 'status'?",
+            ],
+            Errors("name: a/b\nevents: { status: some, stats: all }\nprocesses:\n  - command: x\n"));
+    }
+
+    [Fact]
     public void Health_and_tether_sections_are_read_with_their_positions_in_errors() =>
         Assert.Equal(
             [
@@ -575,7 +593,7 @@ public class ConfigLoaderTests
                 $"vigil.yaml:7:32: processes[0].stop.timeout: expected {Durations.Expected}, got 'forever'",
                 "vigil.yaml:9:5: processes[1].detach: expected true or false, got 'maybe'",
                 "vigil.yaml:10:11: tether.prot: unknown key; did you mean 'port'?",
-                "vigil.yaml:11:1: extra: unknown key (expected one of: processes, tether)",
+                "vigil.yaml:11:1: extra: unknown key (expected one of: name, processes, tether, events)",
             ],
             e.Errors.Select(x => x.ToString()));
         Assert.Equal(string.Join('\n', e.Errors), e.Message);

@@ -7,7 +7,7 @@ namespace Vigil.Tests.Config;
 [SupportedOSPlatform("linux")]
 public class ExamplesTests
 {
-    private static string ExamplesDir()
+    internal static string ExamplesDir()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "Vigil.slnx"))) return Path.Combine(dir.FullName, "examples");

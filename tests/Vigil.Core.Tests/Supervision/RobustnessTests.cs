@@ -16,7 +16,7 @@ public sealed class RobustnessTests
     {
         var time = new FakeTimeProvider();
         var launcher = new FakeLauncher(time);
-        var sup = new Supervisor(new SupervisorOptions { Time = time, Launcher = launcher, Subreaper = false, StatusInterval = Timeout.InfiniteTimeSpan });
+        var sup = new Supervisor(FakeSupervision.Options(time, launcher));
         return (time, launcher, sup, new Recorder(sup));
     }
 

@@ -97,7 +97,7 @@ public sealed class StopTests
         Assert.NotEqual(firstPids[0], a.Pid);
         Assert.NotEqual(firstPids[1], b.Pid);
         Assert.Equal(1, rec.Events.OfType<Spawned>().Count(s => s.Name == "other"));
-        Assert.Equal(2, sup.Signal("twin", 0));
+        Assert.Equal(2, await sup.SignalAsync("twin", 0));
         var results = await sup.Stop("twin");
         Assert.Equal(2, results.Count);
         Assert.All(new[] { a, b }, u => Assert.Equal(UnitState.Stopped, u.State));

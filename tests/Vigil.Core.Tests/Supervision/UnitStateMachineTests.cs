@@ -34,24 +34,8 @@ public sealed class UnitStateMachineTests
     private static ProcessSpec WithSchedule(ProcessSpec s, params double[] ms) =>
         s with { Restart = s.Restart with { Schedule = [.. ms.Select(Ms)] } };
 
-    private sealed class Harness : IAsyncDisposable
+    private sealed class Harness : FakeSupervision, IAsyncDisposable
     {
-        public FakeTimeProvider Time { get; } = new();
-        public FakeLauncher Launcher { get; }
-        public Supervisor Sup { get; }
-        public Recorder Rec { get; }
-
-        public Harness()
-        {
-            Launcher = new FakeLauncher(Time);
-            // The /proc status poller is switched off (an infinite interval never arms its timer): it would read fake
-            // PIDs, find nothing and post "unavailable" every fake second, adding timers and events no test is about.
-            Sup = new Supervisor(new SupervisorOptions
-            {
-                Time = Time, Launcher = Launcher, Subreaper = false, StatusInterval = Timeout.InfiniteTimeSpan,
-            });
-            Rec = new Recorder(Sup);
-        }
 
         public Task<T> Next<T>(UnitEvent? after = null, Func<T, bool>? match = null) where T : UnitEvent =>
             Rec.WaitFor((events, _) =>
@@ -374,7 +358,7 @@ public sealed class UnitStateMachineTests
         var (exited, gaveUp) = await h.Crash<GaveUp>(p);
         Assert.Equal(UnitState.Failed, exited.State);
         Assert.Equal(UnitState.Failed, unit.State);
-        Assert.Equal("crash loop: 1 restarts within 1m (limit 1); stopping as restart.limit.then is stop; `vigil start` brings it back", gaveUp.Reason);
+        Assert.Equal("crash loop: 1 restarts within 1m (limit 1); stopping as restart.limit.then is stop; start it again with 'vigil start worker'", gaveUp.Reason);
         Assert.Equal(0, h.Time.PendingTimers);
         Assert.Equal(0, h.Time.Advance(TimeSpan.FromHours(1)));
         Assert.Equal(2, h.Launcher.SpawnCount);
@@ -594,6 +578,173 @@ public sealed class UnitStateMachineTests
         await h.Running(2);
     }
 
+    // ---- requests during a stop, failed probes, release, internal errors ------------------------------------------
+
+    private static ProcessSpec Stubborn(TimeSpan grace) => Worker() with { Stop = StopSpec.Default with { Timeout = grace } };
+
+    [Fact]
+    public async Task Kill_during_a_graceful_stop_sends_SIGKILL_at_once()
+    {
+        await using var h = new Harness();
+        h.Launcher.NextBehaviour = FakeStopBehaviour.IgnoresTerm;
+        var unit = h.Sup.Start(Stubborn(TimeSpan.FromMinutes(5)));
+        var (p, _) = await h.Running(0);
+        var stopping = unit.StopAndWaitAsync();
+        await p.Received(Signals.SIGTERM).WaitAsync(Wait);
+        var requested = await h.Next<StopRequested>();
+
+        var killed = await unit.Kill().WaitAsync(Wait);
+        Assert.Equal(TimeSpan.Zero, h.Time.Elapsed); // not a moment of the five-minute grace was waited
+        Assert.Equal(ExitStatus.Killed(Signals.SIGKILL), killed.Exit);
+        Assert.Same(killed, await stopping.WaitAsync(Wait)); // both waiters get the one stop's result
+        var kill = await h.Next<StopRequested>(requested);
+        Assert.Equal(Signals.SIGKILL, kill.Signal);
+        Assert.Equal(UnitState.Stopping, kill.State);
+        Assert.Equal("kill requested; sent SIGKILL to the process group", kill.Reason);
+        var exited = await h.Next<Exited>(kill);
+        Assert.True(exited.Expected);
+        await h.Next<Stopped>(exited);
+        Assert.Equal(UnitState.Stopped, unit.State);
+        Assert.Equal(1, h.Launcher.SpawnCount);
+    }
+
+    [Fact]
+    public async Task Start_during_a_stop_starts_again_once_the_stop_is_over()
+    {
+        await using var h = new Harness();
+        h.Launcher.NextBehaviour = FakeStopBehaviour.IgnoresTerm;
+        var unit = h.Sup.Start(Stubborn(TimeSpan.FromSeconds(10)));
+        var (p, _) = await h.Running(0);
+        h.Launcher.NextBehaviour = FakeStopBehaviour.Obeys;
+        var stopping = unit.StopAndWaitAsync();
+        await p.Received(Signals.SIGTERM).WaitAsync(Wait);
+        var requested = await h.Next<StopRequested>();
+
+        await unit.StartAsync().WaitAsync(Wait);
+        Assert.Equal(UnitState.Restarting, unit.State);
+        var redirected = await h.Next<StopRequested>(requested);
+        Assert.Null(redirected.Signal);
+        Assert.Equal(UnitState.Restarting, redirected.State);
+        Assert.Equal("start requested; the stop under way goes on, then it starts again", redirected.Reason);
+        Assert.Equal(1, h.Launcher.SpawnCount); // not while the old process is still there
+
+        h.Time.Advance(TimeSpan.FromSeconds(10)); // the grace ends: SIGKILL, the old process goes, the new one starts
+        var stopped = await h.Next<Stopped>(redirected);
+        Assert.Equal(UnitState.Restarting, stopped.State);
+        var spawned = await h.Next<Spawned>(stopped);
+        Assert.Equal(1, spawned.RestartCount);
+        Assert.Equal(ExitStatus.Killed(Signals.SIGKILL), (await stopping.WaitAsync(Wait)).Exit);
+        Assert.Equal(UnitState.Running, unit.State);
+        Assert.Equal((await h.Launcher.Spawn(1)).Process!.Pid, unit.Pid);
+    }
+
+    [Fact]
+    public async Task Stop_during_a_restart_means_no_start_follows()
+    {
+        await using var h = new Harness();
+        h.Launcher.NextBehaviour = FakeStopBehaviour.IgnoresTerm;
+        var unit = h.Sup.Start(Stubborn(TimeSpan.FromSeconds(10)));
+        var (p, _) = await h.Running(0);
+        await unit.RestartAsync().WaitAsync(Wait);
+        Assert.Equal(UnitState.Restarting, unit.State);
+        var restart = await h.Next<StopRequested>();
+        Assert.Equal("restart requested; sent SIGTERM to the process group", restart.Reason);
+
+        var stopping = unit.StopAndWaitAsync();
+        var redirected = await h.Next<StopRequested>(restart);
+        Assert.Equal(UnitState.Stopping, redirected.State);
+        Assert.Equal("stop requested; the stop under way goes on, and no start follows", redirected.Reason);
+        h.Time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(ExitStatus.Killed(Signals.SIGKILL), (await stopping.WaitAsync(Wait)).Exit);
+        await h.Next<Stopped>(redirected);
+        await h.Settle(unit);
+        Assert.Equal(1, h.Launcher.SpawnCount);
+        Assert.Equal(UnitState.Stopped, unit.State);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_failed_probe_stops_the_run_then_the_policy_decides_unless_a_stop_is_requested_meanwhile(bool stopMeanwhile)
+    {
+        await using var h = new Harness();
+        h.Launcher.NextBehaviour = FakeStopBehaviour.IgnoresTerm;
+        var unit = h.Sup.Start(WithSchedule(Stubborn(TimeSpan.FromSeconds(10)), 100) with { Health = [TestProbes.Failing("hung: no output for 2m")] });
+        var (p, _) = await h.Running(0);
+        var unhealthy = await h.Next<Unhealthy>();
+        Assert.Equal(UnitState.Running, unhealthy.State); // said while it was still running
+        var requested = await h.Next<StopRequested>(unhealthy);
+        Assert.Equal(UnitState.StoppingUnhealthy, requested.State);
+        Assert.Equal("hung: no output for 2m; sent SIGTERM to the process group", requested.Reason);
+        Assert.Equal(UnitState.StoppingUnhealthy, unit.State);
+
+        var stopping = stopMeanwhile ? unit.StopAndWaitAsync() : null;
+        if (stopMeanwhile) Assert.Equal(UnitState.Stopping, (await h.Next<StopRequested>(requested)).State);
+        h.Time.Advance(TimeSpan.FromSeconds(10));
+        var exited = await h.Next<Exited>(requested);
+        Assert.True(exited.Expected);
+        Assert.EndsWith("(unhealthy: hung: no output for 2m)", exited.Reason);
+        if (stopMeanwhile)
+        {
+            await h.Next<Stopped>(exited);
+            await stopping!.WaitAsync(Wait);
+            Assert.Equal(UnitState.Stopped, unit.State);
+            Assert.DoesNotContain(h.Rec.Events, e => e is BackingOff);
+        }
+        else
+        {
+            // A failed run, as after a crash: the schedule's first entry, and no "stopped" (nobody asked for a stop).
+            var backoff = await h.Next<BackingOff>(exited);
+            Assert.Equal(Ms(100), backoff.Delay);
+            Assert.Equal(UnitState.Backoff, unit.State);
+            Assert.DoesNotContain(h.Rec.Events, e => e is Stopped);
+        }
+        Assert.Equal(1, h.Launcher.SpawnCount);
+    }
+
+    [Fact]
+    public async Task A_released_unit_keeps_its_process_and_its_exit_restarts_nothing()
+    {
+        await using var h = new Harness();
+        var unit = h.Sup.Start(Worker());
+        var (p, _) = await h.Running(0);
+        unit.Post(new Unit.ReleaseMsg());
+        var released = await h.Next<Released>();
+        Assert.Equal(p.Pid, released.Pid);
+        Assert.Equal("released", released.Kind);
+        Assert.Equal(UnitState.Released, unit.State);
+        Assert.Empty(p.Signals);
+
+        p.Exit(ExitStatus.Exited(1));
+        var exited = await h.Next<Exited>(released);
+        Assert.Equal(UnitState.Exited, exited.State);
+        Assert.Equal("detached and released: the supervisor has shut down", (await h.Next<NotRestarting>(exited)).Reason);
+        Assert.Equal(0, h.Time.PendingTimers);
+        Assert.Equal(1, h.Launcher.SpawnCount);
+    }
+
+    [Fact]
+    public async Task An_internal_error_with_a_process_running_kills_its_tree_ends_stopped_and_the_unit_can_start_again()
+    {
+        await using var h = new Harness();
+        var unit = h.Sup.Start(Worker() with { Health = [TestProbes.Poisoned(runs: 1)] });
+        var (p, _) = await h.Running(0);
+        var error = await h.Next<InternalError>();
+        Assert.Equal(UnitState.Aborting, error.State);
+        Assert.Equal(p.Pid, error.Pid);
+        Assert.Contains("poisoned gauge", error.Reason);
+        var exited = await h.Next<Exited>(error);
+        Assert.Equal(UnitState.Aborting, exited.State);
+        await h.Next<Stopped>(exited);
+        Assert.Equal([Signals.SIGKILL], p.Signals); // no grace for a run whose unit cannot be trusted
+        Assert.Equal(UnitState.Stopped, unit.State);
+        Assert.Equal(ExitStatus.Killed(Signals.SIGKILL), unit.LastExit);
+
+        await unit.StartAsync().WaitAsync(Wait);
+        await h.Running(1);
+        Assert.Equal(UnitState.Running, unit.State);
+    }
+
     // ---- the transition table -------------------------------------------------------------------------------------
 
     [Fact]
@@ -612,7 +763,7 @@ public sealed class UnitStateMachineTests
         (p, _) = await h.Running(2);
 
         h.Launcher.NextBehaviour = FakeStopBehaviour.IgnoresTerm;
-        await unit.RestartAsync().WaitAsync(Wait);                           // Running → Stopping → Stopped → Running
+        await unit.RestartAsync().WaitAsync(Wait);                           // Running → Restarting → Running
         (p, _) = await h.Running(3);
         var stopping = unit.StopAndWaitAsync();                              // Running → Stopping
         await p.Received(Signals.SIGTERM).WaitAsync(Wait);
@@ -634,8 +785,8 @@ public sealed class UnitStateMachineTests
         (UnitState, UnitState)[] expected =
         [
             (UnitState.Initial, UnitState.Backoff), (UnitState.Backoff, UnitState.Running), (UnitState.Running, UnitState.SlowRetry),
-            (UnitState.SlowRetry, UnitState.Running), (UnitState.Running, UnitState.Stopping), (UnitState.Stopping, UnitState.Stopped),
-            (UnitState.Stopped, UnitState.Running), (UnitState.Running, UnitState.Stopping), (UnitState.Stopping, UnitState.Stopped),
+            (UnitState.SlowRetry, UnitState.Running), (UnitState.Running, UnitState.Restarting), (UnitState.Restarting, UnitState.Running),
+            (UnitState.Running, UnitState.Stopping), (UnitState.Stopping, UnitState.Stopped),
             (UnitState.Stopped, UnitState.Running), (UnitState.Running, UnitState.Backoff), (UnitState.Backoff, UnitState.Running),
             (UnitState.Running, UnitState.Stopping), (UnitState.Stopping, UnitState.Stopped),
         ];
