@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Vigil.Cli.Output;
+using Vigil.Control;
 
 namespace Vigil.Cli.Commands;
 
@@ -21,7 +22,7 @@ internal static class InstanceCommands
             async (parsed, control, cancel) =>
             {
                 var result = await control.ReloadAsync(parsed.GetValue(dryRun), cancel).ConfigureAwait(false);
-                if (parsed.GetValue(json)) ctx.Out.WriteLine(JsonSerializer.Serialize(result, CliJson.Default.ReloadResult));
+                if (parsed.GetValue(json)) ctx.Out.WriteLine(JsonSerializer.Serialize(result, ControlJson.Default.ReloadResult));
                 else foreach (var line in Views.ReloadDiff(result)) ctx.Out.WriteLine(line);
                 return ExitCodes.Ok;
             }, dryRun, json);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Vigil.Cli.Output;
+using Vigil.Control;
 
 namespace Vigil.Cli.Commands;
 
@@ -25,7 +26,7 @@ internal static class ListCommands
             {
                 var units = await control.ListAsync(cancel).ConfigureAwait(false);
                 ctx.Out.WriteLine(parsed.GetValue(json)
-                    ? JsonSerializer.Serialize(units, CliJson.Default.IReadOnlyListUnitInfo)
+                    ? JsonSerializer.Serialize(units, ControlJson.Default.IReadOnlyListUnitInfo)
                     : UnitTable.Render(units, new Style(ctx.Color)));
                 return ExitCodes.Ok;
             }, json);
@@ -47,7 +48,7 @@ internal static class ListCommands
             async (parsed, control, cancel) =>
             {
                 var units = await control.StatusAsync(parsed.GetValue(name)!, cancel).ConfigureAwait(false);
-                if (parsed.GetValue(json)) ctx.Out.WriteLine(JsonSerializer.Serialize(units, CliJson.Default.IReadOnlyListUnitDetail));
+                if (parsed.GetValue(json)) ctx.Out.WriteLine(JsonSerializer.Serialize(units, ControlJson.Default.IReadOnlyListUnitDetail));
                 else ctx.Out.WriteLine(string.Join("\n\n", units.Select(u => Views.Status(u, new Style(ctx.Color)))));
                 return ExitCodes.Ok;
             }, name, json);

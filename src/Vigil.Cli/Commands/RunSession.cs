@@ -34,9 +34,9 @@ internal sealed record RunPlan
     public Action<IVigilControl, EventPrinter, CancellationToken>? Extra { get; init; }
 }
 
-/// <summary>An event about Vigil itself (a reload, a refused client), published with the units' own so that
-/// <c>vigil run</c> prints it and <c>vigil events</c> lists it.</summary>
-public sealed record VigilEvent(DateTimeOffset Time, string EventKind, string Text) : UnitEvent(Time, 0, "vigil", null, UnitState.Running)
+/// <summary>An event about Vigil itself (a reload, a refused reload), published with the units' own so that
+/// <c>vigil run</c> prints it and <c>vigil events</c> lists it (as <see cref="ControlRefused"/> is for a refused client).</summary>
+public sealed record VigilEvent(DateTimeOffset Time, string EventKind, string Text) : UnitEvent(Time, 0, "vigil", null, UnitState.Initial)
 {
     public override string Kind => EventKind;
     public override string Reason => Text;
@@ -147,8 +147,7 @@ internal sealed class RunSession(RunPlan plan)
         {
             try
             {
-                server = ControlServer.Start(control, socket,
-                    onRefused: text => _sup.Announce(new VigilEvent(_sup.Time.GetUtcNow(), "refused", text)));
+                server = ControlServer.Start(control, socket, onRefused: ControlRefused.Announcer(_sup));
             }
             catch (ControlException e)
             {

@@ -96,6 +96,7 @@ public sealed class SdNotifier : IDisposable
     {
         UnitState.Backoff => "in backoff",
         UnitState.SlowRetry => "in slow retry",
+        UnitState.StoppingUnhealthy => "stopping (unhealthy)",
         UnitState.Initial => "not started",
         _ => state.ToString().ToLowerInvariant(),
     };

@@ -70,12 +70,12 @@ internal static class StreamCommands
                 if (!parsed.GetValue(follow))
                 {
                     var events = await control.EventsAsync(from, cancel).ConfigureAwait(false);
-                    if (asJson) ctx.Out.WriteLine(JsonSerializer.Serialize(events, CliJson.Default.IReadOnlyListEventInfo));
+                    if (asJson) ctx.Out.WriteLine(JsonSerializer.Serialize(events, ControlJson.Default.IReadOnlyListEventInfo));
                     else foreach (var ev in events) ctx.Out.WriteLine(EventPrinter.Format(ev));
                     return ExitCodes.Ok;
                 }
                 return await FollowAsync(control.FollowEventsAsync(from, CancellationToken.None), cancel,
-                    ev => ctx.Out.WriteLine(asJson ? JsonSerializer.Serialize(ev, CliJson.Lines.EventInfo) : EventPrinter.Format(ev)), ctx)
+                    ev => ctx.Out.WriteLine(asJson ? JsonSerializer.Serialize(ev, ControlJson.Default.EventInfo) : EventPrinter.Format(ev)), ctx)
                     .ConfigureAwait(false);
             }, follow, since, json);
     }

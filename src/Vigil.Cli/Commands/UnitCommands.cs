@@ -118,7 +118,7 @@ internal static class UnitCommands
 
     private static int Print(CliContext ctx, IReadOnlyList<ActionOutcome> outcomes, bool json)
     {
-        if (json) ctx.Out.WriteLine(JsonSerializer.Serialize(outcomes, CliJson.Default.IReadOnlyListActionOutcome));
+        if (json) ctx.Out.WriteLine(JsonSerializer.Serialize(outcomes, ControlJson.Default.IReadOnlyListActionOutcome));
         else
         {
             var style = new Style(ctx.Color);

@@ -27,10 +27,10 @@ public sealed class Style(bool color)
     private static string? StateColor(string state) => state switch
     {
         "running" => "\e[32m",
-        "starting" or "stopping" or "backoff" => "\e[33m",
+        "stopping" or "restarting" or "stopping-unhealthy" or "backoff" => "\e[33m",
         "slow-retry" => "\e[35m",
-        "failed" => "\e[31m",
-        "stopped" or "exited" or "initial" => "\e[2m",
+        "failed" or "aborting" => "\e[31m",
+        "stopped" or "exited" or "initial" or "released" => "\e[2m",
         _ => null,
     };
 

@@ -58,7 +58,8 @@ public sealed class ConfigExitCodeTests : IDisposable
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(20), "vigil took too long to refuse it");
     }
 
-    /// <summary>Tests run as root, whom no folder mode stops: vigil runs as nobody (setpriv) against a 0700 folder of root.</summary>
+    /// <summary>Tests run as root, whom no folder mode stops: vigil runs as nobody (setpriv) against a 0700 folder of root.
+    /// The start-up checks refuse the config (exit 2, nothing started), each error at its key, in the words of EACCES.</summary>
     [Fact]
     public async Task A_cwd_or_command_behind_a_folder_of_another_user_is_permission_denied_not_missing()
     {
@@ -90,16 +91,17 @@ public sealed class ConfigExitCodeTests : IDisposable
         File.SetUnixFileMode(config, (UnixFileMode)0b110_100_100);
 
         await using var vigil = VigilProcess.StartWrapped(root, ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"], "run", "-c", config);
-        var incwd = await vigil.WaitLine(l => l.Contains(" incwd spawn-failed: "), "incwd's spawn failure");
-        var byslash = await vigil.WaitLine(l => l.Contains(" byslash spawn-failed: "), "byslash's spawn failure");
-        var bypath = await vigil.WaitLine(l => l.Contains(" bypath spawn-failed: "), "bypath's spawn failure");
-        var missing = await vigil.WaitLine(l => l.Contains(" missing spawn-failed: "), "missing's spawn failure");
+        Assert.Equal(2, await vigil.WaitExit());
+        var incwd = vigil.Err.Single(l => l.StartsWith($"{config}:4:5: processes[0].cwd: "));
+        var byslash = vigil.Err.Single(l => l.StartsWith($"{config}:7:5: processes[1].command: "));
+        var bypath = vigil.Err.Single(l => l.StartsWith($"{config}:10:5: processes[2].command: "));
+        var missing = vigil.Err.Single(l => l.StartsWith($"{config}:15:5: processes[3].cwd: "));
+        Assert.Contains(vigil.Err, l => l == $"vigil: {config}: 4 error(s); nothing was started");
+        Assert.DoesNotContain(vigil.Out, l => l.Contains("spawned"));
         Assert.Contains($"working directory '{priv.FullName}/work': permission denied", incwd);
         Assert.Contains($"cannot execute '{priv.FullName}/prog': permission denied for {priv.FullName}/prog", byslash);
         Assert.Contains($"cannot execute 'prog': permission denied for {priv.FullName}/prog", bypath);
         Assert.All(new[] { incwd, byslash, bypath }, l => Assert.DoesNotContain("does not exist", l));
         Assert.Contains($"working directory '{root}/nowhere' does not exist", missing);   // ENOENT is still "does not exist"
-        vigil.Signal(15);
-        Assert.Equal(0, await vigil.WaitExit());
     }
 }

@@ -122,7 +122,7 @@ public sealed class ControlEndToEndTests : IAsyncLifetime
         Assert.Equal($"vigil: saved 3 unit(s) to {_h.Path("saved.yaml")}", saveOut);
         var saved = ConfigLoader.Load(_h.Path("saved.yaml"));
         Assert.Equal(["web", "worker", "extra"], saved.Processes.Select(p => p.Name));
-        Assert.Equal(["sleep", _h.Token], saved.Processes[2].Command);
+        Assert.Equal(["sleep", _h.Token], saved.Processes[2].Command.ToArray());
         var (removeCode, removeOut, _) = await _h.Cli("remove", "extra");
         Assert.Equal(0, removeCode);
         Assert.Matches(@"^extra#\d+ removed", removeOut);

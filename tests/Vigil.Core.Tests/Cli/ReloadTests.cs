@@ -113,8 +113,8 @@ public sealed class ReloadTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("command: [no-such-program-7781]", "vigil.yaml:5:5: processes[1].command")]
-    [InlineData("command: [sleep, \"1\"]\n    cwd: ./no-such-folder", "vigil.yaml:6:5: processes[1].cwd")]
+    [InlineData("command: [no-such-program-7781]", "vigil.yaml:4:5: processes[1].command")]
+    [InlineData("command: [sleep, \"1\"]\n    cwd: ./no-such-folder", "vigil.yaml:5:5: processes[1].cwd")]
     public async Task A_unit_that_could_never_start_is_a_config_error_and_nothing_starts(string bad, string where)
     {
         var marker = _h.Path("started");
