@@ -86,12 +86,7 @@ internal static class RunCommand
         else
         {
             try { config = ConfigLoader.LoadChecked(path); }
-            catch (ConfigException e)
-            {
-                foreach (var err in e.Errors) ctx.Err.WriteLine(err);
-                ctx.Err.WriteLine($"vigil: {path}: {e.Errors.Count} error(s); nothing was started");
-                return ExitCodes.Usage;
-            }
+            catch (ConfigException e) { return Refuse(e, path, ctx); }
             specs = config.Processes;
             identity = Path.GetFullPath(path);
         }
@@ -117,17 +112,20 @@ internal static class RunCommand
         }).RunAsync().ConfigureAwait(false);
     }
 
+    /// <summary>Every error of the config at its position, then what it means: exit 2, nothing started.</summary>
+    private static int Refuse(ConfigException e, string path, CliContext ctx)
+    {
+        foreach (var err in e.Errors) ctx.Err.WriteLine(err);
+        ctx.Err.WriteLine($"vigil: {path}: {e.Errors.Count} error(s); nothing was started");
+        return ExitCodes.Usage;
+    }
+
     /// <summary><c>-d</c>: the same command again in the background, told where its socket and log are.</summary>
     private static async Task<int> DetachAsync(Request r, string path, string? log, CliContext ctx)
     {
         string socket;
         try { socket = ControlPaths.Socket(r.Socket, r.Tail is null ? Client.InstanceName(path) : VigilConfig.DefaultName); }
-        catch (ConfigException e)
-        {
-            foreach (var err in e.Errors) ctx.Err.WriteLine(err);
-            ctx.Err.WriteLine($"vigil: {path}: {e.Errors.Count} error(s); nothing was started");
-            return ExitCodes.Usage;
-        }
+        catch (ConfigException e) { return Refuse(e, path, ctx); }
         catch (IOException e)
         {
             ctx.Err.WriteLine($"vigil: {e.Message}");

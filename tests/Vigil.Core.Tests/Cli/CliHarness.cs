@@ -5,6 +5,16 @@ using Xunit;
 
 namespace Vigil.Tests.Cli;
 
+/// <summary>An end-to-end test class: a <see cref="CliHarness"/> per test, cleaned up after it.</summary>
+public abstract class HarnessTests : IAsyncLifetime
+{
+    protected CliHarness H { get; } = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public virtual async Task DisposeAsync() => await H.DisposeAsync();
+}
+
 /// <summary>
 /// A folder of its own (its XDG_RUNTIME_DIR too, so the control socket is <c>vigil/&lt;name&gt;.sock</c> in it) where a
 /// test runs the real <c>vigil run</c> and then the real client commands against it. Whatever carries

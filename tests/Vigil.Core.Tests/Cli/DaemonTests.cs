@@ -9,37 +9,34 @@ namespace Vigil.Tests.Cli;
 /// <summary>The real vigil as a daemon: <c>run -d</c> and <c>shutdown</c>, SIGUSR2 after logrotate's rename, its own
 /// sd_notify messages to a manager, and the systemd unit it writes.</summary>
 [Collection("processes")]
-public sealed class DaemonTests : IAsyncLifetime
+public sealed class DaemonTests : HarnessTests
 {
-    private readonly CliHarness _h = new();
     private int? _daemon;
 
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
-        if (_daemon is { } pid) ProcessIdentity.Of(pid)?.Signal(Signals.SIGKILL);
-        await _h.DisposeAsync();
+        if (_daemon is { } pid) ProcessIdentity.Of(pid)?.Signal(Signals.SIGKILL); // a daemon the test did not get to shut down
+        await base.DisposeAsync();
     }
 
-    private string TwoSleeps() => _h.Write("vigil.yaml", $$"""
+    private string TwoSleeps() => H.Write("vigil.yaml", $$"""
         processes:
-          - { name: a, command: [sleep, "{{_h.Token}}"], stop: { timeout: 2s } }
-          - { name: b, command: [sleep, "{{_h.Token}}"], stop: { timeout: 2s } }
+          - { name: a, command: [sleep, "{{H.Token}}"], stop: { timeout: 2s } }
+          - { name: b, command: [sleep, "{{H.Token}}"], stop: { timeout: 2s } }
         """);
 
     [Fact]
     public async Task Run_d_returns_once_the_socket_answers_and_shutdown_leaves_nothing_running()
     {
         TwoSleeps();
-        var (code, output, err) = await _h.Cli("run", "-d");
+        var (code, output, err) = await H.Cli("run", "-d");
         Assert.True(code == 0, err);
-        var log = Path.ChangeExtension(_h.Socket(), ".log");
+        var log = Path.ChangeExtension(H.Socket(), ".log");
         var match = System.Text.RegularExpressions.Regex.Match(output, @"^vigil: running as PID (\d+) \(socket (.+), log (.+)\)$");
         Assert.True(match.Success, output);
         int pid = int.Parse(match.Groups[1].Value);
         _daemon = pid;
-        Assert.Equal(_h.Socket(), match.Groups[2].Value);
+        Assert.Equal(H.Socket(), match.Groups[2].Value);
         Assert.Equal(log, match.Groups[3].Value);
 
         // In a session of its own, reading nothing, writing to its log.
@@ -48,49 +45,49 @@ public sealed class DaemonTests : IAsyncLifetime
         Assert.Equal("/dev/null", new FileInfo($"/proc/{pid}/fd/0").LinkTarget);
         Assert.Equal(log, new FileInfo($"/proc/{pid}/fd/1").LinkTarget);
         Assert.Equal(log, new FileInfo($"/proc/{pid}/fd/2").LinkTarget);
-        Assert.True(await CliHarness.Until(() => Task.FromResult(Procs.WithArg(_h.Token).Count == 2)));
+        Assert.True(await CliHarness.Until(() => Task.FromResult(Procs.WithArg(H.Token).Count == 2)));
         Assert.True(await CliHarness.Until(() => Task.FromResult(File.ReadAllText(log).Contains(" spawned: "))), File.ReadAllText(log));
-        var info = await _h.Json("ls");
+        var info = await H.Json("ls");
         Assert.Equal(2, info.GetArrayLength());
 
         // A second one for the same config is refused, with the first one's error, and the first is untouched.
-        var (again, _, againErr) = await _h.Cli("run", "-d");
+        var (again, _, againErr) = await H.Cli("run", "-d");
         Assert.Equal(2, again);
         Assert.Contains("already running", againErr);
         Assert.True(Procs.Alive(pid));
 
-        var (down, _, downErr) = await _h.Cli("shutdown");
+        var (down, _, downErr) = await H.Cli("shutdown");
         Assert.True(down == 0, downErr);
         Assert.False(Procs.Alive(pid), "the daemon outlived its shutdown");
-        Assert.Empty(await Procs.LeftWithArg(_h.Token));
-        Assert.False(File.Exists(_h.Socket()));
+        Assert.Empty(await Procs.LeftWithArg(H.Token));
+        Assert.False(File.Exists(H.Socket()));
         Assert.Contains("vigil: all stopped", File.ReadAllText(log));
     }
 
     [Fact]
     public async Task Run_d_with_a_bad_config_prints_its_errors_and_exits_2()
     {
-        _h.Write("vigil.yaml", "processes:\n  - name: x\n    comand: [sleep, \"1\"]\n");
-        var (code, output, err) = await _h.Cli("run", "-d");
+        H.Write("vigil.yaml", "processes:\n  - name: x\n    comand: [sleep, \"1\"]\n");
+        var (code, output, err) = await H.Cli("run", "-d");
         Assert.Equal(2, code);
         Assert.Equal("", output);
         Assert.Contains("vigil.yaml:3:5: processes[0].comand: unknown key", err);
-        Assert.False(File.Exists(_h.Socket()));
+        Assert.False(File.Exists(H.Socket()));
     }
 
     [Fact]
     public async Task SIGUSR2_reopens_vigil_s_own_log_and_the_units_logs_after_a_rename()
     {
-        _h.Write("vigil.yaml", $$"""
+        H.Write("vigil.yaml", $$"""
             processes:
               - name: t
                 command: ["{{Fixture.Path}}", tick, "50", "0"]
                 log: { file: logs/t.log }
                 stop: { timeout: 2s }
             """);
-        var own = _h.Path("vigil.log");
-        var vigil = _h.Start("run", "--log", own);
-        var unitLog = _h.Path("logs/t.log");
+        var own = H.Path("vigil.log");
+        var vigil = H.Start("run", "--log", own);
+        var unitLog = H.Path("logs/t.log");
         Assert.True(await CliHarness.Until(() => Task.FromResult(File.Exists(unitLog) && File.ReadAllText(unitLog).Contains("tick 3"))));
         Assert.Contains(" spawned: ", File.ReadAllText(own));
         Assert.Empty(vigil.Out); // everything went to the log
@@ -100,7 +97,7 @@ public sealed class DaemonTests : IAsyncLifetime
         File.Move(unitLog, unitLog + ".1");
         vigil.Signal(Signals.SIGUSR2);
         Assert.True(await CliHarness.Until(() => Task.FromResult(File.Exists(unitLog) && File.ReadAllText(unitLog).Contains("tick"))), "no new unit log");
-        var (code, restarted, _) = await _h.Cli("restart", "t");
+        var (code, restarted, _) = await H.Cli("restart", "t");
         Assert.Equal(0, code);
         var spawned = $" t#{Procs.ParsePid(restarted, "t#")} spawned: ";
         Assert.True(await CliHarness.Until(() => Task.FromResult(File.Exists(own) && File.ReadAllText(own).Contains(spawned))), "no new vigil log");
@@ -152,14 +149,14 @@ public sealed class DaemonTests : IAsyncLifetime
     [Fact]
     public async Task Vigil_tells_its_manager_ready_status_reloading_and_stopping_and_feeds_the_watchdog()
     {
-        _h.Write("vigil.yaml", $$"""
+        H.Write("vigil.yaml", $$"""
             processes:
               - { name: a, command: ["{{Fixture.Path}}", env, NOTIFY_SOCKET, env, WATCHDOG_USEC, hang], stop: { timeout: 2s } }
-              - { name: b, command: [sleep, "{{_h.Token}}"], stop: { timeout: 2s } }
+              - { name: b, command: [sleep, "{{H.Token}}"], stop: { timeout: 2s } }
             """);
-        var path = _h.Path("notify");
+        var path = H.Path("notify");
         using var manager = new Manager(path);
-        var vigil = _h.StartWith(new Dictionary<string, string?> { ["NOTIFY_SOCKET"] = path, ["WATCHDOG_USEC"] = "300000" }, "run", "--attach-output");
+        var vigil = H.StartWith(new Dictionary<string, string?> { ["NOTIFY_SOCKET"] = path, ["WATCHDOG_USEC"] = "300000" }, "run", "--attach-output");
         Assert.True(await CliHarness.Until(() => Task.FromResult(manager.States.Contains("READY=1"))), string.Join(" | ", manager.Messages));
         Assert.True(await CliHarness.Until(() => Task.FromResult(manager.States.Contains("STATUS=2 running"))), string.Join(" | ", manager.Messages));
         Assert.True(await CliHarness.Until(() => Task.FromResult(manager.Messages.Count(m => m == "WATCHDOG=1") >= 3)), "the watchdog was not fed");
@@ -182,12 +179,12 @@ public sealed class DaemonTests : IAsyncLifetime
     [Fact]
     public async Task Startup_systemd_prints_the_unit_and_installs_a_user_unit()
     {
-        var config = _h.Write("shop.yaml", $$"""
+        var config = H.Write("shop.yaml", $$"""
             name: shop
             processes:
               - { name: a, command: [sleep, "1"], stop: { timeout: 20s, killWait: 5s } }
             """);
-        var (code, unit, err) = await _h.Cli("startup", "systemd", "-c", "shop.yaml");
+        var (code, unit, err) = await H.Cli("startup", "systemd", "-c", "shop.yaml");
         Assert.True(code == 0, err);
         var lines = unit.Split('\n');
         Assert.Contains($"ExecStart={VigilProcess.Path} run -c {config}", lines);
@@ -197,8 +194,8 @@ public sealed class DaemonTests : IAsyncLifetime
         Assert.Contains("TimeoutStopSec=35", lines);
         Assert.Contains("Restart=on-failure", lines);
 
-        var home = _h.Path("config-home");
-        var (installed, said, _) = await _h.CliWith(new Dictionary<string, string?> { ["XDG_CONFIG_HOME"] = home },
+        var home = H.Path("config-home");
+        var (installed, said, _) = await H.CliWith(new Dictionary<string, string?> { ["XDG_CONFIG_HOME"] = home },
             "startup", "systemd", "--user", "-c", "shop.yaml", "--install");
         Assert.Equal(0, installed);
         var file = Path.Combine(home, "systemd", "user", "vigil-shop.service");
