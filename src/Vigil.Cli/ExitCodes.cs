@@ -20,10 +20,11 @@ public static class ExitCodes
         _ => Failure,
     };
 
-    /// <summary>Says what failed on <paramref name="err"/> (every config error on its own line first) and returns the exit code.</summary>
+    /// <summary>Says what failed on <paramref name="err"/> (every config error on its own line first, unless the message
+    /// says it already) and returns the exit code.</summary>
     public static int Report(ControlException e, TextWriter err)
     {
-        foreach (var d in e.Details) err.WriteLine(d);
+        foreach (var d in e.Details.Where(d => !e.Message.Contains(d, StringComparison.Ordinal))) err.WriteLine(d);
         var suggestion = e.Suggestion is { } s && !e.Message.Contains(s, StringComparison.Ordinal) ? $"; did you mean '{s}'?" : "";
         err.WriteLine($"vigil: {e.Message}{suggestion}");
         return For(e);

@@ -236,6 +236,18 @@ public sealed class ClientCommandTests
     }
 
     [Fact]
+    public async Task A_refused_add_says_its_problem_once()
+    {
+        var fake = new FakeControl
+        {
+            Fail = new ControlException(ControlErrors.ConfigError, "cannot add 'api': command 'nodd' not found in PATH", details: ["command 'nodd' not found in PATH"]),
+        };
+        var (code, _, err) = await fake.Run("add", "api", "--", "nodd", "app.js");
+        Assert.Equal(2, code);
+        Assert.Equal("vigil: cannot add 'api': command 'nodd' not found in PATH\n", err);
+    }
+
+    [Fact]
     public async Task Logs_of_several_units_are_prefixed_one_unit_s_are_printed_as_written()
     {
         var fake = new FakeControl
