@@ -82,6 +82,13 @@ internal static class RunCommand
             var name = Path.GetFileName(tail[0]);
             specs = [new ProcessSpec { Name = name, Command = [.. tail] }];
             identity = Path.Combine(Directory.GetCurrentDirectory(), "vigil run -- " + name);
+            // The start-up checks of a config file apply to a command line too: one that can never start is refused.
+            if (ConfigChecks.Check(specs[0]) is { Count: > 0 } problems)
+            {
+                foreach (var p in problems) ctx.Err.WriteLine($"vigil: run -- {tail[0]}: {p}");
+                ctx.Err.WriteLine("vigil: nothing was started");
+                return ExitCodes.Usage;
+            }
         }
         else
         {

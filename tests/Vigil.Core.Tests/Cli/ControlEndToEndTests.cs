@@ -227,6 +227,16 @@ public sealed class ControlEndToEndTests : HarnessTests
     }
 
     [Fact]
+    public async Task Run_dash_dash_with_a_command_that_cannot_start_exits_2()
+    {
+        var (code, output, err) = await H.Cli("run", "--", "no-such-program-7781", "x");
+        Assert.Equal(2, code);
+        Assert.Contains("vigil: run -- no-such-program-7781: command: ", err);
+        Assert.Contains("nothing was started", err);
+        Assert.DoesNotContain("spawned", output);
+    }
+
+    [Fact]
     public async Task A_child_s_output_is_printed_after_its_spawned_line_in_every_run()
     {
         // Crash loops with a first line written at once: each run's line races its spawned event.
