@@ -212,7 +212,7 @@ public sealed class ControlClient : IVigilControl
         bool done = false;
         try
         {
-            await SendAsync(_socket!, ControlProtocol.RequestLine(request with { V = ControlProtocol.Version, Id = id }), cancel).ConfigureAwait(false);
+            await SendAsync(_socket!, _reader!, ControlProtocol.RequestLine(request with { V = ControlProtocol.Version, Id = id }), type, cancel).ConfigureAwait(false);
             while (true)
             {
                 var line = await ReadLineAsync(_reader!, cancel).ConfigureAwait(false) ?? throw Lost();
@@ -249,7 +249,7 @@ public sealed class ControlClient : IVigilControl
     {
         using var socket = await OpenAsync(_path, cancel).ConfigureAwait(false);
         var reader = new LineReader(socket, MaxReplyBytes);
-        await SendAsync(socket, ControlProtocol.RequestLine(request with { V = ControlProtocol.Version, Id = 1 }), cancel).ConfigureAwait(false);
+        await SendAsync(socket, reader, ControlProtocol.RequestLine(request with { V = ControlProtocol.Version, Id = 1 }), type, cancel).ConfigureAwait(false);
         while (true)
         {
             var line = await ReadLineAsync(reader, cancel).ConfigureAwait(false)
@@ -262,14 +262,26 @@ public sealed class ControlClient : IVigilControl
         }
     }
 
-    private static async Task SendAsync(Socket socket, byte[] line, CancellationToken cancel)
+    /// <summary>Sends one request line. When the send fails because the server already closed the connection, the line
+    /// it may have written first (a refusal of our uid, busy) is the real answer: that error is thrown, not the EPIPE.</summary>
+    private static async Task SendAsync<T>(Socket socket, LineReader reader, byte[] line, JsonTypeInfo<T> type, CancellationToken cancel)
     {
+        SocketException failed;
         try
         {
             for (int sent = 0; sent < line.Length;)
                 sent += await socket.SendAsync(line.AsMemory(sent), SocketFlags.None, cancel).ConfigureAwait(false);
+            return;
         }
-        catch (SocketException e) { throw new ControlException(ControlErrors.NotRunning, $"cannot send to vigil: {e.Message}"); }
+        catch (SocketException e) { failed = e; }
+        WireError? said = null;
+        try
+        {
+            if (await ReadLineAsync(reader, cancel).ConfigureAwait(false) is { } last) said = Decode(last.Span, type).Error;
+        }
+        catch (Exception e) when (e is ControlException or SocketException or IOException) { /* nothing readable: the send's error stands */ }
+        if (said is not null) throw said.ToException();
+        throw new ControlException(ControlErrors.NotRunning, $"cannot send to vigil: {failed.Message}");
     }
 
     /// <summary>The next whole line; null when the server closed the connection.</summary>

@@ -65,6 +65,45 @@ public sealed class DaemonTests : HarnessTests
     }
 
     [Fact]
+    public async Task A_client_of_another_uid_is_refused_the_attempt_is_an_event_and_nothing_changes()
+    {
+        TwoSleeps();
+        var (code, output, err) = await H.Cli("run", "-d");
+        Assert.True(code == 0, err);
+        _daemon = int.Parse(System.Text.RegularExpressions.Regex.Match(output, @"PID (\d+)").Groups[1].Value);
+        var before = await H.Pids();
+        string[] asNobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"];
+
+        // As Vigil made it, the socket cannot even be reached by another user: its folder is 0700.
+        await using (var p = VigilProcess.StartWrapped(H.Dir.FullName, asNobody, "stop", "a", "--socket", H.Socket()))
+        {
+            Assert.Equal(1, await p.WaitExit(TimeSpan.FromSeconds(60)));
+            Assert.Contains("permission denied", string.Join('\n', p.Err));
+        }
+
+        // Opened up by mistake (a careless chmod), the peer check still refuses: one line naming the uid, exit 1.
+        File.SetUnixFileMode(H.Dir.FullName, (UnixFileMode)0b111_101_101);
+        File.SetUnixFileMode(Path.GetDirectoryName(H.Socket())!, (UnixFileMode)0b111_101_101);
+        File.SetUnixFileMode(H.Socket(), (UnixFileMode)0b110_110_110);
+        await using (var p = VigilProcess.StartWrapped(H.Dir.FullName, asNobody, "stop", "a", "--socket", H.Socket()))
+        {
+            Assert.Equal(1, await p.WaitExit(TimeSpan.FromSeconds(60)));
+            var said = Assert.Single(p.Err);
+            Assert.Contains("uid 65534", said);
+            Assert.Contains("may not control this vigil", said);
+        }
+        // Closed again: the owner's own clients refuse a folder others can enter, as Vigil does.
+        File.SetUnixFileMode(Path.GetDirectoryName(H.Socket())!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Assert.Equal(before, await H.Pids()); // nothing was stopped
+        var refused = (await H.Json("events")).EnumerateArray().Where(e => e.GetProperty("kind").GetString() == "control-refused").ToList();
+        Assert.Single(refused);
+        Assert.Contains("uid 65534", refused[0].GetProperty("reason").GetString());
+
+        Assert.Equal(0, (await H.Cli("shutdown")).Code);
+        Assert.Empty(await Procs.LeftWithArg(H.Token));
+    }
+
+    [Fact]
     public async Task Run_d_with_a_bad_config_prints_its_errors_and_exits_2()
     {
         H.Write("vigil.yaml", "processes:\n  - name: x\n    comand: [sleep, \"1\"]\n");
