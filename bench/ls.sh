@@ -92,7 +92,8 @@ wait_running() { # TAG: wait until N sleeps with that tag run
     echo "processes:"
     for ((i = 1; i <= N; i++)); do echo "  - { name: p$i, command: [$WORK/bin/vb-sleep-vigil, infinity] }"; done
 } >"$WORK/vigil/vigil.yaml"
-SOCK=$WORK/vigil/vigil.sock
+mkdir -m 700 "$WORK/run"   # the socket's folder must be private (0700), as Vigil checks
+SOCK=$WORK/run/vigil.sock
 (cd "$WORK/vigil" && exec "$VIGIL" run -c vigil.yaml --socket "$SOCK") >"$WORK/vigil/out.log" 2>&1 &
 VIGIL_PID=$!
 wait_running vigil
