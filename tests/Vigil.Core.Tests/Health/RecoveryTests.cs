@@ -191,14 +191,22 @@ public sealed class RecoveryTests
         await using var sup = new Supervisor();
         using var rec = new Recorder(sup);
         var probe = new ProbeSpec(new OutputStallCheck()) { Timeout = Ms(400), Period = Ms(100), Action = ProbeAction.Notify };
-        // Output comes back for 3 s (60 ticks), not 0.5 s: on a loaded machine the checks can run late, and a stall
-        // seen only after a short burst of output would leave nothing to recover on (seen with both cores busy).
-        var unit = sup.Start(WithProbe(Fixture.Spec("flaky", "marker", "up", "sleep", "900", "tick", "50", "60", "hang"), probe));
-        var bad = await rec.Event<Unhealthy>();
-        Assert.Equal(ProbeAction.Notify, bad.Action);
-        var back = await rec.Event<Recovered>();
-        Assert.Equal("output-stall", back.Probe);
-        Assert.Equal(UnitState.Running, unit.State);
+        // The child stays silent until the test has seen the stall reported, then writes again: no race with how soon
+        // the probe loop gets its first turn (on a busy machine, or while the thread pool is still growing at the
+        // start of a test run, that came after a fixed 0.9 s silence now and then, and the stall was never seen).
+        var go = Path.Combine(Path.GetTempPath(), $"vigil-notify-{Guid.NewGuid():N}");
+        try
+        {
+            var unit = sup.Start(WithProbe(Fixture.Spec("flaky", "marker", "up", "wait-file", go, "tick", "50", "60", "hang"), probe));
+            var bad = await rec.Event<Unhealthy>();
+            Assert.Equal(ProbeAction.Notify, bad.Action);
+            Assert.Equal(UnitState.Running, unit.State); // notify only: nothing was stopped
+            await File.WriteAllTextAsync(go, "");
+            var back = await rec.Event<Recovered>();
+            Assert.Equal("output-stall", back.Probe);
+            Assert.Equal(UnitState.Running, unit.State);
+        }
+        finally { File.Delete(go); }
         Assert.Single(rec.Events.OfType<Spawned>());
     }
 
