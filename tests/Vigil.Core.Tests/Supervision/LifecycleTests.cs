@@ -63,11 +63,12 @@ public sealed class LifecycleTests
         var spawns = await rec.Count<Spawned>(4, timeout: TimeSpan.FromSeconds(30));
         var backoffs = rec.Events.OfType<BackingOff>().Take(3).Select(b => b.Delay.TotalMilliseconds).ToArray();
         Assert.Equal(new double[] { 100, 400, 800 }, backoffs);
-        // Real time between an exit and the next spawn is at least the scheduled delay, and grows.
+        // Real time between an exit and the next spawn is at least the scheduled delay. (Not also "each gap longer than
+        // the last": with both cores busy the 100 ms timer once fired after the 400 ms one's gap, a lateness that says
+        // nothing about the schedule, which the backoff events above give exactly.)
         var exits = rec.Events.OfType<Exited>().ToList();
         var gaps = Enumerable.Range(0, 3).Select(i => (spawns[i + 1].Time - exits[i].Time).TotalMilliseconds).ToArray();
         Assert.True(gaps[0] >= 95 && gaps[1] >= 395 && gaps[2] >= 795, string.Join(",", gaps));
-        Assert.True(gaps[0] < gaps[1] && gaps[1] < gaps[2], string.Join(",", gaps));
         Assert.Equal(3, spawns[3].RestartCount);
         Assert.True(unit.RestartCount >= 3);
         await unit.StopAndWaitAsync();
