@@ -154,6 +154,9 @@ public sealed partial class ControlServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        // The file goes first: a client that sees its connection close (vigil shutdown) then finds no socket, never a
+        // dead one, and nobody new connects by the path meanwhile.
+        SocketFile.Remove(SocketPath, _socketId);
         _stop.Cancel();
         _listener.Dispose();
         try { await _accepting.ConfigureAwait(false); }
@@ -161,6 +164,5 @@ public sealed partial class ControlServer : IAsyncDisposable
         // Each connection ends on the cancellation (a stream after writing its end line, itself bounded).
         try { await Task.WhenAll(_connections.Values).WaitAsync(TimeSpan.FromSeconds(5), _options.Time).ConfigureAwait(false); }
         catch (Exception) { }
-        SocketFile.Remove(SocketPath, _socketId);
     }
 }
