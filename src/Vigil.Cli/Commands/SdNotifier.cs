@@ -98,7 +98,7 @@ public sealed class SdNotifier : IDisposable
         UnitState.SlowRetry => "in slow retry",
         UnitState.StoppingUnhealthy => "stopping (unhealthy)",
         UnitState.Initial => "not started",
-        _ => state.ToString().ToLowerInvariant(),
+        _ => state.Name(),
     };
 
     private long MonotonicMicroseconds() => (long)((Int128)_time.GetTimestamp() * 1_000_000 / _time.TimestampFrequency);

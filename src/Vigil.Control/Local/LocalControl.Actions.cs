@@ -41,7 +41,7 @@ public sealed partial class LocalControl
             {
                 Spawned s => Outcome(u, "started", true, s.Pid, null),
                 { } e => Outcome(u, "failed", false, null, e.Reason),
-                null => Outcome(u, "failed", false, null, $"did not start (it is {Words.State(u.State)})"),
+                null => Outcome(u, "failed", false, null, $"did not start (it is {u.State.Name()})"),
             };
         }
         finally { Forget(news); }
@@ -63,7 +63,7 @@ public sealed partial class LocalControl
         if (r.Pid is null)
             return before.State is UnitState.Backoff or UnitState.SlowRetry
                 ? Outcome(u, "stopped", true, null, "was waiting to restart; the restart is cancelled")
-                : Outcome(u, "already-stopped", true, null, $"was not running ({Words.State(before.State)})");
+                : Outcome(u, "already-stopped", true, null, $"was not running ({before.State.Name()})");
         var detail = r.Exit is { } exit ? exit.ToString() : "exit not collected";
         if (r.Survivors.Count > 0) detail += $"; {r.Survivors.Count} process(es) survived SIGKILL: {string.Join(", ", r.Survivors)}";
         else if (!kill && r.Killed.Count > 0) detail += $"; SIGKILL after the grace period for {r.Killed.Count} process(es)";
@@ -82,14 +82,13 @@ public sealed partial class LocalControl
         try
         {
             await u.RestartAsync().WaitAsync(cancel).ConfigureAwait(false);
-            lock (_gate) _schedules.Remove(u.Id); // a restart starts the schedule over: attempt 0 in `status`
             if (news is null) return Outcome(u, "requested", true, before.Pid, "restart requested");
             var limit = u.Spec.Stop.Timeout + u.Spec.Stop.KillWait + SpawnNews;
             return await WaitAsync(news, limit, cancel).ConfigureAwait(false) switch
             {
                 Spawned s => Outcome(u, "restarted", true, s.Pid, before.Pid is { } old ? $"was pid {old}" : null),
                 { } e => Outcome(u, "failed", false, null, e.Reason),
-                null => Outcome(u, "failed", false, u.Pid, $"did not start again within {Durations.Format(limit)} (it is {Words.State(u.State)})"),
+                null => Outcome(u, "failed", false, u.Pid, $"did not start again within {Durations.Format(limit)} (it is {u.State.Name()})"),
             };
         }
         finally
@@ -107,7 +106,7 @@ public sealed partial class LocalControl
             bool sent = await u.SignalAsync(signal).WaitAsync(cancel).ConfigureAwait(false);
             return sent
                 ? Outcome(u, "signalled", true, u.Pid, $"sent {Signals.Name(signal)}")
-                : Outcome(u, "not-running", false, null, $"no process to send {Signals.Name(signal)} to ({Words.State(u.State)})");
+                : Outcome(u, "not-running", false, null, $"no process to send {Signals.Name(signal)} to ({u.State.Name()})");
         })).ConfigureAwait(false);
     }
 
@@ -133,7 +132,7 @@ public sealed partial class LocalControl
             {
                 Spawned s => [Outcome(unit, "added", true, s.Pid, "added and started")],
                 SpawnFailed f => [Outcome(unit, "added", false, null, $"added, but it did not start: {f.Reason}; it is retried by its restart policy")],
-                _ => [Outcome(unit, "added", true, unit.Pid, $"added ({Words.State(unit.State)})")],
+                _ => [Outcome(unit, "added", true, unit.Pid, $"added ({unit.State.Name()})")],
             };
         }
         finally { Forget(news); }

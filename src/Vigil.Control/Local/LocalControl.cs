@@ -37,11 +37,7 @@ public sealed partial class LocalControl : IVigilControl
     private readonly List<Feed<EventInfo>> _eventFollowers = [];
     private readonly List<Waiter> _waiters = [];
     private readonly List<LogSession> _logSessions = [];
-    private readonly Dictionary<int, Schedule> _schedules = [];
     private int _disposed;
-
-    /// <summary>Where a unit stands in its restart schedule, from its last backoff or slow-retry event.</summary>
-    private readonly record struct Schedule(DateTimeOffset Due, int Attempt);
 
     public LocalControl(ControlHost host)
     {
@@ -69,11 +65,6 @@ public sealed partial class LocalControl : IVigilControl
             {
                 _history.Enqueue((ev, info));
                 if (_history.Count > HistorySize) _history.Dequeue();
-                switch (ev)
-                {
-                    case BackingOff b: _schedules[b.UnitId] = new Schedule(b.Time + b.Delay, b.Attempt); break;
-                    case SlowRetrying s: _schedules[s.UnitId] = new Schedule(s.Time + s.Delay, _schedules.GetValueOrDefault(s.UnitId).Attempt); break;
-                }
                 followers = [.. _eventFollowers];
                 for (int i = _waiters.Count - 1; i >= 0; i--)
                     if (_waiters[i].Match(ev))
@@ -96,7 +87,7 @@ public sealed partial class LocalControl : IVigilControl
 
     private static EventInfo ToInfo(UnitEvent e) => new()
     {
-        Time = e.Time, UnitId = e.UnitId, Name = e.Name, Pid = e.Pid, State = Words.State(e.State), Kind = e.Kind, Reason = e.Reason,
+        Time = e.Time, UnitId = e.UnitId, Name = e.Name, Pid = e.Pid, State = e.State.Name(), Kind = e.Kind, Reason = e.Reason,
     };
 
     public Task<ServerInfo> InfoAsync(CancellationToken cancel = default) => Task.FromResult(new ServerInfo
@@ -117,31 +108,21 @@ public sealed partial class LocalControl : IVigilControl
         var snapshots = Supervisor.Snapshot();
         var usage = _usage.Measure(snapshots);
         var now = _time.GetUtcNow();
-        Dictionary<int, Schedule> schedules;
-        lock (_gate) schedules = new(_schedules);
-        IReadOnlyList<UnitInfo> rows = [.. snapshots.Select(s => Row(s, usage, schedules, now))];
+        IReadOnlyList<UnitInfo> rows = [.. snapshots.Select(s => Row(s, usage, now))];
         return Task.FromResult(rows);
     }
 
-    private static UnitInfo Row(UnitSnapshot s, Dictionary<int, (double? Cpu, long? Rss)> usage, Dictionary<int, Schedule> schedules, DateTimeOffset now)
+    private static UnitInfo Row(UnitSnapshot s, Dictionary<int, (double? Cpu, long? Rss)> usage, DateTimeOffset now)
     {
         var (cpu, rss) = usage.GetValueOrDefault(s.Id);
         return new UnitInfo
         {
-            Id = s.Id, Name = s.Name, State = Words.State(s.State), Pid = s.Pid,
+            Id = s.Id, Name = s.Name, State = s.State.Name(), Pid = s.Pid,
             Status = s.Pid is null ? "-" : ProcessStatuses.Describe(s.Status),
             Ready = s.Ready, Restarts = s.RestartCount, UptimeSeconds = Words.Seconds(s.UptimeAt(now)),
             LastExit = s.LastExit?.ToString(), CpuPercent = cpu, RssBytes = rss,
-            NextRestartInSeconds = NextRestart(s, schedules, now), Attached = s.Attached, Detached = s.Detached,
+            NextRestartInSeconds = s.NextRestartAt is { } due ? Words.Seconds(due - now) : null, Attached = s.Attached, Detached = s.Detached,
         };
-    }
-
-    /// <summary>Time left before a scheduled restart: from the event that scheduled it (the snapshot holds only the delay).</summary>
-    private static double? NextRestart(UnitSnapshot s, Dictionary<int, Schedule> schedules, DateTimeOffset now)
-    {
-        if (s.State is not (UnitState.Backoff or UnitState.SlowRetry)) return null;
-        if (schedules.TryGetValue(s.Id, out var due)) return Words.Seconds(due.Due - now);
-        return s.NextRestartIn is { } d ? Words.Seconds(d) : null;
     }
 
     public Task<IReadOnlyList<UnitDetail>> StatusAsync(string name, CancellationToken cancel = default)
@@ -151,25 +132,23 @@ public sealed partial class LocalControl : IVigilControl
         var snapshots = units.Select(u => u.Snapshot).ToList();
         var usage = _usage.Measure(snapshots);
         var now = _time.GetUtcNow();
-        Dictionary<int, Schedule> schedules;
         List<EventInfo> events;
         lock (_gate)
         {
-            schedules = new(_schedules);
             var ids = units.Select(u => u.Id).ToHashSet();
             events = [.. _history.Where(h => ids.Contains(h.Event.UnitId)).Select(h => h.Info)];
         }
-        IReadOnlyList<UnitDetail> details = [.. units.Select((u, i) => Detail(u, Row(snapshots[i], usage, schedules, now), schedules, events, now))];
+        IReadOnlyList<UnitDetail> details = [.. units.Select((u, i) => Detail(u, Row(snapshots[i], usage, now), events, now))];
         return Task.FromResult(details);
     }
 
-    private static UnitDetail Detail(Unit u, UnitInfo row, Dictionary<int, Schedule> schedules, List<EventInfo> events, DateTimeOffset now)
+    private static UnitDetail Detail(Unit u, UnitInfo row, List<EventInfo> events, DateTimeOffset now)
     {
         var spec = u.Spec;
         var s = u.Snapshot;
         // Restarts in a row: the attempt of the last backoff, until a run outlasts resetAfter (restartOk) or a
         // restart request starts the schedule over.
-        int attempt = schedules.TryGetValue(u.Id, out var sch) ? sch.Attempt : 0;
+        int attempt = s.RestartAttempt;
         if (s.State == UnitState.Running && s.UptimeAt(now) >= spec.Restart.ResetAfter) attempt = 0;
         return new UnitDetail
         {

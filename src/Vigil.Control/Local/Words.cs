@@ -25,8 +25,6 @@ internal static class Words
         return sb.ToString();
     }
 
-    public static string State(UnitState s) => Dashed(s.ToString());
-
     public static string Policy(RestartPolicyKind p) => Dashed(p.ToString());
 
     /// <summary>"100ms, 500ms, 1s (the last repeats)", "backoff 1s ×2 up to 5m", or "none (never restarts)".</summary>

@@ -40,6 +40,7 @@ public sealed partial class Unit
     private int _timerGeneration;
     private ITimer? _restartTimer;
     private TimeSpan? _nextRestartIn;
+    private DateTimeOffset _restartScheduledAt; // when the pending restart (_nextRestartIn) was scheduled
     private IReadOnlyList<string> _argv = [];
     private IReadOnlyList<string> _args = [];
     private string? _stopWhy; // why the stop under way began: the expected exit's event says it
@@ -529,6 +530,7 @@ public sealed partial class Unit
     {
         int gen = NewTimerGeneration();
         _nextRestartIn = delay;
+        _restartScheduledAt = Now;
         if (delay <= TimeSpan.Zero) { _restartDueAt = 0; Post(new TimerFired(gen)); return; }
         _restartDueAt = _time.GetTimestamp() + (long)Math.Min(delay.TotalSeconds * _time.TimestampFrequency, long.MaxValue / 2);
         ArmRestartTimer(gen);
@@ -753,6 +755,8 @@ public sealed partial class Unit
     {
         Ready = Readiness,
         Gauges = _gauges,
+        NextRestartAt = _nextRestartIn is { } d ? _restartScheduledAt + d : null,
+        RestartAttempt = _history.Attempt,
     };
 
     /// <summary>Line-splits a run's output and hands each whole line to the unit's log (reactor thread).</summary>

@@ -23,6 +23,10 @@ public sealed record UnitSnapshot(
     public bool? Ready { get; init; }
     /// <summary>Numbers the probes observed (tether pong fields, round trip…), by name.</summary>
     public IReadOnlyDictionary<string, double> Gauges { get; init; } = System.Collections.Immutable.ImmutableDictionary<string, double>.Empty;
+    /// <summary>When the scheduled restart is due (backoff, slow retry); null when none is pending.</summary>
+    public DateTimeOffset? NextRestartAt { get; init; }
+    /// <summary>Restarts in a row on the schedule (the next schedule entry's index; 0 after a reset or a restart request).</summary>
+    public int RestartAttempt { get; init; }
     /// <summary>Time since the current process started; zero when none runs.</summary>
     public TimeSpan UptimeAt(DateTimeOffset now) => Pid is not null && StartTime is { } s ? now - s : TimeSpan.Zero;
 }
