@@ -92,7 +92,7 @@ internal static class LogTail
         if (File.Exists(path)) yield return path;
         for (int i = 1; i <= keep; i++)
         {
-            var older = string.Create(CultureInfo.InvariantCulture, $"{path}.{i}");
+            var older = LogFileWriter.Rotated(path, i);
             if (!File.Exists(older)) yield break;
             yield return older;
         }

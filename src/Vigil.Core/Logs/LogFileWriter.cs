@@ -728,14 +728,17 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
         _file = null;
     }
 
+    /// <summary>The name of the <paramref name="n"/>-th rotated file of <paramref name="path"/> (1 = the newest): <c>PATH.n</c>.</summary>
+    public static string Rotated(string path, int n) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{path}.{n}");
+
     private void Rotate()
     {
         CloseFile();
         for (int i = _keep - 1; i >= 1; i--)
         {
-            var from = $"{Path}.{i}";
-            if (File.Exists(from)) File.Move(from, $"{Path}.{i + 1}", overwrite: true);
+            var from = Rotated(Path, i);
+            if (File.Exists(from)) File.Move(from, Rotated(Path, i + 1), overwrite: true);
         }
-        if (File.Exists(Path)) File.Move(Path, $"{Path}.1", overwrite: true);
+        if (File.Exists(Path)) File.Move(Path, Rotated(Path, 1), overwrite: true);
     }
 }
