@@ -109,8 +109,7 @@ internal sealed class Client
         }
         var name = TopLevelName(text);
         if (name is null) return VigilConfig.DefaultName;
-        if (name.Length is > 0 and <= 64 && name[0] != '.' && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
-            return name;
+        if (ConfigLoader.IsInstanceName(name)) return name;
         return ConfigLoader.Load(file).Name; // throws the error with its position
     }
 

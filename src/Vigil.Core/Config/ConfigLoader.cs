@@ -628,7 +628,7 @@ public static partial class ConfigLoader
     }
 
     /// <summary>An instance name names the control socket file: 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'.</summary>
-    internal static bool IsInstanceName(string s) =>
+    public static bool IsInstanceName(string s) =>
         s.Length is > 0 and <= 64 && s[0] != '.' && s.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 
     /// <summary>"unknown key; did you mean 'command'?" when a known key is close enough, else the list of known keys.</summary>
