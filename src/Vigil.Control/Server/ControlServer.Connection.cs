@@ -129,10 +129,6 @@ public sealed partial class ControlServer
             {
                 throw;
             }
-            catch (NotImplementedException e)
-            {
-                return ControlProtocol.ErrorLine(id, new WireError { Code = ControlErrors.Unsupported, Message = $"not available in this build of vigil: {e.Message}" });
-            }
             catch (Exception e)
             {
                 Console.Error.WriteLine($"vigil: control: {p.Request!.Verb} failed: {e}");
