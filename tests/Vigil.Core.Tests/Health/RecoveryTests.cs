@@ -280,9 +280,12 @@ public sealed class RecoveryTests
         using var rec = new Recorder(sup);
         var startup = new ProbeSpec(new ExecCheck(["sh", "-c", $"test -e {flag}"])) { Name = "booted", Role = ProbeRole.Startup, Period = Ms(100), Timeout = Ms(2000), FailureThreshold = 100 };
         var ready = new ProbeSpec(new ExecCheck(["true"])) { Name = "accepting", Role = ProbeRole.Readiness, Period = Ms(100), Timeout = Ms(2000) };
-        var unit = sup.Start(Fixture.Spec("svc", "marker", "up", "touch", flag, "50", "1", "marker", "booted", "hang") with { Health = [startup, ready] });
+        // The test, not the child, makes the startup probe pass, after it has seen the unit not ready: with both cores
+        // busy the child's own flag (50 ms after "up") was sometimes there, and passed, before the test looked.
+        var unit = sup.Start(Fixture.Spec("svc", "marker", "up", "hang") with { Health = [startup, ready] });
         await rec.Marker("up");
         Assert.False(unit.Snapshot.Ready);
+        await File.WriteAllTextAsync(flag, "");
         var started = await rec.Event<ReadinessChanged>(e => e.Startup);
         Assert.Equal("started", started.Kind);
         var isReady = await rec.Event<ReadinessChanged>(e => !e.Startup && e.Ready);
