@@ -135,8 +135,10 @@ public sealed class RecoveryTests
         sup.Start(WithProbe(Fixture.Spec("svc", "hang"), probe));
         var bad = await rec.Event<Unhealthy>();
         Assert.StartsWith("exec check timed out after 400ms (killed)", bad.Why);
-        Assert.True(await Procs.Eventually(() => File.Exists(pidFile) && File.ReadAllText(pidFile).Trim().Length > 0));
-        var pids = File.ReadAllText(pidFile).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse).ToList();
+        // Read once: every check rewrites the file (truncate, then write), so a second read can fall between the two.
+        string written = "";
+        Assert.True(await Procs.Eventually(() => File.Exists(pidFile) && (written = File.ReadAllText(pidFile).Trim()).Length > 0));
+        var pids = written.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse).ToList();
         Assert.Equal(2, pids.Count);
         Assert.True(await Procs.Eventually(() => pids.All(p => !Procs.Alive(p)), TimeSpan.FromSeconds(5)),
             "the probe and its grandchild are gone: " + string.Join("; ", pids.Where(Procs.Alive).Select(p => File.ReadAllText($"/proc/{p}/stat"))));
