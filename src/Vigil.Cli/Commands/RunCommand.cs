@@ -73,7 +73,6 @@ internal static class RunCommand
             ctx.Err.WriteLine($"vigil: cannot write the log {log}: {why}");
             return ExitCodes.Failure;
         }
-        Supervisor.PrepareCapture(); // compiles while the config is read
         VigilConfig? config = null;
         IReadOnlyList<ProcessSpec> specs;
         string identity;

@@ -38,8 +38,6 @@ public static unsafe class Launcher
         var envPath = FindEnv(req.Environment, "PATH") ?? DefaultPath;
         var resolved = ResolveExecutable(req.Argv[0], cwd, envPath);
         if (resolved.Failure is { } f) return f;
-        // The capture path is compiled before any child can write to it (see CaptureWarmup; bounded, once per process).
-        Logs.CaptureWarmup.WaitDone(TimeSpan.FromMilliseconds(500));
 
         int* outPipe = stackalloc int[2] { -1, -1 };
         int* errPipe = stackalloc int[2] { -1, -1 };

@@ -64,18 +64,10 @@ public sealed class Supervisor : IAsyncDisposable
         {
             ResourceLimits.RaiseOpenFiles();
             Reactor.Start();
-            Logs.CaptureWarmup.Start();
             Membership = Membership.Create(_options.Instance ?? Membership.EphemeralInstance(), _options.Tracking);
         }
         StatusWatcher = new StatusWatcher(_options.Time, _options.StatusInterval);
     }
-
-    /// <summary>
-    /// Starts compiling the output-capture path on a pool thread, once per process. A supervisor does this when it is
-    /// created, and its first spawn waits for it; a program that reads a config first can call this before, so the
-    /// work overlaps that instead of delaying the first child.
-    /// </summary>
-    public static void PrepareCapture() => Logs.CaptureWarmup.Start();
 
     internal StatusWatcher StatusWatcher { get; }
 

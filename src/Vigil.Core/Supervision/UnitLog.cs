@@ -44,8 +44,6 @@ internal sealed class UnitLog : IAsyncDisposable
 
     public LineRing Ring { get; }
 
-    /// <summary>The sink type the splitter is instantiated with here (for <see cref="CaptureWarmup"/>).</summary>
-    internal static Type SinkType => typeof(ChunkSink);
     public int MaxLine => _spec.MaxLine;
 
     private LogFileWriter? Open(string? path)
@@ -82,9 +80,8 @@ internal sealed class UnitLog : IAsyncDisposable
     /// to the file per chunk), kept in the ring and given to sinks. With <paramref name="final"/>, the stream ended:
     /// what is left in the splitter is the last line.
     /// </summary>
-    // A flood lasts seconds at most, too short for tiered compilation to promote this path: optimise at once. (Kept in
-    // the published ReadyToRun build too: there the precompiled version of this path measured ~15% slower; the
-    // JIT's cost is paid ahead by CaptureWarmup.)
+    // A flood lasts seconds at most, too short for tiered compilation to promote this path: optimise at once (matters
+    // only where a JIT runs: tests and `dotnet run`; the shipped build is compiled ahead of time).
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public void Chunk(DateTimeOffset time, int pid, StreamKind stream, ReadOnlySpan<byte> data, LineSplitter splitter, bool final)
     {

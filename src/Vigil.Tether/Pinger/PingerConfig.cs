@@ -198,7 +198,14 @@ public static class PingerConfig
             case List<object?> items when items.All(i => i is string or double):
                 return [.. items.Select(i => i is double n ? n.ToString(CultureInfo.InvariantCulture) : (string)i!)];
             case string s when s.TrimStart().StartsWith('['):
-                try { return [.. JsonSerializer.Deserialize<string[]>(s) ?? []]; }
+                // Read with JsonDocument, not JsonSerializer: no reflection (the shipped build is Native AOT).
+                try
+                {
+                    using var doc = JsonDocument.Parse(s);
+                    if (doc.RootElement.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.String))
+                        return Fail<ImmutableArray<string>?>(errors, Expected(v, key, "a JSON list of strings"));
+                    return [.. doc.RootElement.EnumerateArray().Select(e => e.GetString()!)];
+                }
                 catch (JsonException e) { return Fail<ImmutableArray<string>?>(errors, Expected(v, key, $"a JSON list of strings ({e.Message})")); }
             case string s:
                 return [.. s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];

@@ -93,6 +93,15 @@ public sealed class PingerConfigTests : IDisposable
     }
 
     [Fact]
+    public void A_JSON_list_with_a_value_that_is_not_a_string_or_broken_JSON_is_refused_with_its_key()
+    {
+        var e = Assert.Throws<PingerConfigException>(() => Load(["--datadog.globalTags=[\"a:1\", 2]"]));
+        Assert.Equal(["command line --datadog.globalTags: datadog.globalTags: expected a JSON list of strings, got '[\"a:1\", 2]'"], e.Errors);
+        e = Assert.Throws<PingerConfigException>(() => Load(["--datadog.globalTags=[\"a:1\""]));
+        Assert.StartsWith("command line --datadog.globalTags: datadog.globalTags: expected a JSON list of strings (", Assert.Single(e.Errors));
+    }
+
+    [Fact]
     public void Repeated_flags_make_a_list_and_restart_exec_takes_a_string_or_a_list()
     {
         var s = Load(["--datadog.globalTags=x:1", "--datadog.globalTags=y:2", "--restart.exec", "systemctl restart app"]);
