@@ -1,5 +1,4 @@
 using Vigil.Config;
-using Vigil.Health;
 using Vigil.Specs;
 
 namespace Vigil.Tether;
@@ -61,12 +60,12 @@ public sealed record TetherCheck(string? AgentId) : ProbeCheck
     /// <summary>For this long after the broker connection comes back, a missing pong does not count (the probe stays
     /// paused): the target reconnects on its own schedule (the JS agent: every second). Like the pinger's ping.grace.</summary>
     public TimeSpan Grace { get; init; } = TimeSpan.FromSeconds(10);
-    public override IEnumerable<string> Validate()
+    public override IEnumerable<SpecError> Validate()
     {
-        if (Grace < TimeSpan.Zero) yield return "grace: must not be negative";
+        if (Grace < TimeSpan.Zero) yield return new("grace", "must not be negative");
         if (Limits.TimerWait(Grace, "grace") is { } tooLong) yield return tooLong;
         // Both become MQTT topic levels, and MQTT strings cannot hold U+0000 (MQTT 3.1.1 §1.5.3).
-        if (Limits.HasNul(AgentId)) yield return $"agentId: {Limits.NulMessage}";
-        if (Limits.HasNul(Role)) yield return $"pingRole: {Limits.NulMessage}";
+        if (Limits.HasNul(AgentId)) yield return new("agentId", Limits.NulMessage);
+        if (Limits.HasNul(Role)) yield return new("pingRole", Limits.NulMessage);
     }
 }

@@ -114,7 +114,7 @@ public sealed partial class LocalControl
     {
         var spec = SpecOf(request);
         var invalid = spec.Validate();
-        if (invalid.Count > 0) throw new ControlException(ControlErrors.ConfigError, $"cannot add '{spec.Name}': {invalid[0]}", details: invalid);
+        if (invalid.Count > 0) throw new ControlException(ControlErrors.ConfigError, $"cannot add '{spec.Name}': {invalid[0]}", details: [.. invalid.Select(e => e.ToString())]);
         var problems = (_host.Check ?? ConfigChecks.Check)(spec);
         if (problems.Count > 0) throw new ControlException(ControlErrors.ConfigError, $"cannot add '{spec.Name}': {problems[0]}", details: problems);
         // Names may repeat in a config file, but `vigil add` of a name that runs already is far more often a second

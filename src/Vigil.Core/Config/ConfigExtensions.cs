@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using Vigil.Health;
 using Vigil.Specs;
 
 namespace Vigil.Config;

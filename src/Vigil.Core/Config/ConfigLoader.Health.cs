@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using System.Globalization;
-using Vigil.Health;
 using Vigil.Specs;
 
 namespace Vigil.Config;
@@ -181,7 +180,7 @@ public static partial class ConfigLoader
             // Validated here, at the probe's own position and index: a probe with errors is left out of the list, so
             // the process's validation would otherwise name the wrong index (and repeat what a key already reported).
             if (_errorCount > errorsBefore) return null;
-            return Problems(spec.Validate("").Select(p => p.TrimStart('.')), path, map.Start) > 0 ? null : spec;
+            return Problems(spec.Validate(), path, map.Start) > 0 ? null : spec;
         }
 
         private ProbeCheck? Progress(Dictionary<string, (string Path, Pos At, YNode Value)> values, YMapping map, string path)

@@ -309,18 +309,16 @@ public static partial class ConfigLoader
             return spec;
         }
 
-        /// <summary>Reports a spec's validation problems (<c>key: message</c>, keys relative to <paramref name="path"/>)
-        /// at their keys' positions, or at <paramref name="fallback"/>; returns how many there were.</summary>
-        private int Problems(IEnumerable<string> problems, string path, Pos fallback)
+        /// <summary>Reports a spec's validation problems (keys relative to <paramref name="path"/>) at their keys'
+        /// positions, or at <paramref name="fallback"/> for a key that was not written; returns how many there were.</summary>
+        private int Problems(IEnumerable<SpecError> problems, string path, Pos fallback)
         {
             int count = 0;
             foreach (var problem in problems)
             {
                 count++;
-                int colon = problem.IndexOf(": ", StringComparison.Ordinal);
-                var (key, message) = colon > 0 ? (problem[..colon], problem[(colon + 2)..]) : ("", problem);
-                var keyPath = key.Length > 0 ? path + "." + key : path;
-                Error(_keyPositions.TryGetValue(keyPath, out var at) ? at : fallback, keyPath, message);
+                var keyPath = problem.Under(path).KeyPath;
+                Error(_keyPositions.TryGetValue(keyPath, out var at) ? at : fallback, keyPath, problem.Message);
             }
             return count;
         }
@@ -383,7 +381,6 @@ public static partial class ConfigLoader
         private RestartSpec Restart(YMapping map, string path)
         {
             var spec = RestartSpec.Default;
-            Pos? scheduleAt = null, backoffAt = null;
             foreach (var (key, keyPath, at, v) in Entries(map, path, RestartKeys))
             {
                 switch (key)
@@ -393,10 +390,11 @@ public static partial class ConfigLoader
                         break;
                     case "schedule":
                         if (v is YScalar { IsNull: true }) break;
-                        scheduleAt = at;
                         if (v is not YSequence seq)
                         {
                             Error(at, keyPath, $"expected a list of durations (like [100ms, 1s, 1m], or [] to never restart), got {v.Describe()}");
+                            // Given, though wrong: validation still sees that a schedule came with a backoff.
+                            spec = spec with { Schedule = [] };
                             break;
                         }
                         var delays = ImmutableArray.CreateBuilder<TimeSpan>(seq.Items.Count);
@@ -409,7 +407,6 @@ public static partial class ConfigLoader
                         break;
                     case "backoff":
                         if (Mapping(v, keyPath, at) is not { } bm) break;
-                        backoffAt = at;
                         spec = spec with { Backoff = Backoff(bm, keyPath) };
                         break;
                     case "limit":
@@ -417,12 +414,7 @@ public static partial class ConfigLoader
                         break;
                 }
             }
-            if (scheduleAt is { } s && backoffAt is { } b)
-            {
-                bool backoffLater = (b.Line, b.Column).CompareTo((s.Line, s.Column)) > 0;
-                Error(backoffLater ? b : s, Join(path, backoffLater ? "backoff" : "schedule"), "give either 'schedule' or 'backoff', not both");
-            }
-            return spec;
+            return spec;   // a schedule with a backoff is refused by the spec's validation
         }
 
         private BackoffSpec Backoff(YMapping map, string path)

@@ -86,7 +86,7 @@ internal static class ConfigNodes
         var d = RestartSpec.Default;
         var e = new List<KeyValuePair<string, CNode>>();
         if (r.Policy != d.Policy) e.Add(new("policy", new CWord(PolicyName(r.Policy))));
-        // With a backoff the schedule is never used (and the loader refuses both), so it is not part of the config.
+        // With a backoff the schedule is never used (and validation refuses both), so it is not part of the config.
         if (r.Backoff is null && !SameDurations(r.Schedule, d.Schedule))
             e.Add(new("schedule", new CList([.. Items(r.Schedule).Select(Duration)], Flow: true)));
         if (r.ResetAfter != d.ResetAfter) e.Add(new("resetAfter", Duration(r.ResetAfter)));

@@ -1,3 +1,5 @@
+using Vigil.Specs;
+
 namespace Vigil.Health;
 
 /// <summary>The probe kinds Vigil.Core implements. Transports add theirs with their own <see cref="IProbeProvider"/>.</summary>

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Vigil.Specs;
 
 namespace Vigil.Health;
 

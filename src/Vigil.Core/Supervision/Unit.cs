@@ -230,7 +230,7 @@ public sealed partial class Unit
         TimerFired t when t.Generation == _timerGeneration => UnitMessage.Timer,
         StatusObserved so when _process?.Pid == so.Pid && (so.Status != _status || so.Lasting) => UnitMessage.Status,
         ProbeMsg pm when pm.Report.Run != _run || _process is null => UnitMessage.Stale,
-        ProbeMsg { Report: { Kind: Health.ProbeReportKind.Failed, Probe.Action: Health.ProbeAction.Restart or Health.ProbeAction.Kill } } => UnitMessage.ProbeFailed,
+        ProbeMsg { Report: { Kind: Health.ProbeReportKind.Failed, Probe.Action: Specs.ProbeAction.Restart or Specs.ProbeAction.Kill } } => UnitMessage.ProbeFailed,
         ProbeMsg => UnitMessage.ProbeNews,
         NewsMsg n => n.Kind,
         _ => UnitMessage.Stale,
@@ -583,7 +583,7 @@ public sealed partial class Unit
                 break;
             case ProbeMsg { Report: var r }:
                 Note(new Unhealthy(Now, Id, Name, p.Pid, _state, r.Probe.Name, r.Detail, r.FailedChecks, r.Probe.Action));
-                (why, kill, to) = (r.Detail, r.Probe.Action == Health.ProbeAction.Kill, UnitState.StoppingUnhealthy);
+                (why, kill, to) = (r.Detail, r.Probe.Action == Specs.ProbeAction.Kill, UnitState.StoppingUnhealthy);
                 break;
             default:
                 throw new InvalidOperationException($"unit {Name}: {m.GetType().Name} does not begin a stop");

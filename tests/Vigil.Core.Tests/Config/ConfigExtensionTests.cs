@@ -29,9 +29,9 @@ public sealed class ConfigExtensionTests
     {
         public override string Kind => "echo";
         public int Misses { get; init; } = 2;
-        public override IEnumerable<string> Validate()
+        public override IEnumerable<SpecError> Validate()
         {
-            if (Topic.Length == 0) yield return "topic: must not be empty";
+            if (Topic.Length == 0) yield return new("topic", "must not be empty");
         }
     }
 

@@ -183,12 +183,16 @@ public sealed class ConfigWriterTests
     }
 
     [Fact]
-    public void Backoff_wins_over_a_schedule_that_a_config_could_not_hold_beside_it()
+    public void A_schedule_beside_a_backoff_is_refused_as_the_loader_refuses_it()
     {
+        // Issue 12: the rule is the spec's now, so the API refuses what a config file could not say (it used to keep the backoff).
         var spec = new ProcessSpec { Command = ["x"], Restart = RestartSpec.Default with { Schedule = [TimeSpan.FromSeconds(1)], Backoff = new BackoffSpec(TimeSpan.FromSeconds(2), 3, TimeSpan.FromMinutes(1), 0.5) } };
-        var back = Parse(ConfigWriter.ToYaml("default", [spec])).Processes[0];
-        Assert.Equal(spec.Restart.Backoff, back.Restart.Backoff);
-        Assert.Empty(SpecDiff.Fields(spec, back)); // the schedule is never used beside a backoff
+        Assert.Contains("processes[0] (x): restart.backoff: give either 'schedule' or 'backoff', not both",
+            Assert.Throws<ArgumentException>(() => ConfigWriter.ToYaml("default", [spec])).Message);
+        var alone = spec with { Restart = spec.Restart with { Schedule = RestartSpec.DefaultSchedule } };
+        var back = Parse(ConfigWriter.ToYaml("default", [alone])).Processes[0];
+        Assert.Equal(alone.Restart.Backoff, back.Restart.Backoff);
+        Assert.Empty(SpecDiff.Fields(alone, back));
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Vigil.Config;
+using Vigil.Specs;
 using Vigil.Tests.Support;
 using Vigil.Tether;
 using Vigil.Health;
