@@ -250,7 +250,7 @@ public sealed class PingerCliTests : IDisposable
         ushort wrong = (ushort)(Id(b2) + 1000);
         await s.SendAsync(0x90, 0x03, (byte)(wrong >> 8), (byte)wrong, 0x01);
         var stray = await pinger.WaitLine(l => l.Contains("[ERROR]") && l.Contains("attempt 2,"), "the second SUBACK timeout");
-        Assert.Contains($"(packet {Id(b2)}); it sent SubAck for packet {wrong} instead, which answers no request", stray);
+        Assert.Contains($"no SUBACK from 127.0.0.1:{fake.Port} within 3 s for the subscription to +/+/pong; no pings until the subscription works; attempt 2,", stray); // MQTTnet ignores the stray SUBACK silently
 
         var (h3, b3) = await s.ReadPacketAsync(); // answered
         Assert.Equal(0x82, h3);
