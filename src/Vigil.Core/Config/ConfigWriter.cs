@@ -11,7 +11,7 @@ public static class ConfigWriter
     /// <summary>
     /// The YAML text of a config with instance name <paramref name="name"/>, these units in this order, and the
     /// <c>tether:</c> broker when <paramref name="tether"/> is not the default. Keys at their defaults are left out;
-    /// paths are absolute. A library <see cref="ProcessSpec.Sink"/> is not config and is not written.
+    /// paths are absolute.
     /// </summary>
     /// <exception cref="ArgumentException">No units, an invalid instance name or spec, or a spec holding what a config
     /// cannot say (a library probe); the message names each unit and key.</exception>

@@ -42,8 +42,8 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
 
     internal void Begin()
     {
-        if (_outFd >= 0) Reactor.Shared.Register(_outFd, new PipeReader(this, StreamKind.Stdout), closeOnRemove: true);
-        if (_errFd >= 0) Reactor.Shared.Register(_errFd, new PipeReader(this, StreamKind.Stderr), closeOnRemove: true);
+        if (_outFd >= 0) Reactor.Shared.Register(_outFd, new PipeReader(this, StreamKind.Stdout, _outFd), closeOnRemove: true);
+        if (_errFd >= 0) Reactor.Shared.Register(_errFd, new PipeReader(this, StreamKind.Stderr, _errFd), closeOnRemove: true);
         Reactor.Shared.Register(_pidfd, this, closeOnRemove: true);
     }
 
@@ -116,12 +116,12 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
         lock (_gate) _closed = true;
     }
 
-    private sealed class PipeReader(ChildProcess owner, StreamKind kind) : Reactor.IHandler
+    private sealed class PipeReader(ChildProcess owner, StreamKind kind, int fd) : Reactor.IHandler, IPausedReader
     {
         [ThreadStatic] private static byte[]? t_buffer;
 
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-        public bool OnReady(int fd, uint events)
+        public bool OnReady(int ready, uint events)
         {
             var buf = t_buffer ??= new byte[256 * 1024];
             // Bounded work per wake-up so one flooding child cannot starve the others.
@@ -139,7 +139,7 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
                         // writing the file itself) until the writer catches up. Paused before registering, so a resume
                         // that comes at once is never lost. Every other child is still served.
                         Reactor.Shared.Pause(fd);
-                        if (!receiver.ResumeWhenCaughtUp(kind, () => Reactor.Shared.Resume(fd))) Reactor.Shared.Resume(fd);
+                        if (!receiver.ResumeWhenCaughtUp(kind, this)) Resume();
                         return true;
                     }
                     if (n < buf.Length) return true; // a short read: most likely drained (level-triggered epoll wakes us if not)
@@ -151,6 +151,8 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
             }
             return true;
         }
+
+        public void Resume() => Reactor.Shared.Resume(fd);
     }
 }
 

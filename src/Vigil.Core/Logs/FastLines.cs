@@ -19,6 +19,9 @@ internal static class FastLines
 
     public static bool Supported => Vector256.IsHardwareAccelerated;
 
+    /// <summary>TEMPORARY (the A/B of issue 12): VIGIL_FASTLINES=0 turns the fast path off.</summary>
+    public static readonly bool Enabled = Supported && Environment.GetEnvironmentVariable("VIGIL_FASTLINES") != "0";
+
     /// <summary>
     /// Formats the whole lines at the start of <paramref name="data"/> into <paramref name="dest"/>, each as
     /// <paramref name="prefix"/> + the line (a trailing <c>\r</c> dropped) + <c>\n</c>. Stops at the end of the last

@@ -12,8 +12,10 @@ public sealed class LineRing
 {
     private readonly object _gate = new();
     // Slots own their byte buffers and reuse them, so a flood of lines allocates nothing here once the ring is
-    // full; OutputLine objects are made only for readers (Snapshot, followers).
-    private readonly Slot[] _lines;
+    // full; OutputLine objects are made only for readers (Snapshot, followers). The array grows with the lines up to
+    // the capacity (a unit that never writes holds none); until it is full, _start stays 0.
+    private Slot[] _lines = [];
+    private readonly int _capacity;
     private int _start, _count;
 
     private struct Slot
@@ -48,11 +50,11 @@ public sealed class LineRing
     {
         ArgumentOutOfRangeException.ThrowIfNegative(capacity);
         ArgumentOutOfRangeException.ThrowIfLessThan(followerQueue, 1);
-        _lines = new Slot[capacity];
+        _capacity = capacity;
         FollowerQueue = followerQueue;
     }
 
-    public int Capacity => _lines.Length;
+    public int Capacity => _capacity;
     public int FollowerQueue { get; }
 
     public int Count { get { lock (_gate) return _count + _blockCount; } }
@@ -115,7 +117,7 @@ public sealed class LineRing
     public void AddBlockHeld(DateTimeOffset time, int unitId, string name, int pid, Launching.StreamKind stream,
         ReadOnlySpan<byte> data, ReadOnlySpan<(int Start, int Length)> lines)
     {
-        int cap = _lines.Length;
+        int cap = _capacity;
         if (cap == 0 || lines.IsEmpty) return;
         if (lines.Length > cap) lines = lines[^cap..];
         int from = lines[0].Start, to = lines[^1].Start + lines[^1].Length, bytes = to - from;
@@ -154,12 +156,12 @@ public sealed class LineRing
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Store(DateTimeOffset time, int unitId, string name, int pid, Launching.StreamKind stream, ReadOnlySpan<byte> bytes, bool continued)
     {
-        if (_lines.Length == 0) return;
+        if (_capacity == 0) return;
         int at;
-        if (_count < _lines.Length)
+        if (_count < _capacity)
         {
-            at = _start + _count++;
-            if (at >= _lines.Length) at -= _lines.Length;
+            if (_count == _lines.Length) Array.Resize(ref _lines, Math.Min(_capacity, Math.Max(16, _lines.Length * 2)));
+            at = _count++; // not full yet: _start is 0
         }
         else
         {
