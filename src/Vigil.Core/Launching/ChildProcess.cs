@@ -18,7 +18,10 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
         _pidfd = pidfd;
         Identity = new ProcessIdentity(pid, startTime);
         ExecutablePath = path;
-        Request = request;
+        // Only what the run needs from the request: the argv and the environment (every variable, the bulk of an
+        // idle unit's memory otherwise) are not kept for the child's life.
+        _receiver = request.Receiver;
+        Scope = request.Scope;
         _outFd = outFd;
         _errFd = errFd;
         _openStreams = (outFd >= 0 ? 1 : 0) + (errFd >= 0 ? 1 : 0);
@@ -28,11 +31,11 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
     public int Pid { get; }
     public ProcessIdentity Identity { get; }
     public string ExecutablePath { get; }
-    public LaunchRequest Request { get; }
+    private readonly IOutputReceiver? _receiver;
     // From the task, not _reaped: whoever sees HasExited must also find Exited completed.
     public bool HasExited => _exited.Task.IsCompleted;
     public int Session => Pid; // spawned with POSIX_SPAWN_SETSID
-    public RunScope? Scope => Request.Scope;
+    public RunScope? Scope { get; }
 
     /// <summary>Completes once the child is reaped, with its exact status.</summary>
     public Task<ExitStatus> Exited => _exited.Task;
@@ -106,7 +109,7 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
 
     private void StreamEnded(StreamKind kind)
     {
-        Request.Receiver?.OnEnd(Pid, kind);
+        _receiver?.OnEnd(Pid, kind);
         if (Interlocked.Decrement(ref _openStreams) == 0) _outputClosed.TrySetResult();
     }
 
@@ -120,7 +123,6 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
     {
         [ThreadStatic] private static byte[]? t_buffer;
 
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public bool OnReady(int ready, uint events)
         {
             var buf = t_buffer ??= new byte[256 * 1024];
@@ -131,7 +133,7 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
                 fixed (byte* p = buf) n = Native.read(fd, p, buf.Length);
                 if (n > 0)
                 {
-                    var receiver = owner.Request.Receiver;
+                    var receiver = owner._receiver;
                     receiver?.OnData(owner.Pid, kind, buf.AsSpan(0, (int)n));
                     if (receiver is not null && receiver.Behind(kind))
                     {

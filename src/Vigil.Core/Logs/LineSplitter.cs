@@ -27,13 +27,8 @@ public sealed class LineSplitter(int maxLine = LineSplitter.DefaultMaxLine)
 
     public int MaxLine { get; } = maxLine > 0 ? maxLine : throw new ArgumentOutOfRangeException(nameof(maxLine));
 
-    /// <summary>Whether a partial line waits for its end.</summary>
-    public bool HasPending => _pendingLength > 0;
-
     /// <summary>Splits <paramref name="data"/>, handing each whole line to <paramref name="onLine"/>; a trailing partial
     /// line is kept for the next call.</summary>
-    // Capture runs for seconds at most per flood, too short for tiered compilation to promote it: optimise at once.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Feed<TSink>(ReadOnlySpan<byte> data, ref TSink onLine) where TSink : struct, ILineSink
     {
         while (!data.IsEmpty)

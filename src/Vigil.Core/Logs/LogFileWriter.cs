@@ -197,7 +197,6 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
     /// Copies <paramref name="count"/> formatted lines, each ending with <c>\n</c>, as one piece: one lock per read()
     /// of the child's pipe instead of one per line. All or none are accepted (over the memory bound, all are dropped).
     /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public void AppendLines(ReadOnlySpan<byte> lines, int count)
     {
         if (count == 0) return;

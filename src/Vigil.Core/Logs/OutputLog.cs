@@ -66,7 +66,7 @@ internal sealed class OutputLog : IOutputLog
     private readonly OutputSink? _sink;
     private readonly LogSpec _lineSpec; // the spec minus timestamps: the chunk's timestamp is formatted once
     private readonly int _nameBytes;
-    private readonly bool _plain;    // no stream tag, no name prefix, no ANSI stripping: FastChunk can format
+    private readonly bool _plain;    // no stream tag, no name prefix, no ANSI stripping: [timestamp ]line\n
     private readonly int _tsLength;  // bytes of the timestamp prefix (0 without timestamps)
     // The current chunk (one read() of one pipe): its formatted lines, appended to the file in one piece at the end.
     // Rented per chunk (no idle unit holds a buffer); a large one is handed to the writer as it is, not copied.
@@ -74,7 +74,6 @@ internal sealed class OutputLog : IOutputLog
     private int _batchLength, _batchLines;
     private LogFileWriter? _batchWriter;
     private readonly byte[] _timestamp = new byte[LogLineFormatter.TimestampLength];
-    private (int Start, int Length)[] _lastLines = []; // FastChunk's ring lines (the ring's capacity, from the first flood)
 
     private OutputLog(LogIdentity id, LogSpec? spec, OutputSink? sink, LogFiles files, TimeProvider time, ILogObserver observer)
     {
@@ -146,9 +145,6 @@ internal sealed class OutputLog : IOutputLog
     /// to the file per chunk), kept in the ring and given to sinks. With <paramref name="final"/>, the stream ended:
     /// what is left in the splitter is the last line.
     /// </summary>
-    // A flood lasts seconds at most, too short for tiered compilation to promote this path: optimise at once (matters
-    // only where a JIT runs: tests and `dotnet run`; the shipped build is compiled ahead of time).
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public void Chunk(DateTimeOffset time, int pid, StreamKind stream, ReadOnlySpan<byte> data, LineSplitter splitter, bool final)
     {
         BeginChunk(time, stream, data.Length);
@@ -159,8 +155,6 @@ internal sealed class OutputLog : IOutputLog
         {
             sink.Ring = ring;
             if (final) splitter.Flush(ref sink);
-            else if (_plain && _batchWriter is not null && _sink is null && !_observer.WantsLines && !(ring && Ring.HasFollowersHeld) && FastLines.Enabled)
-                FastChunk(data, splitter, ref sink, ring);
             else
             {
                 // Only the ring's last Capacity lines can outlive this chunk; unless someone follows, skip the others.
@@ -174,50 +168,6 @@ internal sealed class OutputLog : IOutputLog
             if (ring) Ring.Release();
         }
         EndChunk();
-    }
-
-    /// <summary>
-    /// The usual case (<c>[timestamp ]line</c> to a file, nobody following): whole lines are split and formatted in one
-    /// pass by <see cref="FastLines"/>, and only the ring's last lines are copied into it. A partial line left from
-    /// the last chunk, a partial last line and an over-long line (with what follows it) go through the splitter.
-    /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private void FastChunk(ReadOnlySpan<byte> data, LineSplitter splitter, ref ChunkSink sink, bool ring)
-    {
-        if (splitter.HasPending)
-        {
-            int nl = data.IndexOf((byte)'\n');
-            if (nl < 0)
-            {
-                splitter.Feed(data, ref sink);
-                return;
-            }
-            splitter.Feed(data[..(nl + 1)], ref sink); // completes the pending line
-            data = data[(nl + 1)..];
-        }
-        var ts = _timestamp.AsSpan(0, _tsLength);
-        int done = 0, lines = 0;
-        while (true)
-        {
-            int used = FastLines.Format(data[done..], ts, _batch.AsSpan(_batchLength), splitter.MaxLine, out int written, out int n, out bool full);
-            _batchLength += written;
-            _batchLines += n;
-            lines += n;
-            done += used;
-            if (!full) break;
-            // Room for the rest of the data as formatted (short lines may need more: then this happens again), and
-            // at least for the next line, which is no longer than the rest or the bound.
-            int rest = data.Length - done;
-            MoreRoom(Math.Max(Math.Min(rest, splitter.MaxLine) + _tsLength + 1 + FastLines.Slack, rest + rest / 2 + 256));
-        }
-        if (ring && lines > 0)
-        {
-            int k = Math.Min(lines, Ring.Capacity);
-            if (_lastLines.Length < k) _lastLines = new (int, int)[Ring.Capacity];
-            int found = FastLines.LastLines(data[..done], k, _lastLines);
-            Ring.AddBlockHeld(sink.Time, _id.Id, _id.Name, sink.Pid, sink.Stream, data, _lastLines.AsSpan(0, found));
-        }
-        if (done < data.Length) splitter.Feed(data[done..], ref sink); // a partial last line, or a long line onwards
     }
 
     private struct ChunkSink(OutputLog log, DateTimeOffset time, int pid, StreamKind stream) : ILineSink
@@ -243,7 +193,6 @@ internal sealed class OutputLog : IOutputLog
         _batch = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(4096, dataLength + dataLength / 2 + 256));
     }
 
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void Line(DateTimeOffset time, int pid, StreamKind stream, ReadOnlySpan<byte> line, bool continued, bool toRing)
     {
         if (_batchWriter is not null)
@@ -253,7 +202,14 @@ internal sealed class OutputLog : IOutputLog
             if (_batchLength + max > _batch.Length) MoreRoom(Math.Max(max, _batch.Length));
             var dest = _batch.AsSpan(_batchLength);
             _timestamp.AsSpan(0, _tsLength).CopyTo(dest);
-            _batchLength += _tsLength + LogLineFormatter.Format(dest[_tsLength..], time, _id.Name, stream, line, continued, _lineSpec);
+            if (_plain && !continued)
+            {
+                // The usual format: the line as it came and its newline (what Format does with every option off).
+                line.CopyTo(dest[_tsLength..]);
+                dest[_tsLength + line.Length] = (byte)'\n';
+                _batchLength += _tsLength + line.Length + 1;
+            }
+            else _batchLength += _tsLength + LogLineFormatter.Format(dest[_tsLength..], time, _id.Name, stream, line, continued, _lineSpec);
             _batchLines++;
         }
         if (toRing) Ring.AddHeld(time, _id.Id, _id.Name, pid, stream, line, continued);
