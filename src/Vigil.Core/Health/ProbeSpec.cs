@@ -75,8 +75,8 @@ public sealed record ProbeSpec(ProbeCheck Check)
 }
 
 /// <summary>The kind-specific part of a probe. Built-in kinds are the records below; a library user may give
-/// <see cref="CustomCheck"/> (any <see cref="IProbe"/>), and a transport (Vigil.Tether) provides its own kinds
-/// through <see cref="IProbeProvider"/>.</summary>
+/// <see cref="CustomCheck"/> (any <see cref="IProbe"/>), and a transport adds its own kinds: a record deriving from this
+/// one, a config syntax (<c>Config.ProbeKind</c>) and a probe provider (<see cref="IProbeProvider"/>).</summary>
 public abstract record ProbeCheck
 {
     /// <summary>The config name: exec, http, tcp, heartbeat-file, …</summary>
@@ -250,29 +250,6 @@ public sealed record SdNotifyCheck(TimeSpan? Watchdog) : StallCheck
     {
         if (Watchdog is { } w && w <= TimeSpan.Zero) yield return "watchdog: must be more than 0";
         if (Watchdog is { } x && Limits.TimerWait(x, "watchdog") is { } e) yield return e;
-    }
-}
-
-/// <summary><c>tether</c>: ping/pong over MQTT (implemented in Vigil.Tether; the broker is the top-level <c>tether:</c> section).</summary>
-/// <param name="AgentId">Accept pongs only from this Tether agent id; null = any.</param>
-public sealed record TetherCheck(string? AgentId) : ProbeCheck
-{
-    public override string Kind => "tether";
-    public override TimeSpan DefaultPeriod => TimeSpan.FromSeconds(15);
-    public override TimeSpan DefaultTimeout => TimeSpan.FromSeconds(5);
-    public override int DefaultFailureThreshold => 1;
-    /// <summary>The role Vigil pings as (processPinger, like the Tether Process Pinger).</summary>
-    public string Role { get; init; } = "processPinger";
-    /// <summary>For this long after the broker connection comes back, a missing pong does not count (the probe stays
-    /// paused): the target reconnects on its own schedule (the JS agent: every second). Like the pinger's ping.grace.</summary>
-    public TimeSpan Grace { get; init; } = TimeSpan.FromSeconds(10);
-    public override IEnumerable<string> Validate()
-    {
-        if (Grace < TimeSpan.Zero) yield return "grace: must not be negative";
-        if (Limits.TimerWait(Grace, "grace") is { } tooLong) yield return tooLong;
-        // Both become MQTT topic levels, and MQTT strings cannot hold U+0000 (MQTT 3.1.1 §1.5.3).
-        if (Limits.HasNul(AgentId)) yield return $"agentId: {Limits.NulMessage}";
-        if (Limits.HasNul(Role)) yield return $"pingRole: {Limits.NulMessage}";
     }
 }
 

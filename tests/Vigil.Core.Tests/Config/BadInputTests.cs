@@ -2,6 +2,8 @@ using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Runtime.Versioning;
 using Vigil.Config;
+using Vigil.Tests.Support;
+using Vigil.Tether;
 using Vigil.Health;
 using Vigil.Specs;
 using Xunit;
@@ -18,7 +20,7 @@ public class BadInputTests
 
     private static string[] Errors(string text)
     {
-        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(text, "vigil.yaml", Base));
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(text, "vigil.yaml", Base, TestExtensions.Vigil));
         return [.. e.Errors.Select(x => x.ToString())];
     }
 
