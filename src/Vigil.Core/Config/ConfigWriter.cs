@@ -11,7 +11,7 @@ public static class ConfigWriter
     /// <summary>
     /// The YAML text of a config with instance name <paramref name="name"/>, these units in this order, and the
     /// extension <paramref name="sections"/> (such as <c>tether:</c>) that are not at their defaults. Keys at their
-    /// defaults are left out; paths are absolute. A library <see cref="ProcessSpec.Sink"/> is not config and is not written.
+    /// defaults are left out; paths are absolute.
     /// </summary>
     /// <param name="extensions">Writes the probes of extension kinds (<c>kind: tether</c>); without it such a probe is refused.</param>
     /// <exception cref="ArgumentException">No units, an invalid instance name or spec, or a spec holding what a config

@@ -8,8 +8,7 @@ public static class SpecDiff
     /// <summary>The top-level process keys (<c>command</c>, <c>env</c>, <c>restart</c>, <c>health</c>, …, in the
     /// documented order) whose config differs; empty when <paramref name="before"/> and <paramref name="after"/> would
     /// be written the same. Structural: lists, dictionaries and probes compare by content, defaults written or not
-    /// compare equal, a relative path equals its absolute form. A library <see cref="ProcessSpec.Sink"/> is not config
-    /// and is not compared; library probes are equal only to themselves. Probes of an extension kind compare by their
+    /// compare equal, a relative path equals its absolute form; library probes are equal only to themselves. Probes of an extension kind compare by their
     /// keys when <paramref name="extensions"/> has the kind, else as records (plain data, equal when their values are).</summary>
     public static IReadOnlyList<string> Fields(ProcessSpec before, ProcessSpec after, ConfigExtensions? extensions = null)
     {

@@ -32,9 +32,6 @@ public sealed record ProcessSpec
     /// <summary>Log files, line format, rotation and the in-memory ring; null = no file (the ring still keeps 1000 lines).</summary>
     public LogSpec? Log { get; init; }
 
-    /// <summary>A custom destination for the unit's lines (library only; never blocks the child).</summary>
-    public Vigil.Logs.OutputSink? Sink { get; init; }
-
     /// <summary>Health probes (liveness, readiness, startup), checked while a process runs.</summary>
     public ImmutableArray<ProbeSpec> Health { get; init; } = [];
 
