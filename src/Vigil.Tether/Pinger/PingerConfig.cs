@@ -135,25 +135,9 @@ public static class PingerConfig
             if (value is not null && value.AsSpan().IndexOfAny("/+#") >= 0)
                 errors.Add($"{m[key].Source}: {key}: a Tether agent id cannot contain '/', '+' or '#', got '{value}'");
         if (s.Host.Length == 0) errors.Add($"{m["tether.host"].Source}: tether.host: must not be empty");
-        CheckTls(s, m, errors);
+        foreach (var (key, message) in TetherConfig.ConnectionProblems(s.Broker))
+            errors.Add($"{m.GetValueOrDefault("tether." + key)?.Source ?? "defaults"}: tether.{key}: {message}");
         return s;
-    }
-
-    /// <summary>TLS files and flags: they need mqtts or wss, a certificate needs its key and the other way round, and
-    /// each file must exist; every error names the key.</summary>
-    static void CheckTls(PingerSettings s, Dictionary<string, Value> m, List<string> errors)
-    {
-        string Where(string key) => $"{m[key].Source}: {key}";
-        bool tls = s.Protocol is MqttTransport.Tls or MqttTransport.SecureWebSocket;
-        foreach (var (key, file) in new[] { ("tether.ca", s.CaFile), ("tether.cert", s.CertFile), ("tether.key", s.KeyFile) })
-        {
-            if (file is null) continue;
-            if (!tls) errors.Add($"{Where(key)}: needs tether.protocol mqtts or wss (TLS), not {m.GetValueOrDefault("tether.protocol")?.Raw ?? "mqtt"}");
-            else if (!File.Exists(file)) errors.Add($"{Where(key)}: file '{file}' does not exist");
-        }
-        if (s.InsecureSkipVerify && !tls) errors.Add($"{Where("tether.insecureSkipVerify")}: needs tether.protocol mqtts or wss (TLS)");
-        if (s.CertFile is not null && s.KeyFile is null) errors.Add($"{Where("tether.cert")}: a client certificate needs tether.key (its private key)");
-        if (s.KeyFile is not null && s.CertFile is null) errors.Add($"{Where("tether.key")}: a key needs tether.cert (the client certificate it belongs to)");
     }
 
     static MqttTransport? AsProtocol(Value v, List<string> errors) =>
@@ -163,9 +147,8 @@ public static class PingerConfig
     static int? AsVersion(Value v, List<string> errors) => v.Raw switch
     {
         double n when n is 4 or 5 => (int)n,
-        string s when s.Trim() is "4" or "3.1.1" => 4,
-        string s when s.Trim() is "5" or "5.0" => 5,
-        _ => Fail<int?>(errors, Expected(v, "tether.protocolVersion", "4 (MQTT 3.1.1) or 5 (MQTT 5)")),
+        string s when MqttClientOptions.ParseProtocolVersion(s) is { } version => version,
+        _ => Fail<int?>(errors, Expected(v, "tether.protocolVersion", MqttClientOptions.ProtocolVersionNames)),
     };
 
     static string Expected(Value v, string key, string what) => $"{v.Source}: {key}: expected {what}, got {Show(v.Raw)}";
