@@ -74,7 +74,7 @@ public sealed class SecureTransportCliTests : IDisposable
             "--tether.host=localhost", $"--tether.port={broker.WssPort}", "--tether.protocol=wss", "--tether.path=/ws", $"--tether.ca={pki.CaPemFile}",
             "--ping.interval=200", "--ping.timeout=2000", "--loglevel=info");
         await statsd.WaitAsync(d => d == "heartbeat:1|c|#app:TetherProcessPinger,targetApp:kiosk", "a heartbeat (a pong counted)", Wait);
-        Assert.Contains(pinger.Out, l => l.Contains($"connected to wss://localhost:{broker.WssPort}/ws as "));
+        Assert.Contains(pinger.Out, l => l.Contains($"started: target app 'kiosk', broker wss://localhost:{broker.WssPort}/ws, "));
 
         pinger.Signal(15);
         Assert.Equal(0, await pinger.WaitExit());
