@@ -30,7 +30,7 @@ public static class TetherConfig
         ConfigKey.FilePath<TetherSettings>("key", s => s.KeyFile, (s, v) => s with { KeyFile = v }),
         ConfigKey.Bool<TetherSettings>("insecureSkipVerify", s => s.InsecureSkipVerify, (s, v) => s with { InsecureSkipVerify = v }))
     {
-        Validate = s => ConnectionProblems(s.Broker),
+        Validate = ConnectionProblems,
     };
 
     /// <summary><c>kind: tether</c>, with the Tether pinger's words for the period (<c>interval</c>) and the failure
@@ -44,23 +44,24 @@ public static class TetherConfig
     };
 
     /// <summary>
-    /// What is wrong with how <paramref name="broker"/> is reached, as (key under <c>tether.</c>, message): TLS files and
-    /// flags need mqtts or wss, a certificate needs its key and the other way round, each file must exist, and the
-    /// WebSocket path must fit in a URI. Shared by the <c>tether:</c> section and <c>vigil pinger</c>'s
+    /// What is wrong with how <paramref name="tether"/> reaches the broker, as (key under <c>tether.</c>, message): TLS
+    /// files and flags need mqtts or wss, a certificate needs its key and the other way round, each file must exist, and
+    /// the WebSocket path must fit in a URI. Shared by the <c>tether:</c> section and <c>vigil pinger</c>'s
     /// <c>tether.*</c> keys, so both refuse the same things in the same words.
     /// </summary>
-    internal static IEnumerable<(string Key, string Message)> ConnectionProblems(MqttClientOptions broker)
+    internal static IEnumerable<(string Key, string Message)> ConnectionProblems(TetherSettings tether)
     {
-        foreach (var (key, file) in new[] { ("ca", broker.CaFile), ("cert", broker.CertFile), ("key", broker.KeyFile) })
+        bool tls = tether.Broker.UsesTls;
+        foreach (var (key, file) in new[] { ("ca", tether.CaFile), ("cert", tether.CertFile), ("key", tether.KeyFile) })
         {
             if (file is null) continue;
-            if (!broker.UsesTls) yield return (key, $"needs tether.protocol mqtts or wss (TLS), not {MqttClientOptions.TransportName(broker.Transport)}");
+            if (!tls) yield return (key, $"needs tether.protocol mqtts or wss (TLS), not {MqttClientOptions.TransportName(tether.Protocol)}");
             else if (!File.Exists(file)) yield return (key, $"file '{file}' does not exist");
         }
-        if (broker.InsecureSkipVerify && !broker.UsesTls) yield return ("insecureSkipVerify", "needs tether.protocol mqtts or wss (TLS)");
-        if (broker.CertFile is not null && broker.KeyFile is null) yield return ("cert", "a client certificate needs tether.key (its private key)");
-        if (broker.KeyFile is not null && broker.CertFile is null) yield return ("key", "a key needs tether.cert (the client certificate it belongs to)");
-        if (MqttClientOptions.PathProblem(broker.Path) is { } path) yield return ("path", path);
+        if (tether.InsecureSkipVerify && !tls) yield return ("insecureSkipVerify", "needs tether.protocol mqtts or wss (TLS)");
+        if (tether.CertFile is not null && tether.KeyFile is null) yield return ("cert", "a client certificate needs tether.key (its private key)");
+        if (tether.KeyFile is not null && tether.CertFile is null) yield return ("key", "a key needs tether.cert (the client certificate it belongs to)");
+        if (MqttClientOptions.PathProblem(tether.Path) is { } path) yield return ("path", path);
     }
 
     /// <summary>Registers the <c>tether:</c> section and the <c>kind: tether</c> probe; returns <paramref name="extensions"/>.</summary>

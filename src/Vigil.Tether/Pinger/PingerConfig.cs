@@ -87,7 +87,7 @@ public static class PingerConfig
                 warnings?.Add($"{v.Source}: {key}: unknown key, ignored" + (Suggestions.Nearest(key, Keys) is { } near ? $"; did you mean '{near}'?" : ""));
 
         var s = Bind(merged, cwd, errors);
-        if (s.InsecureSkipVerify)
+        if (s.Tether.InsecureSkipVerify)
             warnings?.Add($"{merged["tether.insecureSkipVerify"].Source}: tether.insecureSkipVerify: the broker's certificate is not checked; anyone on the path can read and change the traffic (for tests only)");
         if (errors.Count > 0) throw new PingerConfigException(errors);
         return s;
@@ -96,6 +96,7 @@ public static class PingerConfig
     static PingerSettings Bind(Dictionary<string, Value> m, string cwd, List<string> errors)
     {
         var d = new PingerSettings();
+        var t = d.Tether;
         string Str(string key, string fallback) => m.TryGetValue(key, out var v) ? AsString(v, key, errors) ?? fallback : fallback;
         string? OptStr(string key, string? fallback) => m.TryGetValue(key, out var v) ? AsString(v, key, errors) : fallback;
         bool Bool(string key, bool fallback) => m.TryGetValue(key, out var v) ? AsBool(v, key, errors) ?? fallback : fallback;
@@ -105,18 +106,21 @@ public static class PingerConfig
         var s = new PingerSettings
         {
             TargetAppName = Str("targetAppName", d.TargetAppName),
-            Host = Str("tether.host", d.Host),
-            Port = m.TryGetValue("tether.port", out var port) ? AsPort(port, errors) ?? d.Port : d.Port,
-            Username = OptStr("tether.username", d.Username),
-            Password = OptStr("tether.password", d.Password),
+            Tether = new TetherSettings
+            {
+                Host = Str("tether.host", t.Host),
+                Port = m.TryGetValue("tether.port", out var port) ? AsPort(port, errors) ?? t.Port : t.Port,
+                Username = OptStr("tether.username", t.Username),
+                Password = OptStr("tether.password", t.Password),
+                Protocol = m.TryGetValue("tether.protocol", out var protocol) ? AsProtocol(protocol, errors) ?? t.Protocol : t.Protocol,
+                Path = Str("tether.path", t.Path),
+                ProtocolVersion = m.TryGetValue("tether.protocolVersion", out var version) ? AsVersion(version, errors) ?? t.ProtocolVersion : t.ProtocolVersion,
+                CaFile = PathOf("tether.ca"),
+                CertFile = PathOf("tether.cert"),
+                KeyFile = PathOf("tether.key"),
+                InsecureSkipVerify = Bool("tether.insecureSkipVerify", t.InsecureSkipVerify),
+            },
             AgentId = OptStr("tether.agentId", null),
-            Protocol = m.TryGetValue("tether.protocol", out var protocol) ? AsProtocol(protocol, errors) ?? d.Protocol : d.Protocol,
-            Path = Str("tether.path", d.Path),
-            ProtocolVersion = m.TryGetValue("tether.protocolVersion", out var version) ? AsVersion(version, errors) ?? d.ProtocolVersion : d.ProtocolVersion,
-            CaFile = PathOf("tether.ca"),
-            CertFile = PathOf("tether.cert"),
-            KeyFile = PathOf("tether.key"),
-            InsecureSkipVerify = Bool("tether.insecureSkipVerify", d.InsecureSkipVerify),
             Interval = Ms("ping.interval", d.Interval),
             Timeout = Ms("ping.timeout", d.Timeout),
             TetherAgentId = OptStr("ping.tetherAgentId", null),
@@ -134,8 +138,8 @@ public static class PingerConfig
         foreach (var (key, value) in new[] { ("tether.agentId", s.AgentId), ("ping.tetherAgentId", s.TetherAgentId) })
             if (value is not null && value.AsSpan().IndexOfAny("/+#") >= 0)
                 errors.Add($"{m[key].Source}: {key}: a Tether agent id cannot contain '/', '+' or '#', got '{value}'");
-        if (s.Host.Length == 0) errors.Add($"{m["tether.host"].Source}: tether.host: must not be empty");
-        foreach (var (key, message) in TetherConfig.ConnectionProblems(s.Broker))
+        if (s.Tether.Host.Length == 0) errors.Add($"{m["tether.host"].Source}: tether.host: must not be empty");
+        foreach (var (key, message) in TetherConfig.ConnectionProblems(s.Tether))
             errors.Add($"{m.GetValueOrDefault("tether." + key)?.Source ?? "defaults"}: tether.{key}: {message}");
         return s;
     }

@@ -62,6 +62,34 @@ public sealed class SecureTransportCliTests : IDisposable
     }
 
     [Fact]
+    public async Task A_broker_certificate_the_CA_file_did_not_sign_pauses_the_tether_probe_with_the_reason_instead_of_restarting()
+    {
+        using var pki = new TestPki();
+        await using var broker = await StartBrokerAsync(pki);
+        var config = WriteConfig($$"""
+            tether: { host: localhost, port: {{broker.TlsPort}}, protocol: mqtts, ca: "{{pki.OtherCaPemFile}}" }
+            processes:
+              - name: app
+                command: [sleep, "60"]
+                stop: { timeout: 1s }
+                health:
+                  - { kind: tether, interval: 300ms, timeout: 1s }
+            """);
+        await using var vigil = VigilProcess.Start(_dir.FullName, "run", "-c", config);
+        var spawned = await vigil.WaitLine(l => l.Contains(" app#") && l.Contains(" spawned: "), "the spawn", Wait);
+        int pid = Procs.ParsePid(spawned, "app#");
+        var paused = await vigil.WaitLine(l => l.Contains(" probes-paused: "), "the paused probe", Wait);
+        Assert.Contains($" app#{pid} probes-paused: tether probe paused: tether broker unreachable: cannot connect to broker mqtts://localhost:{broker.TlsPort}: " +
+            $"the broker's certificate is not signed by the CA file {pki.OtherCaPemFile}", paused);
+        Assert.DoesNotContain(vigil.Out, l => l.Contains(" unhealthy: "));
+        Assert.True(Procs.Alive(pid));
+
+        vigil.Signal(15);
+        Assert.Equal(0, await vigil.WaitExit());
+        Assert.False(Procs.Alive(pid));
+    }
+
+    [Fact]
     public async Task Pinger_over_wss_with_a_path_and_the_CA_file_counts_a_pong()
     {
         using var pki = new TestPki();
