@@ -27,6 +27,22 @@ public sealed class SecureTransportCliTests : IDisposable
         return path;
     }
 
+    /// <summary>vigil run -c FILE with one unit under a tether probe, once the unit is spawned: the run and the unit's pid.</summary>
+    async Task<(VigilProcess Vigil, int Pid)> RunAsync(string config, string unit, params string[] args)
+    {
+        var vigil = VigilProcess.Start(_dir.FullName, ["run", "-c", config, .. args]);
+        var spawned = await vigil.WaitLine(l => l.Contains($" {unit}#") && l.Contains(" spawned: "), "the spawn", Wait);
+        return (vigil, Procs.ParsePid(spawned, unit + "#"));
+    }
+
+    /// <summary>SIGTERM: vigil exits 0 and the unit is gone.</summary>
+    static async Task StopAsync(VigilProcess vigil, int pid)
+    {
+        vigil.Signal(15);
+        Assert.Equal(0, await vigil.WaitExit());
+        Assert.False(Procs.Alive(pid));
+    }
+
     [Fact]
     public async Task Vigil_run_with_an_mqtts_tether_section_and_the_CA_file_makes_the_tether_probe_pass()
     {
@@ -45,9 +61,8 @@ public sealed class SecureTransportCliTests : IDisposable
                 health:
                   - { kind: tether, role: readiness, agentId: worker1, interval: 300ms, timeout: 2s }
             """);
-        await using var vigil = VigilProcess.Start(_dir.FullName, "run", "-c", config, "--attach-output");
-        var spawned = await vigil.WaitLine(l => l.Contains(" kiosk#") && l.Contains(" spawned: "), "the spawn", Wait);
-        int pid = Procs.ParsePid(spawned, "kiosk#");
+        var (vigil, pid) = await RunAsync(config, "kiosk", "--attach-output");
+        await using var _ = vigil;
         var ready = await vigil.WaitLine(l => l.Contains(" ready: "), "the tether probe's first pass", Wait);
         Assert.Contains($" kiosk#{pid} ready: ", ready);
         Assert.Contains("tether", ready);
@@ -55,10 +70,7 @@ public sealed class SecureTransportCliTests : IDisposable
         // The probe's connection came in on the TLS listener (the target's on the plain one).
         Assert.Contains($" on port {broker.TlsPort}.", broker.Log);
         Assert.DoesNotContain(vigil.Out.Concat(vigil.Err), l => l.Contains("probes-paused") || l.Contains("unhealthy"));
-
-        vigil.Signal(15);
-        Assert.Equal(0, await vigil.WaitExit());
-        Assert.False(Procs.Alive(pid));
+        await StopAsync(vigil, pid);
     }
 
     [Fact]
@@ -75,18 +87,14 @@ public sealed class SecureTransportCliTests : IDisposable
                 health:
                   - { kind: tether, interval: 300ms, timeout: 1s }
             """);
-        await using var vigil = VigilProcess.Start(_dir.FullName, "run", "-c", config);
-        var spawned = await vigil.WaitLine(l => l.Contains(" app#") && l.Contains(" spawned: "), "the spawn", Wait);
-        int pid = Procs.ParsePid(spawned, "app#");
+        var (vigil, pid) = await RunAsync(config, "app");
+        await using var _ = vigil;
         var paused = await vigil.WaitLine(l => l.Contains(" probes-paused: "), "the paused probe", Wait);
         Assert.Contains($" app#{pid} probes-paused: tether probe paused: tether broker unreachable: cannot connect to broker mqtts://localhost:{broker.TlsPort}: " +
             $"the broker's certificate is not signed by the CA file {pki.OtherCaPemFile}", paused);
         Assert.DoesNotContain(vigil.Out, l => l.Contains(" unhealthy: "));
         Assert.True(Procs.Alive(pid));
-
-        vigil.Signal(15);
-        Assert.Equal(0, await vigil.WaitExit());
-        Assert.False(Procs.Alive(pid));
+        await StopAsync(vigil, pid);
     }
 
     [Fact]
