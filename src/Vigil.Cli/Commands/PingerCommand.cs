@@ -26,7 +26,9 @@ internal static class PingerCommand
         Usage: vigil pinger [--config FILE] [--key.sub=value …]
 
         Keys (defaults): targetAppName (unknown), tether.host (localhost), tether.port (1883), tether.username,
-        tether.password, tether.agentId (random), ping.interval (15000), ping.timeout (5000), ping.tetherAgentId,
+        tether.password, tether.agentId (random), tether.protocol (mqtt; mqtts, ws, wss), tether.path (WebSocket
+        path), tether.protocolVersion (4; 5), tether.ca, tether.cert, tether.key (PEM files; mqtts or wss),
+        tether.insecureSkipVerify (false; tests only), ping.interval (15000), ping.timeout (5000), ping.tetherAgentId,
         ping.grace (10000), pm2.enabled (true), pm2.processName (unknown), pm2.bin (pm2),
         datadog.enabled (true), datadog.globalTags (["app:TetherProcessPinger"]), datadog.decodeStats (true),
         loglevel (warn), exitPause (3000), restart.exec.

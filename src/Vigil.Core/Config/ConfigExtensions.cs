@@ -76,7 +76,9 @@ public abstract class ConfigSection
     /// <summary>The value when the section is not in the file.</summary>
     public abstract object DefaultValue { get; }
 
-    internal abstract object Read(Func<string[], IEnumerable<ConfigValue>> entries);
+    /// <param name="entries">The section's entries whose keys are among the given ones.</param>
+    /// <param name="error">Reports a problem of a key the file did not give, at the section: (key, message).</param>
+    internal abstract object Read(Func<string[], IEnumerable<ConfigValue>> entries, Action<string, string> error);
 
     internal abstract List<KeyValuePair<string, CNode>> Write(object value, string baseDir);
 }
@@ -105,11 +107,24 @@ public sealed class ConfigSection<T> : ConfigSection where T : class
 
     public override object DefaultValue => Default;
 
-    internal override object Read(Func<string[], IEnumerable<ConfigValue>> entries)
+    /// <summary>Checks that involve more than one key (a certificate needs its key), run on the section read from the
+    /// file; each problem is (key, message) and is reported at that key: <c>file:line:col: tether.cert: MESSAGE</c>.</summary>
+    public Func<T, IEnumerable<(string Key, string Message)>>? Validate { get; init; }
+
+    internal override object Read(Func<string[], IEnumerable<ConfigValue>> entries, Action<string, string> error)
     {
         var value = Default;
+        var given = new Dictionary<string, ConfigValue>(StringComparer.Ordinal);
         foreach (var v in entries([.. Keys]))
+        {
             value = _keys.First(k => k.Name == v.Key).Read(value, v);
+            given[v.Key] = v;
+        }
+        foreach (var (key, message) in Validate?.Invoke(value) ?? [])
+        {
+            if (given.TryGetValue(key, out var v)) v.Error(message);
+            else error(key, message);
+        }
         return value;
     }
 
@@ -269,6 +284,26 @@ public static class ConfigKey
             (t, v) => v.Choice(choices) is { } c ? set(t, c) : t,
             (t, d, _) => EqualityComparer<TValue>.Default.Equals(get(t), get(d)) ? null
                 : new CWord(choices.First(o => EqualityComparer<TValue>.Default.Equals(o.Item2, get(t))).Item1));
+    }
+
+    /// <summary>A value read from its text by <paramref name="parse"/> (null refuses it: <c>expected EXPECTED, got
+    /// 'text'</c>) and written back as <paramref name="format"/> gives it; <c>key: ~</c> keeps the default. For values
+    /// whose reading a transport shares with its own config files (Tether's <c>protocol</c>: mqtt, mqtts, ws, wss and
+    /// mqtt.js's other names for them).</summary>
+    public static ConfigKey<T> Parsed<T, TValue>(string name, Func<string, TValue?> parse, string expected, Func<TValue, string> format,
+        Func<T, TValue> get, Func<T, TValue, T> set) where T : class where TValue : struct
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        ArgumentNullException.ThrowIfNull(format);
+        return new(name,
+            (t, v) =>
+            {
+                if (v.IsNull || v.String() is not { } s) return t;
+                if (parse(s) is { } value) return set(t, value);
+                v.Error($"expected {expected}, got {YScalar.Show(s)}");
+                return t;
+            },
+            (t, d, _) => EqualityComparer<TValue>.Default.Equals(get(t), get(d)) ? null : new CWord(format(get(t))));
     }
 
     internal static string CheckName(string name)

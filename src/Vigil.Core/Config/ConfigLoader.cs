@@ -146,7 +146,7 @@ public static partial class ConfigLoader
                     if (key == "processes") (list, listAt) = (value, at);
                     else if (extensions?.Section(key) is { } section)
                     {
-                        if (Mapping(value, keyPath, at) is { } sm) sections = sections.With(section, section.Read(keys => Values(sm, keyPath, keys)));
+                        if (Mapping(value, keyPath, at) is { } sm) sections = sections.With(section, section.Read(keys => Values(sm, keyPath, keys), (k, m) => Error(at, Join(keyPath, k), m)));
                     }
                     else if (key == "name") name = InstanceName(value, keyPath, at);
                     else if (key == "events" && Mapping(value, keyPath, at) is { } em)

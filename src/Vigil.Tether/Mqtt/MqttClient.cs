@@ -23,6 +23,7 @@ namespace Vigil.Tether.Mqtt;
 //   MqttRequestTimeoutException; either way the filter is not kept.
 // - QoS 1 publishes wait while offline and are published again after a reconnect until the broker acknowledges one
 //   (at least once, as the JS agent's mqtt.js); QoS 0 is dropped while offline.
+// - Bounded packets: MaxPacketSize, checked as the bytes arrive (MqttPacketBound.cs); MQTTnet has no bound of its own.
 // - Bounded memory under a flood: MQTTnet hands each PUBLISH to the ApplicationMessageReceived handler from a queue
 //   its reader fills. The handler here only copies the message into a bounded channel (MaxQueuedMessages) and
 //   returns, so MQTTnet's queue drains as fast as the socket fills it; when the reader of Messages falls behind, new
@@ -65,7 +66,7 @@ public sealed class MqttClient : IAsyncDisposable
         _messages = Channel.CreateBounded<MqttMessage>(
             new BoundedChannelOptions(options.MaxQueuedMessages) { FullMode = BoundedChannelFullMode.DropWrite, SingleWriter = true },
             OnDropped);
-        _client = new MqttClientFactory().CreateMqttClient();
+        _client = new MqttClientFactory().CreateMqttClient(new BoundedAdapterFactory(options.MaxPacketSize));
         _client.ApplicationMessageReceivedAsync += OnMessage;
         _client.DisconnectedAsync += OnDisconnected;
     }
@@ -357,6 +358,8 @@ public sealed class MqttClient : IAsyncDisposable
             .WithKeepAlivePeriod(_options.KeepAlive)
             .WithTimeout(_options.PingTimeout) // MQTTnet's wait for PINGRESP; connect and requests get their own tokens
             .WithProtocolVersion(_options.ProtocolVersion == 5 ? MqttProtocolVersion.V500 : MqttProtocolVersion.V311);
+        // The MQTT 5 property counts the whole packet: the fixed header's at most 5 bytes too.
+        if (_options.ProtocolVersion == 5) builder.WithMaximumPacketSize((uint)_options.MaxPacketSize + 5);
         if (_options.Username is not null) builder.WithCredentials(_options.Username, _options.Password);
         if (_options.WebSocketUri is { } uri) builder.WithWebSocketServer(ws => ws.WithUri(uri));
         else builder.WithTcpServer(_options.Host, _options.Port);

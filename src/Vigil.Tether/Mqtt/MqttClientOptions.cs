@@ -61,6 +61,10 @@ public sealed record MqttClientOptions
     /// <summary>Received messages held for a reader that has not taken them yet; beyond this new ones are dropped and
     /// counted (<see cref="MqttClient.DroppedMessages"/>), so a flooding broker cannot grow memory without bound.</summary>
     public int MaxQueuedMessages { get; init; } = 10_000;
+    /// <summary>Largest packet accepted from the broker (its remaining length, in bytes); a larger one closes the
+    /// connection before its body is read, so a hostile broker cannot make the client allocate up to 256 MiB per packet.
+    /// Over MQTT 5 the broker is also told (CONNECT's Maximum Packet Size) and drops larger messages instead.</summary>
+    public int MaxPacketSize { get; init; } = 1024 * 1024;
     /// <summary>Clock for timeouts and backoff (keepalive is MQTTnet's own, on the system clock).</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
@@ -101,6 +105,30 @@ public sealed record MqttClientOptions
     /// <summary>The protocol names <see cref="ParseTransport"/> accepts, for error messages.</summary>
     public const string TransportNames = "mqtt, mqtts, ws or wss (tcp, ssl and tls also work)";
 
+    /// <summary>The protocol name of <paramref name="transport"/>: mqtt, mqtts, ws or wss.</summary>
+    public static string TransportName(MqttTransport transport) => transport switch
+    {
+        MqttTransport.Tls => "mqtts",
+        MqttTransport.WebSocket => "ws",
+        MqttTransport.SecureWebSocket => "wss",
+        _ => "mqtt",
+    };
+
+    /// <summary>Reads an MQTT version as mqtt.js's <c>protocolVersion</c>: 4 (or 3.1.1), 5 (or 5.0); null for anything else.</summary>
+    public static int? ParseProtocolVersion(string version) => version.Trim() switch
+    {
+        "4" or "3.1.1" => 4,
+        "5" or "5.0" => 5,
+        _ => null,
+    };
+
+    /// <summary>The versions <see cref="ParseProtocolVersion"/> accepts, for error messages.</summary>
+    public const string ProtocolVersionNames = "4 (MQTT 3.1.1) or 5 (MQTT 5)";
+
+    /// <summary>Null when <paramref name="path"/> can be a WebSocket path, else why not.</summary>
+    public static string? PathProblem(string path) =>
+        path.AsSpan().IndexOfAny(" ?#") >= 0 ? $"must not contain spaces, '?' or '#', got '{path}'" : null;
+
     /// <summary>Delay before reconnect attempt <paramref name="attempt"/> (0-based): doubling from
     /// <see cref="ReconnectDelay"/>, capped at <see cref="MaxReconnectDelay"/>.</summary>
     public TimeSpan ReconnectDelayFor(int attempt)
@@ -123,7 +151,8 @@ public sealed record MqttClientOptions
         Check(PingTimeout > TimeSpan.Zero && ConnectTimeout > TimeSpan.Zero && RequestTimeout > TimeSpan.Zero, "PingTimeout, ConnectTimeout and RequestTimeout must be positive");
         Check(ReconnectDelay > TimeSpan.Zero && MaxReconnectDelay >= ReconnectDelay, "ReconnectDelay must be positive and at most MaxReconnectDelay");
         Check(MaxQueuedMessages > 0, "MaxQueuedMessages must be positive");
-        Check(Path.IndexOfAny([' ', '?', '#']) < 0, $"Path '{Path}' must not contain spaces, '?' or '#'");
+        Check(MaxPacketSize is > 0 and <= 268_435_455, $"MaxPacketSize {MaxPacketSize} is not 1 to 268435455 bytes");
+        if (PathProblem(Path) is { } pathError) Check(false, "Path " + pathError);
         if (MqttTls.Check(this) is { } tlsError) Check(false, tlsError);
     }
 }

@@ -87,7 +87,7 @@ public static class PingerConfig
                 warnings?.Add($"{v.Source}: {key}: unknown key, ignored" + (Suggestions.Nearest(key, Keys) is { } near ? $"; did you mean '{near}'?" : ""));
 
         var s = Bind(merged, cwd, errors);
-        if (s.InsecureSkipVerify)
+        if (s.Tether.InsecureSkipVerify)
             warnings?.Add($"{merged["tether.insecureSkipVerify"].Source}: tether.insecureSkipVerify: the broker's certificate is not checked; anyone on the path can read and change the traffic (for tests only)");
         if (errors.Count > 0) throw new PingerConfigException(errors);
         return s;
@@ -96,6 +96,7 @@ public static class PingerConfig
     static PingerSettings Bind(Dictionary<string, Value> m, string cwd, List<string> errors)
     {
         var d = new PingerSettings();
+        var t = d.Tether;
         string Str(string key, string fallback) => m.TryGetValue(key, out var v) ? AsString(v, key, errors) ?? fallback : fallback;
         string? OptStr(string key, string? fallback) => m.TryGetValue(key, out var v) ? AsString(v, key, errors) : fallback;
         bool Bool(string key, bool fallback) => m.TryGetValue(key, out var v) ? AsBool(v, key, errors) ?? fallback : fallback;
@@ -105,18 +106,21 @@ public static class PingerConfig
         var s = new PingerSettings
         {
             TargetAppName = Str("targetAppName", d.TargetAppName),
-            Host = Str("tether.host", d.Host),
-            Port = m.TryGetValue("tether.port", out var port) ? AsPort(port, errors) ?? d.Port : d.Port,
-            Username = OptStr("tether.username", d.Username),
-            Password = OptStr("tether.password", d.Password),
+            Tether = new TetherSettings
+            {
+                Host = Str("tether.host", t.Host),
+                Port = m.TryGetValue("tether.port", out var port) ? AsPort(port, errors) ?? t.Port : t.Port,
+                Username = OptStr("tether.username", t.Username),
+                Password = OptStr("tether.password", t.Password),
+                Protocol = m.TryGetValue("tether.protocol", out var protocol) ? AsProtocol(protocol, errors) ?? t.Protocol : t.Protocol,
+                Path = Str("tether.path", t.Path),
+                ProtocolVersion = m.TryGetValue("tether.protocolVersion", out var version) ? AsVersion(version, errors) ?? t.ProtocolVersion : t.ProtocolVersion,
+                CaFile = PathOf("tether.ca"),
+                CertFile = PathOf("tether.cert"),
+                KeyFile = PathOf("tether.key"),
+                InsecureSkipVerify = Bool("tether.insecureSkipVerify", t.InsecureSkipVerify),
+            },
             AgentId = OptStr("tether.agentId", null),
-            Protocol = m.TryGetValue("tether.protocol", out var protocol) ? AsProtocol(protocol, errors) ?? d.Protocol : d.Protocol,
-            Path = Str("tether.path", d.Path),
-            ProtocolVersion = m.TryGetValue("tether.protocolVersion", out var version) ? AsVersion(version, errors) ?? d.ProtocolVersion : d.ProtocolVersion,
-            CaFile = PathOf("tether.ca"),
-            CertFile = PathOf("tether.cert"),
-            KeyFile = PathOf("tether.key"),
-            InsecureSkipVerify = Bool("tether.insecureSkipVerify", d.InsecureSkipVerify),
             Interval = Ms("ping.interval", d.Interval),
             Timeout = Ms("ping.timeout", d.Timeout),
             TetherAgentId = OptStr("ping.tetherAgentId", null),
@@ -134,26 +138,10 @@ public static class PingerConfig
         foreach (var (key, value) in new[] { ("tether.agentId", s.AgentId), ("ping.tetherAgentId", s.TetherAgentId) })
             if (value is not null && value.AsSpan().IndexOfAny("/+#") >= 0)
                 errors.Add($"{m[key].Source}: {key}: a Tether agent id cannot contain '/', '+' or '#', got '{value}'");
-        if (s.Host.Length == 0) errors.Add($"{m["tether.host"].Source}: tether.host: must not be empty");
-        CheckTls(s, m, errors);
+        if (s.Tether.Host.Length == 0) errors.Add($"{m["tether.host"].Source}: tether.host: must not be empty");
+        foreach (var (key, message) in TetherConfig.ConnectionProblems(s.Tether))
+            errors.Add($"{m.GetValueOrDefault("tether." + key)?.Source ?? "defaults"}: tether.{key}: {message}");
         return s;
-    }
-
-    /// <summary>TLS files and flags: they need mqtts or wss, a certificate needs its key and the other way round, and
-    /// each file must exist; every error names the key.</summary>
-    static void CheckTls(PingerSettings s, Dictionary<string, Value> m, List<string> errors)
-    {
-        string Where(string key) => $"{m[key].Source}: {key}";
-        bool tls = s.Protocol is MqttTransport.Tls or MqttTransport.SecureWebSocket;
-        foreach (var (key, file) in new[] { ("tether.ca", s.CaFile), ("tether.cert", s.CertFile), ("tether.key", s.KeyFile) })
-        {
-            if (file is null) continue;
-            if (!tls) errors.Add($"{Where(key)}: needs tether.protocol mqtts or wss (TLS), not {m.GetValueOrDefault("tether.protocol")?.Raw ?? "mqtt"}");
-            else if (!File.Exists(file)) errors.Add($"{Where(key)}: file '{file}' does not exist");
-        }
-        if (s.InsecureSkipVerify && !tls) errors.Add($"{Where("tether.insecureSkipVerify")}: needs tether.protocol mqtts or wss (TLS)");
-        if (s.CertFile is not null && s.KeyFile is null) errors.Add($"{Where("tether.cert")}: a client certificate needs tether.key (its private key)");
-        if (s.KeyFile is not null && s.CertFile is null) errors.Add($"{Where("tether.key")}: a key needs tether.cert (the client certificate it belongs to)");
     }
 
     static MqttTransport? AsProtocol(Value v, List<string> errors) =>
@@ -163,9 +151,8 @@ public static class PingerConfig
     static int? AsVersion(Value v, List<string> errors) => v.Raw switch
     {
         double n when n is 4 or 5 => (int)n,
-        string s when s.Trim() is "4" or "3.1.1" => 4,
-        string s when s.Trim() is "5" or "5.0" => 5,
-        _ => Fail<int?>(errors, Expected(v, "tether.protocolVersion", "4 (MQTT 3.1.1) or 5 (MQTT 5)")),
+        string s when MqttClientOptions.ParseProtocolVersion(s) is { } version => version,
+        _ => Fail<int?>(errors, Expected(v, "tether.protocolVersion", MqttClientOptions.ProtocolVersionNames)),
     };
 
     static string Expected(Value v, string key, string what) => $"{v.Source}: {key}: expected {what}, got {Show(v.Raw)}";

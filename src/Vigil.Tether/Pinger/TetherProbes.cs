@@ -25,10 +25,10 @@ public sealed class TetherProbes : IProbeProvider, IAsyncDisposable
     /// many fields. Raised on the connection's threads.</summary>
     public event Action<string>? Warning;
 
-    /// <param name="settings">The broker (host, port, username, password).</param>
+    /// <param name="settings">The broker and how to reach it: the top-level <c>tether:</c> section.</param>
     /// <param name="time">The clock for connections and ping timeouts.</param>
     public TetherProbes(TetherSettings settings, TimeProvider? time = null)
-        : this(TetherDefaults.Broker with { Host = settings.Host, Port = settings.Port, Username = settings.Username, Password = settings.Password }, time)
+        : this(settings.Broker, time)
     {
     }
 

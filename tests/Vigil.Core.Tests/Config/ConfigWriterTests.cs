@@ -83,6 +83,30 @@ public sealed class ConfigWriterTests
     }
 
     [Fact]
+    public void The_tether_sections_connection_keys_are_written_only_when_not_default_and_round_trip()
+    {
+        var dir = Directory.CreateTempSubdirectory("vigil-tether-save-");
+        try
+        {
+            foreach (var f in new[] { "ca.pem", "c.pem", "c.key" }) File.WriteAllText(Path.Combine(dir.FullName, f), "");
+            var specs = Parse("processes: [{ command: x }]").Processes;
+            var tether = TetherSettings.Default with
+            {
+                Port = 8884, Protocol = Tether.Mqtt.MqttTransport.SecureWebSocket, Path = "/ws", ProtocolVersion = 5,
+                CaFile = Path.Combine(dir.FullName, "ca.pem"), CertFile = Path.Combine(dir.FullName, "c.pem"), KeyFile = Path.Combine(dir.FullName, "c.key"), InsecureSkipVerify = true,
+            };
+            var yaml = RoundTrip(specs, tether: tether);
+            Assert.Contains($"\n  port: 8884\n  protocol: wss\n  path: /ws\n  protocolVersion: 5\n  ca: {dir.FullName}/ca.pem\n  cert: {dir.FullName}/c.pem\n  key: {dir.FullName}/c.key\n  insecureSkipVerify: true\n", yaml);
+            // At their defaults the keys are left out: a saved file says only what differs.
+            var plain = RoundTrip(specs, tether: TetherSettings.Default with { Host = "broker.lan", Protocol = Tether.Mqtt.MqttTransport.Tcp });
+            Assert.DoesNotContain("protocol", plain);
+            Assert.DoesNotContain("insecureSkipVerify", plain);
+            Assert.Contains("broker.lan", plain);
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
+    [Fact]
     public void Log_sections_round_trip_from_empty_to_every_key()
     {
         var config = Parse("""

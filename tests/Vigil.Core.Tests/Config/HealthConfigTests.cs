@@ -2,6 +2,7 @@ using Vigil.Config;
 using Vigil.Specs;
 using Vigil.Tests.Support;
 using Vigil.Tether;
+using Vigil.Tether.Mqtt;
 using Vigil.Health;
 using Xunit;
 
@@ -107,4 +108,70 @@ public sealed class HealthConfigTests
                   - { kind: output-stall, failureThreshold: 0 }
                   - { kind: output-stall, role: startup, successThreshold: 2 }
             """));
+    /// <summary>A folder holding empty ca.pem, client.pem and client.key: the loader checks that the files exist.</summary>
+    private static DirectoryInfo PemFolder()
+    {
+        var dir = Directory.CreateTempSubdirectory("vigil-tether-config-");
+        foreach (var f in new[] { "ca.pem", "client.pem", "client.key" }) File.WriteAllText(Path.Combine(dir.FullName, f), "");
+        return dir;
+    }
+
+    [Fact]
+    public void The_tether_section_reads_the_pingers_connection_keys_with_files_relative_to_the_config()
+    {
+        var dir = PemFolder();
+        try
+        {
+            var config = ConfigLoader.Parse("""
+                processes: [{ command: x, health: [{ kind: tether }] }]
+                tether: { host: localhost, port: 8884, protocol: WSS, path: /ws, protocolVersion: "3.1.1", ca: ca.pem, cert: client.pem, key: ./client.key, insecureSkipVerify: false }
+                """, "vigil.yaml", dir.FullName, TestExtensions.Vigil);
+            var tether = config.Sections.Get(TetherConfig.Section);
+            Assert.Equal(new TetherSettings
+            {
+                Host = "localhost", Port = 8884, Protocol = MqttTransport.SecureWebSocket, Path = "/ws", ProtocolVersion = 4,
+                CaFile = Path.Combine(dir.FullName, "ca.pem"), CertFile = Path.Combine(dir.FullName, "client.pem"), KeyFile = Path.Combine(dir.FullName, "client.key"),
+            }, tether);
+            // The probes' connection is made from exactly these.
+            Assert.Equal(("wss://localhost:8884/ws", 4, Path.Combine(dir.FullName, "ca.pem")), (tether.Broker.Endpoint, tether.Broker.ProtocolVersion, tether.Broker.CaFile));
+
+            var v5 = ConfigLoader.Parse("processes: [{ command: x }]\ntether: { protocol: ssl, protocolVersion: 5, insecureSkipVerify: true }\n", "vigil.yaml", dir.FullName, TestExtensions.Vigil);
+            Assert.Equal((MqttTransport.Tls, 5, true), (v5.Sections.Get(TetherConfig.Section).Protocol, v5.Sections.Get(TetherConfig.Section).ProtocolVersion, v5.Sections.Get(TetherConfig.Section).InsecureSkipVerify));
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
+    [Fact]
+    public void Bad_tether_connection_keys_are_reported_at_their_key_in_the_pingers_words()
+    {
+        var dir = PemFolder();
+        try
+        {
+            string[] Bad(string tether) =>
+                [.. Assert.Throws<ConfigException>(() => ConfigLoader.Parse($"processes: [{{ command: x }}]\ntether:\n{tether}", "vigil.yaml", dir.FullName, TestExtensions.Vigil))
+                    .Errors.Select(e => e.ToString())];
+            Assert.Equal(
+                [
+                    "vigil.yaml:3:3: tether.protocol: expected mqtt, mqtts, ws or wss (tcp, ssl and tls also work), got 'mqttx'",
+                    "vigil.yaml:4:3: tether.protocolVersion: expected 4 (MQTT 3.1.1) or 5 (MQTT 5), got '3'",
+                    "vigil.yaml:5:3: tether.path: must not contain spaces, '?' or '#', got '/ws?x=1'",
+                ],
+                Bad("  protocol: mqttx\n  protocolVersion: 3\n  path: /ws?x=1\n"));
+            Assert.Equal(
+                [
+                    "vigil.yaml:3:3: tether.ca: needs tether.protocol mqtts or wss (TLS), not ws",
+                    "vigil.yaml:4:3: tether.insecureSkipVerify: needs tether.protocol mqtts or wss (TLS)",
+                    "vigil.yaml:5:3: tether.cert: needs tether.protocol mqtts or wss (TLS), not ws",
+                    "vigil.yaml:5:3: tether.cert: a client certificate needs tether.key (its private key)",
+                ],
+                Bad("  ca: ca.pem\n  insecureSkipVerify: true\n  cert: client.pem\n  protocol: ws\n"));
+            Assert.Equal(
+                [
+                    $"vigil.yaml:3:3: tether.ca: file '{dir.FullName}/gone.pem' does not exist",
+                    "vigil.yaml:4:3: tether.key: a key needs tether.cert (the client certificate it belongs to)",
+                ],
+                Bad("  ca: gone.pem\n  key: client.key\n  protocol: mqtts\n"));
+        }
+        finally { dir.Delete(recursive: true); }
+    }
 }

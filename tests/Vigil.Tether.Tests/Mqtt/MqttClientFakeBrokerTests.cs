@@ -73,9 +73,12 @@ public class MqttClientFakeBrokerTests
     }
 
     [Theory]
-    [InlineData(new byte[] { 0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F })] // a remaining length longer than 4 bytes
-    [InlineData(new byte[] { 0x00, 0x00 })]                          // reserved packet type 0
-    public async Task A_malformed_packet_after_connect_closes_the_connection_with_the_reason_and_the_client_reconnects(byte[] bad)
+    [InlineData(new byte[] { 0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F }, null)] // a remaining length longer than 4 bytes
+    [InlineData(new byte[] { 0x00, 0x00 }, null)]                          // reserved packet type 0
+    // A PUBLISH announcing 256 MiB, of which no byte follows: MQTTnet alone allocates the whole body from these five
+    // bytes and then waits for it. MaxPacketSize (1 MiB by default) refuses it at the third length byte.
+    [InlineData(new byte[] { 0x30, 0xFF, 0xFF, 0xFF, 0x7F }, "Publish of at least 2097151 bytes is larger than MaxPacketSize (1048576)")]
+    public async Task A_malformed_packet_after_connect_closes_the_connection_with_the_reason_and_the_client_reconnects(byte[] bad, string? reason)
     {
         await using var broker = new FakeBroker();
         var (client, s) = await ConnectedAsync(broker);
@@ -85,9 +88,28 @@ public class MqttClientFakeBrokerTests
         var lost = await events.NextAsync(MqttEventKind.Disconnected);
         Assert.NotNull(lost.Error);
         Assert.StartsWith($"lost the connection to 127.0.0.1:{broker.Port}: ", lost.Message);
+        if (reason is not null) Assert.Contains(reason, lost.Message);
         await s.ClosedByClientAsync();
         await broker.AcceptConnectedAsync(); // still alive: it reconnects
         await events.NextAsync(MqttEventKind.Connected);
+    }
+
+    [Fact]
+    public async Task A_packet_of_exactly_MaxPacketSize_is_delivered_and_one_byte_more_is_refused()
+    {
+        await using var broker = new FakeBroker();
+        var (client, s) = await ConnectedAsync(broker, Local(broker.Port, "bound") with { MaxPacketSize = 64 });
+        await using var _ = client;
+        var events = new ClientEvents(client);
+        static byte[] Publish(int payload) => [0x30, (byte)(3 + payload), 0x00, 0x01, (byte)'t', .. new byte[payload]];
+        await s.SendAsync(Publish(61)); // remaining length 64: topic length, topic, payload
+        var m = await client.Messages.NextAsync();
+        Assert.Equal(("t", 61), (m.Topic, m.Payload.Length));
+
+        await s.SendAsync(Publish(62));
+        var lost = await events.NextAsync(MqttEventKind.Disconnected);
+        Assert.Contains("Publish of 65 bytes is larger than MaxPacketSize (64)", lost.Message);
+        Assert.Equal(0, client.DroppedMessages);
     }
 
     [Fact]

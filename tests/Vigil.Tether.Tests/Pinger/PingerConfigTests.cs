@@ -1,4 +1,5 @@
 using Vigil.Tether.Pinger;
+using Vigil.Tether.Mqtt;
 using Xunit;
 
 namespace Vigil.Tether.Tests.Pinger;
@@ -35,7 +36,7 @@ public sealed class PingerConfigTests : IDisposable
     public void Defaults_are_the_originals()
     {
         var s = Load([]);
-        Assert.Equal(("unknown", "localhost", 1883, "tether", "sp_ceB0ss!", (string?)null), (s.TargetAppName, s.Host, s.Port, s.Username, s.Password, s.AgentId));
+        Assert.Equal(("unknown", "localhost", 1883, "tether", "sp_ceB0ss!", (string?)null), (s.TargetAppName, s.Tether.Host, s.Tether.Port, s.Tether.Username, s.Tether.Password, s.AgentId));
         Assert.Equal((15000.0, 5000.0, (string?)null), (s.Interval.TotalMilliseconds, s.Timeout.TotalMilliseconds, s.TetherAgentId));
         Assert.Equal((true, "unknown", true, true), (s.Pm2Enabled, s.Pm2ProcessName, s.DatadogEnabled, s.DecodeStats));
         Assert.Equal(["app:TetherProcessPinger"], s.GlobalTags.ToArray());
@@ -63,7 +64,7 @@ public sealed class PingerConfigTests : IDisposable
         var env = new Dictionary<string, string> { ["TetherProcessPinger_ping__tetherAgentId"] = "env", ["TetherProcessPinger_tether__agentId"] = "env", ["OTHER_tether__agentId"] = "no" };
         var s = Load(["--config", explicitFile, "--tether.agentId=flag"], env);
         string?[] expected = ["etc", "xdg", "home", "parent", "config", "env", "flag"];
-        string?[] actual = [s.TargetAppName, s.Host, s.Username, s.Password, s.Pm2ProcessName, s.TetherAgentId, s.AgentId];
+        string?[] actual = [s.TargetAppName, s.Tether.Host, s.Tether.Username, s.Tether.Password, s.Pm2ProcessName, s.TetherAgentId, s.AgentId];
         Assert.Equal(expected, actual);
     }
 
@@ -86,7 +87,7 @@ public sealed class PingerConfigTests : IDisposable
             """);
         var env = new Dictionary<string, string> { ["tetherprocesspinger_datadog__decodeStats"] = "FALSE", ["TetherProcessPinger_datadog__globalTags"] = "[\"a:1\",\"b:2\"]" };
         var s = Load(["--ping.interval=3000", "--ping.timeout", "2.5s", "--no-datadog.enabled", "--loglevel=DEBUG"], env);
-        Assert.Equal((false, 1884, 0.0), (s.Pm2Enabled, s.Port, s.ExitPause.TotalMilliseconds));
+        Assert.Equal((false, 1884, 0.0), (s.Pm2Enabled, s.Tether.Port, s.ExitPause.TotalMilliseconds));
         Assert.Equal((3000.0, 2500.0), (s.Interval.TotalMilliseconds, s.Timeout.TotalMilliseconds));
         Assert.Equal((false, false, PingerLogLevel.Debug), (s.DecodeStats, s.DatadogEnabled, s.LogLevel));
         Assert.Equal(["a:1", "b:2"], s.GlobalTags.ToArray());
@@ -184,5 +185,50 @@ public sealed class PingerConfigTests : IDisposable
         var e = Assert.Throws<PingerConfigException>(() => Load(["--config=nowhere.json"]));
         Assert.Contains("command line --config: config file 'nowhere.json' not found", e.Errors);
         Assert.Contains(e.Errors, m => m.StartsWith(Path.Combine(_home, ".TetherProcessPingerrc") + ": invalid JSON", StringComparison.Ordinal));
+    }
+    [Fact]
+    public void Connection_keys_are_read_as_the_JS_agents_broker_options_with_files_relative_to_the_cwd()
+    {
+        var ca = Write(Path.Combine(_cwd, "certs", "ca.pem"), "");
+        var cert = Write(Path.Combine(_cwd, "client.pem"), "");
+        var key = Write(Path.Combine(_cwd, "client.key"), "");
+        var s = Load(["--tether.protocol=WSS", "--tether.path=/ws", "--tether.protocolVersion=5", "--tether.ca=certs/ca.pem", $"--tether.cert={cert}", "--tether.key=client.key"]);
+        Assert.Equal((MqttTransport.SecureWebSocket, "/ws", 5, ca, cert, key, false), (s.Tether.Protocol, s.Tether.Path, s.Tether.ProtocolVersion, s.Tether.CaFile, s.Tether.CertFile, s.Tether.KeyFile, s.Tether.InsecureSkipVerify));
+        Assert.Equal("wss://localhost:1883/ws", s.Broker.Endpoint);
+
+        var warnings = new List<string>();
+        var tls = Load(["--tether.protocol=ssl", "--tether.protocolVersion=3.1.1", "--tether.insecureSkipVerify"], warnings: warnings);
+        Assert.Equal((MqttTransport.Tls, 4, true), (tls.Tether.Protocol, tls.Tether.ProtocolVersion, tls.Tether.InsecureSkipVerify));
+        Assert.Equal("command line --tether.insecureSkipVerify: tether.insecureSkipVerify: the broker's certificate is not checked; anyone on the path can read and change the traffic (for tests only)", Assert.Single(warnings));
+    }
+
+    [Fact]
+    public void Bad_connection_keys_are_errors_naming_the_source_and_key_in_the_words_of_the_tether_section()
+    {
+        Write(Path.Combine(_cwd, "client.pem"), "");
+        var e = Assert.Throws<PingerConfigException>(() => Load(["--tether.protocol=mqttx", "--tether.protocolVersion=3", "--tether.path=/ws?x=1"]));
+        Assert.Equal(
+            [
+                "command line --tether.protocol: tether.protocol: expected mqtt, mqtts, ws or wss (tcp, ssl and tls also work), got 'mqttx'",
+                "command line --tether.protocolVersion: tether.protocolVersion: expected 4 (MQTT 3.1.1) or 5 (MQTT 5), got '3'",
+                "command line --tether.path: tether.path: must not contain spaces, '?' or '#', got '/ws?x=1'",
+            ], e.Errors);
+
+        var env = new Dictionary<string, string> { ["TetherProcessPinger_tether__ca"] = "ca.pem" };
+        e = Assert.Throws<PingerConfigException>(() => Load(["--tether.cert=client.pem", "--tether.insecureSkipVerify=true", "--tether.protocol=ws"], env));
+        Assert.Equal(
+            [
+                "environment TetherProcessPinger_tether__ca: tether.ca: needs tether.protocol mqtts or wss (TLS), not ws",
+                "command line --tether.cert: tether.cert: needs tether.protocol mqtts or wss (TLS), not ws",
+                "command line --tether.insecureSkipVerify: tether.insecureSkipVerify: needs tether.protocol mqtts or wss (TLS)",
+                "command line --tether.cert: tether.cert: a client certificate needs tether.key (its private key)",
+            ], e.Errors);
+
+        e = Assert.Throws<PingerConfigException>(() => Load(["--tether.protocol=mqtts", "--tether.ca=gone.pem", "--tether.key=client.pem"]));
+        Assert.Equal(
+            [
+                $"command line --tether.ca: tether.ca: file '{_cwd}/gone.pem' does not exist",
+                "command line --tether.key: tether.key: a key needs tether.cert (the client certificate it belongs to)",
+            ], e.Errors);
     }
 }
