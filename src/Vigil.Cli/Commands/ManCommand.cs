@@ -51,35 +51,32 @@ internal static class ManCommand
         page.Append(".TP\n.BR \\-h \", \" \\-\\-help\nprint the help of vigil or of a command and exit\n");
 
         page.Append(".SH EXIT STATUS\n");
-        foreach (var (code, meaning) in new[]
-        {
-            (ExitCodes.Ok, "success"),
-            (ExitCodes.Failure, "a runtime failure"),
-            (ExitCodes.Usage, "a usage or configuration error, printed as file:line:col: key: message; nothing was started or changed"),
-            (ExitCodes.NotRunning, "no running Vigil answers on the control socket"),
-            (ExitCodes.NoSuchUnit, "no unit by that name (the nearest name is suggested)"),
-        })
-            page.Append(".TP\n.B ").Append(code).Append('\n').Append(Escape(meaning)).Append('\n');
+        Terms(page, "B",
+        [
+            ($"{ExitCodes.Ok}", "success"),
+            ($"{ExitCodes.Failure}", "a runtime failure"),
+            ($"{ExitCodes.Usage}", "a usage or configuration error, printed as file:line:col: key: message; nothing was started or changed"),
+            ($"{ExitCodes.NotRunning}", "no running Vigil answers on the control socket"),
+            ($"{ExitCodes.NoSuchUnit}", "no unit by that name (the nearest name is suggested)"),
+        ]);
 
         page.Append(".SH FILES\n");
-        foreach (var (path, meaning) in new[]
-        {
+        Terms(page, "I",
+        [
             ("vigil.yaml", "the configuration vigil run reads when none is given"),
             ("$XDG_RUNTIME_DIR/vigil/NAME.sock", "the control socket of the instance NAME (the config's name:, default: default); /run/vigil/NAME.sock for root, /tmp/vigil-UID/NAME.sock without a runtime directory"),
             ("$XDG_RUNTIME_DIR/vigil/NAME.log", "the output of a Vigil started with vigil run -d"),
             ("/etc/systemd/system/vigil-NAME.service", "the unit vigil startup systemd --install writes (~/.config/systemd/user/ with --user)"),
-        })
-            page.Append(".TP\n.I ").Append(Escape(path)).Append('\n').Append(Escape(meaning)).Append('\n');
+        ]);
 
         page.Append(".SH ENVIRONMENT\n");
-        foreach (var (name, meaning) in new[]
-        {
+        Terms(page, "B",
+        [
             ("VIGIL_SOCKET", "the control socket to serve (vigil run) and to reach (every client command), instead of the default"),
             ("XDG_RUNTIME_DIR", "the folder of the default control socket"),
             ("NO_COLOR", "when set, no colour even on a terminal"),
             ("NOTIFY_SOCKET, WATCHDOG_USEC", "set by systemd: vigil run reports READY=1, STATUS=, RELOADING=1, STOPPING=1 and feeds the watchdog"),
-        })
-            page.Append(".TP\n.B ").Append(Escape(name)).Append('\n').Append(Escape(meaning)).Append('\n');
+        ]);
 
         page.Append(".SH SEE ALSO\n.BR systemd.service (5),\n.BR supervisord (1)\n");
         return page.ToString();
@@ -103,6 +100,13 @@ internal static class ManCommand
             page.Append('\n').Append(Escape(o.Description ?? "")).Append('\n');
         }
         foreach (var sub in subcommands) Describe(page, sub, path + " " + sub.Name);
+    }
+
+    /// <summary>A list of terms (in bold B or italic I) each with its paragraph.</summary>
+    private static void Terms(StringBuilder page, string font, (string Term, string Text)[] items)
+    {
+        foreach (var (term, text) in items)
+            page.Append(".TP\n.").Append(font).Append(' ').Append(Escape(term)).Append('\n').Append(Escape(text)).Append('\n');
     }
 
     private static IEnumerable<Command> Visible(IEnumerable<Command> commands) => commands.Where(c => !c.Hidden);
