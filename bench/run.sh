@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark of Vigil, supervisord, PM2 and runit (runsvdir + runsv), in one run.
+# Side-by-side benchmark of Vigil (the Native AOT build that ships and the ReadyToRun build before it), supervisord,
+# PM2, runit (runsvdir + runsv) and monit, in one run.
 #
 #   bench/run.sh                     full run (~9.5 min), writes bench/RESULTS.md
 #   BENCH_QUICK=1 bench/run.sh       smaller run (~4 min), writes bench/RESULTS-quick.md
 #
 # Environment:
-#   VIGIL=PATH          the vigil binary (default: scripts/publish in this repo, the build that ships)
-#   BENCH_TOOLS="..."   subset and order of: vigil supervisord pm2 runit (default: all four)
+#   VIGIL=PATH          the vigil binary (default: scripts/publish in this repo, the build that ships: Native AOT)
+#   VIGIL_R2R=PATH      the ReadyToRun build, tool "r2r" (default: scripts/publish --r2r in this repo)
+#   BENCH_TOOLS="..."   subset and order of: vigil r2r supervisord pm2 runit monit (default: all six)
 #   BENCH_QUICK=1       20 children instead of 100, 5 s idle windows, ≤20 restarts, 50 MiB flood × 1 run
 #   BENCH_CAP_REPS=N    runs per tool in measure 4 (default 3; the median is reported)
 #   BENCH_ONLY=capture  run only measure 4 (writes bench/RESULTS-capture.md, or -capture-quick.md)
@@ -26,7 +28,7 @@ set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
 QUICK=${BENCH_QUICK:-0}
-TOOLS=(${BENCH_TOOLS:-vigil supervisord pm2 runit})
+TOOLS=(${BENCH_TOOLS:-vigil r2r supervisord pm2 runit monit})
 ONLY=${BENCH_ONLY:-}
 if [[ $QUICK == 1 ]]; then
     N=20 CRASH_MAX=20 CRASH_BUDGET=8 IDLE=5 SETTLE=2
@@ -44,13 +46,13 @@ WAIT_MS=60000      # bound on every wait
 CLK_TCK=$(getconf CLK_TCK)
 RUN_START=$EPOCHREALTIME
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-CMDLINE="$(for v in VIGIL BENCH_TOOLS BENCH_QUICK BENCH_ONLY BENCH_CAP_REPS BENCH_OUT; do [[ -z ${!v:-} ]] || printf '%s=%q ' "$v" "${!v}"; done)bench/run.sh${*:+ $*}"
+CMDLINE="$(for v in VIGIL VIGIL_R2R BENCH_TOOLS BENCH_QUICK BENCH_ONLY BENCH_CAP_REPS BENCH_OUT; do [[ -z ${!v:-} ]] || printf '%s=%q ' "$v" "${!v}"; done)bench/run.sh${*:+ $*}"
 
 log() { printf '[%6.1fs] %s\n' "$(awk -v a="$RUN_START" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 now_ns() { local t=$EPOCHREALTIME; echo "${t/./}000"; }
 for t in "${TOOLS[@]}"; do
-    case $t in vigil|supervisord|pm2|runit) ;; *) die "unknown tool '$t' in BENCH_TOOLS (vigil supervisord pm2 runit)";; esac
+    case $t in vigil|r2r|supervisord|pm2|runit|monit) ;; *) die "unknown tool '$t' in BENCH_TOOLS (vigil r2r supervisord pm2 runit monit)";; esac
 done
 case $ONLY in ''|capture) ;; *) die "unknown BENCH_ONLY '$ONLY' (capture)";; esac
 
@@ -60,6 +62,7 @@ install_deps() {
     command -v supervisord >/dev/null || need+=(supervisor)
     { command -v runsvdir && command -v runsv && command -v sv; } >/dev/null || need+=(runit)
     command -v hyperfine >/dev/null || need+=(hyperfine)
+    [[ " ${TOOLS[*]} " != *" monit "* ]] || command -v monit >/dev/null || need+=(monit)
     command -v cc >/dev/null || need+=(gcc libc6-dev)
     if ((${#need[@]})); then
         log "apt-get install ${need[*]}"
@@ -142,7 +145,7 @@ MAIN=
 
 # --- Vigil: `vigil run -c vigil.yaml` in the foreground; SIGTERM stops every child and exits.
 vigil_start() {
-    local kind=$1 count=$2 dir=$WORK/vigil i a restart
+    local kind=$1 count=$2 dir=$WORK/${CUR_TOOL:-vigil} i a restart
     rm -rf "$dir"; mkdir -p "$dir"
     restart="{ policy: always }"   # the default schedule; the crash child gets the shortest delay:
     [[ $kind != crash ]] || restart="{ policy: always, schedule: [0ms, 0ms] }"   # restart at once, every time; [0] alone means "never" (elife)
@@ -161,6 +164,36 @@ vigil_start() {
 }
 vigil_own() { echo "$MAIN"; }
 vigil_stop() { kill -TERM "$MAIN" 2>/dev/null || true; }
+
+# --- r2r: the same, with the ReadyToRun build (framework-dependent, the build that shipped before Native AOT).
+r2r_start() { local VIGIL=$VIGIL_R2R; vigil_start "$@"; }
+r2r_own() { vigil_own; }
+r2r_stop() { vigil_stop; }
+
+# --- monit: `monit -I` (foreground), `set daemon 1` (its shortest cycle), one `check process` per program with a
+#     pidfile; monit starts what is not running at each cycle. Its start program must return, so it starts the
+#     program in the background and writes the pidfile: the programs are not monit's children. monit has no
+#     "stop everything and exit": quitting leaves them running, so the stop measures (3b) are not taken for it.
+monit_start() {
+    local kind=$1 count=$2 dir=$WORK/monit i
+    rm -rf "$dir"; mkdir -p "$dir"
+    {
+        echo "set daemon 1"
+        echo "set logfile $dir/monit.log"
+        echo "set pidfile $dir/monit.pid"
+        echo "set idfile $dir/monit.id"
+        echo "set statefile $dir/monit.state"
+        for ((i = 1; i <= count; i++)); do
+            echo "check process p$i with pidfile $dir/p$i.pid"
+            echo "  start program = \"/bin/sh -c 'cd $dir; $(argv_of "$kind" | paste -sd' ') </dev/null >/dev/null 2>&1 & echo \$! > $dir/p$i.pid'\""
+        done
+    } >"$dir/monitrc"
+    chmod 600 "$dir/monitrc"
+    (cd "$dir" && exec monit -I -c "$dir/monitrc") >"$dir/monit.out" 2>&1 &
+    MAIN=$!
+}
+monit_own() { echo "$MAIN"; }
+monit_stop() { kill -TERM "$MAIN" 2>/dev/null || true; }
 
 # --- supervisord: `supervisord -n -c FILE` in the foreground; SIGTERM stops every program and exits.
 supervisord_start() {
@@ -365,6 +398,7 @@ measure_startN() {   # start N sleeps (timed), idle window, stop (timed)
     log "  $tool: $N children running after $START_S s"
     idle_window "$tool" idleN
     stop_measured "$tool" vb-sleep
+    [[ $tool != monit ]] || return 0   # quitting monit is not stopping its programs (see monit_start)
     put stop_sleep "$tool" "$STOP_S"; put left_sleep "$tool" "$LEFT"
     log "  $tool: stop $N × sleep: ${STOP_S:-did not finish} s, $LEFT left"
 }
@@ -380,11 +414,19 @@ measure_stop_tree() {  # KIND obey|ignore: N children + N grandchildren
 
 if [[ " ${TOOLS[*]} " == *" vigil "* ]]; then
     if [[ -z ${VIGIL:-} ]]; then
-        log "scripts/publish (Vigil as it ships: ReadyToRun)"
+        log "scripts/publish (Vigil as it ships: Native AOT)"
         VIGIL=$("$REPO/scripts/publish") || die "building Vigil failed (scripts/publish)"
     fi
     [[ -x $VIGIL ]] || die "VIGIL=$VIGIL is not an executable"
     VIGIL=$(realpath "$VIGIL")
+fi
+if [[ " ${TOOLS[*]} " == *" r2r "* ]]; then
+    if [[ -z ${VIGIL_R2R:-} ]]; then
+        log "scripts/publish --r2r (Vigil as it shipped before: ReadyToRun)"
+        VIGIL_R2R=$("$REPO/scripts/publish" --r2r) || die "building Vigil failed (scripts/publish --r2r)"
+    fi
+    [[ -x $VIGIL_R2R ]] || die "VIGIL_R2R=$VIGIL_R2R is not an executable"
+    VIGIL_R2R=$(realpath "$VIGIL_R2R")
 fi
 
 for tool in "${TOOLS[@]}"; do
@@ -394,6 +436,7 @@ for tool in "${TOOLS[@]}"; do
     measure_crash "$tool" || { log "  $tool: crash measure failed"; force_stop "$tool"; }
     measure_idle1 "$tool" || { log "  $tool: idle measure failed"; force_stop "$tool"; }
     measure_startN "$tool" || { log "  $tool: start/stop measure failed"; force_stop "$tool"; }
+    [[ $tool != monit ]] || continue   # no stop-all (see monit_start)
     measure_stop_tree "$tool" obey || { log "  $tool: stop measure failed"; force_stop "$tool"; }
     measure_stop_tree "$tool" ignore || { log "  $tool: stop measure failed"; force_stop "$tool"; }
 done
@@ -405,7 +448,9 @@ CAP_IDS=(cat)
 for t in "${TOOLS[@]}"; do
     case $t in
         vigil) CAP_IDS+=(vigil_ts vigil_plain) ;;
+        r2r) CAP_IDS+=(r2r_ts r2r_plain) ;;
         pm2) CAP_IDS+=(pm2 pm2_time) ;;
+        monit) ;;   # monit does not capture output
         *) CAP_IDS+=("$t") ;;
     esac
 done
@@ -414,6 +459,8 @@ cap_label() {
         cat) echo "\`cat > file\` (floor)" ;;
         vigil_ts) echo "Vigil \`log: { file, timestamps: true }\`" ;;
         vigil_plain) echo "Vigil \`log: { file }\` (no timestamps)" ;;
+        r2r_ts) echo "Vigil ReadyToRun \`log: { file, timestamps: true }\`" ;;
+        r2r_plain) echo "Vigil ReadyToRun \`log: { file }\` (no timestamps)" ;;
         supervisord) echo "supervisord \`stdout_logfile\` (no timestamps)" ;;
         pm2) echo "PM2 \`out_file\` (no timestamps)" ;;
         pm2_time) echo "PM2 \`out_file\`, \`time: true\`" ;;
@@ -422,7 +469,7 @@ cap_label() {
 }
 cap_cpu_of() {
     case $1 in
-        cat) echo "cat" ;; vigil*) echo "vigil run" ;; supervisord) echo "supervisord" ;;
+        cat) echo "cat" ;; vigil*|r2r*) echo "vigil run" ;; supervisord) echo "supervisord" ;;
         pm2*) echo "God daemon" ;; runit) echo "runsvdir+runsv+svlogd" ;;
     esac
 }
@@ -448,6 +495,8 @@ cap_vigil() {
 }
 cap_start_vigil_ts() { cap_vigil "$1" true; }
 cap_start_vigil_plain() { cap_vigil "$1" false; }
+cap_start_r2r_ts() { local VIGIL=$VIGIL_R2R; cap_vigil "$1" true; }
+cap_start_r2r_plain() { local VIGIL=$VIGIL_R2R; cap_vigil "$1" false; }
 cap_start_supervisord() {
     local dir=$1
     # supervisord's defaults, except stdout_logfile_maxbytes=0: its default (50MB, 10 backups) would rotate
@@ -498,7 +547,7 @@ cap_start_runit() {
 cap_stop() {   # the tool's normal stop, bounded; then SIGKILL whatever is left
     local tool=$1 own
     case $tool in
-        vigil|supervisord) own=$MAIN; kill -TERM "$MAIN" 2>/dev/null || true ;;
+        vigil|r2r|supervisord) own=$MAIN; kill -TERM "$MAIN" 2>/dev/null || true ;;
         pm2) own=$MAIN; wait "$PM2_CLI" 2>/dev/null || true; pm2_stop ;;
         runit) own=$(runit_own | paste -sd' '); runit_stop ;;
         cat) own= ;;
@@ -521,7 +570,7 @@ measure_capture() {
     out=$(LOGCHECK_ALIVE=$CAP_ALIVE "$LC" wait "$CAP_LOG" "$FLOOD_LINES" "$CAP_WAIT_MS" $CAP_PIDS) || rc=$?
     if ((rc == 4)); then
         wait "$MAIN" 2>/dev/null || st=$?
-        if [[ $tool == vigil && $st == 2 ]]; then
+        if [[ $tool == vigil || $tool == r2r ]] && [[ $st == 2 ]]; then
             CAP_NOTE[$id]="n/a (log: not supported by this vigil)"
             log "  $id: vigil run exited with 2: $(head -3 "$dir/vigil.log" | paste -sd'|')"
         else
@@ -578,11 +627,13 @@ ratio() {  # value of TOOL ÷ value of Vigil for METRIC
 med() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{v[NR]=$1} END{if (NR) printf "%.3f\n", (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 cratio() { [[ -n $1 && -n $2 ]] && awk -v a="$1" -v b="$2" 'BEGIN{exit !(b+0 > 0)}' && awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f×", a/b}' || echo "–"; }
 show() { local v; v=$(get "$1" "$2"); echo "${v:-${3:-n/a}}"; }
-delay_of() { case $1 in vigil) echo "schedule: [0ms, 0ms]";; supervisord) echo "autorestart, startsecs=0";;
-    pm2) echo "restart_delay: 0";; runit) echo "none (runsv)";; esac; }
+delay_of() { case $1 in vigil|r2r) echo "schedule: [0ms, 0ms]";; supervisord) echo "autorestart, startsecs=0";;
+    pm2) echo "restart_delay: 0";; runit) echo "none (runsv)";; monit) echo "set daemon 1 (its cycle)";; esac; }
 version_of() {
     case $1 in
         vigil) echo "$(timeout 10 "$VIGIL" --version 2>/dev/null | head -1 || true)$(git -C "$(dirname "$VIGIL")" rev-parse --short HEAD 2>/dev/null | sed 's/^/ at commit /' || true) (\`$VIGIL\`)";;
+        r2r) echo "ReadyToRun $(timeout 10 "$VIGIL_R2R" --version 2>/dev/null | head -1 || true) (\`$VIGIL_R2R\`)";;
+        monit) echo "$(monit -V 2>/dev/null | head -1)";;
         supervisord) echo "supervisord $(supervisord --version 2>/dev/null)";;
         pm2) echo "PM2 $(node -e 'console.log(require(process.argv[1]).version)' "$BENCH_DIR/node/node_modules/pm2/package.json" 2>/dev/null)";;
         runit) echo "runit $(dpkg-query -W -f='${Version}' runit 2>/dev/null || echo '?')";;
@@ -591,7 +642,7 @@ version_of() {
 
 TOTAL_S=$(awk -v a="$RUN_START" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.0f", b-a}')
 {
-    echo "# Vigil vs supervisord, PM2, runit"
+    echo "# Vigil vs supervisord, PM2, runit, monit"
     echo
     echo "- command: \`$CMDLINE\`$([[ $QUICK == 1 ]] && echo ' (quick run)')"
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); run took ${TOTAL_S} s"
@@ -599,6 +650,7 @@ TOTAL_S=$(awk -v a="$RUN_START" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.0f", b-a}
     echo "- load average (1/5/15 min) at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every number)"
     echo "- versions: $(for t in "${TOOLS[@]}"; do version_of "$t"; done | paste -sd ';' | sed 's/;/; /g')"
     echo "- ×Vigil = the tool's value ÷ Vigil's (above 1× means the tool takes more time / memory / CPU than Vigil)."
+    echo "  vigil = the Native AOT build that ships; r2r = the ReadyToRun build before it (same source, scripts/publish --r2r)."
     echo "  Method and caveats: bench/README.md."
     [[ -z $ONLY ]] || echo "- only measure 4 was run (BENCH_ONLY=$ONLY); sections 1–3 are in bench/RESULTS.md"
   if [[ -z $ONLY ]]; then

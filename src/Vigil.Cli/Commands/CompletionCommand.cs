@@ -14,9 +14,9 @@ internal static class CompletionCommand
         var shell = new Argument<string>("SHELL") { Description = "bash, zsh or fish" };
         shell.AcceptOnlyFromAmong("bash", "zsh", "fish");
         var command = new NotedCommand("completion", "print a shell completion script (bash, zsh, fish)", """
-            Install: eval "$(vigil completion bash)" in ~/.bashrc; source <(vigil completion zsh) in ~/.zshrc;
-            vigil completion fish > ~/.config/fish/completions/vigil.fish. Commands, options and the running Vigil's unit
-            names complete.
+            Install: eval "$(vigil completion bash)" in ~/.bashrc; source <(vigil completion zsh) in ~/.zshrc (after
+            compinit); vigil completion fish > ~/.config/fish/completions/vigil.fish. scripts/install puts all three
+            where the shells look. Commands, options and the running Vigil's unit names complete.
             """) { shell };
         command.SetAction(parsed =>
         {
@@ -44,7 +44,8 @@ internal static class CompletionCommand
             """,
         "zsh" => """
             #compdef vigil
-            # vigil completion for zsh: source <(vigil completion zsh)
+            # vigil completion for zsh: source <(vigil completion zsh) after compinit, or this file as _vigil in a
+            # folder of $fpath (scripts/install: PREFIX/share/zsh/site-functions).
             _vigil() {
               local line="vigil ${(j: :)words[2,CURRENT]}"
               local -a candidates
@@ -52,14 +53,16 @@ internal static class CompletionCommand
               candidates=(${candidates:#})
               if (( ${#candidates} )); then compadd -a candidates; else _files; fi
             }
-            compdef _vigil vigil
+            # Autoloaded from $fpath, this file is the body of _vigil and its first call must complete too; sourced,
+            # it registers the function.
+            if [[ $funcstack[1] == _vigil ]]; then _vigil "$@"; else compdef _vigil vigil; fi
 
             """,
         "fish" => """
             # vigil completion for fish: vigil completion fish > ~/.config/fish/completions/vigil.fish
             function __vigil_complete
                 set -l words (commandline -opc)
-                set -l line (string join ' ' vigil $words[2..-1] (commandline -ct))
+                set -l line (string join -- ' ' vigil $words[2..-1] (commandline -ct))
                 command $words[1] "[suggest:"(string length -- $line)"]" $line 2>/dev/null
             end
             complete -c vigil -f -a '(__vigil_complete)'

@@ -21,20 +21,42 @@ internal static class StartupCommand
             Description = "write it to /etc/systemd/system/ (or ~/.config/systemd/user/ with --user) as vigil-<name>.service "
                 + "and print the systemctl line to run",
         };
+        var template = new Option<bool>("--template")
+        {
+            Description = $"print the template unit vigil@.service instead: vigil@NAME runs vigil run -c {TemplateFolder}/NAME.yaml "
+                + "(the Debian package installs it)",
+        };
+        var vigil = new Option<string?>("--vigil")
+        {
+            Description = "the vigil executable the unit runs (default: this one)", HelpName = "PATH",
+        };
         var systemd = new NotedCommand("systemd", "print (or --install) a systemd unit that runs vigil run -c FILE", """
             Type=notify (Vigil reports READY=1 once its units are started), ExecReload by SIGHUP, KillMode=mixed,
             TimeoutStopSec the longest stop timeout + kill wait of the config's units plus a margin, Restart=on-failure,
             the absolute paths of this vigil and of FILE. --install writes vigil-<name>.service and prints the systemctl
-            line to run; it does not run systemctl.
+            line to run; it does not run systemctl. --template prints vigil@.service, one instance per config in
+            /etc/vigil (systemctl enable --now vigil@shop runs /etc/vigil/shop.yaml).
             """)
         {
-            user, config, install,
+            user, config, install, template, vigil,
         };
-        systemd.SetAction(parsed => Execute(ctx, parsed.GetValue(config) ?? "vigil.yaml", parsed.GetValue(user), parsed.GetValue(install)));
+        systemd.SetAction(parsed =>
+        {
+            var exe = parsed.GetValue(vigil) is { } v ? Path.GetFullPath(v) : Environment.ProcessPath ?? "vigil";
+            if (!parsed.GetValue(template))
+                return Execute(ctx, exe, parsed.GetValue(config) ?? "vigil.yaml", parsed.GetValue(user), parsed.GetValue(install));
+            if (parsed.GetValue(install) || parsed.GetValue(user) || parsed.GetValue(config) is not null)
+                throw new UsageException("startup systemd: --template goes alone (with --vigil PATH at most)");
+            ctx.Out.Write(Template(exe));
+            return ExitCodes.Ok;
+        });
         return new Command("startup", "start Vigil at boot (systemd)") { systemd };
     }
 
-    private static int Execute(CliContext ctx, string file, bool user, bool install)
+    /// <summary>Where the template unit's instances find their configs: vigil@NAME runs FOLDER/NAME.yaml.</summary>
+    public const string TemplateFolder = "/etc/vigil";
+
+    private static int Execute(CliContext ctx, string vigil, string file, bool user, bool install)
     {
         VigilConfig config;
         try { config = ConfigLoader.Load(file, ctx.Extensions); }
@@ -43,7 +65,7 @@ internal static class StartupCommand
             foreach (var err in e.Errors) ctx.Err.WriteLine(err);
             return ExitCodes.Usage;
         }
-        var text = Unit(Environment.ProcessPath ?? "vigil", Path.GetFullPath(file), config, user,
+        var text = Unit(vigil, Path.GetFullPath(file), config, user,
             runAs: user || Environment.UserName is "root" or "" ? null : Environment.UserName);
         if (!install)
         {
@@ -80,25 +102,50 @@ internal static class StartupCommand
     {
         var longest = config.Processes.Select(p => p.Stop.Timeout + p.Stop.KillWait)
             .DefaultIfEmpty(StopSpec.Default.Timeout + StopSpec.Default.KillWait).Max();
-        var timeout = (long)Math.Ceiling((longest + StopMargin).TotalSeconds);
-        var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"""
+        var header = $"""
             # Written by `vigil startup systemd` for {configPath}.
             # Reload the config: systemctl {(user ? "--user " : "")}reload vigil-{config.Name}; its output: journalctl {(user ? "--user-unit" : "-u")} vigil-{config.Name}
+            """;
+        return Text(header, $"Vigil supervising {Specifiers(configPath)}", $"{Quote(vigil)} run -c {Quote(configPath)}",
+            Specifiers(Path.GetDirectoryName(configPath) ?? "/"), longest, runAs, user);
+    }
+
+    /// <summary>The template unit <c>vigil@.service</c>: instance NAME runs <see cref="TemplateFolder"/>/NAME.yaml as
+    /// root. Its stop timeout is the default stop's plus the margin: a config with longer stops needs a drop-in
+    /// (<c>systemctl edit vigil@NAME</c>, TimeoutStopSec=), said in the unit.</summary>
+    public static string Template(string vigil)
+    {
+        var header = $"""
+            # vigil@NAME supervises {TemplateFolder}/NAME.yaml: systemctl enable --now vigil@NAME
+            # Reload the config: systemctl reload vigil@NAME; its output: journalctl -u vigil@NAME
+            # Units that stop slower than TimeoutStopSec below: systemctl edit vigil@NAME, [Service] TimeoutStopSec=…
+            """;
+        return Text(header, $"Vigil supervising {TemplateFolder}/%i.yaml", $"{Quote(vigil)} run -c {TemplateFolder}/%i.yaml",
+            TemplateFolder, StopSpec.Default.Timeout + StopSpec.Default.KillWait, runAs: null, user: false);
+    }
+
+    /// <summary>The text both units share; <paramref name="execStart"/> and the folders are already in systemd's syntax.</summary>
+    private static string Text(string header, string description, string execStart, string workingDirectory, TimeSpan longestStop,
+        string? runAs, bool user)
+    {
+        var timeout = (long)Math.Ceiling((longestStop + StopMargin).TotalSeconds);
+        var sb = new StringBuilder();
+        sb.Append(header).Append('\n');
+        sb.Append(CultureInfo.InvariantCulture, $"""
             [Unit]
-            Description=Vigil supervising {Specifiers(configPath)}
+            Description={description}
             After=network-online.target
             Wants=network-online.target
 
             [Service]
             Type=notify
             NotifyAccess=main
-            ExecStart={Quote(vigil)} run -c {Quote(configPath)}
+            ExecStart={execStart}
             ExecReload=/bin/kill -HUP $MAINPID
             KillMode=mixed
             TimeoutStopSec={timeout}
             Restart=on-failure
-            WorkingDirectory={Specifiers(Path.GetDirectoryName(configPath) ?? "/")}
+            WorkingDirectory={workingDirectory}
 
             """);
         if (runAs is not null) sb.Append("User=").Append(runAs).Append('\n');

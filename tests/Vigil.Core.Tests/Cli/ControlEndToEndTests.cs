@@ -32,6 +32,7 @@ public sealed class ControlEndToEndTests : HarnessTests
     }
 
     [Fact]
+    [Trait("Category", VigilProcess.Smoke)]
     public async Task Every_command_answers_in_text_and_in_its_json_shape()
     {
         var vigil = await RunTwo();
@@ -173,6 +174,7 @@ public sealed class ControlEndToEndTests : HarnessTests
     }
 
     [Fact]
+    [Trait("Category", VigilProcess.Smoke)]
     public async Task No_running_vigil_exits_3_and_an_unknown_unit_4_with_the_nearest_name()
     {
         var (code, _, err) = await H.Cli("ls");
@@ -216,6 +218,7 @@ public sealed class ControlEndToEndTests : HarnessTests
     }
 
     [Fact]
+    [Trait("Category", VigilProcess.Smoke)]
     public async Task Run_dash_dash_supervises_one_command_named_after_it()
     {
         var vigil = H.Start("run", "--", "sleep", H.Token);

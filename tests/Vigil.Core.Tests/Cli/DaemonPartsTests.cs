@@ -152,6 +152,20 @@ public sealed class DaemonPartsTests : IDisposable
         Assert.DoesNotContain("User=", user);
     }
 
+    [Fact]
+    public void The_template_unit_runs_the_instance_s_config_in_etc_vigil_with_the_same_service_settings()
+    {
+        var lines = StartupCommand.Template("/usr/bin/vigil").Split('\n');
+        Assert.Contains("ExecStart=/usr/bin/vigil run -c /etc/vigil/%i.yaml", lines);
+        Assert.Contains("Description=Vigil supervising /etc/vigil/%i.yaml", lines);
+        Assert.Contains("WorkingDirectory=/etc/vigil", lines);
+        var single = StartupCommand.Unit("/usr/bin/vigil", "/etc/vigil/x.yaml", Config("processes: [ { name: w, command: [sleep, \"1\"] } ]"), user: false, runAs: null).Split('\n');
+        // The [Unit]…[Install] body is the same text as vigil startup systemd's for a config with default stops.
+        Assert.Equal(single.SkipWhile(l => l.StartsWith('#')).Where(l => !l.StartsWith("Description=") && !l.StartsWith("ExecStart=") && !l.StartsWith("WorkingDirectory=")),
+            lines.SkipWhile(l => l.StartsWith('#')).Where(l => !l.StartsWith("Description=") && !l.StartsWith("ExecStart=") && !l.StartsWith("WorkingDirectory=")));
+        Assert.Contains("Type=notify", lines);
+    }
+
     [Theory]
     [InlineData("/plain/path", "/plain/path")]
     [InlineData("/with space/x", "\"/with space/x\"")]

@@ -26,6 +26,7 @@ public sealed class DaemonTests : HarnessTests
         """);
 
     [Fact]
+    [Trait("Category", VigilProcess.Smoke)]
     public async Task Run_d_returns_once_the_socket_answers_and_shutdown_leaves_nothing_running()
     {
         TwoSleeps();
@@ -104,6 +105,7 @@ public sealed class DaemonTests : HarnessTests
     }
 
     [Fact]
+    [Trait("Category", VigilProcess.Smoke)]
     public async Task Run_d_with_a_bad_config_prints_its_errors_and_exits_2()
     {
         H.Write("vigil.yaml", "processes:\n  - name: x\n    comand: [sleep, \"1\"]\n");

@@ -49,6 +49,7 @@ public sealed class ReloadTests : HarnessTests
     }
 
     [Fact]
+    [Trait("Category", VigilProcess.Smoke)]
     public async Task Vigil_reload_applies_the_diff_dry_run_changes_nothing_and_an_invalid_config_is_refused()
     {
         var (vigil, before) = await StartBefore();
@@ -84,6 +85,7 @@ public sealed class ReloadTests : HarnessTests
     }
 
     [Fact]
+    [Trait("Category", VigilProcess.Smoke)]
     public async Task SIGHUP_reloads_the_same_way_and_an_invalid_config_keeps_vigil_running_unchanged()
     {
         var (vigil, before) = await StartBefore();

@@ -58,6 +58,7 @@ public sealed class RunCommandTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", VigilProcess.Smoke)]
     public async Task Invalid_config_exits_2_with_positions_and_starts_nothing()
     {
         var marker = Path.Combine(_dir.FullName, "started");
@@ -83,6 +84,7 @@ public sealed class RunCommandTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", VigilProcess.Smoke)]
     public async Task Missing_config_file_and_bad_usage_exit_2()
     {
         await using (var vigil = VigilProcess.Start(_dir.FullName, "run", "-c", "nope.yaml"))
@@ -140,6 +142,7 @@ public sealed class RunCommandTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", VigilProcess.Smoke)]
     public async Task Demo_runs_a_healthy_process_shows_the_crasher_backoff_and_restarts_the_hung_process()
     {
         await using var vigil = VigilProcess.Start(_dir.FullName, "demo", "--for", "7s", "--status-every", "1s");
@@ -200,6 +203,7 @@ public sealed class RunCommandTests : IDisposable
     private static extern int Kill(int pid, int sig);
 
     [Fact]
+    [Trait("Category", VigilProcess.Smoke)]
     public async Task As_PID_1_exit_statuses_stay_exact()
     {
         // In a new PID namespace vigil is PID 1, where the .NET runtime reaps every child and would race Vigil

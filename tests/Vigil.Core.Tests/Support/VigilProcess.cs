@@ -6,7 +6,15 @@ namespace Vigil.Tests.Support;
 /// <summary>The real `vigil` executable run as a child of the test, with its output collected line by line.</summary>
 public sealed class VigilProcess : IAsyncDisposable
 {
-    public static string Path { get; } = System.IO.Path.Combine(AppContext.BaseDirectory, "vigil");
+    /// <summary>The executable the tests run: <c>VIGIL_EXE</c> when set (.ci/run points it at the published Native AOT
+    /// binary for the <see cref="Smoke"/> tests), else the apphost built beside the tests.</summary>
+    public static string Path { get; } = Environment.GetEnvironmentVariable("VIGIL_EXE") is { Length: > 0 } exe
+        ? System.IO.Path.GetFullPath(exe)
+        : System.IO.Path.Combine(AppContext.BaseDirectory, "vigil");
+
+    /// <summary>The trait of the end-to-end tests .ci/run runs a second time against the shipped binary
+    /// (<c>--filter Category=smoke</c> with <c>VIGIL_EXE</c>).</summary>
+    public const string Smoke = "smoke";
 
     private readonly Process _p;
     private readonly List<string> _out = [], _err = [];
@@ -34,8 +42,14 @@ public sealed class VigilProcess : IAsyncDisposable
         // `exec`: script runs the command through $SHELL -c, and dash (CI's /bin/sh) would stay in between.
         StartWrapped(workDir, ["script", "-q", "-e", "-c", "exec " + string.Join(' ', args.Prepend(Path).Select(a => $"'{a}'")), "/dev/null"], [], env, wrapperOnly: true);
 
-    private static VigilProcess StartWrapped(string workDir, string[] wrapper, string[] args, IReadOnlyDictionary<string, string?>? env, bool wrapperOnly = false)
+    /// <summary>Runs another vigil executable than <see cref="Path"/> (e.g. the published one) with extra environment.</summary>
+    public static VigilProcess StartExecutable(string exe, string workDir, IReadOnlyDictionary<string, string?> env, params string[] args) =>
+        StartWrapped(workDir, [], args, env, exe: exe);
+
+    private static VigilProcess StartWrapped(string workDir, string[] wrapper, string[] args, IReadOnlyDictionary<string, string?>? env,
+        bool wrapperOnly = false, string? exe = null)
     {
+        exe ??= Path;
         if (wrapperOnly)
         {
             var wpsi = new ProcessStartInfo(wrapper[0], wrapper[1..])
@@ -47,7 +61,7 @@ public sealed class VigilProcess : IAsyncDisposable
             foreach (var (k, v) in env ?? new Dictionary<string, string?>()) wpsi.Environment[k] = v;
             return new VigilProcess(Process.Start(wpsi)!);
         }
-        var psi = new ProcessStartInfo(wrapper.Length > 0 ? wrapper[0] : Path, [.. wrapper.Skip(1), .. (wrapper.Length > 0 ? new[] { Path } : []), .. args])
+        var psi = new ProcessStartInfo(wrapper.Length > 0 ? wrapper[0] : exe, [.. wrapper.Skip(1), .. (wrapper.Length > 0 ? new[] { exe } : []), .. args])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
