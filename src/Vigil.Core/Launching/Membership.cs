@@ -85,7 +85,7 @@ public sealed class Membership
     /// <summary>A stable instance name for a config file: its name and a hash of its absolute path.</summary>
     public static string InstanceFor(string absoluteConfigPath)
     {
-        var hash = System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(absoluteConfigPath));
+        var hash = Sha256.HashData(Encoding.UTF8.GetBytes(absoluteConfigPath));
         return Sanitize(Path.GetFileNameWithoutExtension(absoluteConfigPath), 'c', 40) + "-" + Convert.ToHexStringLower(hash, 0, 4);
     }
 
