@@ -33,7 +33,9 @@ internal static class SocketFile
 
         CheckExisting(path, time);
 
-        var temporary = Path.Combine(dir, "." + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4)));
+        // Random.Shared, not RandomNumberGenerator: the name only has to differ from another's in Vigil's own 0700
+        // folder, and the cryptographic generator loads OpenSSL (3.8 MiB of resident memory) for it.
+        var temporary = Path.Combine(dir, "." + Random.Shared.Next().ToString("x8", System.Globalization.CultureInfo.InvariantCulture));
         if (Encoding.UTF8.GetByteCount(temporary) > MaxPathBytes)
             throw Refuse($"the socket path {path} is too close to the {MaxPathBytes}-byte limit of a Unix socket; give a shorter --socket");
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
