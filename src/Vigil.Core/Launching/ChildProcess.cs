@@ -11,9 +11,13 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
     private readonly TaskCompletionSource _outputClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _openStreams;
     private readonly int _outFd, _errFd;
+    private readonly Reactor _reactor;
+    private readonly OrphanReaper _reaper;
 
-    internal ChildProcess(int pid, int pidfd, ulong startTime, string path, LaunchRequest request, int outFd, int errFd)
+    internal ChildProcess(OsLauncher os, int pid, int pidfd, ulong startTime, string path, LaunchRequest request, int outFd, int errFd)
     {
+        _reactor = os.Reactor;
+        _reaper = os.Reaper;
         Pid = pid;
         _pidfd = pidfd;
         Identity = new ProcessIdentity(pid, startTime);
@@ -42,9 +46,17 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
 
     internal void Begin()
     {
-        if (_outFd >= 0) Reactor.Shared.Register(_outFd, new PipeReader(this, StreamKind.Stdout), closeOnRemove: true);
-        if (_errFd >= 0) Reactor.Shared.Register(_errFd, new PipeReader(this, StreamKind.Stderr), closeOnRemove: true);
-        Reactor.Shared.Register(_pidfd, this, closeOnRemove: true);
+        if (_outFd >= 0) _reactor.Register(_outFd, new PipeReader(this, StreamKind.Stdout), closeOnRemove: true);
+        if (_errFd >= 0) _reactor.Register(_errFd, new PipeReader(this, StreamKind.Stderr), closeOnRemove: true);
+        _reactor.Register(_pidfd, this, closeOnRemove: true);
+    }
+
+    // The reactor ended with the child still running (its epoll failed, or the child came after the reactor's end):
+    // nobody watches its pidfd now, so it becomes the orphan reaper's to reap like any other child of a unit's session.
+    void Reactor.IHandler.OnAbandoned()
+    {
+        lock (_gate) _closed = true;
+        _reaper.Untrack(Pid);
     }
 
     bool Reactor.IHandler.OnReady(int fd, uint events)
@@ -77,7 +89,7 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
     {
         // Under the gate: Signal() checks _reaped under it, and the reactor closes the pidfd only after we return.
         lock (_gate) _reaped = true;
-        OrphanReaper.Untrack(Pid);
+        _reaper.Untrack(Pid);
         _exited.TrySetResult(status);
     }
 
@@ -138,8 +150,9 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
                         // The log file is behind a flood: stop reading this pipe (the child blocks on it, as it would
                         // writing the file itself) until the writer catches up. Paused before registering, so a resume
                         // that comes at once is never lost. Every other child is still served.
-                        Reactor.Shared.Pause(fd);
-                        if (!receiver.ResumeWhenCaughtUp(kind, () => Reactor.Shared.Resume(fd))) Reactor.Shared.Resume(fd);
+                        var reactor = owner._reactor;
+                        reactor.Pause(fd);
+                        if (!receiver.ResumeWhenCaughtUp(kind, () => reactor.Resume(fd))) reactor.Resume(fd);
                         return true;
                     }
                     if (n < buf.Length) return true; // a short read: most likely drained (level-triggered epoll wakes us if not)

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Win32.SafeHandles;
 using Vigil.Launching;
 
@@ -16,7 +18,8 @@ public static class LogFiles
     public static LogFileWriter Open(string path, long? maxSize, int keep) => Open(path, maxSize, keep, TimeProvider.System);
 
     /// <inheritdoc cref="Open(string, long?, int)"/>
-    public static LogFileWriter Open(string path, long? maxSize, int keep, TimeProvider time)
+    /// <param name="log">Where a new writer reports a failing callback; nothing when null.</param>
+    public static LogFileWriter Open(string path, long? maxSize, int keep, TimeProvider time, ILogger? log = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (maxSize is <= 0) throw new ArgumentOutOfRangeException(nameof(maxSize), "must be positive or null");
@@ -32,7 +35,7 @@ public static class LogFiles
             }
             // A writer for the same path may still be closing: the new one starts writing only after it has (offsets).
             Closing.TryGetValue(full, out var prior);
-            w = new LogFileWriter(full, maxSize, keep, time, prior ?? Task.CompletedTask);
+            w = new LogFileWriter(full, maxSize, keep, time, prior ?? Task.CompletedTask, log);
             Open_[full] = w;
             return w;
         }
@@ -140,8 +143,11 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
 
     internal int RefCount = 1;
 
-    internal LogFileWriter(string fullPath, long? maxSize, int keep, TimeProvider time, Task prior)
+    private readonly ILogger _log;
+
+    internal LogFileWriter(string fullPath, long? maxSize, int keep, TimeProvider time, Task prior, ILogger? log = null)
     {
+        _log = log ?? NullLogger.Instance;
         Path = fullPath;
         _maxSize = maxSize;
         _keep = keep;
@@ -276,13 +282,13 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
         }
     }
 
-    private static void Run(List<Action>? callbacks)
+    private void Run(List<Action>? callbacks)
     {
         if (callbacks is null) return;
         foreach (var c in callbacks)
         {
             try { c(); }
-            catch (Exception e) { Console.Error.WriteLine($"vigil: log writer callback failed: {e.Message}"); }
+            catch (Exception e) { LogsLog.WriterCallbackFailed(_log, e.Message, e); }
         }
     }
 

@@ -21,6 +21,8 @@ namespace Vigil.Supervision;
 public sealed partial class Unit
 {
     private readonly Supervisor _owner;
+    /// <summary>Where this unit's log files report a failing callback (its supervisor's Vigil.Logs logger).</summary>
+    internal Microsoft.Extensions.Logging.ILogger LogsLog => _owner.LogsLog;
     private readonly TimeProvider _time;
     private readonly ILauncher _launcher;
     private readonly Channel<Message> _inbox = Channel.CreateUnbounded<Message>(new UnboundedChannelOptions { SingleReader = true });
@@ -401,7 +403,7 @@ public sealed partial class Unit
         }
         var child = result.Child!;
         // The run could not get its cgroup (made or joined): it is still tracked, by its marker; say so once per run.
-        if (scope?.Degraded is { } degraded) Console.Error.WriteLine($"vigil: {Name}#{child.Pid}: {degraded}");
+        if (scope?.Degraded is { } degraded) SupervisionLog.RunDegraded(_owner.Log, Name, child.Pid, degraded);
         SetArgv(argv!);
         Bind(child);
         if (_startTime is not null || _lastExit is not null || _restartCount > 0) _restartCount++;
@@ -654,7 +656,7 @@ public sealed partial class Unit
     // Stopped it is a normal unit again (pending timers, probes and status polling are gone), so 'vigil start' works.
     private void Abort(Exception e)
     {
-        Console.Error.WriteLine($"vigil: internal error in unit {Name}: {e}");
+        SupervisionLog.UnitFault(_owner.Log, Name, e.ToString(), e);
         try
         {
             _handling = UnitMessage.Fault;
@@ -681,7 +683,7 @@ public sealed partial class Unit
         catch (Exception again)
         {
             // Not even the abort works: answer whoever waits, so nothing hangs on this unit.
-            Console.Error.WriteLine($"vigil: unit {Name} could not abort: {again}");
+            SupervisionLog.AbortFailed(_owner.Log, Name, again.ToString(), again);
             foreach (var w in _stopWaiters) w.TrySetResult(new StopResult(Id, Name, null, _lastExit, [], []));
             _stopWaiters.Clear();
         }

@@ -49,7 +49,7 @@ internal sealed class UnitLog : IAsyncDisposable
     private LogFileWriter? Open(string? path)
     {
         if (path is null) return null;
-        var w = LogFiles.Open(path, _spec.MaxSize, _spec.Keep, _unit.Time);
+        var w = LogFiles.Open(path, _spec.MaxSize, _spec.Keep, _unit.Time, _unit.LogsLog);
         w.Fault += why => _unit.PublishLogEvent(new LogFailed(_unit.Now, _unit.Id, _unit.Name, _unit.State, path, why));
         w.Resumed += dropped => _unit.PublishLogEvent(new LogResumed(_unit.Now, _unit.Id, _unit.Name, _unit.State, path, dropped));
         w.Reopened += why => _unit.PublishLogEvent(new LogReopened(_unit.Now, _unit.Id, _unit.Name, _unit.State, path, why));
