@@ -45,6 +45,9 @@ internal sealed unsafe class Reactor : IDisposable
         _thread.Start();
     }
 
+    /// <summary>True once the thread has left its loop (after <see cref="Dispose"/>, when nothing was registered).</summary>
+    internal bool Ended => _ended;
+
     public void Register(int fd, IHandler handler, bool closeOnRemove)
     {
         lock (_gate)
