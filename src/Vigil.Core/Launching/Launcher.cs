@@ -103,7 +103,7 @@ public static unsafe class Launcher
                 // Into the run's cgroup before the new program can fork (see Membership's overview), and back to the
                 // open-file limit Vigil was started with (Vigil raised its own; see ResourceLimits).
                 req.Scope?.Join(pid);
-                ResourceLimits.ApplyToChild(pid);
+                os.Host.ApplyOpenFileLimit(pid);
                 // The child cannot be reaped by anyone but us (see Overview), so pidfd_open cannot race with a reap.
                 pidfd = Native.PidfdOpen(pid);
                 if (pidfd < 0) pidfdErrno = Native.Errno;

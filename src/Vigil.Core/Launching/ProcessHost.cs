@@ -19,6 +19,7 @@ public sealed class ProcessHost
     private static readonly Lazy<ProcessHost> s_default = new(() => new ProcessHost());
     private readonly object _gate = new();
     private bool _prepared;
+    private Native.RLimit? _childOpenFiles; // set once, under _gate, before the first spawn
 
     /// <param name="reapAllOrphans">Reap every zombie child no pidfd owner reaps (only when nothing in the process
     /// uses System.Diagnostics.Process); see <see cref="OrphanReaper"/>.</param>
@@ -43,7 +44,13 @@ public sealed class ProcessHost
         {
             if (_prepared) return;
             _prepared = true;
-            ResourceLimits.RaiseOpenFiles();
+            _childOpenFiles = ResourceLimits.RaiseOpenFiles();
         }
+    }
+
+    /// <summary>Gives a just-spawned child the open-file limit Vigil was started with (systemd's), when Vigil raised its own.</summary>
+    internal void ApplyOpenFileLimit(int pid)
+    {
+        if (_childOpenFiles is { } limit) ResourceLimits.ApplyToChild(pid, limit);
     }
 }

@@ -78,7 +78,12 @@ public sealed class Supervisor : IAsyncDisposable
         HealthLog = _options.LoggerFactory.CreateLogger("Vigil.Health");
         BuiltInProbes = new Health.BuiltInProbes(HealthLog);
         LogsLog = _options.LoggerFactory.CreateLogger("Vigil.Logs");
-        Membership = Launcher.CreateMembership(_options.Instance ?? Membership.EphemeralInstance(), _options.Tracking);
+        try { Membership = Launcher.CreateMembership(_options.Instance ?? Membership.EphemeralInstance(), _options.Tracking); }
+        catch
+        {
+            _ownLauncher?.Dispose(); // an invalid instance name: no supervisor, so no reactor thread left behind
+            throw;
+        }
         StatusWatcher = new StatusWatcher(_options.Time, _options.StatusInterval);
     }
 
