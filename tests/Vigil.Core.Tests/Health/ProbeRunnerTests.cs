@@ -63,7 +63,7 @@ public sealed class ProbeRunnerTests
         public List<(ProbeReport Report, TimeSpan At)> Seen { get; } = [];
         private readonly Channel<string> _idle = Channel.CreateUnbounded<string>();
         private ProbeRunner? _runner;
-        private readonly OsLauncher _launcher = new();
+        private readonly OsLauncher _launcher = new(subreaper: false); // as before: a probe test does not make the test host a subreaper
 
         public ProbeRunner Start(params (ProbeSpec Spec, IProbe Probe)[] probes)
         {

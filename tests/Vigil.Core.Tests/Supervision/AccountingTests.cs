@@ -76,7 +76,7 @@ public sealed class AccountingTests
     [Fact]
     public void Attach_to_a_missing_pid_is_a_clear_error()
     {
-        using var launcher = new OsLauncher();
+        using var launcher = new OsLauncher(subreaper: false);
         var ex = Assert.Throws<ArgumentException>(() => launcher.Attach(int.MaxValue - 7));
         Assert.Contains("cannot attach", ex.Message);
     }
@@ -85,7 +85,7 @@ public sealed class AccountingTests
     public async Task Pid_reuse_guard_refuses_to_signal_a_process_with_another_start_time()
     {
         var env = CommandResolver.Environment(new ProcessSpec());
-        using var launcher = new OsLauncher();
+        using var launcher = new OsLauncher(subreaper: false);
         var child = launcher.Spawn(new LaunchRequest([Fixture.Path, "hang"], Directory.GetCurrentDirectory(), env) { Output = OutputMode.Null }).Child!;
         var real = ProcessIdentity.Of(child.Pid)!.Value;
         Assert.Equal(child.Identity, real);
