@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Longer fuzz runs of the config loader, the MQTT packet reader and the MessagePack reader (issue 10 §9), and of the
+# Longer fuzz runs of the config loader, the MessagePack reader (issue 10 §9), and of the
 # control socket's request parser (issue 11).
 # CI runs the same tests for 10 s per target with a fixed seed (FuzzHarness.DefaultSeed); this script runs them
 # longer, round after round, each round with a new random seed.
@@ -7,7 +7,7 @@
 #   bench/fuzz.sh                          3 rounds of 5 min per target (~1 h on 2 cores)
 #   FUZZ_SECONDS=60 FUZZ_ROUNDS=1 bench/fuzz.sh
 #   FUZZ_SEED=0x1234 FUZZ_ROUNDS=1 bench/fuzz.sh     replay one seed (as printed by a round)
-#   FUZZ_TARGETS="config" bench/fuzz.sh    a subset of: config mqtt msgpack request
+#   FUZZ_TARGETS="config" bench/fuzz.sh    a subset of: config msgpack request
 #   FUZZ_ALLOC_CAP=16777216 bench/fuzz.sh  report inputs that allocate over 16 MB (CI's cap is 64 MB)
 #
 # Each round prints one line per target: seed, inputs, inputs per second, values/errors, the most one input
@@ -20,7 +20,7 @@ cd "$REPO"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 export FUZZ_SECONDS=${FUZZ_SECONDS:-300}
 ROUNDS=${FUZZ_ROUNDS:-3}
-TARGETS=${FUZZ_TARGETS:-config mqtt msgpack request}
+TARGETS=${FUZZ_TARGETS:-config msgpack request}
 
 dotnet build Vigil.slnx -c Release -nologo -v quiet >/dev/null || { echo "build failed"; exit 1; }
 
@@ -32,10 +32,9 @@ for ((round = 1; round <= ROUNDS; round++)); do
   for target in $TARGETS; do
     case $target in
       config)  project=tests/Vigil.Core.Tests   filter="FullyQualifiedName~ConfigFuzzTests.The_loader" ;;
-      mqtt)    project=tests/Vigil.Tether.Tests filter="FullyQualifiedName~DecoderFuzzTests.The_MQTT" ;;
       msgpack) project=tests/Vigil.Tether.Tests filter="FullyQualifiedName~DecoderFuzzTests.The_MessagePack" ;;
       request) project=tests/Vigil.Control.Tests filter="FullyQualifiedName~RequestFuzzTests.The_parser" ;;
-      *) echo "unknown target $target (config, mqtt, msgpack, request)"; exit 2 ;;
+      *) echo "unknown target $target (config, msgpack, request)"; exit 2 ;;
     esac
     out=$(FUZZ_SEED=$seed dotnet test "$project" -c Release --no-build -nologo --filter "$filter" \
           --logger "console;verbosity=detailed" 2>&1)

@@ -3,7 +3,9 @@ using System.CommandLine.Help;
 using System.CommandLine.Invocation;
 using System.Reflection;
 using Vigil.Cli.Commands;
+using Vigil.Config;
 using Vigil.Control;
+using Vigil.Tether;
 
 namespace Vigil.Cli;
 
@@ -22,6 +24,9 @@ public sealed record CliContext
     /// <summary>Opens the control interface of the Vigil listening on a socket path.</summary>
     public Func<string, CancellationToken, Task<IVigilControl>> Connect { get; init; } =
         async (path, cancel) => await ControlClient.ConnectAsync(path, cancel).ConfigureAwait(false);
+
+    /// <summary>The config sections and probe kinds beyond the engine's: Tether's <c>tether:</c> and <c>kind: tether</c>.</summary>
+    public ConfigExtensions Extensions { get; init; } = new ConfigExtensions().AddTether();
 
     public static CliContext FromConsole() => new() { Color = Output.Style.TerminalColor() };
 

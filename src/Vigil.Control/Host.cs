@@ -24,6 +24,10 @@ public sealed class ControlHost
     /// <summary>Checks a unit that <c>vigil add</c> would start (command found and executable, cwd exists): the
     /// problems, empty when fine.</summary>
     public Func<Vigil.Specs.ProcessSpec, IReadOnlyList<string>>? Check { get; init; }
+    /// <summary>The config sections and probe kinds beyond the engine's (Tether's), so <c>vigil save</c> can write them.</summary>
+    public Vigil.Config.ConfigExtensions? Extensions { get; init; }
+    /// <summary>The running config's extension sections (its <c>tether:</c> broker), written back by <c>vigil save</c>.</summary>
+    public Vigil.Config.ConfigSections? Sections { get; init; }
     /// <summary>Asks the program to stop every unit and exit (as SIGTERM would).</summary>
     public required Action RequestShutdown { get; init; }
     /// <summary>Where the control's internal errors are reported (the vigil executable: stderr or its log file); nowhere by default.</summary>

@@ -59,7 +59,7 @@ internal sealed class Client
     private async Task<int> RunAsync(ParseResult parsed, Func<ParseResult, IVigilControl, CancellationToken, Task<int>> body, CancellationToken cancel)
     {
         string socket;
-        try { socket = SocketPath(parsed.GetValue(Socket), parsed.GetValue(Config)); }
+        try { socket = SocketPath(parsed.GetValue(Socket), parsed.GetValue(Config), _ctx.Extensions); }
         catch (ConfigException e)
         {
             foreach (var err in e.Errors) _ctx.Err.WriteLine(err);
@@ -86,12 +86,12 @@ internal sealed class Client
 
     /// <summary>The socket path by the rule every side uses (<see cref="ControlPaths.Socket"/>); the instance name is read
     /// from <paramref name="config"/>, else ./vigil.yaml when there is one, else it is <c>default</c>.</summary>
-    public static string SocketPath(string? socket, string? config)
+    public static string SocketPath(string? socket, string? config, ConfigExtensions? extensions = null)
     {
         if (!string.IsNullOrEmpty(socket) || !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("VIGIL_SOCKET")))
             return ControlPaths.Socket(socket, VigilConfig.DefaultName, log: StderrLog.Instance);
         var file = config ?? (File.Exists("vigil.yaml") ? "vigil.yaml" : null);
-        return ControlPaths.Socket(null, file is null ? VigilConfig.DefaultName : InstanceName(file), log: StderrLog.Instance);
+        return ControlPaths.Socket(null, file is null ? VigilConfig.DefaultName : InstanceName(file, extensions), log: StderrLog.Instance);
     }
 
     /// <summary>
@@ -99,19 +99,19 @@ internal sealed class Client
     /// while the file on disk has errors (that is when <c>vigil reload</c> is run to see them), and <c>vigil ls</c> must
     /// not pay for parsing a hundred units. A missing file or a name the loader would refuse throws the loader's errors.
     /// </summary>
-    public static string InstanceName(string file)
+    public static string InstanceName(string file, ConfigExtensions? extensions = null)
     {
         string text;
         try { text = File.ReadAllText(file); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            ConfigLoader.Load(file); // the loader's own words for a missing or unreadable file
+            ConfigLoader.Load(file, extensions); // the loader's own words for a missing or unreadable file
             throw;
         }
         var name = TopLevelName(text);
         if (name is null) return VigilConfig.DefaultName;
         if (ConfigLoader.IsInstanceName(name)) return name;
-        return ConfigLoader.Load(file).Name; // throws the error with its position
+        return ConfigLoader.Load(file, extensions).Name; // throws the error with its position
     }
 
     /// <summary>The scalar value of the root mapping's <c>name</c> key (YAML or JSON); null when there is none or the

@@ -4,6 +4,7 @@ using Vigil.Config;
 using Vigil.Control;
 using Vigil.Specs;
 using Vigil.Supervision;
+using Vigil.Tether;
 using Vigil.Tether.Pinger;
 
 namespace Vigil.Cli.Commands;
@@ -92,7 +93,7 @@ internal static class RunCommand
         }
         else
         {
-            try { config = ConfigLoader.LoadChecked(path); }
+            try { config = ConfigLoader.LoadChecked(path, ctx.Extensions); }
             catch (ConfigException e) { return Refuse(e, path, ctx); }
             specs = config.Processes;
             identity = Path.GetFullPath(path);
@@ -104,7 +105,8 @@ internal static class RunCommand
             ctx.Err.WriteLine($"vigil: {e.Message}");
             return ExitCodes.Failure;
         }
-        await using var tether = new TetherProbes(config?.Tether ?? TetherSettings.Default); // kind: tether probes share one broker connection
+        // kind: tether probes share one broker connection, to the broker of the config's tether: section.
+        await using var tether = new TetherProbes((config?.Sections ?? ConfigSections.Empty).Get(TetherConfig.Section));
         tether.Warning += w => Console.Error.WriteLine($"vigil: tether: {w}");
         return await new RunSession(new RunPlan
         {
@@ -115,6 +117,8 @@ internal static class RunCommand
             ConfigPath = config is null ? null : Path.GetFullPath(path),
             Socket = socket,
             Log = logOutput,
+            Extensions = ctx.Extensions,
+            Sections = config?.Sections ?? ConfigSections.Empty,
             Options = new SupervisorOptions { ProbeProviders = [tether], StatusEvents = config?.StatusEvents ?? StatusEvents.Significant },
         }).RunAsync().ConfigureAwait(false);
     }
@@ -131,7 +135,7 @@ internal static class RunCommand
     private static async Task<int> DetachAsync(Request r, string path, string? log, CliContext ctx)
     {
         string socket;
-        try { socket = ControlPaths.Socket(r.Socket, r.Tail is null ? Client.InstanceName(path) : VigilConfig.DefaultName, log: StderrLog.Instance); }
+        try { socket = ControlPaths.Socket(r.Socket, r.Tail is null ? Client.InstanceName(path, ctx.Extensions) : VigilConfig.DefaultName, log: StderrLog.Instance); }
         catch (ConfigException e) { return Refuse(e, path, ctx); }
         catch (IOException e)
         {

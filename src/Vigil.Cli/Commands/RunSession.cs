@@ -27,6 +27,10 @@ internal sealed record RunPlan
     public string? Socket { get; init; }
     /// <summary>Vigil's own output file (<c>--log</c>, or <c>-d</c>'s default), reopened on SIGUSR2; null: stdout.</summary>
     public LogOutput? Log { get; init; }
+    /// <summary>The config sections and probe kinds beyond the engine's, for reloads and <c>vigil save</c>.</summary>
+    public ConfigExtensions Extensions { get; init; } = new();
+    /// <summary>The config's extension sections (its <c>tether:</c> broker), written back by <c>vigil save</c>.</summary>
+    public ConfigSections Sections { get; init; } = ConfigSections.Empty;
     /// <summary>SIGHUP stops everything instead of reloading (the demo, which has nothing to reload).</summary>
     public bool HangupStops { get; init; }
     public SupervisorOptions Options { get; init; } = new();
@@ -114,6 +118,8 @@ internal sealed class RunSession(RunPlan plan)
             LogFile = plan.Log?.Path,
             Reload = plan.ConfigPath is null ? null : ReloadAsync,
             Check = ConfigChecks.Check,
+            Extensions = plan.Extensions,
+            Sections = plan.Sections,
             RequestShutdown = () => Stop(null, "shutdown requested by a client"),
             Logger = StderrLog.Instance,
         });
@@ -215,7 +221,7 @@ internal sealed class RunSession(RunPlan plan)
         try
         {
             VigilConfig config;
-            try { config = ConfigLoader.LoadChecked(path); }
+            try { config = ConfigLoader.LoadChecked(path, plan.Extensions); }
             catch (ConfigException e)
             {
                 var message = string.Create(CultureInfo.InvariantCulture, $"{path}: {e.Errors.Count} error(s); nothing was changed");

@@ -37,7 +37,7 @@ internal static class StartupCommand
     private static int Execute(CliContext ctx, string file, bool user, bool install)
     {
         VigilConfig config;
-        try { config = ConfigLoader.Load(file); }
+        try { config = ConfigLoader.Load(file, ctx.Extensions); }
         catch (ConfigException e)
         {
             foreach (var err in e.Errors) ctx.Err.WriteLine(err);

@@ -14,7 +14,7 @@ internal static class UnitNames
         try
         {
             var parsed = completion.ParseResult;
-            var socket = Client.SocketPath(Value(parsed, "--socket"), Value(parsed, "--config"));
+            var socket = Client.SocketPath(Value(parsed, "--socket"), Value(parsed, "--config"), ctx.Extensions);
             using var cts = new CancellationTokenSource(Bound);
             return Names(ctx, socket, withAll, cts.Token).GetAwaiter().GetResult();
         }

@@ -114,7 +114,7 @@ public sealed partial class LocalControl
     {
         var spec = SpecOf(request);
         var invalid = spec.Validate();
-        if (invalid.Count > 0) throw new ControlException(ControlErrors.ConfigError, $"cannot add '{spec.Name}': {invalid[0]}", details: invalid);
+        if (invalid.Count > 0) throw new ControlException(ControlErrors.ConfigError, $"cannot add '{spec.Name}': {invalid[0]}", details: [.. invalid.Select(e => e.ToString())]);
         var problems = (_host.Check ?? ConfigChecks.Check)(spec);
         if (problems.Count > 0) throw new ControlException(ControlErrors.ConfigError, $"cannot add '{spec.Name}': {problems[0]}", details: problems);
         // Names may repeat in a config file, but `vigil add` of a name that runs already is far more often a second
@@ -189,7 +189,7 @@ public sealed partial class LocalControl
     {
         // An attached unit has no command to run: a config cannot start it again.
         var specs = Supervisor.Units.Where(u => !u.IsAttached).Select(u => u.Spec).ToList();
-        return Task.FromResult(new SaveResult { Yaml = ConfigWriter.ToYaml(_host.Instance, specs), ConfigPath = _host.ConfigPath, Units = specs.Count });
+        return Task.FromResult(new SaveResult { Yaml = ConfigWriter.ToYaml(_host.Instance, specs, _host.Sections, extensions: _host.Extensions), ConfigPath = _host.ConfigPath, Units = specs.Count });
     }
 
     public Task<ReloadResult> ReloadAsync(bool dryRun = false, CancellationToken cancel = default) =>

@@ -157,7 +157,7 @@ public sealed partial class LocalControl : IVigilControl
             RssBytes = row.RssBytes, NextRestartInSeconds = row.NextRestartInSeconds, Attached = row.Attached, Detached = row.Detached,
             Command = s.Command,
             Args = s.Arguments,
-            Cwd = u.IsAttached ? null : CommandResolver.WorkingDirectory(spec),
+            Cwd = u.IsAttached ? null : Launching.CommandResolver.WorkingDirectory(spec),
             Restart = new RestartInfo
             {
                 Policy = Words.Policy(spec.Restart.Policy), Schedule = Words.Schedule(spec.Restart), Attempt = attempt,

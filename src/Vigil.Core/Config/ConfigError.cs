@@ -7,8 +7,8 @@ namespace Vigil.Config;
 /// <param name="SourcePath">The absolute path of the file (or the source name given to <see cref="ConfigLoader.Parse"/>).</param>
 public sealed record VigilConfig(string SourcePath, IReadOnlyList<ProcessSpec> Processes)
 {
-    /// <summary>The broker for <c>kind: tether</c> probes (top-level <c>tether:</c>); defaults when not given.</summary>
-    public TetherSettings Tether { get; init; } = TetherSettings.Default;
+    /// <summary>The extension sections the file gave (Vigil.Tether's <c>tether:</c>): <c>Sections.Get(section)</c>.</summary>
+    public ConfigSections Sections { get; init; } = ConfigSections.Empty;
 
     /// <summary>The instance name (top-level <c>name:</c>): the control socket is <c>&lt;runtime dir&gt;/&lt;name&gt;.sock</c>.</summary>
     public string Name { get; init; } = DefaultName;

@@ -3,14 +3,14 @@ namespace Vigil.Config;
 // The start-up checks of a loaded config (ConfigChecks), placed at the keys they are about.
 public static partial class ConfigLoader
 {
-    /// <summary>As <see cref="Load(string)"/>, then the start-up checks of every unit (<see cref="ConfigChecks"/>: its
+    /// <summary>As <see cref="Load(string, ConfigExtensions?)"/>, then the start-up checks of every unit (<see cref="ConfigChecks"/>: its
     /// command can be found in PATH after its cwd and env.PATH, and is executable; its cwd exists and is a folder),
     /// each failure an error at the position of its <c>command</c>, <c>script</c> or <c>cwd</c> key. For <c>vigil run</c>
     /// and reload: a unit that could never start is a config error, and nothing starts.</summary>
     /// <exception cref="ConfigException">Every load error, or else every failed check.</exception>
-    public static VigilConfig LoadChecked(string path)
+    public static VigilConfig LoadChecked(string path, ConfigExtensions? extensions = null)
     {
-        var (config, mapper) = Read(path);
+        var (config, mapper) = Read(path, extensions);
         var errors = new List<ConfigError>();
         for (int i = 0; i < config.Processes.Count; i++)
         {

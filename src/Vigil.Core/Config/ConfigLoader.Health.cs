@@ -1,15 +1,14 @@
 using System.Collections.Immutable;
 using System.Globalization;
-using Vigil.Health;
 using Vigil.Specs;
 
 namespace Vigil.Config;
 
-// The `health:` list of a process and the top-level `tether:` section.
+// The `health:` list of a process.
 public static partial class ConfigLoader
 {
-    private static readonly string[] ProbeCommonKeys = ["kind", "name", "role", "action", "period", "timeout", "initialDelay", "failureThreshold", "successThreshold"];
-    private static readonly string[] ProbeKinds = ["exec", "http", "tcp", "heartbeat-file", "output-stall", "progress", "memory", "cpu", "sd-notify", "tether"];
+    internal static readonly string[] ProbeCommonKeys = ["kind", "name", "role", "action", "period", "timeout", "initialDelay", "failureThreshold", "successThreshold"];
+    internal static readonly string[] BuiltInProbeKinds = ["exec", "http", "tcp", "heartbeat-file", "output-stall", "progress", "memory", "cpu", "sd-notify"];
     private static readonly Dictionary<string, string[]> ProbeKindKeys = new(StringComparer.Ordinal)
     {
         ["exec"] = ["command"],
@@ -21,15 +20,13 @@ public static partial class ConfigLoader
         ["memory"] = ["max"],
         ["cpu"] = ["max", "min", "window"],
         ["sd-notify"] = ["watchdog", "notifyAccess"],
-        ["tether"] = ["agentId", "interval", "allowance", "pingRole", "grace"],
     };
-    private static readonly string[] TetherKeys = ["host", "port", "username", "password"];
     private static readonly (string, ProbeRole)[] Roles = [("liveness", ProbeRole.Liveness), ("readiness", ProbeRole.Readiness), ("startup", ProbeRole.Startup)];
     private static readonly (string, ProbeAction)[] Actions = [("restart", ProbeAction.Restart), ("kill", ProbeAction.Kill), ("notify", ProbeAction.Notify), ("exec", ProbeAction.Exec)];
     private static readonly (string, NotifyAccess)[] NotifyAccesses = [("main", NotifyAccess.Main), ("all", NotifyAccess.All)];
     private static readonly (string, SqlProvider)[] SqlDrivers = [("sqlite", SqlProvider.Sqlite), ("postgres", SqlProvider.Postgres)];
 
-    private sealed partial class Mapper
+    internal sealed partial class Mapper
     {
         private ImmutableArray<ProbeSpec> Health(YNode v, string path, Pos at)
         {
@@ -63,6 +60,7 @@ public static partial class ConfigLoader
         private ProbeSpec? Probe(YMapping map, string path)
         {
             int errorsBefore = _errorCount;
+            string[] kinds = [.. BuiltInProbeKinds, .. extensions?.ProbeKinds.Select(k => k.Name) ?? []];
             // The kind decides which other keys exist, so read it first.
             string? kind = null;
             foreach (var (k, val) in map.Entries)
@@ -70,19 +68,20 @@ public static partial class ConfigLoader
                 {
                     var kindPath = Join(path, "kind");
                     kind = String(val, kindPath, ks.Start);
-                    if (kind is not null && !ProbeKinds.Contains(kind))
+                    if (kind is not null && !kinds.Contains(kind))
                     {
-                        var near = Suggestions.Nearest(kind, ProbeKinds);
-                        Error(ks.Start, kindPath, $"unknown probe kind {Show(kind)}" + (near is not null ? $"; did you mean '{near}'?" : $" (expected one of: {string.Join(", ", ProbeKinds)})"));
+                        var near = Suggestions.Nearest(kind, kinds);
+                        Error(ks.Start, kindPath, $"unknown probe kind {Show(kind)}" + (near is not null ? $"; did you mean '{near}'?" : $" (expected one of: {string.Join(", ", kinds)})"));
                         return null;
                     }
                 }
-            if (kind is null) { Error(map.Start, Join(path, "kind"), $"every probe needs a kind: {string.Join(", ", ProbeKinds)}"); return null; }
+            if (kind is null) { Error(map.Start, Join(path, "kind"), $"every probe needs a kind: {string.Join(", ", kinds)}"); return null; }
 
-            var keys = ProbeKindKeys[kind];
+            var extension = extensions?.Kind(kind);
+            var keys = extension is null ? ProbeKindKeys[kind] : [.. extension.Keys, .. extension.Aliases.Keys];
             var values = new Dictionary<string, (string Path, Pos At, YNode Value)>(StringComparer.Ordinal);
             foreach (var (key, keyPath, at, v) in Entries(map, path, [.. ProbeCommonKeys, .. keys]))
-                values[key] = (keyPath, at, v);
+                values[extension?.Aliases.GetValueOrDefault(key) ?? key] = (keyPath, at, v);
 
             string? Str(string key) => values.TryGetValue(key, out var e) ? String(e.Value, e.Path, e.At) : null;
             ImmutableArray<string> Cmd(string key) => values.TryGetValue(key, out var e) ? Command(e.Value, e.Path, e.At) : [];
@@ -146,9 +145,9 @@ public static partial class ConfigLoader
                     if (values.TryGetValue("notifyAccess", out var na) && Choice(na.Value, na.Path, na.At, NotifyAccesses) is { } a) access = a;
                     check = new SdNotifyCheck(Dur("watchdog")) { Access = access };
                     break;
-                case "tether":
-                    var tether = new TetherCheck(Str("agentId")) { Role = Str("pingRole") ?? "processPinger" };
-                    check = Dur("grace") is { } grace ? tether with { Grace = grace } : tether;
+                default:
+                    check = extension!.Read(values.Where(e => extension.Keys.Contains(e.Key))
+                        .Select(e => new ConfigValue(this, e.Key, e.Value.Path, e.Value.At, e.Value.Value)));
                     break;
             }
             if (check is null) return null;
@@ -168,10 +167,10 @@ public static partial class ConfigLoader
                         }
                         else if (Choice(v, keyPath, at, Actions) is { } action) spec = spec with { Action = action };
                         break;
-                    case "period" or "interval": if (Duration(v, keyPath, at) is { } p) spec = spec with { Period = p }; break;
+                    case "period": if (Duration(v, keyPath, at) is { } p) spec = spec with { Period = p }; break;
                     case "timeout": if (Duration(v, keyPath, at) is { } t) spec = spec with { Timeout = t }; break;
                     case "initialDelay": if (Duration(v, keyPath, at) is { } d) spec = spec with { InitialDelay = d }; break;
-                    case "failureThreshold" or "allowance": if (Int(v, keyPath, at) is { } f) spec = spec with { FailureThreshold = f }; break;
+                    case "failureThreshold": if (Int(v, keyPath, at) is { } f) spec = spec with { FailureThreshold = f }; break;
                     case "successThreshold": if (Int(v, keyPath, at) is { } s) spec = spec with { SuccessThreshold = s }; break;
                 }
             }
@@ -181,7 +180,7 @@ public static partial class ConfigLoader
             // Validated here, at the probe's own position and index: a probe with errors is left out of the list, so
             // the process's validation would otherwise name the wrong index (and repeat what a key already reported).
             if (_errorCount > errorsBefore) return null;
-            return Problems(spec.Validate("").Select(p => p.TrimStart('.')), path, map.Start) > 0 ? null : spec;
+            return Problems(spec.Validate(), path, map.Start) > 0 ? null : spec;
         }
 
         private ProbeCheck? Progress(Dictionary<string, (string Path, Pos At, YNode Value)> values, YMapping map, string path)
@@ -244,28 +243,6 @@ public static partial class ConfigLoader
             if (double.TryParse(text.TrimEnd().TrimEnd('%'), NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && double.IsFinite(n) && n >= 0) return n;
             Error(at, path, $"expected {expected}, got {Show(text)}");
             return null;
-        }
-
-        private TetherSettings Tether(YMapping map, string path)
-        {
-            var t = TetherSettings.Default;
-            foreach (var (key, keyPath, at, v) in Entries(map, path, TetherKeys))
-            {
-                switch (key)
-                {
-                    case "host": if (String(v, keyPath, at) is { Length: > 0 } h) t = t with { Host = h }; break;
-                    case "port":
-                        if (Int(v, keyPath, at) is { } port)
-                        {
-                            if (port is < 1 or > 65535) Error(at, keyPath, $"expected a port 1-65535, got {port}");
-                            else t = t with { Port = port };
-                        }
-                        break;
-                    case "username": t = t with { Username = String(v, keyPath, at) }; break;
-                    case "password": t = t with { Password = String(v, keyPath, at) }; break;
-                }
-            }
-            return t;
         }
     }
 

@@ -19,10 +19,12 @@ public static partial class ConfigLoader
     /// <summary>Loads the file at <paramref name="path"/>. Errors name the file as given; relative <c>cwd</c>s resolve
     /// against the file's folder.</summary>
     /// <exception cref="ConfigException">The file is missing, unreadable, not YAML/JSON, or not a valid config.</exception>
-    public static VigilConfig Load(string path) => Read(path).Config;
+    /// <param name="extensions">Sections and probe kinds beyond the built-in ones (Vigil.Tether's <c>tether:</c>); without
+    /// them their keys are unknown keys.</param>
+    public static VigilConfig Load(string path, ConfigExtensions? extensions = null) => Read(path, extensions).Config;
 
     /// <summary>The load itself, with the mapper that knows where each key was written.</summary>
-    private static (VigilConfig Config, Mapper Mapper) Read(string path)
+    private static (VigilConfig Config, Mapper Mapper) Read(string path, ConfigExtensions? extensions)
     {
         ArgumentNullException.ThrowIfNull(path);
         string full;
@@ -45,25 +47,26 @@ public static partial class ConfigLoader
         {
             throw FileError(path, $"cannot read the file: {e.Message}");
         }
-        var mapper = new Mapper(path, Path.GetDirectoryName(full)!);
+        var mapper = new Mapper(path, Path.GetDirectoryName(full)!, extensions);
         return (mapper.Map(text, full), mapper);
     }
 
     /// <summary>Parses config text. <paramref name="sourceName"/> names the file in errors (and becomes
     /// <see cref="VigilConfig.SourcePath"/>); relative <c>cwd</c>s, and the package.json check, use <paramref name="baseDir"/>.</summary>
     /// <exception cref="ConfigException">The text is not YAML/JSON or not a valid config.</exception>
-    public static VigilConfig Parse(string text, string sourceName, string baseDir)
+    public static VigilConfig Parse(string text, string sourceName, string baseDir, ConfigExtensions? extensions = null)
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(sourceName);
         ArgumentNullException.ThrowIfNull(baseDir);
-        return new Mapper(sourceName, Path.GetFullPath(baseDir)).Map(text, sourceName);
+        return new Mapper(sourceName, Path.GetFullPath(baseDir), extensions).Map(text, sourceName);
     }
 
     private static ConfigException FileError(string file, string message) => new([new ConfigError(file, 0, 0, "", message)]);
 
     // Keys this version knows, per mapping, in the order they are documented (the order breaks suggestion ties).
-    private static readonly string[] TopKeys = ["name", "processes", "tether", "events"];
+    // Extension sections come between processes and events.
+    internal static readonly string[] BuiltInTopKeys = ["name", "processes", "events"];
     private static readonly string[] EventsKeys = ["status"];
     private static readonly (string, Supervision.StatusEvents)[] StatusEventChoices =
         [("significant", Supervision.StatusEvents.Significant), ("all", Supervision.StatusEvents.All)];
@@ -89,8 +92,11 @@ public static partial class ConfigLoader
     private static partial Regex YamlPositionPrefix();
 
     /// <summary>One load: the errors found so far and where each key was written (to place spec-validation errors).</summary>
-    private sealed partial class Mapper(string file, string baseDir)
+    internal sealed partial class Mapper(string file, string baseDir, ConfigExtensions? extensions)
     {
+        /// <summary>The config file's folder: relative paths resolve against it.</summary>
+        public string BaseDir => baseDir;
+
         private readonly List<ConfigError> _errors = [];
 
         /// <summary>Errors kept for the message. A file of garbage (or a fuzzer's) can hold an error every few bytes:
@@ -123,7 +129,7 @@ public static partial class ConfigLoader
             }
 
             var processes = new List<ProcessSpec>();
-            var tether = TetherSettings.Default;
+            var sections = ConfigSections.Empty;
             string? name = null;
             var statusEvents = Supervision.StatusEvents.Significant;
             if (root is null || root is YScalar { IsNull: true })
@@ -134,10 +140,14 @@ public static partial class ConfigLoader
             {
                 YNode? list = null;
                 Pos listAt = top.Start;
-                foreach (var (key, keyPath, at, value) in Entries(top, "", TopKeys, TopKeysNotYet))
+                string[] topKeys = [.. BuiltInTopKeys[..2], .. extensions?.Sections.Select(s => s.Name) ?? [], .. BuiltInTopKeys[2..]];
+                foreach (var (key, keyPath, at, value) in Entries(top, "", topKeys, TopKeysNotYet))
                 {
                     if (key == "processes") (list, listAt) = (value, at);
-                    else if (key == "tether" && Mapping(value, keyPath, at) is { } tm) tether = Tether(tm, keyPath);
+                    else if (extensions?.Section(key) is { } section)
+                    {
+                        if (Mapping(value, keyPath, at) is { } sm) sections = sections.With(section, section.Read(keys => Values(sm, keyPath, keys)));
+                    }
                     else if (key == "name") name = InstanceName(value, keyPath, at);
                     else if (key == "events" && Mapping(value, keyPath, at) is { } em)
                         foreach (var (_, ePath, eAt, eValue) in Entries(em, keyPath, EventsKeys))
@@ -146,7 +156,7 @@ public static partial class ConfigLoader
                 MapProcesses(list, listAt, processes);
             }
             Throw();
-            return new VigilConfig(sourcePath, processes) { Tether = tether, Name = name ?? VigilConfig.DefaultName, StatusEvents = statusEvents };
+            return new VigilConfig(sourcePath, processes) { Sections = sections, Name = name ?? VigilConfig.DefaultName, StatusEvents = statusEvents };
         }
 
         private void Throw()
@@ -159,7 +169,7 @@ public static partial class ConfigLoader
             throw new ConfigException(sorted);
         }
 
-        private void Error(Pos at, string keyPath, string message)
+        internal void Error(Pos at, string keyPath, string message)
         {
             if (_errorCount++ == MaxErrors) _firstDropped = at;
             if (ErrorsFull) return;
@@ -180,6 +190,10 @@ public static partial class ConfigLoader
 
         /// <summary>The entries of a mapping whose keys are known, reporting (and skipping) duplicate, unknown, not yet
         /// supported and non-scalar keys. Yields each entry's key, key path, the key's position and value.</summary>
+        /// <summary><see cref="Entries"/> as values an extension reads.</summary>
+        private IEnumerable<ConfigValue> Values(YMapping map, string path, string[] known) =>
+            Entries(map, path, known).Select(e => new ConfigValue(this, e.Key, e.Path, e.At, e.Value));
+
         private IEnumerable<(string Key, string Path, Pos At, YNode Value)> Entries(YMapping map, string path, string[] known, string[]? notYet = null)
         {
             var seen = new Dictionary<string, Pos>(StringComparer.Ordinal);
@@ -295,18 +309,16 @@ public static partial class ConfigLoader
             return spec;
         }
 
-        /// <summary>Reports a spec's validation problems (<c>key: message</c>, keys relative to <paramref name="path"/>)
-        /// at their keys' positions, or at <paramref name="fallback"/>; returns how many there were.</summary>
-        private int Problems(IEnumerable<string> problems, string path, Pos fallback)
+        /// <summary>Reports a spec's validation problems (keys relative to <paramref name="path"/>) at their keys'
+        /// positions, or at <paramref name="fallback"/> for a key that was not written; returns how many there were.</summary>
+        private int Problems(IEnumerable<SpecError> problems, string path, Pos fallback)
         {
             int count = 0;
             foreach (var problem in problems)
             {
                 count++;
-                int colon = problem.IndexOf(": ", StringComparison.Ordinal);
-                var (key, message) = colon > 0 ? (problem[..colon], problem[(colon + 2)..]) : ("", problem);
-                var keyPath = key.Length > 0 ? path + "." + key : path;
-                Error(_keyPositions.TryGetValue(keyPath, out var at) ? at : fallback, keyPath, message);
+                var keyPath = problem.Under(path).KeyPath;
+                Error(_keyPositions.TryGetValue(keyPath, out var at) ? at : fallback, keyPath, problem.Message);
             }
             return count;
         }
@@ -369,7 +381,6 @@ public static partial class ConfigLoader
         private RestartSpec Restart(YMapping map, string path)
         {
             var spec = RestartSpec.Default;
-            Pos? scheduleAt = null, backoffAt = null;
             foreach (var (key, keyPath, at, v) in Entries(map, path, RestartKeys))
             {
                 switch (key)
@@ -379,10 +390,11 @@ public static partial class ConfigLoader
                         break;
                     case "schedule":
                         if (v is YScalar { IsNull: true }) break;
-                        scheduleAt = at;
                         if (v is not YSequence seq)
                         {
                             Error(at, keyPath, $"expected a list of durations (like [100ms, 1s, 1m], or [] to never restart), got {v.Describe()}");
+                            // Given, though wrong: validation still sees that a schedule came with a backoff.
+                            spec = spec with { Schedule = [] };
                             break;
                         }
                         var delays = ImmutableArray.CreateBuilder<TimeSpan>(seq.Items.Count);
@@ -395,7 +407,6 @@ public static partial class ConfigLoader
                         break;
                     case "backoff":
                         if (Mapping(v, keyPath, at) is not { } bm) break;
-                        backoffAt = at;
                         spec = spec with { Backoff = Backoff(bm, keyPath) };
                         break;
                     case "limit":
@@ -403,12 +414,7 @@ public static partial class ConfigLoader
                         break;
                 }
             }
-            if (scheduleAt is { } s && backoffAt is { } b)
-            {
-                bool backoffLater = (b.Line, b.Column).CompareTo((s.Line, s.Column)) > 0;
-                Error(backoffLater ? b : s, Join(path, backoffLater ? "backoff" : "schedule"), "give either 'schedule' or 'backoff', not both");
-            }
-            return spec;
+            return spec;   // a schedule with a backoff is refused by the spec's validation
         }
 
         private BackoffSpec Backoff(YMapping map, string path)
@@ -525,7 +531,7 @@ public static partial class ConfigLoader
             return null;
         }
 
-        private string? String(YNode v, string path, Pos at) => Scalar(v, path, at, "a string");
+        internal string? String(YNode v, string path, Pos at) => Scalar(v, path, at, "a string");
 
         /// <summary>The top-level <c>name:</c>: it names the control socket file, so letters, digits, '-', '_' and '.' only.</summary>
         private string? InstanceName(YNode v, string path, Pos at)
@@ -566,7 +572,7 @@ public static partial class ConfigLoader
             return false;
         }
 
-        private bool? Bool(YNode v, string path, Pos at)
+        internal bool? Bool(YNode v, string path, Pos at)
         {
             if (Scalar(v, path, at, "true or false") is not { } text) return null;
             if (text.Equals("true", StringComparison.OrdinalIgnoreCase)) return true;
@@ -575,7 +581,7 @@ public static partial class ConfigLoader
             return null;
         }
 
-        private TimeSpan? Duration(YNode v, string path, Pos at, bool listItem = false)
+        internal TimeSpan? Duration(YNode v, string path, Pos at, bool listItem = false)
         {
             if (v is YScalar { IsNull: true } && !listItem) return null;   // `key: ~` keeps the default; a null list item is an error
             if (v is YScalar { IsNull: false } s)
@@ -589,7 +595,7 @@ public static partial class ConfigLoader
             return null;
         }
 
-        private int? Int(YNode v, string path, Pos at)
+        internal int? Int(YNode v, string path, Pos at)
         {
             if (Scalar(v, path, at, "a whole number") is not { } text) return null;
             if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n)) return n;
@@ -600,7 +606,7 @@ public static partial class ConfigLoader
             return null;
         }
 
-        private long? Size(YNode v, string path, Pos at)
+        internal long? Size(YNode v, string path, Pos at)
         {
             if (Scalar(v, path, at, Sizes.Expected) is not { } text) return null;
             if (Sizes.TryParse(text, out var bytes)) return bytes;
@@ -608,7 +614,7 @@ public static partial class ConfigLoader
             return null;
         }
 
-        private double? Number(YNode v, string path, Pos at)
+        internal double? Number(YNode v, string path, Pos at)
         {
             if (Scalar(v, path, at, "a number") is not { } text) return null;
             if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && double.IsFinite(n)) return n;
@@ -616,7 +622,7 @@ public static partial class ConfigLoader
             return null;
         }
 
-        private T? Choice<T>(YNode v, string path, Pos at, (string Name, T Value)[] options) where T : struct
+        internal T? Choice<T>(YNode v, string path, Pos at, (string Name, T Value)[] options) where T : struct
         {
             var expected = string.Join(", ", options[..^1].Select(o => o.Name)) + " or " + options[^1].Name;
             if (Scalar(v, path, at, expected) is not { } text) return null;

@@ -38,17 +38,18 @@ internal sealed record CList(IReadOnlyList<CNode> Items, bool Flow) : CNode;
 internal sealed record CMap(IReadOnlyList<KeyValuePair<string, CNode>> Entries, bool Flow) : CNode;
 
 /// <summary>Something only a library can hold (a custom probe or progress delegate): equal only to itself, and not
-/// writable. <see cref="What"/> names it in the writer's error.</summary>
-internal sealed record COpaque(object Value, string What) : CNode;
+/// writable. <see cref="What"/> names it in the writer's error. <see cref="ByValue"/>: a plain-data check of a kind
+/// no extension was given for (a reload's diff in the engine), equal to an equal record.</summary>
+internal sealed record COpaque(object Value, string What, bool ByValue = false) : CNode;
 
 internal static class ConfigNodes
 {
     private static readonly HttpCheck HttpDefaults = new(new Uri("http://127.0.0.1/"));
-    private static readonly TetherCheck TetherDefaults = new(null);
     private static readonly TimeSpan CpuDefaultWindow = TimeSpan.FromMinutes(1);
 
     /// <summary>The keys of one <c>processes:</c> entry, in the documented order; keys at their defaults are left out.</summary>
-    public static List<KeyValuePair<string, CNode>> Process(ProcessSpec s)
+    /// <param name="extensions">Writes the probes of extension kinds; without it they are opaque (compared as values).</param>
+    public static List<KeyValuePair<string, CNode>> Process(ProcessSpec s, ConfigExtensions? extensions = null)
     {
         var e = new List<KeyValuePair<string, CNode>>();
         void Add(string key, CNode value) => e.Add(new(key, value));
@@ -68,20 +69,15 @@ internal static class ConfigNodes
         if (!s.Health.IsDefaultOrEmpty)
         {
             var cwd = CommandResolver.WorkingDirectory(s);
-            Add("health", new CList([.. s.Health.Select(p => Probe(p, cwd))], Flow: false));
+            Add("health", new CList([.. s.Health.Select(p => Probe(p, cwd, extensions))], Flow: false));
         }
         return e;
     }
 
-    /// <summary>The top-level <c>tether:</c> section, or null when it holds only the defaults.</summary>
-    public static CNode? Tether(TetherSettings t)
+    /// <summary>An extension's top-level section, or null when it holds only the defaults.</summary>
+    public static CNode? Section(ConfigSection section, object value, string baseDir)
     {
-        var d = TetherSettings.Default;
-        var e = new List<KeyValuePair<string, CNode>>();
-        if (t.Host != d.Host) e.Add(new("host", new CText(t.Host)));
-        if (t.Port != d.Port) e.Add(new("port", Int(t.Port)));
-        if (t.Username != d.Username) e.Add(new("username", t.Username is null ? CNull.Instance : new CText(t.Username)));
-        if (t.Password != d.Password) e.Add(new("password", t.Password is null ? CNull.Instance : new CText(t.Password)));
+        var e = section.Write(value, baseDir);
         return e.Count == 0 ? null : new CMap(e, Flow: false);
     }
 
@@ -90,7 +86,7 @@ internal static class ConfigNodes
         var d = RestartSpec.Default;
         var e = new List<KeyValuePair<string, CNode>>();
         if (r.Policy != d.Policy) e.Add(new("policy", new CWord(PolicyName(r.Policy))));
-        // With a backoff the schedule is never used (and the loader refuses both), so it is not part of the config.
+        // With a backoff the schedule is never used (and validation refuses both), so it is not part of the config.
         if (r.Backoff is null && !SameDurations(r.Schedule, d.Schedule))
             e.Add(new("schedule", new CList([.. Items(r.Schedule).Select(Duration)], Flow: true)));
         if (r.ResetAfter != d.ResetAfter) e.Add(new("resetAfter", Duration(r.ResetAfter)));
@@ -146,7 +142,7 @@ internal static class ConfigNodes
     /// <summary>An empty log path stays empty (validation names it); any other is written absolute.</summary>
     private static CText FilePath(string path) => new(path.Length == 0 ? path : Path.GetFullPath(path));
 
-    private static CNode Probe(ProbeSpec p, string cwd)
+    private static CNode Probe(ProbeSpec p, string cwd, ConfigExtensions? extensions)
     {
         var c = p.Check;
         var e = new List<KeyValuePair<string, CNode>> { new("kind", new CText(c.Kind)) };
@@ -204,15 +200,13 @@ internal static class ConfigNodes
                 if (x.Watchdog is { } w) Add("watchdog", Duration(w));
                 if (x.Access == NotifyAccess.All) Add("notifyAccess", new CWord("all"));
                 break;
-            case TetherCheck x:
-                if (x.AgentId is not null) Add("agentId", new CText(x.AgentId));
-                if (x.Role != TetherDefaults.Role) Add("pingRole", new CText(x.Role));
-                if (x.Grace != TetherDefaults.Grace) Add("grace", Duration(x.Grace));
-                break;
             case CustomCheck:
                 return new COpaque(c, $"probe '{p.Name}' is a library probe");
             default:
-                return new COpaque(c, $"probe '{p.Name}' is of kind '{c.Kind}', which Vigil.Core's config does not have");
+                if (extensions?.KindOf(c.GetType()) is not { } kind)
+                    return new COpaque(c, $"probe '{p.Name}' is of kind '{c.Kind}', which no registered config extension has", ByValue: true);
+                e.AddRange(kind.Write(c, cwd));
+                break;
         }
 
         if (p.Name != c.Kind) Add("name", new CText(p.Name));
@@ -273,7 +267,7 @@ internal static class ConfigNodes
         return new(Invariant(bytes));
     }
 
-    private static CWord Int(long n) => new(Invariant(n));
+    internal static CWord Int(long n) => new(Invariant(n));
 
     private static CWord Number(double n) => new(Invariant(n));
 
@@ -289,7 +283,7 @@ internal static class ConfigNodes
         (CText x, CText y) => x.Value == y.Value,
         (CWord x, CWord y) => x.Value == y.Value,
         (CNull, CNull) => true,
-        (COpaque x, COpaque y) => ReferenceEquals(x.Value, y.Value),
+        (COpaque x, COpaque y) => ReferenceEquals(x.Value, y.Value) || (x.ByValue && y.ByValue && Equals(x.Value, y.Value)),
         (CList x, CList y) => x.Items.Count == y.Items.Count && x.Items.Zip(y.Items).All(p => Same(p.First, p.Second)),
         (CMap x, CMap y) => x.Entries.Count == y.Entries.Count
             && x.Entries.Zip(y.Entries).All(p => p.First.Key == p.Second.Key && Same(p.First.Value, p.Second.Value)),

@@ -10,13 +10,14 @@ public static class ConfigWriter
 {
     /// <summary>
     /// The YAML text of a config with instance name <paramref name="name"/>, these units in this order, and the
-    /// <c>tether:</c> broker when <paramref name="tether"/> is not the default. Keys at their defaults are left out;
-    /// paths are absolute. A library <see cref="ProcessSpec.Sink"/> is not config and is not written.
+    /// extension <paramref name="sections"/> (such as <c>tether:</c>) that are not at their defaults. Keys at their
+    /// defaults are left out; paths are absolute.
     /// </summary>
+    /// <param name="extensions">Writes the probes of extension kinds (<c>kind: tether</c>); without it such a probe is refused.</param>
     /// <exception cref="ArgumentException">No units, an invalid instance name or spec, or a spec holding what a config
     /// cannot say (a library probe); the message names each unit and key.</exception>
-    public static string ToYaml(string name, IReadOnlyList<ProcessSpec> specs, TetherSettings? tether = null,
-        Supervision.StatusEvents statusEvents = Supervision.StatusEvents.Significant)
+    public static string ToYaml(string name, IReadOnlyList<ProcessSpec> specs, ConfigSections? sections = null,
+        Supervision.StatusEvents statusEvents = Supervision.StatusEvents.Significant, ConfigExtensions? extensions = null)
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(specs);
@@ -30,7 +31,7 @@ public static class ConfigWriter
             var spec = specs[i] ?? throw new ArgumentNullException(nameof(specs), $"processes[{i}] is null");
             var where = string.Create(CultureInfo.InvariantCulture, $"processes[{i}] ({spec.DisplayName})");
             problems.AddRange(spec.Validate().Select(e => $"{where}: {e}"));
-            var entries = ConfigNodes.Process(spec);
+            var entries = ConfigNodes.Process(spec, extensions);
             foreach (var (key, value) in entries)
                 foreach (var what in Opaques(value))
                     problems.Add($"{where}: {key}: {what}: a config file cannot hold it");
@@ -39,7 +40,8 @@ public static class ConfigWriter
         if (problems.Count > 0) throw new ArgumentException("cannot write the config: " + string.Join("; ", problems), nameof(specs));
 
         var top = new List<KeyValuePair<string, CNode>> { new("name", new CText(name)), new("processes", new CList(processes, Flow: false)) };
-        if (tether is not null && ConfigNodes.Tether(tether) is { } t) top.Add(new("tether", t));
+        foreach (var (section, value) in sections?.All ?? [])
+            if (ConfigNodes.Section(section, value, Environment.CurrentDirectory) is { } node) top.Add(new(section.Name, node));
         if (statusEvents == Supervision.StatusEvents.All)
             top.Add(new("events", new CMap([new("status", new CText("all"))], Flow: true)));
 

@@ -38,7 +38,7 @@ public static class CommandRunner
         IReadOnlyDictionary<string, string?>? env, TimeProvider time, CancellationToken cancel)
     {
         var output = new Collector();
-        var environment = Specs.CommandResolver.Environment(new Specs.ProcessSpec(), env);
+        var environment = Launching.CommandResolver.Environment(new Specs.ProcessSpec(), env);
         var spawned = launcher.Spawn(new LaunchRequest(argv, cwd, environment) { Receiver = output });
         if (spawned.Failure is { } f) return new CommandOutcome(null, "", f.Message);
         using var child = spawned.Child!;

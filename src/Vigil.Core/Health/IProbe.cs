@@ -1,4 +1,5 @@
 using Vigil.Launching;
+using Vigil.Specs;
 
 namespace Vigil.Health;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net.Sockets;
+using Vigil.Specs;
 
 namespace Vigil.Health;
 

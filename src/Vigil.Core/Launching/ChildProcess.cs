@@ -22,7 +22,10 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
         _pidfd = pidfd;
         Identity = new ProcessIdentity(pid, startTime);
         ExecutablePath = path;
-        Request = request;
+        // Only what the run needs from the request: the argv and the environment (every variable, the bulk of an
+        // idle unit's memory otherwise) are not kept for the child's life.
+        _receiver = request.Receiver;
+        Scope = request.Scope;
         _outFd = outFd;
         _errFd = errFd;
         _openStreams = (outFd >= 0 ? 1 : 0) + (errFd >= 0 ? 1 : 0);
@@ -32,11 +35,11 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
     public int Pid { get; }
     public ProcessIdentity Identity { get; }
     public string ExecutablePath { get; }
-    public LaunchRequest Request { get; }
+    private readonly IOutputReceiver? _receiver;
     // From the task, not _reaped: whoever sees HasExited must also find Exited completed.
     public bool HasExited => _exited.Task.IsCompleted;
     public int Session => Pid; // spawned with POSIX_SPAWN_SETSID
-    public RunScope? Scope => Request.Scope;
+    public RunScope? Scope { get; }
 
     /// <summary>Completes once the child is reaped, with its exact status.</summary>
     public Task<ExitStatus> Exited => _exited.Task;
@@ -46,8 +49,8 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
 
     internal void Begin()
     {
-        if (_outFd >= 0) _reactor.Register(_outFd, new PipeReader(this, StreamKind.Stdout), closeOnRemove: true);
-        if (_errFd >= 0) _reactor.Register(_errFd, new PipeReader(this, StreamKind.Stderr), closeOnRemove: true);
+        if (_outFd >= 0) _reactor.Register(_outFd, new PipeReader(this, StreamKind.Stdout, _outFd), closeOnRemove: true);
+        if (_errFd >= 0) _reactor.Register(_errFd, new PipeReader(this, StreamKind.Stderr, _errFd), closeOnRemove: true);
         _reactor.Register(_pidfd, this, closeOnRemove: true);
     }
 
@@ -118,7 +121,7 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
 
     private void StreamEnded(StreamKind kind)
     {
-        Request.Receiver?.OnEnd(Pid, kind);
+        _receiver?.OnEnd(Pid, kind);
         if (Interlocked.Decrement(ref _openStreams) == 0) _outputClosed.TrySetResult();
     }
 
@@ -128,12 +131,11 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
         lock (_gate) _closed = true;
     }
 
-    private sealed class PipeReader(ChildProcess owner, StreamKind kind) : Reactor.IHandler
+    private sealed class PipeReader(ChildProcess owner, StreamKind kind, int fd) : Reactor.IHandler, IPausedReader
     {
         [ThreadStatic] private static byte[]? t_buffer;
 
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-        public bool OnReady(int fd, uint events)
+        public bool OnReady(int ready, uint events)
         {
             var buf = t_buffer ??= new byte[256 * 1024];
             // Bounded work per wake-up so one flooding child cannot starve the others.
@@ -143,16 +145,15 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
                 fixed (byte* p = buf) n = Native.read(fd, p, buf.Length);
                 if (n > 0)
                 {
-                    var receiver = owner.Request.Receiver;
+                    var receiver = owner._receiver;
                     receiver?.OnData(owner.Pid, kind, buf.AsSpan(0, (int)n));
                     if (receiver is not null && receiver.Behind(kind))
                     {
                         // The log file is behind a flood: stop reading this pipe (the child blocks on it, as it would
                         // writing the file itself) until the writer catches up. Paused before registering, so a resume
                         // that comes at once is never lost. Every other child is still served.
-                        var reactor = owner._reactor;
-                        reactor.Pause(fd);
-                        if (!receiver.ResumeWhenCaughtUp(kind, () => reactor.Resume(fd))) reactor.Resume(fd);
+                        owner._reactor.Pause(fd);
+                        if (!receiver.ResumeWhenCaughtUp(kind, this)) Resume();
                         return true;
                     }
                     if (n < buf.Length) return true; // a short read: most likely drained (level-triggered epoll wakes us if not)
@@ -164,6 +165,8 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
             }
             return true;
         }
+
+        public void Resume() => owner._reactor.Resume(fd);
     }
 }
 

@@ -270,9 +270,16 @@ public interface IOutputReceiver
     /// file behind a flood) wants the reader to stop reading the pipe for now.</summary>
     bool Behind(StreamKind stream) => false;
 
-    /// <summary>Registers <paramref name="resume"/> to be called once when the consumer has caught up; false when it
-    /// already has (the reader then goes on at once).</summary>
-    bool ResumeWhenCaughtUp(StreamKind stream, Action resume) => false;
+    /// <summary>Registers the paused <paramref name="reader"/>, to be resumed once when the consumer has caught up;
+    /// false when it already has (the reader then goes on at once).</summary>
+    bool ResumeWhenCaughtUp(StreamKind stream, IPausedReader reader) => false;
+}
+
+/// <summary>A pipe reader that stopped reading because its consumer is behind (see <see cref="IOutputReceiver.Behind"/>).</summary>
+public interface IPausedReader
+{
+    /// <summary>Reads again; called once per pause, from any thread.</summary>
+    void Resume();
 }
 
 /// <summary>Either a started process (a <see cref="ChildProcess"/>, or a fake from a test launcher) or a <see cref="SpawnFailure"/>.</summary>

@@ -12,8 +12,10 @@ public sealed class LineRing
 {
     private readonly object _gate = new();
     // Slots own their byte buffers and reuse them, so a flood of lines allocates nothing here once the ring is
-    // full; OutputLine objects are made only for readers (Snapshot, followers).
-    private readonly Slot[] _lines;
+    // full; OutputLine objects are made only for readers (Snapshot, followers). The array grows with the lines up to
+    // the capacity (a unit that never writes holds none); until it is full, _start stays 0.
+    private Slot[] _lines = [];
+    private readonly int _capacity;
     private int _start, _count;
 
     private struct Slot
@@ -31,31 +33,18 @@ public sealed class LineRing
     }
     private Follower[] _followers = [];
 
-    // A deferred block (see AddBlockHeld): the newest Capacity lines of one chunk, copied in one piece and put into
-    // slots only when someone looks. Guarded by _gate; _blockCount == 0 when there is none.
-    private byte[] _blockBytes = [];
-    private (int Start, int Length)[] _blockLines = [];
-    private int _blockCount;
-    private DateTimeOffset _blockTime;
-    private int _blockUnit, _blockPid;
-    private string _blockName = "";
-    private Launching.StreamKind _blockStream;
-
-    /// <summary>Bytes above which a chunk's lines go into slots one by one instead of as a deferred block.</summary>
-    public const int MaxBlockBytes = 4 * 1024 * 1024;
-
     public LineRing(int capacity = 1000, int followerQueue = 10_000)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(capacity);
         ArgumentOutOfRangeException.ThrowIfLessThan(followerQueue, 1);
-        _lines = new Slot[capacity];
+        _capacity = capacity;
         FollowerQueue = followerQueue;
     }
 
-    public int Capacity => _lines.Length;
+    public int Capacity => _capacity;
     public int FollowerQueue { get; }
 
-    public int Count { get { lock (_gate) return _count + _blockCount; } }
+    public int Count { get { lock (_gate) return _count; } }
 
     /// <summary>Followers currently attached.</summary>
     public int Followers { get { lock (_gate) return _followers.Length; } }
@@ -65,7 +54,6 @@ public sealed class LineRing
         ArgumentNullException.ThrowIfNull(line);
         lock (_gate)
         {
-            Materialize();
             Store(line.Time, line.UnitId, line.Name, line.Pid, line.Stream, line.Bytes, line.Continued);
             // Under the ring's lock so every follower sees lines in the ring's order.
             foreach (var f in _followers) f.Offer(line);
@@ -77,7 +65,6 @@ public sealed class LineRing
     {
         lock (_gate)
         {
-            Materialize();
             Store(time, unitId, name, pid, stream, bytes, continued);
             if (_followers.Length == 0) return;
             var line = new OutputLine(time, unitId, name, pid, stream, bytes.ToArray(), continued);
@@ -95,71 +82,23 @@ public sealed class LineRing
     public bool HasFollowersHeld => _followers.Length > 0;
 
     /// <summary>As <see cref="Add(DateTimeOffset, int, string, int, Launching.StreamKind, ReadOnlySpan{byte}, bool)"/>, while held.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddHeld(DateTimeOffset time, int unitId, string name, int pid, Launching.StreamKind stream, ReadOnlySpan<byte> bytes, bool continued)
     {
-        Materialize();
         Store(time, unitId, name, pid, stream, bytes, continued);
         if (_followers.Length == 0) return;
         var line = new OutputLine(time, unitId, name, pid, stream, bytes.ToArray(), continued);
         foreach (var f in _followers) f.Offer(line);
     }
 
-    /// <summary>
-    /// While held: adds whole lines of one chunk, all read at <paramref name="time"/> from one stream, in order; each
-    /// is <paramref name="data"/>[start, start + length). Same result as <see cref="AddHeld"/> per line, but when the
-    /// chunk alone fills the ring and nobody follows (a flood), the lines are copied in one piece and put into slots
-    /// only when someone reads the ring: the next chunk of a flood replaces them without any per-line work.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void AddBlockHeld(DateTimeOffset time, int unitId, string name, int pid, Launching.StreamKind stream,
-        ReadOnlySpan<byte> data, ReadOnlySpan<(int Start, int Length)> lines)
-    {
-        int cap = _lines.Length;
-        if (cap == 0 || lines.IsEmpty) return;
-        if (lines.Length > cap) lines = lines[^cap..];
-        int from = lines[0].Start, to = lines[^1].Start + lines[^1].Length, bytes = to - from;
-        if (lines.Length < cap || _followers.Length > 0 || bytes > MaxBlockBytes)
-        {
-            foreach (var (start, length) in lines) AddHeld(time, unitId, name, pid, stream, data.Slice(start, length), false);
-            return;
-        }
-        // The block is the whole ring now: what the slots hold is gone (their buffers stay for reuse).
-        _start = _count = 0;
-        if (_blockBytes.Length < bytes) _blockBytes = GC.AllocateUninitializedArray<byte>(Math.Max(bytes, _blockBytes.Length * 2));
-        if (_blockLines.Length < cap) _blockLines = new (int, int)[cap];
-        data[from..to].CopyTo(_blockBytes);
-        for (int i = 0; i < lines.Length; i++) _blockLines[i] = (lines[i].Start - from, lines[i].Length);
-        _blockCount = lines.Length;
-        _blockTime = time;
-        _blockUnit = unitId;
-        _blockName = name;
-        _blockPid = pid;
-        _blockStream = stream;
-    }
-
-    /// <summary>Under the lock: puts a deferred block's lines into slots, before anything else reads or adds.</summary>
-    private void Materialize()
-    {
-        if (_blockCount == 0) return;
-        int n = _blockCount;
-        _blockCount = 0;
-        for (int i = 0; i < n; i++)
-        {
-            var (start, length) = _blockLines[i];
-            Store(_blockTime, _blockUnit, _blockName, _blockPid, _blockStream, _blockBytes.AsSpan(start, length), false);
-        }
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Store(DateTimeOffset time, int unitId, string name, int pid, Launching.StreamKind stream, ReadOnlySpan<byte> bytes, bool continued)
     {
-        if (_lines.Length == 0) return;
+        if (_capacity == 0) return;
         int at;
-        if (_count < _lines.Length)
+        if (_count < _capacity)
         {
-            at = _start + _count++;
-            if (at >= _lines.Length) at -= _lines.Length;
+            if (_count == _lines.Length) Array.Resize(ref _lines, Math.Min(_capacity, Math.Max(16, _lines.Length * 2)));
+            at = _count++; // not full yet: _start is 0
         }
         else
         {
@@ -186,10 +125,9 @@ public sealed class LineRing
         lock (_gate) return SnapshotLocked(last);
     }
 
-    /// <summary>Under the lock: the newest <paramref name="last"/> lines (all when null), a deferred block included.</summary>
+    /// <summary>Under the lock: the newest <paramref name="last"/> lines (all when null).</summary>
     private OutputLine[] SnapshotLocked(int? last)
     {
-        Materialize();
         int n = Math.Clamp(last ?? _count, 0, _count);
         var result = new OutputLine[n];
         for (int i = 0; i < n; i++) result[i] = _lines[(_start + _count - n + i) % _lines.Length].ToLine();

@@ -19,18 +19,16 @@ public sealed class LineSplitter(int maxLine = LineSplitter.DefaultMaxLine)
 {
     public const int DefaultMaxLine = 64 * 1024;
 
-    private byte[] _pending = new byte[Math.Min(maxLine, 4096)];
+    // A partial line waiting for its end. Allocated when one comes (most chunks end with a newline), and let go once
+    // a long one is out, so an idle or line-buffered child's splitter holds no buffer.
+    private byte[] _pending = [];
     private int _pendingLength;
+    private const int KeepPending = 4096;
 
     public int MaxLine { get; } = maxLine > 0 ? maxLine : throw new ArgumentOutOfRangeException(nameof(maxLine));
 
-    /// <summary>Whether a partial line waits for its end.</summary>
-    public bool HasPending => _pendingLength > 0;
-
     /// <summary>Splits <paramref name="data"/>, handing each whole line to <paramref name="onLine"/>; a trailing partial
     /// line is kept for the next call.</summary>
-    // Capture runs for seconds at most per flood, too short for tiered compilation to promote it: optimise at once.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Feed<TSink>(ReadOnlySpan<byte> data, ref TSink onLine) where TSink : struct, ILineSink
     {
         while (!data.IsEmpty)
@@ -50,9 +48,7 @@ public sealed class LineSplitter(int maxLine = LineSplitter.DefaultMaxLine)
             else
             {
                 Append(head, ref onLine);
-                var line = _pending.AsSpan(0, _pendingLength);
-                _pendingLength = 0;
-                EmitWhole(line, ref onLine);
+                EmitPending(ref onLine);
             }
         }
     }
@@ -61,9 +57,15 @@ public sealed class LineSplitter(int maxLine = LineSplitter.DefaultMaxLine)
     public void Flush<TSink>(ref TSink onLine) where TSink : struct, ILineSink
     {
         if (_pendingLength == 0) return;
+        EmitPending(ref onLine);
+    }
+
+    private void EmitPending<TSink>(ref TSink onLine) where TSink : struct, ILineSink
+    {
         var line = _pending.AsSpan(0, _pendingLength);
         _pendingLength = 0;
         EmitWhole(line, ref onLine);
+        if (_pending.Length > KeepPending) _pending = [];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -98,6 +100,6 @@ public sealed class LineSplitter(int maxLine = LineSplitter.DefaultMaxLine)
     private void EnsureCapacity(int n)
     {
         if (n <= _pending.Length) return;
-        Array.Resize(ref _pending, Math.Min(MaxLine, Math.Max(n, _pending.Length * 2)));
+        Array.Resize(ref _pending, Math.Min(MaxLine, Math.Max(n, Math.Max(256, _pending.Length * 2))));
     }
 }

@@ -5,58 +5,66 @@ using Vigil.Launching;
 
 namespace Vigil.Logs;
 
-/// <summary>Shared log-file writers, one per full path, reference-counted.</summary>
-public static class LogFiles
+/// <summary>
+/// The open log-file writers of one supervisor, one per full path, reference-counted: units naming the same file share
+/// its writer. An instance per supervisor, so two supervisors in one process share nothing (each would then append
+/// to a file the other also writes: whole lines still, but not one writer's order).
+/// </summary>
+public sealed class LogFiles
 {
-    private static readonly object Gate = new();
-    private static readonly Dictionary<string, LogFileWriter> Open_ = new(StringComparer.Ordinal);
-    private static readonly Dictionary<string, Task> Closing = new(StringComparer.Ordinal);
+    private readonly object _gate = new();
+    private readonly Dictionary<string, LogFileWriter> _open = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Task> _closing = new(StringComparer.Ordinal);
+
+    /// <param name="log">Where the writers report a failing callback (the supervisor's Vigil.Logs logger); nowhere when null.</param>
+    public LogFiles(ILogger? log = null) => Log = log ?? NullLogger.Instance;
+
+    internal ILogger Log { get; }
 
     /// <summary>The writer for <paramref name="path"/>: the one already open for that full path (its count goes up; its
     /// rotation settings stay those of the first opener) or a new one. Dispose it exactly once per Open; the last
     /// dispose writes what is pending and closes the file.</summary>
-    public static LogFileWriter Open(string path, long? maxSize, int keep) => Open(path, maxSize, keep, TimeProvider.System);
+    public LogFileWriter Open(string path, long? maxSize, int keep) => Open(path, maxSize, keep, TimeProvider.System);
 
     /// <inheritdoc cref="Open(string, long?, int)"/>
-    /// <param name="log">Where a new writer reports a failing callback; nothing when null.</param>
-    public static LogFileWriter Open(string path, long? maxSize, int keep, TimeProvider time, ILogger? log = null)
+    public LogFileWriter Open(string path, long? maxSize, int keep, TimeProvider time)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (maxSize is <= 0) throw new ArgumentOutOfRangeException(nameof(maxSize), "must be positive or null");
         ArgumentOutOfRangeException.ThrowIfLessThan(keep, 1);
         ArgumentNullException.ThrowIfNull(time);
         var full = Path.GetFullPath(path);
-        lock (Gate)
+        lock (_gate)
         {
-            if (Open_.TryGetValue(full, out var w))
+            if (_open.TryGetValue(full, out var w))
             {
                 w.RefCount++;
                 return w;
             }
             // A writer for the same path may still be closing: the new one starts writing only after it has (offsets).
-            Closing.TryGetValue(full, out var prior);
-            w = new LogFileWriter(full, maxSize, keep, time, prior ?? Task.CompletedTask, log);
-            Open_[full] = w;
+            _closing.TryGetValue(full, out var prior);
+            w = new LogFileWriter(this, full, maxSize, keep, time, prior ?? Task.CompletedTask);
+            _open[full] = w;
             return w;
         }
     }
 
     /// <summary>Called by a writer's dispose; true when it was the last reference (the caller then closes it).</summary>
-    internal static bool Release(LogFileWriter w)
+    internal bool Release(LogFileWriter w)
     {
-        lock (Gate)
+        lock (_gate)
         {
             if (w.RefCount <= 0) throw new ObjectDisposedException(nameof(LogFileWriter), $"{w.Path}: disposed more often than opened");
             if (--w.RefCount > 0) return false;
-            Open_.Remove(w.Path);
+            _open.Remove(w.Path);
             return true;
         }
     }
 
-    internal static void Closing_(LogFileWriter w, Task closed)
+    internal void Closing(LogFileWriter w, Task closed)
     {
-        lock (Gate) Closing[w.Path] = closed;
-        closed.ContinueWith(_ => { lock (Gate) if (Closing.TryGetValue(w.Path, out var t) && t == closed) Closing.Remove(w.Path); },
+        lock (_gate) _closing[w.Path] = closed;
+        closed.ContinueWith(_ => { lock (_gate) if (_closing.TryGetValue(w.Path, out var t) && t == closed) _closing.Remove(w.Path); },
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 }
@@ -120,13 +128,13 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
     private List<ReadOnlyMemory<byte>> _full = [], _spareList = [];
     private List<byte[]> _rented = [], _spareRented = []; // arrays of AppendOwned in _full, back to the pool once written
     private readonly Stack<byte[]> _free = new();
-    private byte[] _cur = new byte[InitialBuffer];
+    private byte[] _cur = []; // allocated at the first line: an idle unit's writer holds no buffer
     private int _curLength, _pendingLines;
     private long _pendingBytes;
     private long _appended;          // lines accepted into batches so far
     private bool _wakeSignalled, _closing, _reopenRequested, _prepareRequested;
     private readonly List<(long Target, TaskCompletionSource Done)> _flushWaiters = [];
-    private List<Action>? _caughtUp;  // paused pipe readers to resume when the pending batch is taken
+    private List<IPausedReader>? _caughtUp;  // paused pipe readers to resume when the pending batch is taken
 
     // Writer task only (read elsewhere through Interlocked).
     private SafeFileHandle? _file;
@@ -143,11 +151,11 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
 
     internal int RefCount = 1;
 
-    private readonly ILogger _log;
+    private readonly LogFiles _registry;
 
-    internal LogFileWriter(string fullPath, long? maxSize, int keep, TimeProvider time, Task prior, ILogger? log = null)
+    internal LogFileWriter(LogFiles registry, string fullPath, long? maxSize, int keep, TimeProvider time, Task prior)
     {
-        _log = log ?? NullLogger.Instance;
+        _registry = registry;
         Path = fullPath;
         _maxSize = maxSize;
         _keep = keep;
@@ -196,7 +204,6 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
     /// Copies <paramref name="count"/> formatted lines, each ending with <c>\n</c>, as one piece: one lock per read()
     /// of the child's pipe instead of one per line. All or none are accepted (over the memory bound, all are dropped).
     /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public void AppendLines(ReadOnlySpan<byte> lines, int count)
     {
         if (count == 0) return;
@@ -270,25 +277,25 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
     /// </summary>
     public bool Behind => Volatile.Read(ref _pendingBytes) > HighWater;
 
-    /// <summary>Calls <paramref name="resume"/> once (on the writer task) when the writer has taken the pending batch,
+    /// <summary>Resumes <paramref name="reader"/> once (on the writer task) when the writer has taken the pending batch,
     /// or returns false when it is not behind (any more), and the caller goes on by itself.</summary>
-    public bool ResumeWhenCaughtUp(Action resume)
+    public bool ResumeWhenCaughtUp(IPausedReader reader)
     {
         lock (_gate)
         {
             if (_pendingBytes <= HighWater || _closing) return false;
-            (_caughtUp ??= []).Add(resume);
+            (_caughtUp ??= []).Add(reader);
             return true;
         }
     }
 
-    private void Run(List<Action>? callbacks)
+    private void Run(List<IPausedReader>? readers)
     {
-        if (callbacks is null) return;
-        foreach (var c in callbacks)
+        if (readers is null) return;
+        foreach (var r in readers)
         {
-            try { c(); }
-            catch (Exception e) { LogsLog.WriterCallbackFailed(_log, e.Message, e); }
+            try { r.Resume(); }
+            catch (Exception e) { LogsLog.WriterCallbackFailed(_registry.Log, e.Message, e); }
         }
     }
 
@@ -330,15 +337,15 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
     /// <summary>Drops one reference; the last writes what is pending and closes the file.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (!LogFiles.Release(this)) return;
-        List<Action>? resume;
+        if (!_registry.Release(this)) return;
+        List<IPausedReader>? resume;
         lock (_gate)
         {
             _closing = true;
             (resume, _caughtUp) = (_caughtUp, null);
         }
         Run(resume);
-        LogFiles.Closing_(this, _loop);
+        _registry.Closing(this, _loop);
         _wake.Release();
         await _loop.ConfigureAwait(false);
     }
@@ -351,18 +358,22 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
         if (_curLength > 0) _full.Add(_cur.AsMemory(0, _curLength));
         _curLength = 0;
         if (need <= ChunkSize && _free.TryPop(out var pooled)) _cur = pooled;
-        else if (need == 0) _cur = new byte[InitialBuffer]; // only closing the chunk (AppendOwned): start small again
+        else if (need == 0) _cur = []; // only closing the chunk (AppendOwned): the next line starts small again
+        else if (_cur.Length == 0) _cur = new byte[Math.Max(need, InitialBuffer)];
         else _cur = GC.AllocateUninitializedArray<byte>(Math.Max(need, ChunkSize));
     }
 
-    private void ReturnChunks(List<ReadOnlyMemory<byte>> batch, List<byte[]> rented)
+    /// <summary>After a write: rented arrays back to the pool, a flood's chunks kept for the next batches; once a batch is
+    /// small again (<paramref name="length"/> bytes), the flood is over and its chunks are let go.</summary>
+    private void ReturnChunks(List<ReadOnlyMemory<byte>> batch, List<byte[]> rented, long length)
     {
         foreach (var a in rented) System.Buffers.ArrayPool<byte>.Shared.Return(a);
         rented.Clear();
         lock (_gate)
         {
             _spareRented = rented;
-            foreach (var m in batch)
+            if (length < InitialBuffer) _free.Clear();
+            else foreach (var m in batch)
                 if (_free.Count < PooledChunks && System.Runtime.InteropServices.MemoryMarshal.TryGetArray(m, out var seg) && seg.Array!.Length == ChunkSize)
                     _free.Push(seg.Array);
             batch.Clear();
@@ -382,7 +393,7 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
                 long length;
                 int lines;
                 bool reopen, prepare, closing;
-                List<Action>? caughtUp = null;
+                List<IPausedReader>? caughtUp = null;
                 lock (_gate)
                 {
                     _wakeSignalled = false;
@@ -399,7 +410,8 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
                         if (_curLength > 0)
                         {
                             batch.Add(_cur.AsMemory(0, _curLength));
-                            _cur = _free.TryPop(out var c) ? c : _cur.Length == ChunkSize ? GC.AllocateUninitializedArray<byte>(ChunkSize) : new byte[InitialBuffer];
+                            // Nothing kept for the next lines unless a flood's chunk is at hand: they allocate when they come.
+                            _cur = _free.TryPop(out var c) ? c : [];
                             _curLength = 0;
                         }
                         _full = _spareList;
@@ -425,7 +437,7 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
                     break;
                 }
                 WriteBatch(batch, lines);
-                ReturnChunks(batch, rented);
+                ReturnChunks(batch, rented, length);
                 CompleteFlushes();
             }
         }

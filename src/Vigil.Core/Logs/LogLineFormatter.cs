@@ -32,7 +32,6 @@ public static class LogLineFormatter
 
     /// <summary>Writes the formatted line (with its <c>\n</c>) to <paramref name="dest"/> and returns its length.
     /// <paramref name="dest"/> must hold <see cref="MaxLength"/> bytes.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static int Format(Span<byte> dest, DateTimeOffset time, string name, StreamKind stream, ReadOnlySpan<byte> line, bool continued, LogSpec spec)
     {
         int p = 0;

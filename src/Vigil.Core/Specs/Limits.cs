@@ -40,15 +40,15 @@ public static class Limits
     /// text after it would be silently cut off (or .NET's path APIs throw).</summary>
     public static bool HasNul(string? s) => s is not null && s.Contains('\0');
 
-    /// <summary>Problems for every element of <paramref name="items"/> that holds a NUL byte, as <c>key[i]: …</c>.</summary>
-    internal static IEnumerable<string> NulIn(ImmutableArray<string> items, string key)
+    /// <summary>Problems for every element of <paramref name="items"/> that holds a NUL byte, at <c>key[i]</c>.</summary>
+    public static IEnumerable<SpecError> NulIn(ImmutableArray<string> items, string key)
     {
         if (items.IsDefault) yield break;
         for (int i = 0; i < items.Length; i++)
-            if (HasNul(items[i])) yield return $"{key}[{i}]: {NulMessage}";
+            if (HasNul(items[i])) yield return new($"{key}[{i}]", NulMessage);
     }
 
-    /// <summary>"must be at most 24d (the longest a timer can wait)" when <paramref name="d"/> is past <see cref="MaxTimerWait"/>.</summary>
-    public static string? TimerWait(TimeSpan d, string key) =>
-        d > MaxTimerWait ? $"{key}: must be at most 24d (the longest a timer can wait), got {Durations.Format(d)}" : null;
+    /// <summary>"must be at most 24d (the longest a timer can wait)" at <paramref name="key"/> when <paramref name="d"/> is past <see cref="MaxTimerWait"/>.</summary>
+    public static SpecError? TimerWait(TimeSpan d, string key) =>
+        d > MaxTimerWait ? new(key, $"must be at most 24d (the longest a timer can wait), got {Durations.Format(d)}") : null;
 }

@@ -42,22 +42,22 @@ public sealed record LogSpec
     public int RingLines { get; init; } = 1000;
 
     /// <summary>Problems with the section, each naming the key; empty when valid.</summary>
-    public IEnumerable<string> Validate()
+    public IEnumerable<SpecError> Validate()
     {
         if (File is not null && (Out is not null || Err is not null))
-            yield return "log.file: give either file (both streams) or out/err (separate files), not both";
-        if (File is { Length: 0 }) yield return "log.file: must not be empty (leave it out for no file)";
-        if (Limits.HasNul(File)) yield return $"log.file: {Limits.NulMessage}";
-        if (Limits.HasNul(Out)) yield return $"log.out: {Limits.NulMessage}";
-        if (Limits.HasNul(Err)) yield return $"log.err: {Limits.NulMessage}";
-        if (Out is { Length: 0 }) yield return "log.out: must not be empty (leave it out for no file)";
-        if (Err is { Length: 0 }) yield return "log.err: must not be empty (leave it out for no file)";
-        if (MaxSize is { } m && m < 4096) yield return "log.maxSize: must be at least 4KB (e.g. 50MB), or left out for no rotation";
-        if (Keep < 1) yield return "log.keep: must be 1 or more (rotated files to keep)";
-        if (Keep > 1000) yield return "log.keep: must be at most 1000";
-        if (MaxLine < 1) yield return "log.maxLine: must be a positive number of bytes";
-        if (MaxLine > Limits.MaxLineBytes) yield return "log.maxLine: must be at most 16MB";
-        if (RingLines < 0) yield return "log.ringLines: must be 0 or more";
-        if (RingLines > Limits.MaxRingLines) yield return $"log.ringLines: must be at most {Limits.MaxRingLines:N0}";
+            yield return new("log.file", "give either file (both streams) or out/err (separate files), not both");
+        if (File is { Length: 0 }) yield return new("log.file", "must not be empty (leave it out for no file)");
+        if (Limits.HasNul(File)) yield return new("log.file", Limits.NulMessage);
+        if (Limits.HasNul(Out)) yield return new("log.out", Limits.NulMessage);
+        if (Limits.HasNul(Err)) yield return new("log.err", Limits.NulMessage);
+        if (Out is { Length: 0 }) yield return new("log.out", "must not be empty (leave it out for no file)");
+        if (Err is { Length: 0 }) yield return new("log.err", "must not be empty (leave it out for no file)");
+        if (MaxSize is { } m && m < 4096) yield return new("log.maxSize", "must be at least 4KB (e.g. 50MB), or left out for no rotation");
+        if (Keep < 1) yield return new("log.keep", "must be 1 or more (rotated files to keep)");
+        if (Keep > 1000) yield return new("log.keep", "must be at most 1000");
+        if (MaxLine < 1) yield return new("log.maxLine", "must be a positive number of bytes");
+        if (MaxLine > Limits.MaxLineBytes) yield return new("log.maxLine", "must be at most 16MB");
+        if (RingLines < 0) yield return new("log.ringLines", "must be 0 or more");
+        if (RingLines > Limits.MaxRingLines) yield return new("log.ringLines", $"must be at most {Limits.MaxRingLines:N0}");
     }
 }

@@ -32,11 +32,8 @@ public sealed record ProcessSpec
     /// <summary>Log files, line format, rotation and the in-memory ring; null = no file (the ring still keeps 1000 lines).</summary>
     public LogSpec? Log { get; init; }
 
-    /// <summary>A custom destination for the unit's lines (library only; never blocks the child).</summary>
-    public Vigil.Logs.OutputSink? Sink { get; init; }
-
     /// <summary>Health probes (liveness, readiness, startup), checked while a process runs.</summary>
-    public ImmutableArray<Health.ProbeSpec> Health { get; init; } = [];
+    public ImmutableArray<ProbeSpec> Health { get; init; } = [];
 
     /// <summary>A detached unit is not stopped when Vigil exits, and its output goes to /dev/null rather than a pipe
     /// (a pipe would deliver SIGPIPE to it once Vigil is gone).</summary>
@@ -45,27 +42,28 @@ public sealed record ProcessSpec
     /// <summary>Displayed as <c>name</c>, or the command's file name when there is none.</summary>
     public string DisplayName => Name ?? (Script is not null ? Path.GetFileName(Script) : Command.IsDefaultOrEmpty ? "?" : Path.GetFileName(Command[0]));
 
-    /// <summary>Problems with the spec, each naming the key; empty when valid.</summary>
-    public IReadOnlyList<string> Validate()
+    /// <summary>Problems with the spec, each naming its key (shown as <c>key: message</c>); empty when valid.</summary>
+    public IReadOnlyList<SpecError> Validate()
     {
-        var errors = new List<string>();
+        var errors = new List<SpecError>();
         bool hasCommand = !Command.IsDefaultOrEmpty, hasScript = !string.IsNullOrEmpty(Script);
-        if (hasCommand && hasScript) errors.Add("command/script: give either command or script, not both");
-        if (hasCommand && string.IsNullOrWhiteSpace(Command[0])) errors.Add("command: the first element (the program) is empty");
-        if (Name is { Length: 0 }) errors.Add("name: must not be empty (leave it out for an unnamed unit)");
+        if (hasCommand && hasScript) errors.Add(new("command/script", "give either command or script, not both"));
+        if (hasCommand && string.IsNullOrWhiteSpace(Command[0])) errors.Add(new("command", "the first element (the program) is empty"));
+        if (Name is { Length: 0 }) errors.Add(new("name", "must not be empty (leave it out for an unnamed unit)"));
         errors.AddRange(Limits.NulIn(Command, "command"));
         errors.AddRange(Limits.NulIn(Args, "args"));
-        if (Limits.HasNul(Script)) errors.Add($"script: {Limits.NulMessage}");
-        if (Limits.HasNul(Cwd)) errors.Add($"cwd: {Limits.NulMessage}");
+        if (Limits.HasNul(Script)) errors.Add(new("script", Limits.NulMessage));
+        if (Limits.HasNul(Cwd)) errors.Add(new("cwd", Limits.NulMessage));
         foreach (var (k, v) in Env)
         {
-            if (k.Length == 0 || k.Contains('=') || k.Contains('\0')) errors.Add($"env: '{k.Replace("\0", "\\0")}' is not a valid variable name");
-            else if (Limits.HasNul(v)) errors.Add($"env.{k}: {Limits.NulMessage}");
+            if (k.Length == 0 || k.Contains('=') || k.Contains('\0')) errors.Add(new("env", $"'{k.Replace("\0", "\\0")}' is not a valid variable name"));
+            else if (Limits.HasNul(v)) errors.Add(new($"env.{k}", Limits.NulMessage));
         }
         errors.AddRange(Restart.Validate());
         errors.AddRange(Stop.Validate());
         if (Log is not null) errors.AddRange(Log.Validate());
-        for (int i = 0; i < Health.Length; i++) errors.AddRange(Health[i].Validate($"health[{i}]"));
+        if (!Health.IsDefault)
+            for (int i = 0; i < Health.Length; i++) errors.AddRange(Health[i].Validate().Select(e => e.Under($"health[{i}]")));
         return errors;
     }
 }
@@ -77,13 +75,13 @@ public enum LimitAction { SlowRetry, Stop }
 /// <summary>Exponential backoff: initial × multiplier^n, capped at max, ± jitter (a fraction of the delay).</summary>
 public sealed record BackoffSpec(TimeSpan Initial, double Multiplier, TimeSpan Max, double Jitter = 0)
 {
-    public IEnumerable<string> Validate()
+    public IEnumerable<SpecError> Validate()
     {
-        if (Initial < TimeSpan.Zero) yield return "restart.backoff.initial: must not be negative";
-        if (!(Multiplier >= 1) || double.IsInfinity(Multiplier)) yield return "restart.backoff.multiplier: must be a number ≥ 1";
-        else if (Multiplier > Limits.MaxBackoffMultiplier) yield return $"restart.backoff.multiplier: must be at most {Limits.MaxBackoffMultiplier:0}";
-        if (Max < Initial) yield return "restart.backoff.max: must be at least restart.backoff.initial";
-        if (!(Jitter >= 0 && Jitter <= 1)) yield return "restart.backoff.jitter: must be between 0 and 1";
+        if (Initial < TimeSpan.Zero) yield return new("restart.backoff.initial", "must not be negative");
+        if (!(Multiplier >= 1) || double.IsInfinity(Multiplier)) yield return new("restart.backoff.multiplier", "must be a number ≥ 1");
+        else if (Multiplier > Limits.MaxBackoffMultiplier) yield return new("restart.backoff.multiplier", $"must be at most {Limits.MaxBackoffMultiplier:0}");
+        if (Max < Initial) yield return new("restart.backoff.max", "must be at least restart.backoff.initial");
+        if (!(Jitter >= 0 && Jitter <= 1)) yield return new("restart.backoff.jitter", "must be between 0 and 1");
     }
 }
 
@@ -94,12 +92,12 @@ public sealed record CrashLoopLimit(int Restarts, TimeSpan Within, LimitAction T
     public static readonly TimeSpan DefaultRetryEvery = TimeSpan.FromMinutes(5);
     public TimeSpan SlowRetryDelay => RetryEvery ?? DefaultRetryEvery;
 
-    public IEnumerable<string> Validate()
+    public IEnumerable<SpecError> Validate()
     {
-        if (Restarts < 0) yield return "restart.limit.restarts: must be 0 or more";
-        if (Restarts > Limits.MaxLimitRestarts) yield return $"restart.limit.restarts: must be at most {Limits.MaxLimitRestarts:N0}";
-        if (Within <= TimeSpan.Zero) yield return "restart.limit.within: must be a positive duration";
-        if (RetryEvery is { } r && r <= TimeSpan.Zero) yield return "restart.limit.retryEvery: must be a positive duration";
+        if (Restarts < 0) yield return new("restart.limit.restarts", "must be 0 or more");
+        if (Restarts > Limits.MaxLimitRestarts) yield return new("restart.limit.restarts", $"must be at most {Limits.MaxLimitRestarts:N0}");
+        if (Within <= TimeSpan.Zero) yield return new("restart.limit.within", "must be a positive duration");
+        if (RetryEvery is { } r && r <= TimeSpan.Zero) yield return new("restart.limit.retryEvery", "must be a positive duration");
     }
 }
 
@@ -122,7 +120,7 @@ public sealed record RestartSpec
     /// <summary>restartOk: a run at least this long starts the schedule (and slow retry) over.</summary>
     public TimeSpan ResetAfter { get; init; } = TimeSpan.FromMinutes(30);
 
-    /// <summary>When set, used instead of <see cref="Schedule"/>.</summary>
+    /// <summary>When set, used instead of <see cref="Schedule"/>, which must then be left at its default.</summary>
     public BackoffSpec? Backoff { get; init; }
 
     public CrashLoopLimit? Limit { get; init; }
@@ -130,13 +128,19 @@ public sealed record RestartSpec
     /// <summary>True for the elife "no restart" schedules, <c>[]</c> and <c>[0]</c>.</summary>
     public bool ScheduleMeansNever => Backoff is null && (Schedule.IsDefaultOrEmpty || (Schedule.Length == 1 && Schedule[0] == TimeSpan.Zero));
 
-    public IEnumerable<string> Validate()
+    public IEnumerable<SpecError> Validate()
     {
         if (!Schedule.IsDefault)
             for (int i = 0; i < Schedule.Length; i++)
-                if (Schedule[i] < TimeSpan.Zero) yield return $"restart.schedule[{i}]: must not be negative";
-        if (ResetAfter <= TimeSpan.Zero) yield return "restart.resetAfter: must be a positive duration";
-        if (Backoff is not null) foreach (var e in Backoff.Validate()) yield return e;
+                if (Schedule[i] < TimeSpan.Zero) yield return new($"restart.schedule[{i}]", "must not be negative");
+        if (ResetAfter <= TimeSpan.Zero) yield return new("restart.resetAfter", "must be a positive duration");
+        if (Backoff is not null)
+        {
+            // Only one of them is used (the backoff), so a schedule given with it would be silently ignored.
+            if (!Schedule.IsDefault && !Schedule.AsSpan().SequenceEqual(DefaultSchedule.AsSpan()))
+                yield return new("restart.backoff", "give either 'schedule' or 'backoff', not both");
+            foreach (var e in Backoff.Validate()) yield return e;
+        }
         if (Limit is not null) foreach (var e in Limit.Validate()) yield return e;
     }
 }
@@ -154,11 +158,11 @@ public sealed record StopSpec
     /// <summary>How long to wait after SIGKILL before reporting survivors (a process in disk sleep can outlive it).</summary>
     public TimeSpan KillWait { get; init; } = TimeSpan.FromSeconds(5);
 
-    public IEnumerable<string> Validate()
+    public IEnumerable<SpecError> Validate()
     {
-        if (Signal is <= 0 or > 64) yield return "stop.signal: must be a signal name like TERM or a number 1-64";
-        if (Timeout < TimeSpan.Zero) yield return "stop.timeout: must not be negative";
-        if (KillWait <= TimeSpan.Zero) yield return "stop.killWait: must be a positive duration";
+        if (Signal is <= 0 or > 64) yield return new("stop.signal", "must be a signal name like TERM or a number 1-64");
+        if (Timeout < TimeSpan.Zero) yield return new("stop.timeout", "must not be negative");
+        if (KillWait <= TimeSpan.Zero) yield return new("stop.killWait", "must be a positive duration");
         if (Limits.TimerWait(Timeout, "stop.timeout") is { } t) yield return t;
         if (Limits.TimerWait(KillWait, "stop.killWait") is { } k) yield return k;
     }

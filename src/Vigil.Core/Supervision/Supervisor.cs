@@ -78,6 +78,7 @@ public sealed class Supervisor : IAsyncDisposable
         HealthLog = _options.LoggerFactory.CreateLogger("Vigil.Health");
         BuiltInProbes = new Health.BuiltInProbes(HealthLog);
         LogsLog = _options.LoggerFactory.CreateLogger("Vigil.Logs");
+        LogFiles = new LogFiles(LogsLog);
         try { Membership = Launcher.CreateMembership(_options.Instance ?? Membership.EphemeralInstance(), _options.Tracking); }
         catch
         {
@@ -96,6 +97,9 @@ public sealed class Supervisor : IAsyncDisposable
     internal ILogger HealthLog { get; }
     internal ILogger LogsLog { get; }
     internal Health.BuiltInProbes BuiltInProbes { get; }
+
+    /// <summary>The log files this supervisor's units write, one writer per path (shared by units naming the same file).</summary>
+    internal LogFiles LogFiles { get; }
 
     /// <summary>How this supervisor tracks its units' processes (null with a test launcher).</summary>
     public Membership? Membership { get; }
@@ -134,10 +138,12 @@ public sealed class Supervisor : IAsyncDisposable
 
     public IReadOnlyList<UnitSnapshot> Snapshot() => _units.Select(u => u.Snapshot).ToList();
 
-    /// <summary>Validates the spec (throws <see cref="ArgumentException"/> listing every problem) and starts a unit for it.</summary>
-    public Unit Start(ProcessSpec spec)
+    /// <summary>Validates the spec (throws <see cref="ArgumentException"/> listing every problem) and starts a unit for it;
+    /// its lines also go to <paramref name="sink"/> when given (a library destination: not config, so a reload's
+    /// replacement of the unit has none; the unit disposes it when it is removed or the supervisor is).</summary>
+    public Unit Start(ProcessSpec spec, OutputSink? sink = null)
     {
-        var unit = Define(spec);
+        var unit = Define(spec, sink);
         _ = unit.StartAsync();
         return unit;
     }
@@ -151,10 +157,10 @@ public sealed class Supervisor : IAsyncDisposable
         return unit;
     }
 
-    private Unit Add(ProcessSpec spec, bool attached)
+    private Unit Add(ProcessSpec spec, bool attached, OutputSink? sink = null)
     {
         if (Volatile.Read(ref _disposed) != 0) throw new ObjectDisposedException(nameof(Supervisor));
-        var unit = new Unit(this, Interlocked.Increment(ref _nextId), spec, _options.Time, Launcher, attached);
+        var unit = new Unit(this, Interlocked.Increment(ref _nextId), spec, _options.Time, Launcher, attached, sink);
         ImmutableInterlocked.Update(ref _units, l => l.Add(unit));
         return unit;
     }
@@ -187,13 +193,14 @@ public sealed class Supervisor : IAsyncDisposable
     }
 
     /// <summary>Validates the spec (throws <see cref="ArgumentException"/> listing every problem) and adds a unit for
-    /// it without starting it (state <see cref="UnitState.Initial"/>; <see cref="Unit.StartAsync"/> starts it).</summary>
-    public Unit Define(ProcessSpec spec)
+    /// it without starting it (state <see cref="UnitState.Initial"/>; <see cref="Unit.StartAsync"/> starts it); its lines
+    /// also go to <paramref name="sink"/> when given (see <see cref="Start"/>).</summary>
+    public Unit Define(ProcessSpec spec, OutputSink? sink = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         var errors = spec.Validate();
         if (errors.Count > 0) throw new ArgumentException($"invalid process spec for '{spec.DisplayName}': " + string.Join("; ", errors), nameof(spec));
-        return Add(spec, attached: false);
+        return Add(spec, attached: false, sink);
     }
 
     /// <summary>Stops the unit (graceful escalation) and forgets it: it leaves <see cref="Units"/>, its log files are

@@ -21,8 +21,6 @@ namespace Vigil.Supervision;
 public sealed partial class Unit
 {
     private readonly Supervisor _owner;
-    /// <summary>Where this unit's log files report a failing callback (its supervisor's Vigil.Logs logger).</summary>
-    internal Microsoft.Extensions.Logging.ILogger LogsLog => _owner.LogsLog;
     private readonly TimeProvider _time;
     private readonly ILauncher _launcher;
     private readonly Channel<Message> _inbox = Channel.CreateUnbounded<Message>(new UnboundedChannelOptions { SingleReader = true });
@@ -51,7 +49,7 @@ public sealed partial class Unit
     // Completed by the loop once it has told the cleanup of an ended run's leftovers: the next run waits for it.
     private Task _leftoversTold = Task.CompletedTask;
 
-    internal Unit(Supervisor owner, int id, ProcessSpec spec, TimeProvider time, ILauncher launcher, bool attached)
+    internal Unit(Supervisor owner, int id, ProcessSpec spec, TimeProvider time, ILauncher launcher, bool attached, OutputSink? sink = null)
     {
         _owner = owner;
         Id = id;
@@ -62,12 +60,12 @@ public sealed partial class Unit
         _origin = time.GetTimestamp();
         IsAttached = attached;
         SetArgv(spec.Command.IsDefaultOrEmpty ? [] : [.. spec.Command, .. spec.Args]);
-        Log = new UnitLog(this, spec.Log, spec.Sink);
+        Log = OutputLog.Open(new LogIdentity(id, Name), spec.Log, sink, owner.LogFiles, time, new LogObserver(this));
         _snapshot = BuildSnapshot();
         _ = Task.Run(Loop);
     }
 
-    internal UnitLog Log { get; }
+    internal IOutputLog Log { get; }
 
     public int Id { get; }
     public string Name { get; }
@@ -96,9 +94,6 @@ public sealed partial class Unit
 
     /// <summary>Lines that could not be written to the unit's log files so far.</summary>
     public long DroppedLogLines => Log.DroppedLines;
-
-    internal bool HasOutputListeners => _owner.HasOutputSinks;
-    internal void PublishOutput(OutputLine line) => _owner.PublishOutput(line);
 
     /// <summary>A log file's trouble (any thread): published by the loop, stamped with its time and state.</summary>
     internal void PublishLogEvent(UnitEvent ev) => Post(new LogNewsMsg(ev));
@@ -232,7 +227,7 @@ public sealed partial class Unit
         TimerFired t when t.Generation == _timerGeneration => UnitMessage.Timer,
         StatusObserved so when _process?.Pid == so.Pid && (so.Status != _status || so.Lasting) => UnitMessage.Status,
         ProbeMsg pm when pm.Report.Run != _run || _process is null => UnitMessage.Stale,
-        ProbeMsg { Report: { Kind: Health.ProbeReportKind.Failed, Probe.Action: Health.ProbeAction.Restart or Health.ProbeAction.Kill } } => UnitMessage.ProbeFailed,
+        ProbeMsg { Report: { Kind: Health.ProbeReportKind.Failed, Probe.Action: Specs.ProbeAction.Restart or Specs.ProbeAction.Kill } } => UnitMessage.ProbeFailed,
         ProbeMsg => UnitMessage.ProbeNews,
         NewsMsg n => n.Kind,
         _ => UnitMessage.Stale,
@@ -377,7 +372,7 @@ public sealed partial class Unit
         var cwd = CommandResolver.WorkingDirectory(Spec);
         var (argv, failure) = CommandResolver.Argv(Spec, cwd);
         var probeEnv = PrepareProbes();
-        var output = Spec.Detach ? null : new UnitOutput(this);
+        var output = Spec.Detach ? null : Log.BeginRun();
         // A detached unit outlives Vigil on purpose, so it belongs to no run scope: no later Vigil stops it as a leftover.
         var scope = failure is null && !Spec.Detach ? _owner.Membership?.NewRun(Name) : null;
         if (output is not null) Log.Prepare();
@@ -409,7 +404,7 @@ public sealed partial class Unit
         if (_startTime is not null || _lastExit is not null || _restartCount > 0) _restartCount++;
         _startTime = at;
         MoveTo(UnitState.Running, new Spawned(at, Id, Name, child.Pid, string.Join(' ', argv!), _restartCount));
-        StartProbes(child, output is null ? static () => null : output.LastLineAt, cwd);
+        StartProbes(child, output is null ? static () => null : output.LastOutputAt, cwd);
     }
 
     private void Adopt(IProcessHandle p)
@@ -585,7 +580,7 @@ public sealed partial class Unit
                 break;
             case ProbeMsg { Report: var r }:
                 Note(new Unhealthy(Now, Id, Name, p.Pid, _state, r.Probe.Name, r.Detail, r.FailedChecks, r.Probe.Action));
-                (why, kill, to) = (r.Detail, r.Probe.Action == Health.ProbeAction.Kill, UnitState.StoppingUnhealthy);
+                (why, kill, to) = (r.Detail, r.Probe.Action == Specs.ProbeAction.Kill, UnitState.StoppingUnhealthy);
                 break;
             default:
                 throw new InvalidOperationException($"unit {Name}: {m.GetType().Name} does not begin a stop");
@@ -761,27 +756,21 @@ public sealed partial class Unit
         RestartAttempt = _history.Attempt,
     };
 
-    /// <summary>Line-splits a run's output and hands each whole line to the unit's log (reactor thread).</summary>
-    private sealed class UnitOutput(Unit unit) : IOutputReceiver
+    /// <summary>The log's news: a file's trouble goes to the loop (<see cref="PublishLogEvent"/>), lines to the
+    /// supervisor's output listeners.</summary>
+    private sealed class LogObserver(Unit unit) : ILogObserver
     {
-        private readonly LineSplitter _out = new(unit.Log.MaxLine), _err = new(unit.Log.MaxLine);
-        private long _lastAt; // TimeProvider timestamp of the last chunk read; 0 = nothing yet (output-stall probes)
+        public void FileFailed(string path, string why) => Tell(new LogFailed(unit.Now, unit.Id, unit.Name, unit.State, path, why));
 
-        public long? LastLineAt() => Volatile.Read(ref _lastAt) is var t && t != 0 ? t : null;
+        public void FileResumed(string path, long dropped) => Tell(new LogResumed(unit.Now, unit.Id, unit.Name, unit.State, path, dropped));
 
-        public void OnData(int pid, StreamKind stream, ReadOnlySpan<byte> data)
-        {
-            Volatile.Write(ref _lastAt, unit._time.GetTimestamp());
-            var time = unit._time.GetUtcNow(); // when the chunk was read: one clock read per read(), not per line
-            unit.Log.Chunk(time, pid, stream, data, stream == StreamKind.Stdout ? _out : _err, final: false);
-        }
+        public void FileReopened(string path, string why) => Tell(new LogReopened(unit.Now, unit.Id, unit.Name, unit.State, path, why));
 
-        public bool Behind(StreamKind stream) => unit.Log.Behind(stream);
+        public bool WantsLines => unit._owner.HasOutputSinks;
 
-        public bool ResumeWhenCaughtUp(StreamKind stream, Action resume) => unit.Log.ResumeWhenCaughtUp(stream, resume);
+        public void Line(OutputLine line) => unit._owner.PublishOutput(line);
 
-        public void OnEnd(int pid, StreamKind stream) =>
-            unit.Log.Chunk(unit._time.GetUtcNow(), pid, stream, [], stream == StreamKind.Stdout ? _out : _err, final: true);
+        private void Tell(UnitEvent ev) => unit.PublishLogEvent(ev);
     }
 }
 

@@ -170,14 +170,14 @@ public sealed record LogResumed(DateTimeOffset Time, int UnitId, string Name, Un
 /// <summary>A liveness (or startup) probe failed: <see cref="Why"/> is the typed reason (<c>hung: no output for 2m</c>),
 /// <see cref="Action"/> what Vigil does about it.</summary>
 public sealed record Unhealthy(DateTimeOffset Time, int UnitId, string Name, int? Pid, UnitState State, string Probe, string Why,
-    int FailedChecks, Health.ProbeAction Action) : UnitEvent(Time, UnitId, Name, Pid, State)
+    int FailedChecks, Specs.ProbeAction Action) : UnitEvent(Time, UnitId, Name, Pid, State)
 {
     public override string Kind => "unhealthy";
     public override string Reason => $"{Why} ({Probe} probe, {FailedChecks} failed check(s)); " + Action switch
     {
-        Health.ProbeAction.Restart => "stopping the process tree; the restart policy decides what follows",
-        Health.ProbeAction.Kill => "killing the process tree; the restart policy decides what follows",
-        Health.ProbeAction.Exec => "running the action command",
+        Specs.ProbeAction.Restart => "stopping the process tree; the restart policy decides what follows",
+        Specs.ProbeAction.Kill => "killing the process tree; the restart policy decides what follows",
+        Specs.ProbeAction.Exec => "running the action command",
         _ => "notifying only",
     };
 }

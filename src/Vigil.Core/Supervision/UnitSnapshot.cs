@@ -40,7 +40,7 @@ public sealed record UnitSnapshot(
 /// <param name="Latency">How long the last check took.</param>
 /// <param name="At">When the last check ended; null before the first.</param>
 /// <param name="ConsecutiveFailures">Failed checks in a row up to the last one (0 after a pass).</param>
-public sealed record ProbeStatus(string Name, string Kind, Health.ProbeRole Role, Health.ProbeAction Action, ProbeOutcome Result,
+public sealed record ProbeStatus(string Name, string Kind, Specs.ProbeRole Role, Specs.ProbeAction Action, ProbeOutcome Result,
     string? Detail, TimeSpan? Latency, DateTimeOffset? At, int ConsecutiveFailures);
 
 /// <summary>A probe's last result, as <see cref="ProbeStatus.Result"/> describes.</summary>

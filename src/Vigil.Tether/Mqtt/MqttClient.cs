@@ -1,49 +1,58 @@
-using System.Net.Security;
-using System.Net.Sockets;
-using System.Security.Authentication;
 using System.Threading.Channels;
+using MQTTnet;
+using MQTTnet.Adapter;
+using MQTTnet.Exceptions;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
 
 namespace Vigil.Tether.Mqtt;
 
 // Overview
 //
-// ConnectAsync opens the first connection (TCP, optional TLS, CONNECT, CONNACK) and hands it to RunAsync, the one
-// loop that owns connections for the client's life. For each connection ServeAsync starts two tasks, a reader
-// (packet in -> handler, strict parsing) and a keepalive (PINGREQ every KeepAlive, dead when PINGRESP does not come
-// within PingTimeout), then renews the session: one SUBSCRIBE with every filter (awaiting its SUBACK), and only then
-// goes online and resends every QoS 1 PUBLISH still waiting for PUBACK (DUP set when it had gone out before). When
-// either task ends (socket closed, malformed packet, missing PINGRESP, write failure) the connection is aborted and
-// torn down, a Disconnected event says why, and RunAsync reconnects after a doubling backoff on the TimeProvider,
-// forever, until DisposeAsync sends DISCONNECT, cancels the loop and waits for it.
+// A small seam over MQTTnet's IMqttClient, which speaks the protocol (TCP, TLS, WebSocket; MQTT 3.1.1 and 5; keepalive
+// and PINGRESP timeouts; QoS 1 and 2 acknowledgements) but neither reconnects nor remembers subscriptions across
+// connections. This class adds what Vigil's callers rely on:
 //
-// Session state (subscriptions, QoS 1 in flight, QoS 2 ids between PUBREC and PUBREL, pending SUBSCRIBE and
-// UNSUBSCRIBE requests) lives in the client under one lock and outlives connections; a connection holds only its
-// stream and a write lock, so callers on any thread can publish while the reader acknowledges. No call blocks a
-// thread: every wait is async and bounded by a connection's abort token, a caller's token or a timeout.
+// - Staying connected: ConnectAsync makes the first connection (its failure is the caller's, with a clear message);
+//   after that RunAsync waits for MQTTnet's Disconnected event and reconnects after a doubling backoff on the
+//   TimeProvider, forever, until DisposeAsync. Each new connection renews every subscription (one SUBSCRIBE, its
+//   SUBACK awaited within RequestTimeout, else the connection is dropped and made again) before the client counts as
+//   online; a filter the broker refuses then is dropped with a SubscriptionRefused event.
+// - SUBACK handling (issue 6): a refused subscription (return code 0x80, or an MQTT 5 reason code ≥ 0x80) is a
+//   MqttSubscriptionRefusedException naming the filter, and a SUBACK that does not come within RequestTimeout is a
+//   MqttRequestTimeoutException; either way the filter is not kept.
+// - QoS 1 publishes wait while offline and are published again after a reconnect until the broker acknowledges one
+//   (at least once, as the JS agent's mqtt.js); QoS 0 is dropped while offline.
+// - Bounded memory under a flood: MQTTnet hands each PUBLISH to the ApplicationMessageReceived handler from a queue
+//   its reader fills. The handler here only copies the message into a bounded channel (MaxQueuedMessages) and
+//   returns, so MQTTnet's queue drains as fast as the socket fills it; when the reader of Messages falls behind, new
+//   messages are dropped and counted (DroppedMessages, a MessagesDropped event per streak) instead of queued. QoS 1
+//   deliveries are further paced by the broker, which waits for PUBACKs beyond its in-flight window.
 
 /// <summary>
-/// An MQTT 3.1.1 client that stays connected: it reconnects with backoff, renews subscriptions and resends
-/// unacknowledged QoS 1 messages. Received messages arrive on <see cref="Messages"/>.
+/// An MQTT client that stays connected: it reconnects with backoff, renews subscriptions and publishes unacknowledged
+/// QoS 1 messages again. Received messages arrive on <see cref="Messages"/>.
 /// </summary>
 public sealed class MqttClient : IAsyncDisposable
 {
     readonly MqttClientOptions _options;
     readonly TimeProvider _time;
-    readonly Channel<MqttMessage> _messages = Channel.CreateUnbounded<MqttMessage>();
+    readonly MqttTls? _tls;
+    readonly IMqttClient _client;
+    readonly Channel<MqttMessage> _messages;
     readonly CancellationTokenSource _stop = new();
     readonly object _gate = new();
 
     // Guarded by _gate.
-    Connection? _connection;
-    TaskCompletionSource<Connection> _online = NewOnline();
     readonly Dictionary<string, MqttQos> _subscriptions = [];
-    readonly Dictionary<ushort, Outgoing> _inflight = [];
-    readonly Dictionary<ushort, (PacketType Expected, TaskCompletionSource<Packet> Answer)> _requests = [];
-    readonly HashSet<ushort> _qos2Received = [];
-    ushort _lastId;
-    long _sequence;
+    TaskCompletionSource _online = NewOnline();
+    TaskCompletionSource _lost = NewOnline();
+    bool _connected;
     Task? _loop;
     bool _disposed;
+
+    long _dropped;
+    int _dropping;
 
     /// <summary>Creates a client; nothing happens on the network until <see cref="ConnectAsync"/>.</summary>
     /// <exception cref="ArgumentException">The options are invalid; the message names the option.</exception>
@@ -52,6 +61,13 @@ public sealed class MqttClient : IAsyncDisposable
         options.Validate();
         _options = options;
         _time = options.TimeProvider;
+        _tls = options.UsesTls ? new MqttTls(options) : null;
+        _messages = Channel.CreateBounded<MqttMessage>(
+            new BoundedChannelOptions(options.MaxQueuedMessages) { FullMode = BoundedChannelFullMode.DropWrite, SingleWriter = true },
+            OnDropped);
+        _client = new MqttClientFactory().CreateMqttClient();
+        _client.ApplicationMessageReceivedAsync += OnMessage;
+        _client.DisconnectedAsync += OnDisconnected;
     }
 
     /// <summary>The options the client was made with.</summary>
@@ -60,20 +76,21 @@ public sealed class MqttClient : IAsyncDisposable
     /// <summary>Messages from the broker for this client's subscriptions, in arrival order; completes on dispose.</summary>
     public ChannelReader<MqttMessage> Messages => _messages.Reader;
 
-    /// <summary>Connected, disconnected (with the reason), reconnect failures; raised on the client's loop.</summary>
+    /// <summary>Received messages dropped because <see cref="Messages"/> held <see cref="MqttClientOptions.MaxQueuedMessages"/> unread.</summary>
+    public long DroppedMessages => Interlocked.Read(ref _dropped);
+
+    /// <summary>Connected, disconnected (with the reason), reconnect failures, refused renewals, dropped messages;
+    /// raised on the client's threads; handlers must return quickly.</summary>
     public event Action<MqttClientEvent>? Events;
 
-    /// <summary>Raised after each keepalive PINGRESP (for tests and diagnostics).</summary>
-    internal event Action? PingAnswered;
-
     /// <summary>Whether a connection is up and its session renewed.</summary>
-    public bool IsConnected { get { lock (_gate) return _connection is not null; } }
+    public bool IsConnected { get { lock (_gate) return _connected; } }
 
     /// <summary>
     /// Connects for the first time and starts the loop that keeps the client connected. Throws a clear
     /// <see cref="MqttException"/> when the broker cannot be reached, refuses (<see cref="MqttConnectException"/>),
-    /// sends a malformed answer (<see cref="MqttProtocolException"/>) or does not answer within ConnectTimeout; the
-    /// client may then be connected again.
+    /// rejects or presents a bad certificate, or does not answer within ConnectTimeout; the client may then be
+    /// connected again.
     /// </summary>
     public async Task ConnectAsync(CancellationToken ct = default)
     {
@@ -83,57 +100,45 @@ public sealed class MqttClient : IAsyncDisposable
             if (_loop is not null) throw new InvalidOperationException("ConnectAsync was already called; the client reconnects by itself");
             _loop = Task.CompletedTask; // claims the client while connecting
         }
-        Connection conn;
-        try { conn = await OpenAsync(ct); }
+        try { await OpenAsync(ct).ConfigureAwait(false); }
         catch { lock (_gate) _loop = null; throw; }
-        var loop = RunAsync(conn);
+        var loop = RunAsync();
         lock (_gate) _loop = loop;
-        try { await conn.Ready.Task.WaitAsync(ct); }
-        catch (Exception) when (!ct.IsCancellationRequested) { /* lost right after CONNACK: the loop reconnects, as after any loss */ }
     }
 
     /// <summary>
-    /// Publishes a message. QoS 0 is sent once if connected and dropped while offline (at most once). QoS 1
-    /// completes when the broker's PUBACK arrives; while offline it is queued, and a message not acknowledged is
-    /// resent (with DUP) after every reconnect until it is. Cancelling <paramref name="ct"/> stops the wait, not the
-    /// delivery of a message already sent.
+    /// Publishes a message. QoS 0 is sent once if connected and dropped while offline (at most once). QoS 1 completes
+    /// when the broker's PUBACK arrives; while offline it waits for the connection, and one not acknowledged when the
+    /// connection is lost is published again after the reconnect. Cancelling <paramref name="ct"/> stops the wait.
     /// </summary>
     public async Task PublishAsync(string topic, ReadOnlyMemory<byte> payload, MqttQos qos = MqttQos.AtLeastOnce, bool retain = false, CancellationToken ct = default)
     {
         if (MqttTopic.CheckName(topic) is { } error) throw new ArgumentException(error, nameof(topic));
         if (qos is not (MqttQos.AtMostOnce or MqttQos.AtLeastOnce)) throw new NotSupportedException("this client publishes at QoS 0 or 1");
         if (payload.Length > 268_435_455 - 4 - topic.Length * 3) throw new ArgumentException("payload too large for one MQTT packet", nameof(payload));
-        Connection? conn;
+        var message = new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload.ToArray())
+            .WithQualityOfServiceLevel((MqttQualityOfServiceLevel)qos).WithRetainFlag(retain).Build();
         if (qos == MqttQos.AtMostOnce)
         {
-            lock (_gate) { ObjectDisposedException.ThrowIf(_disposed, this); conn = _connection; }
-            if (conn is null) return;
-            try { await conn.SendAsync(PacketWriter.Publish(topic, payload.Span, qos, retain, dup: false, 0), ct); }
-            catch (MqttException) { /* lost with the connection: at most once */ }
+            lock (_gate) { ObjectDisposedException.ThrowIf(_disposed, this); if (!_connected) return; }
+            try { await _client.PublishAsync(message, ct).ConfigureAwait(false); }
+            catch (MqttCommunicationException) { /* lost with the connection: at most once */ }
             return;
         }
-
-        var message = new Outgoing(topic, payload.ToArray(), retain);
-        lock (_gate)
+        while (true)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            message.Id = NextId();
-            message.Sequence = ++_sequence;
-            _inflight[message.Id] = message;
-            conn = _connection;
-            message.Sent = conn is not null;
-        }
-        if (conn is not null)
-        {
-            try { await conn.SendAsync(PacketWriter.Publish(topic, message.Payload, qos, retain, dup: false, message.Id), ct); }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            await WaitOnlineAsync(ct).ConfigureAwait(false);
+            MqttClientPublishResult result;
+            try { result = await _client.PublishAsync(message, ct).ConfigureAwait(false); }
+            catch (MqttCommunicationException) when (!ct.IsCancellationRequested)
             {
-                lock (_gate) _inflight.Remove(message.Id); // cancelled before a byte went out
-                throw;
+                await WaitLostAsync(ct).ConfigureAwait(false); // the connection is going: publish again on the next one
+                continue;
             }
-            catch (MqttException) { /* connection lost: stays in flight and is resent after the reconnect */ }
+            if (!result.IsSuccess)
+                throw new MqttException($"the broker {_options.Endpoint} did not accept the message on {topic}: {result.ReasonCode} {result.ReasonString}".TrimEnd());
+            return;
         }
-        await message.Done.Task.WaitAsync(ct);
     }
 
     /// <summary>
@@ -148,19 +153,18 @@ public sealed class MqttClient : IAsyncDisposable
         if (MqttTopic.CheckFilter(filter) is { } error) throw new ArgumentException(error, nameof(filter));
         if (maxQos > MqttQos.ExactlyOnce) throw new ArgumentOutOfRangeException(nameof(maxQos));
         lock (_gate) _subscriptions[filter] = maxQos; // first, so a reconnect meanwhile renews it too
-        SubAckPacket ack;
-        try { ack = (SubAckPacket)await RequestOnlineAsync(PacketType.SubAck, $"the subscription to {filter}", id => PacketWriter.Subscribe(id, [new(filter, maxQos)]), ct); }
-        catch (MqttRequestTimeoutException)
+        try
+        {
+            await WaitOnlineAsync(ct).ConfigureAwait(false);
+            var codes = await SubscribeOnceAsync([new(filter, maxQos)], $"the subscription to {filter}", ct).ConfigureAwait(false);
+            if (IsRefusal(codes[0])) throw new MqttSubscriptionRefusedException(filter, _options.Endpoint);
+            return (MqttQos)codes[0];
+        }
+        catch
         {
             lock (_gate) _subscriptions.Remove(filter); // a failed call leaves nothing behind for a reconnect to renew
             throw;
         }
-        if (ack.ReturnCodes[0] == 0x80)
-        {
-            lock (_gate) _subscriptions.Remove(filter);
-            throw new MqttSubscriptionRefusedException(filter, _options.Endpoint);
-        }
-        return (MqttQos)ack.ReturnCodes[0];
     }
 
     /// <summary>Unsubscribes from a filter given to <see cref="SubscribeAsync"/>; while offline this waits for the connection.</summary>
@@ -168,57 +172,66 @@ public sealed class MqttClient : IAsyncDisposable
     {
         if (MqttTopic.CheckFilter(filter) is { } error) throw new ArgumentException(error, nameof(filter));
         lock (_gate) _subscriptions.Remove(filter);
-        await RequestOnlineAsync(PacketType.UnsubAck, $"unsubscribing from {filter}", id => PacketWriter.Unsubscribe(id, filter), ct);
+        await WaitOnlineAsync(ct).ConfigureAwait(false);
+        using var timeout = new CancellationTokenSource(_options.RequestTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
+        try { await _client.UnsubscribeAsync(new MqttClientUnsubscribeOptionsBuilder().WithTopicFilter(filter).Build(), linked.Token).ConfigureAwait(false); }
+        catch (Exception) when (timeout.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            throw new MqttRequestTimeoutException($"no UNSUBACK from {_options.Endpoint} within {Seconds(_options.RequestTimeout)} s for unsubscribing from {filter}");
+        }
+        catch (MqttCommunicationException e) { throw new MqttException($"the connection to {_options.Endpoint} was lost before the broker's UNSUBACK: {e.Message}", e); }
     }
 
-    /// <summary>Sends DISCONNECT (bounded), stops reconnecting, fails unacknowledged publishes and completes <see cref="Messages"/>.</summary>
+    /// <summary>Sends DISCONNECT (bounded), stops reconnecting, fails waiting publishes and completes <see cref="Messages"/>.</summary>
     public async ValueTask DisposeAsync()
     {
-        Connection? conn;
         Task? loop;
         lock (_gate)
         {
             if (_disposed) return;
             _disposed = true;
-            conn = _connection;
             loop = _loop;
         }
-        if (conn is not null)
+        _stop.Cancel();
+        if (loop is not null) await loop.ConfigureAwait(false); // RunAsync handles its own exceptions
+        bool wasOnline;
+        lock (_gate) wasOnline = _connected;
+        if (_client.IsConnected)
         {
-            // DISCONNECT (§3.14) makes this a clean close; bounded so a stuck socket cannot hold up disposal.
-            try { await conn.SendAsync(PacketWriter.Disconnect).WaitAsync(TimeSpan.FromSeconds(2), _time); }
+            // DISCONNECT makes this a clean close; bounded so a stuck socket cannot hold up disposal.
+            using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(2), _time);
+            try { await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(), bound.Token).ConfigureAwait(false); }
             catch (Exception) { /* the connection is going away either way */ }
         }
-        _stop.Cancel();
-        conn?.Abort();
-        if (loop is not null) await loop; // RunAsync handles its own exceptions
+        _client.Dispose();
         var closed = new ObjectDisposedException(nameof(MqttClient), "the MQTT client was disposed");
         lock (_gate)
         {
-            foreach (var m in _inflight.Values) m.Done.TrySetException(new MqttException("the client was disposed before the broker acknowledged the message", closed));
-            _inflight.Clear();
+            _connected = false;
             _online.TrySetException(closed);
+            _lost.TrySetResult();
         }
         _messages.Writer.TryComplete();
+        // Raised here, not from MQTTnet's event, which comes later on another thread (or not at all once disposed).
+        if (wasOnline) Raise(MqttEventKind.Disconnected, $"disconnected from {_options.Endpoint} (client disposed)");
     }
 
-    async Task RunAsync(Connection conn)
+    /// <summary>Reconnects after every loss until disposed.</summary>
+    async Task RunAsync()
     {
         while (true)
         {
-            var error = await ServeAsync(conn);
-            if (_stop.IsCancellationRequested)
-            {
-                Raise(MqttEventKind.Disconnected, $"disconnected from {_options.Endpoint} (client disposed)");
-                return;
-            }
-            Raise(MqttEventKind.Disconnected, $"lost the connection to {_options.Endpoint}: {error.Message}", error);
+            Task lost;
+            lock (_gate) lost = _lost.Task;
+            try { await lost.WaitAsync(_stop.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { return; }
             for (int attempt = 0; ; attempt++)
             {
                 try
                 {
-                    await Task.Delay(_options.ReconnectDelayFor(attempt), _time, _stop.Token);
-                    conn = await OpenAsync(_stop.Token);
+                    await Task.Delay(_options.ReconnectDelayFor(attempt), _time, _stop.Token).ConfigureAwait(false);
+                    await OpenAsync(_stop.Token).ConfigureAwait(false);
                     break;
                 }
                 catch (OperationCanceledException) when (_stop.IsCancellationRequested) { return; }
@@ -230,261 +243,181 @@ public sealed class MqttClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Runs one connection until it ends; returns why.</summary>
-    async Task<Exception> ServeAsync(Connection conn)
+    /// <summary>One connection: connect within ConnectTimeout, renew the subscriptions, go online.</summary>
+    async Task OpenAsync(CancellationToken ct)
     {
-        // Both loops start before any await here, so keepalive is armed by the time ConnectAsync returns.
-        var reader = ReadLoopAsync(conn);
-        var keepAlive = KeepAliveLoopAsync(conn);
-        Exception error;
-        bool renewed = false;
-        try
+        if (_client.IsConnected) await DropAsync().ConfigureAwait(false); // a renewal failed on it: start over
+        using var timeout = new CancellationTokenSource(_options.ConnectTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
+        MqttClientConnectResult result;
+        try { result = await _client.ConnectAsync(BuildOptions(), linked.Token).ConfigureAwait(false); }
+        // Our deadline passed: MQTTnet reports that as OperationCanceledException or wrapped in one of its own.
+        catch (Exception) when (timeout.IsCancellationRequested && !ct.IsCancellationRequested)
         {
-            await RenewSessionAsync(conn);
-            renewed = conn.Ready.TrySetResult();
-            Raise(MqttEventKind.Connected, $"connected to {_options.Endpoint} as '{_options.ClientId}'");
-            await await Task.WhenAny(reader, keepAlive);
-            error = new MqttException("the connection ended"); // not reached: both loops end only by throwing
+            throw new MqttException($"no answer from broker {_options.Endpoint} within {Seconds(_options.ConnectTimeout)} s (connect timeout)");
         }
-        catch (Exception ex) { error = ex; }
-        lock (_gate)
+        catch (MqttException) { throw; }
+        catch (Exception e) when (e is MqttCommunicationException or MqttProtocolViolationException or IOException or System.Net.Sockets.SocketException)
         {
-            if (_connection == conn)
-            {
-                _connection = null;
-                _online = NewOnline();
-            }
+            throw new MqttException($"cannot connect to broker {_options.Endpoint}: {Describe(e)}", e);
         }
-        conn.Abort();
-        await Task.WhenAll(reader, keepAlive).ContinueWith(static _ => { }, TaskScheduler.Default); // both end once aborted
-        await conn.DisposeAsync();
-        // The loop that failed (faulted, not cancelled) holds the reason; the rest only saw the abort it caused. A
-        // renewal the broker left unanswered is its own reason: the loops only saw the abort that followed it.
-        if (error is OperationCanceledException || (!renewed && error is not MqttRequestTimeoutException))
-            error = (reader.Exception ?? keepAlive.Exception)?.InnerException ?? error;
-        conn.Ready.TrySetException(error);
-        return error;
-    }
+        if (result.ResultCode != MqttClientConnectResultCode.Success) throw Refused(result);
 
-    /// <summary>Resubscribes every filter, then goes online and resends QoS 1 messages in the order they were published.</summary>
-    async Task RenewSessionAsync(Connection conn)
-    {
         KeyValuePair<string, MqttQos>[] filters;
         lock (_gate) filters = [.. _subscriptions];
         if (filters.Length > 0)
         {
-            // A renewal not answered within RequestTimeout throws: this connection is dropped and the loop reconnects.
             var what = $"renewing the subscription(s) to {string.Join(", ", filters.Select(f => f.Key))}";
-            var ack = (SubAckPacket)await RequestAsync(conn, PacketType.SubAck, what, id => PacketWriter.Subscribe(id, filters), default);
+            IReadOnlyList<int> codes;
+            try { codes = await SubscribeOnceAsync(filters, what, ct).ConfigureAwait(false); }
+            catch (MqttException) { await DropAsync().ConfigureAwait(false); throw; }
             for (int i = 0; i < filters.Length; i++)
             {
-                if (i < ack.ReturnCodes.Length && ack.ReturnCodes[i] != 0x80) continue;
+                if (i < codes.Count && !IsRefusal(codes[i])) continue;
                 lock (_gate) _subscriptions.Remove(filters[i].Key);
                 var refused = new MqttSubscriptionRefusedException(filters[i].Key, _options.Endpoint);
                 Raise(MqttEventKind.SubscriptionRefused, refused.Message + " (after a reconnect; the subscription is dropped)", refused);
             }
         }
-        List<(Outgoing Message, bool Dup)> resend;
         lock (_gate)
         {
             if (_disposed) throw new OperationCanceledException();
-            resend = [.. _inflight.Values.OrderBy(m => m.Sequence).Select(m => (m, m.Sent))];
-            foreach (var (m, _) in resend) m.Sent = true;
-            _connection = conn;
-            _online.TrySetResult(conn);
+            // Lost between CONNACK and here: MQTTnet's Disconnected event has already come and gone.
+            if (!_client.IsConnected) throw new MqttException($"the connection to {_options.Endpoint} was lost right after it was made");
+            _connected = true;
+            _lost = NewOnline();
+            _online.TrySetResult();
         }
-        foreach (var (m, dup) in resend)
-            await conn.SendAsync(PacketWriter.Publish(m.Topic, m.Payload, MqttQos.AtLeastOnce, m.Retain, dup, m.Id));
+        Raise(MqttEventKind.Connected, $"connected to {_options.Endpoint} as '{_options.ClientId}'" + (_options.ProtocolVersion == 5 ? " (MQTT 5)" : ""));
     }
 
-    async Task ReadLoopAsync(Connection conn)
+    /// <summary>One SUBSCRIBE for <paramref name="filters"/>; the SUBACK's codes in order.</summary>
+    async Task<IReadOnlyList<int>> SubscribeOnceAsync(IReadOnlyList<KeyValuePair<string, MqttQos>> filters, string what, CancellationToken ct)
     {
+        var request = new MqttClientSubscribeOptionsBuilder();
+        foreach (var (filter, qos) in filters) request.WithTopicFilter(filter, (MqttQualityOfServiceLevel)qos);
+        using var timeout = new CancellationTokenSource(_options.RequestTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
         try
         {
-            while (true)
-                await HandleAsync(conn, await PacketReader.ReadAsync(conn.Stream, _options.MaxPacketSize, conn.Aborted));
+            var result = await _client.SubscribeAsync(request.Build(), linked.Token).ConfigureAwait(false);
+            return [.. result.Items.Select(item => (int)item.ResultCode)];
         }
-        finally { conn.Abort(); }
+        catch (Exception) when (timeout.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            throw new MqttRequestTimeoutException($"no SUBACK from {_options.Endpoint} within {Seconds(_options.RequestTimeout)} s for {what}");
+        }
+        catch (MqttCommunicationException e) { throw new MqttException($"the connection to {_options.Endpoint} was lost before the broker's SUBACK for {what}: {e.Message}", e); }
     }
 
-    async Task HandleAsync(Connection conn, Packet packet)
+    /// <summary>SUBACK 0x80 (MQTT 3.1.1) or any MQTT 5 reason code from 0x80 up is a refusal.</summary>
+    static bool IsRefusal(int code) => code >= 0x80;
+
+    MqttConnectException Refused(MqttClientConnectResult result)
     {
-        switch (packet)
+        var reason = result.ResultCode switch
         {
-            case PublishPacket p:
-                bool fresh = true;
-                if (p.Qos == MqttQos.ExactlyOnce) lock (_gate) fresh = _qos2Received.Add(p.PacketId); // a DUP before PUBREL is not delivered twice
-                if (fresh) _messages.Writer.TryWrite(new MqttMessage(p.Topic, p.Payload, p.Qos, p.Retain, p.Duplicate));
-                if (p.Qos == MqttQos.AtLeastOnce) await conn.SendAsync(PacketWriter.Ack(PacketType.PubAck, p.PacketId));
-                else if (p.Qos == MqttQos.ExactlyOnce) await conn.SendAsync(PacketWriter.Ack(PacketType.PubRec, p.PacketId));
-                break;
-            case AckPacket { Kind: PacketType.PubRel } a:
-                lock (_gate) _qos2Received.Remove(a.PacketId);
-                await conn.SendAsync(PacketWriter.Ack(PacketType.PubComp, a.PacketId));
-                break;
-            case AckPacket { Kind: PacketType.PubAck } a:
-                Outgoing? acked;
-                lock (_gate) _inflight.Remove(a.PacketId, out acked);
-                acked?.Done.TrySetResult(); // an unknown id is a late duplicate ack: ignored
-                break;
-            case AckPacket { Kind: PacketType.PubRec or PacketType.PubComp } a:
-                throw new MqttProtocolException($"{a.Kind} for packet {a.PacketId}, but this client never publishes at QoS 2");
-            case AckPacket or SubAckPacket:
-                ushort id = packet is AckPacket u ? u.PacketId : ((SubAckPacket)packet).PacketId;
-                (PacketType Expected, TaskCompletionSource<Packet> Answer) request;
-                bool pending;
-                lock (_gate) pending = _requests.TryGetValue(id, out request);
-                if (!pending)
-                {
-                    // The asker gave up (cancelled, timed out) before the answer came, or the broker answered with
-                    // another packet id: ignored, but noted so a request that times out can say what came instead.
-                    conn.NoteStray($"{packet.Type} for packet {id}");
-                    break;
-                }
-                if (request.Expected != packet.Type)
-                    throw new MqttProtocolException($"{packet.Type} for packet {id}, which was answered by {request.Expected}");
-                request.Answer.TrySetResult(packet);
-                break;
-            case PingRespPacket:
-                conn.PongReceived();
-                break;
-            default:
-                throw new MqttProtocolException($"unexpected {packet.Type} after the connection was accepted");
-        }
+            MqttClientConnectResultCode.UnsupportedProtocolVersion => $"unacceptable protocol version (the broker does not speak MQTT {(_options.ProtocolVersion == 5 ? "5" : "3.1.1")})",
+            MqttClientConnectResultCode.ClientIdentifierNotValid => "identifier rejected (client id not allowed)",
+            MqttClientConnectResultCode.ServerUnavailable => "server unavailable",
+            MqttClientConnectResultCode.BadUserNameOrPassword => "bad user name or password",
+            MqttClientConnectResultCode.NotAuthorized => "not authorised (check the username and password)",
+            var other => other.ToString(),
+        };
+        if (!string.IsNullOrEmpty(result.ReasonString)) reason += $": {result.ReasonString}";
+        // MQTTnet reports MQTT 5 reason codes; an MQTT 3.1.1 broker sent a return code (§3.2.2.3), told as such.
+        int code = _options.ProtocolVersion == 5 ? (int)result.ResultCode : result.ResultCode switch
+        {
+            MqttClientConnectResultCode.UnsupportedProtocolVersion => 1,
+            MqttClientConnectResultCode.ClientIdentifierNotValid => 2,
+            MqttClientConnectResultCode.ServerUnavailable => 3,
+            MqttClientConnectResultCode.BadUserNameOrPassword => 4,
+            MqttClientConnectResultCode.NotAuthorized => 5,
+            var other => (int)other,
+        };
+        return new MqttConnectException(reason, code, _options.Endpoint);
     }
 
-    async Task KeepAliveLoopAsync(Connection conn)
+    /// <summary>What went wrong, from the outermost message in: MQTTnet wraps the socket or TLS error, and a certificate
+    /// this client rejected says why.</summary>
+    string Describe(Exception e)
     {
-        try
-        {
-            if (_options.KeepAlive == TimeSpan.Zero) await Task.Delay(Timeout.InfiniteTimeSpan, _time, conn.Aborted);
-            var tick = Task.Delay(_options.KeepAlive, _time, conn.Aborted);
-            while (true)
-            {
-                await tick;
-                using var timerCts = CancellationTokenSource.CreateLinkedTokenSource(conn.Aborted);
-                var timeout = Task.Delay(_options.PingTimeout, _time, timerCts.Token); // armed before PINGREQ goes out
-                var exchange = Task.WhenAll(conn.ExpectPong(), conn.SendAsync(PacketWriter.PingReq));
-                if (await Task.WhenAny(exchange, timeout) != exchange)
-                {
-                    conn.Aborted.ThrowIfCancellationRequested();
-                    throw new MqttException($"no PINGRESP within {_options.PingTimeout.TotalSeconds:0.###} s: the connection is dead");
-                }
-                timerCts.Cancel();
-                await exchange;
-                tick = Task.Delay(_options.KeepAlive, _time, conn.Aborted); // armed before anyone hears of this ping
-                PingAnswered?.Invoke();
-            }
-        }
-        finally { conn.Abort(); }
+        var messages = new List<string>();
+        if (_tls?.LastRejection is { } rejected) messages.Add(rejected);
+        for (var x = e; x is not null; x = x.InnerException)
+            if (!string.IsNullOrWhiteSpace(x.Message) && !messages.Any(m => m.Contains(x.Message, StringComparison.Ordinal))) messages.Add(x.Message.Trim());
+        return string.Join(": ", messages.Where(m => !m.StartsWith("Error while authenticating", StringComparison.Ordinal) || messages.Count == 1));
     }
 
-    /// <summary>TCP connect, TLS, CONNECT and CONNACK, all within ConnectTimeout; failures become clear <see cref="MqttException"/>s.</summary>
-    async Task<Connection> OpenAsync(CancellationToken ct)
+    MQTTnet.MqttClientOptions BuildOptions()
     {
-        var endpoint = _options.Endpoint;
-        using var timeout = new CancellationTokenSource(_options.ConnectTimeout, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token, _stop.Token);
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        Stream? stream = null;
-        try
-        {
-            await socket.ConnectAsync(_options.Host, _options.Port, linked.Token);
-            stream = new NetworkStream(socket, ownsSocket: true);
-            if (_options.Tls is { } tls)
-            {
-                var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
-                stream = ssl;
-                await ssl.AuthenticateAsClientAsync(WithTargetHost(tls), linked.Token);
-            }
-            await stream.WriteAsync(PacketWriter.Connect(_options), linked.Token);
-            var packet = await PacketReader.ReadAsync(stream, _options.MaxPacketSize, linked.Token);
-            if (packet is not ConnAckPacket ack) throw new MqttProtocolException($"expected CONNACK, got {packet.Type}");
-            if (ack.ReturnCode != MqttConnectReturnCode.Accepted) throw new MqttConnectException(ack.ReturnCode, endpoint);
-            if (!ack.SessionPresent) lock (_gate) _qos2Received.Clear(); // a new session forgets half-done QoS 2 exchanges
-            return new Connection(stream);
-        }
-        catch (Exception ex)
-        {
-            if (stream is not null) await stream.DisposeAsync(); else socket.Dispose();
-            throw ex switch
-            {
-                OperationCanceledException when timeout.IsCancellationRequested && !ct.IsCancellationRequested && !_stop.IsCancellationRequested =>
-                    new MqttException($"connecting to {endpoint} timed out after {_options.ConnectTimeout.TotalSeconds:0.###} s (no CONNACK)", ex),
-                SocketException se => new MqttException($"cannot connect to {endpoint}: {se.Message}", se),
-                AuthenticationException => new MqttException($"TLS handshake with {endpoint} failed: {ex.Message}", ex),
-                IOException => new MqttException($"connection to {endpoint} failed: {ex.Message}", ex),
-                _ => ex,
-            };
-        }
+        var builder = new MqttClientOptionsBuilder()
+            .WithClientId(_options.ClientId)
+            .WithCleanSession(_options.CleanSession)
+            .WithKeepAlivePeriod(_options.KeepAlive)
+            .WithTimeout(_options.PingTimeout) // MQTTnet's wait for PINGRESP; connect and requests get their own tokens
+            .WithProtocolVersion(_options.ProtocolVersion == 5 ? MqttProtocolVersion.V500 : MqttProtocolVersion.V311);
+        if (_options.Username is not null) builder.WithCredentials(_options.Username, _options.Password);
+        if (_options.WebSocketUri is { } uri) builder.WithWebSocketServer(ws => ws.WithUri(uri));
+        else builder.WithTcpServer(_options.Host, _options.Port);
+        if (_tls?.Build() is { } tls) builder.WithTlsOptions(tls); // the builder gives it to either channel
+        return builder.Build();
     }
 
-    SslClientAuthenticationOptions WithTargetHost(SslClientAuthenticationOptions tls) => tls.TargetHost is not null ? tls : new()
+    Task OnMessage(MqttApplicationMessageReceivedEventArgs e)
     {
-        TargetHost = _options.Host,
-        RemoteCertificateValidationCallback = tls.RemoteCertificateValidationCallback,
-        CertificateChainPolicy = tls.CertificateChainPolicy,
-        ClientCertificates = tls.ClientCertificates,
-        ClientCertificateContext = tls.ClientCertificateContext,
-        EnabledSslProtocols = tls.EnabledSslProtocols,
-        CertificateRevocationCheckMode = tls.CertificateRevocationCheckMode,
-    };
-
-    /// <summary>Sends a SUBSCRIBE or UNSUBSCRIBE on the live connection and awaits its answer, retrying on the next connection when one is lost.</summary>
-    async Task<Packet> RequestOnlineAsync(PacketType answer, string what, Func<ushort, byte[]> build, CancellationToken ct)
-    {
-        while (true)
-        {
-            Task<Connection> online;
-            lock (_gate)
-            {
-                ObjectDisposedException.ThrowIf(_disposed, this);
-                online = _online.Task;
-            }
-            var conn = await online.WaitAsync(ct);
-            try { return await RequestAsync(conn, answer, what, build, ct); }
-            catch (MqttException) when (conn.Aborted.IsCancellationRequested) { await conn.Closed.WaitAsync(ct); }
-        }
+        var m = e.ApplicationMessage;
+        // Copied: MQTTnet reuses its buffers once the handler returns.
+        _messages.Writer.TryWrite(new MqttMessage(m.Topic, System.Buffers.BuffersExtensions.ToArray(m.Payload), (MqttQos)m.QualityOfServiceLevel, m.Retain, m.Dup));
+        return Task.CompletedTask;
     }
 
-    /// <summary>Sends one request and awaits its answer for at most RequestTimeout; <paramref name="what"/> names it in errors.</summary>
-    async Task<Packet> RequestAsync(Connection conn, PacketType answer, string what, Func<ushort, byte[]> build, CancellationToken ct)
+    void OnDropped(MqttMessage message)
     {
-        var reply = new TaskCompletionSource<Packet>(TaskCreationOptions.RunContinuationsAsynchronously);
-        ushort id;
+        long total = Interlocked.Increment(ref _dropped);
+        if (Interlocked.Exchange(ref _dropping, 1) == 0)
+            Raise(MqttEventKind.MessagesDropped, $"the reader of messages from {_options.Endpoint} fell {_options.MaxQueuedMessages} behind: " +
+                $"dropping new messages ({total} so far, first on {message.Topic}); counted in DroppedMessages");
+    }
+
+    Task OnDisconnected(MqttClientDisconnectedEventArgs e)
+    {
+        bool wasOnline;
         lock (_gate)
         {
-            id = NextId();
-            _requests[id] = (answer, reply);
+            if (_disposed) return Task.CompletedTask; // DisposeAsync tells of its own close
+            wasOnline = _connected;
+            _connected = false;
+            if (wasOnline) _online = NewOnline();
+            _lost.TrySetResult();
         }
-        // Armed before the request goes out, so the deadline exists by the time the broker can see the packet.
-        using var timeout = new CancellationTokenSource(_options.RequestTimeout, _time);
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct, conn.Aborted, timeout.Token);
-        int straysBefore = conn.Strays;
-        try
+        Interlocked.Exchange(ref _dropping, 0);
+        if (!wasOnline) return Task.CompletedTask; // a connect or renewal that failed: its caller reports it
         {
-            await conn.SendAsync(build(id), ct);
-            try { return await reply.Task.WaitAsync(wait.Token); }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-                if (conn.Aborted.IsCancellationRequested) throw new MqttException($"the connection was lost before the broker's {answer}");
-                var instead = conn.Strays != straysBefore && conn.LastStray is { } stray ? $"; it sent {stray} instead, which answers no request" : "";
-                throw new MqttRequestTimeoutException(
-                    $"no {answer} from {_options.Endpoint} within {_options.RequestTimeout.TotalSeconds:0.###} s for {what} (packet {id}){instead}");
-            }
+            var why = e.Exception is { } x ? Describe(x) : !string.IsNullOrEmpty(e.ReasonString) ? e.ReasonString : e.Reason.ToString();
+            Raise(MqttEventKind.Disconnected, $"lost the connection to {_options.Endpoint}: {why}", e.Exception ?? new MqttException(why));
         }
-        finally { lock (_gate) _requests.Remove(id); }
+        return Task.CompletedTask;
     }
 
-    /// <summary>A packet identifier not used by any message in flight or request pending (§2.3.1). Caller holds _gate.</summary>
-    ushort NextId()
+    async Task DropAsync()
     {
-        for (int tries = 0; tries < ushort.MaxValue; tries++)
-        {
-            _lastId = _lastId == ushort.MaxValue ? (ushort)1 : (ushort)(_lastId + 1);
-            if (!_inflight.ContainsKey(_lastId) && !_requests.ContainsKey(_lastId)) return _lastId;
-        }
-        throw new InvalidOperationException("65535 MQTT messages are in flight; wait for some to be acknowledged");
+        try { await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(2), _time).ConfigureAwait(false); }
+        catch (Exception) { /* already broken */ }
+    }
+
+    async Task WaitOnlineAsync(CancellationToken ct)
+    {
+        Task online;
+        lock (_gate) { ObjectDisposedException.ThrowIf(_disposed, this); online = _online.Task; }
+        await online.WaitAsync(ct).ConfigureAwait(false);
+    }
+
+    async Task WaitLostAsync(CancellationToken ct)
+    {
+        Task lost;
+        lock (_gate) { ObjectDisposedException.ThrowIf(_disposed, this); lost = _connected ? _lost.Task : Task.CompletedTask; }
+        await lost.WaitAsync(ct).ConfigureAwait(false);
     }
 
     void Raise(MqttEventKind kind, string message, Exception? error = null)
@@ -493,18 +426,7 @@ public sealed class MqttClient : IAsyncDisposable
         catch (Exception) { /* a throwing handler must not stop the connection loop */ }
     }
 
-    static TaskCompletionSource<Connection> NewOnline() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+    static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>A QoS 1 message waiting for its PUBACK.</summary>
-    sealed class Outgoing(string topic, byte[] payload, bool retain)
-    {
-        public string Topic { get; } = topic;
-        public byte[] Payload { get; } = payload;
-        public bool Retain { get; } = retain;
-        public ushort Id { get; set; }
-        public long Sequence { get; set; }
-        /// <summary>Went out at least once, so a resend carries DUP (§3.3.1.1). Guarded by the client's lock.</summary>
-        public bool Sent { get; set; }
-        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
+    static TaskCompletionSource NewOnline() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

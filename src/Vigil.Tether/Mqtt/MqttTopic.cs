@@ -1,28 +1,10 @@
 namespace Vigil.Tether.Mqtt;
 
-/// <summary>Topic names and topic filters (MQTT 3.1.1 §4.7).</summary>
+/// <summary>Checks topic names and topic filters (MQTT 3.1.1 §4.7), so a bad one is an ArgumentException naming it
+/// before anything is sent.</summary>
 public static class MqttTopic
 {
     static readonly System.Text.UTF8Encoding StrictUtf8 = new(false, true);
-
-    /// <summary>
-    /// Whether <paramref name="topic"/> matches <paramref name="filter"/>: <c>+</c> is exactly one level (possibly
-    /// empty), <c>#</c> (last) is any number of levels including the parent (<c>a/#</c> matches <c>a</c>), and a
-    /// topic starting with <c>$</c> is not matched by a wildcard in the first level (§4.7.2).
-    /// </summary>
-    public static bool Matches(string filter, string topic)
-    {
-        if (topic.StartsWith('$') && (filter.StartsWith('+') || filter.StartsWith('#'))) return false;
-        var f = filter.Split('/');
-        var t = topic.Split('/');
-        for (int i = 0; i < f.Length; i++)
-        {
-            if (f[i] == "#") return true;
-            if (i >= t.Length) return false;
-            if (f[i] != "+" && f[i] != t[i]) return false;
-        }
-        return f.Length == t.Length;
-    }
 
     /// <summary>Null when <paramref name="filter"/> is a valid subscription filter, else what is wrong with it.</summary>
     public static string? CheckFilter(string filter)

@@ -1,13 +1,13 @@
 namespace Vigil.Tether.Mqtt;
 
-/// <summary>MQTT quality of service levels (MQTT 3.1.1 §4.3).</summary>
+/// <summary>MQTT quality of service levels (MQTT 3.1.1 §4.3, the same in MQTT 5).</summary>
 public enum MqttQos : byte
 {
     /// <summary>At most once: fire and forget.</summary>
     AtMostOnce = 0,
-    /// <summary>At least once: acknowledged with PUBACK, resent with DUP until then.</summary>
+    /// <summary>At least once: acknowledged with PUBACK, published again after a reconnect until then.</summary>
     AtLeastOnce = 1,
-    /// <summary>Exactly once: accepted on incoming messages (PUBREC/PUBREL/PUBCOMP); this client does not publish at QoS 2.</summary>
+    /// <summary>Exactly once: accepted on incoming messages; this client does not publish at QoS 2.</summary>
     ExactlyOnce = 2,
 }
 
@@ -26,21 +26,13 @@ public enum MqttEventKind
     /// <summary>The broker refused a subscription renewed after a reconnect (SUBACK 0x80); it is dropped.
     /// <see cref="MqttClientEvent.Error"/> is the <see cref="MqttSubscriptionRefusedException"/> naming the filter.</summary>
     SubscriptionRefused,
+    /// <summary>Received messages were dropped because the reader fell <see cref="MqttClientOptions.MaxQueuedMessages"/>
+    /// behind; raised once per streak (see <see cref="MqttClient.DroppedMessages"/>).</summary>
+    MessagesDropped,
 }
 
 /// <summary>A change of the client's connection, raised on the client's loop; handlers must return quickly.</summary>
 public sealed record MqttClientEvent(MqttEventKind Kind, string Message, Exception? Error = null);
-
-/// <summary>A CONNACK return code (MQTT 3.1.1 §3.2.2.3).</summary>
-public enum MqttConnectReturnCode : byte
-{
-    Accepted = 0,
-    UnacceptableProtocolVersion = 1,
-    IdentifierRejected = 2,
-    ServerUnavailable = 3,
-    BadUserNameOrPassword = 4,
-    NotAuthorized = 5,
-}
 
 /// <summary>An MQTT failure: connection lost, refused, timed out or closed by the client.</summary>
 public class MqttException(string message, Exception? inner = null) : Exception(message, inner);
@@ -59,23 +51,10 @@ public sealed class MqttSubscriptionRefusedException(string filter, string endpo
 /// the connection stays up.</summary>
 public sealed class MqttRequestTimeoutException(string message) : MqttException(message);
 
-/// <summary>The broker sent bytes that are not a valid MQTT 3.1.1 packet; the connection is closed.</summary>
-public sealed class MqttProtocolException(string message) : MqttException("malformed packet from broker: " + message);
-
-/// <summary>The broker answered CONNECT with a refusal.</summary>
-public sealed class MqttConnectException(MqttConnectReturnCode code, string endpoint)
-    : MqttException($"broker {endpoint} refused the connection: {Describe(code)} (CONNACK return code {(byte)code})")
+/// <summary>The broker answered CONNECT with a refusal (CONNACK return code, or MQTT 5 reason code).</summary>
+public sealed class MqttConnectException(string reason, int code, string endpoint)
+    : MqttException($"broker {endpoint} refused the connection: {reason} (CONNACK code {code})")
 {
-    /// <summary>The CONNACK return code.</summary>
-    public MqttConnectReturnCode ReturnCode { get; } = code;
-
-    internal static string Describe(MqttConnectReturnCode code) => code switch
-    {
-        MqttConnectReturnCode.UnacceptableProtocolVersion => "unacceptable protocol version (the broker does not speak MQTT 3.1.1)",
-        MqttConnectReturnCode.IdentifierRejected => "identifier rejected (client id not allowed)",
-        MqttConnectReturnCode.ServerUnavailable => "server unavailable",
-        MqttConnectReturnCode.BadUserNameOrPassword => "bad user name or password",
-        MqttConnectReturnCode.NotAuthorized => "not authorised (check the username and password)",
-        _ => "reserved return code",
-    };
+    /// <summary>The CONNACK return code (MQTT 3.1.1) or reason code (MQTT 5).</summary>
+    public int Code { get; } = code;
 }

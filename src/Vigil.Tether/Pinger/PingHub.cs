@@ -180,7 +180,7 @@ public sealed class PingHub : IAsyncDisposable
     Pong Decode(TetherTopic from, ReadOnlyMemory<byte> payload, long at)
     {
         if (payload.IsEmpty) return new Pong(from, at, Pong.NoFields, null);
-        if (!MessagePackReader.TryDecode(payload.Span, out var value, out var error))
+        if (!MsgPack.TryDecode(payload, out var value, out var error))
         {
             Interlocked.Increment(ref _malformed);
             var why = $"malformed MessagePack in the pong from {from.Role}/{from.Id} ({payload.Length} bytes): {error}";

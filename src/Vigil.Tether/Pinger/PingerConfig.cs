@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Vigil.Config;
 using Vigil.Specs;
+using Vigil.Tether.Mqtt;
 
 namespace Vigil.Tether.Pinger;
 
@@ -28,6 +29,7 @@ public static class PingerConfig
     static readonly string[] Keys =
     [
         "targetAppName", "tether.host", "tether.port", "tether.username", "tether.password", "tether.agentId",
+        "tether.protocol", "tether.path", "tether.protocolVersion", "tether.ca", "tether.cert", "tether.key", "tether.insecureSkipVerify",
         "ping.interval", "ping.timeout", "ping.tetherAgentId", "ping.grace",
         "pm2.enabled", "pm2.processName", "pm2.bin", "datadog.enabled", "datadog.globalTags", "datadog.decodeStats",
         "loglevel", "exitPause", "restart.exec",
@@ -84,17 +86,20 @@ public static class PingerConfig
             if (!Keys.Contains(key))
                 warnings?.Add($"{v.Source}: {key}: unknown key, ignored" + (Suggestions.Nearest(key, Keys) is { } near ? $"; did you mean '{near}'?" : ""));
 
-        var s = Bind(merged, errors);
+        var s = Bind(merged, cwd, errors);
+        if (s.InsecureSkipVerify)
+            warnings?.Add($"{merged["tether.insecureSkipVerify"].Source}: tether.insecureSkipVerify: the broker's certificate is not checked; anyone on the path can read and change the traffic (for tests only)");
         if (errors.Count > 0) throw new PingerConfigException(errors);
         return s;
     }
 
-    static PingerSettings Bind(Dictionary<string, Value> m, List<string> errors)
+    static PingerSettings Bind(Dictionary<string, Value> m, string cwd, List<string> errors)
     {
         var d = new PingerSettings();
         string Str(string key, string fallback) => m.TryGetValue(key, out var v) ? AsString(v, key, errors) ?? fallback : fallback;
         string? OptStr(string key, string? fallback) => m.TryGetValue(key, out var v) ? AsString(v, key, errors) : fallback;
         bool Bool(string key, bool fallback) => m.TryGetValue(key, out var v) ? AsBool(v, key, errors) ?? fallback : fallback;
+        string? PathOf(string key) => OptStr(key, null) is { Length: > 0 } p ? System.IO.Path.GetFullPath(p, cwd) : null;
         TimeSpan Ms(string key, TimeSpan fallback, bool zeroOk = false) => m.TryGetValue(key, out var v) ? AsMs(v, key, zeroOk, errors) ?? fallback : fallback;
 
         var s = new PingerSettings
@@ -105,6 +110,13 @@ public static class PingerConfig
             Username = OptStr("tether.username", d.Username),
             Password = OptStr("tether.password", d.Password),
             AgentId = OptStr("tether.agentId", null),
+            Protocol = m.TryGetValue("tether.protocol", out var protocol) ? AsProtocol(protocol, errors) ?? d.Protocol : d.Protocol,
+            Path = Str("tether.path", d.Path),
+            ProtocolVersion = m.TryGetValue("tether.protocolVersion", out var version) ? AsVersion(version, errors) ?? d.ProtocolVersion : d.ProtocolVersion,
+            CaFile = PathOf("tether.ca"),
+            CertFile = PathOf("tether.cert"),
+            KeyFile = PathOf("tether.key"),
+            InsecureSkipVerify = Bool("tether.insecureSkipVerify", d.InsecureSkipVerify),
             Interval = Ms("ping.interval", d.Interval),
             Timeout = Ms("ping.timeout", d.Timeout),
             TetherAgentId = OptStr("ping.tetherAgentId", null),
@@ -123,8 +135,38 @@ public static class PingerConfig
             if (value is not null && value.AsSpan().IndexOfAny("/+#") >= 0)
                 errors.Add($"{m[key].Source}: {key}: a Tether agent id cannot contain '/', '+' or '#', got '{value}'");
         if (s.Host.Length == 0) errors.Add($"{m["tether.host"].Source}: tether.host: must not be empty");
+        CheckTls(s, m, errors);
         return s;
     }
+
+    /// <summary>TLS files and flags: they need mqtts or wss, a certificate needs its key and the other way round, and
+    /// each file must exist; every error names the key.</summary>
+    static void CheckTls(PingerSettings s, Dictionary<string, Value> m, List<string> errors)
+    {
+        string Where(string key) => $"{m[key].Source}: {key}";
+        bool tls = s.Protocol is MqttTransport.Tls or MqttTransport.SecureWebSocket;
+        foreach (var (key, file) in new[] { ("tether.ca", s.CaFile), ("tether.cert", s.CertFile), ("tether.key", s.KeyFile) })
+        {
+            if (file is null) continue;
+            if (!tls) errors.Add($"{Where(key)}: needs tether.protocol mqtts or wss (TLS), not {m.GetValueOrDefault("tether.protocol")?.Raw ?? "mqtt"}");
+            else if (!File.Exists(file)) errors.Add($"{Where(key)}: file '{file}' does not exist");
+        }
+        if (s.InsecureSkipVerify && !tls) errors.Add($"{Where("tether.insecureSkipVerify")}: needs tether.protocol mqtts or wss (TLS)");
+        if (s.CertFile is not null && s.KeyFile is null) errors.Add($"{Where("tether.cert")}: a client certificate needs tether.key (its private key)");
+        if (s.KeyFile is not null && s.CertFile is null) errors.Add($"{Where("tether.key")}: a key needs tether.cert (the client certificate it belongs to)");
+    }
+
+    static MqttTransport? AsProtocol(Value v, List<string> errors) =>
+        v.Raw is string s && MqttClientOptions.ParseTransport(s) is { } t ? t
+        : Fail<MqttTransport?>(errors, Expected(v, "tether.protocol", MqttClientOptions.TransportNames));
+
+    static int? AsVersion(Value v, List<string> errors) => v.Raw switch
+    {
+        double n when n is 4 or 5 => (int)n,
+        string s when s.Trim() is "4" or "3.1.1" => 4,
+        string s when s.Trim() is "5" or "5.0" => 5,
+        _ => Fail<int?>(errors, Expected(v, "tether.protocolVersion", "4 (MQTT 3.1.1) or 5 (MQTT 5)")),
+    };
 
     static string Expected(Value v, string key, string what) => $"{v.Source}: {key}: expected {what}, got {Show(v.Raw)}";
 

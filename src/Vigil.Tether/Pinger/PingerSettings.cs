@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Vigil.Tether.Agent;
+using Vigil.Tether.Mqtt;
 
 namespace Vigil.Tether.Pinger;
 
@@ -17,6 +18,31 @@ public sealed record PingerSettings
     public int Port { get; init; } = TetherDefaults.Port;
     public string? Username { get; init; } = TetherDefaults.Username;
     public string? Password { get; init; } = TetherDefaults.Password;
+
+    /// <summary><c>tether.protocol</c>: mqtt (default), mqtts, ws or wss, as the JS agent's <c>brokerOptions.protocol</c>.</summary>
+    public MqttTransport Protocol { get; init; } = MqttTransport.Tcp;
+
+    /// <summary><c>tether.path</c>: the WebSocket path (<c>/ws</c> on the Tether broker's port 15675).</summary>
+    public string Path { get; init; } = "";
+
+    /// <summary><c>tether.protocolVersion</c>: 4 (MQTT 3.1.1, default) or 5.</summary>
+    public int ProtocolVersion { get; init; } = 4;
+
+    /// <summary><c>tether.ca</c>, <c>tether.cert</c>, <c>tether.key</c>: PEM files (CA that signs the broker's certificate;
+    /// client certificate and its key), absolute or relative to the current folder.</summary>
+    public string? CaFile { get; init; }
+    public string? CertFile { get; init; }
+    public string? KeyFile { get; init; }
+
+    /// <summary><c>tether.insecureSkipVerify</c>: accept any broker certificate (for tests; warned about).</summary>
+    public bool InsecureSkipVerify { get; init; }
+
+    /// <summary>The MQTT options for the broker these settings name (client id and clock still to fill in).</summary>
+    public MqttClientOptions Broker => TetherDefaults.Broker with
+    {
+        Host = Host, Port = Port, Username = Username, Password = Password, Transport = Protocol, Path = Path,
+        ProtocolVersion = ProtocolVersion, CaFile = CaFile, CertFile = CertFile, KeyFile = KeyFile, InsecureSkipVerify = InsecureSkipVerify,
+    };
 
     /// <summary><c>tether.agentId</c>: the id in <c>processPinger/ID/ping</c>; a random one when unset.</summary>
     public string? AgentId { get; init; }

@@ -23,7 +23,7 @@ public sealed class ProcessPinger(PingerSettings settings, TextWriter log, DogSt
     /// <summary>Runs until <paramref name="stop"/> (exit code 0) or a fatal failure (1).</summary>
     public async Task<int> RunAsync(CancellationToken stop)
     {
-        Log(PingerLogLevel.Info, $"started: target app '{settings.TargetAppName}', broker {settings.Host}:{settings.Port}, interval {Ms(settings.Interval)} ms, timeout {Ms(settings.Timeout)} ms");
+        Log(PingerLogLevel.Info, $"started: target app '{settings.TargetAppName}', broker {settings.Broker.Endpoint}, interval {Ms(settings.Interval)} ms, timeout {Ms(settings.Timeout)} ms");
         try
         {
             if (_pm2 is not null)
@@ -33,9 +33,8 @@ public sealed class ProcessPinger(PingerSettings settings, TextWriter log, DogSt
                 Log(PingerLogLevel.Info, $"PM2 integration enabled; found process \"{settings.Pm2ProcessName}\" (pid {pid})");
             }
 
-            var broker = TetherDefaults.Broker with
+            var broker = settings.Broker with
             {
-                Host = settings.Host, Port = settings.Port, Username = settings.Username, Password = settings.Password,
                 ClientId = TetherDefaults.ClientId("processPinger"), TimeProvider = _time,
                 MaxReconnectDelay = TimeSpan.FromSeconds(5),
                 // A pong crosses the broker twice within ping.timeout, so the broker answering a SUBSCRIBE once within

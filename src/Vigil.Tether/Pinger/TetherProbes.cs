@@ -28,10 +28,17 @@ public sealed class TetherProbes : IProbeProvider, IAsyncDisposable
     /// <param name="settings">The broker (host, port, username, password).</param>
     /// <param name="time">The clock for connections and ping timeouts.</param>
     public TetherProbes(TetherSettings settings, TimeProvider? time = null)
+        : this(TetherDefaults.Broker with { Host = settings.Host, Port = settings.Port, Username = settings.Username, Password = settings.Password }, time)
     {
-        _broker = TetherDefaults.Broker with
+    }
+
+    /// <param name="broker">The broker and how to reach it (transport, TLS files, MQTT version); the client id is made
+    /// per connection, timeouts and backoff are the probes' own.</param>
+    /// <param name="time">The clock for connections and ping timeouts.</param>
+    public TetherProbes(MqttClientOptions broker, TimeProvider? time = null)
+    {
+        _broker = broker with
         {
-            Host = settings.Host, Port = settings.Port, Username = settings.Username, Password = settings.Password,
             TimeProvider = time ?? TimeProvider.System,
             ConnectTimeout = TimeSpan.FromSeconds(5),
             RequestTimeout = TimeSpan.FromSeconds(5),
@@ -63,6 +70,8 @@ public sealed class TetherProbes : IProbeProvider, IAsyncDisposable
             {
                 var made = await PingHub.ConnectAsync(_broker, subscribeToAllPongs: true, ct).ConfigureAwait(false);
                 made.Warning += w => Warning?.Invoke(w);
+                if (_broker.InsecureSkipVerify)
+                    Warning?.Invoke($"tether: the certificate of broker {_broker.Endpoint} is not checked (insecureSkipVerify); for tests only");
                 _hub = made;
             }
             return _hub;

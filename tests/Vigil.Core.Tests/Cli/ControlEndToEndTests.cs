@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Vigil.Config;
 using Vigil.Tests.Support;
+using Vigil.Tether;
 using Xunit;
 
 namespace Vigil.Tests.Cli;
@@ -22,6 +23,7 @@ public sealed class ControlEndToEndTests : HarnessTests
               - name: worker
                 command: [sh, -c, "trap 'echo got-usr1' USR1; echo worker-up; while :; do sleep 0.05; done", "{{H.Token}}"]
                 stop: { timeout: 2s }
+            tether: { host: 127.0.0.1, port: 1884 }
             """);
         var vigil = H.Start("run");
         await vigil.WaitLine(l => l.Contains(" web#") && l.Contains(" spawned: "), "web spawned");
@@ -115,8 +117,10 @@ public sealed class ControlEndToEndTests : HarnessTests
         var (saveCode, saveOut, saveErr) = await H.Cli("save", "saved.yaml");
         Assert.True(saveCode == 0, saveErr);
         Assert.Equal($"vigil: saved 3 unit(s) to {H.Path("saved.yaml")}", saveOut);
-        var saved = ConfigLoader.Load(H.Path("saved.yaml"));
+        var saved = ConfigLoader.Load(H.Path("saved.yaml"), TestExtensions.Vigil);
         Assert.Equal(["web", "worker", "extra"], saved.Processes.Select(p => p.Name));
+        // The tether: section is Vigil.Tether's, registered by the executable: save writes it back.
+        Assert.Equal(new TetherSettings { Host = "127.0.0.1", Port = 1884 }, saved.Sections.Get(TetherConfig.Section));
         Assert.Equal(["sleep", H.Token], saved.Processes[2].Command.ToArray());
         var (removeCode, removeOut, _) = await H.Cli("remove", "extra");
         Assert.Equal(0, removeCode);

@@ -2,6 +2,8 @@ using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Runtime.Versioning;
 using Vigil.Config;
+using Vigil.Tests.Support;
+using Vigil.Tether;
 using Vigil.Health;
 using Vigil.Specs;
 using Xunit;
@@ -18,7 +20,7 @@ public class BadInputTests
 
     private static string[] Errors(string text)
     {
-        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(text, "vigil.yaml", Base));
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(text, "vigil.yaml", Base, TestExtensions.Vigil));
         return [.. e.Errors.Select(x => x.ToString())];
     }
 
@@ -135,10 +137,10 @@ public class BadInputTests
             $"log.out: {Nul}", $"health[0].command[0]: {Nul}", $"health[1].path: {Nul}",
         ];
         // Env is a hash map: compare in a fixed order.
-        Assert.Equal(expected.Order(StringComparer.Ordinal), spec.Validate().Order(StringComparer.Ordinal));
-        Assert.Equal($"script: {Nul}", Assert.Single(new ProcessSpec { Script = "a\0.js" }.Validate()));
-        Assert.Equal($"health[0].agentId: {Nul}", Assert.Single(new ProcessSpec { Command = ["x"], Health = [new ProbeSpec(new TetherCheck("a\0"))] }.Validate()));
-        Assert.Equal($"health[0].url: {Nul}", Assert.Single(new ProcessSpec { Command = ["x"], Health = [new ProbeSpec(new HttpCheck(new Uri("http://127.0.0.1/a\0")))] }.Validate()));
+        Assert.Equal(expected.Order(StringComparer.Ordinal), spec.Validate().Select(e => e.ToString()).Order(StringComparer.Ordinal));
+        Assert.Equal($"script: {Nul}", Assert.Single(new ProcessSpec { Script = "a\0.js" }.Validate()).ToString());
+        Assert.Equal($"health[0].agentId: {Nul}", Assert.Single(new ProcessSpec { Command = ["x"], Health = [new ProbeSpec(new TetherCheck("a\0"))] }.Validate()).ToString());
+        Assert.Equal($"health[0].url: {Nul}", Assert.Single(new ProcessSpec { Command = ["x"], Health = [new ProbeSpec(new HttpCheck(new Uri("http://127.0.0.1/a\0")))] }.Validate()).ToString());
     }
 
     // ---- numeric bounds ----
@@ -207,7 +209,7 @@ public class BadInputTests
                 Log = new LogSpec { RingLines = 2_000_000 },
                 Stop = new StopSpec { KillWait = TimeSpan.FromDays(25) },
                 Health = [new ProbeSpec(new OutputStallCheck()) { Period = TimeSpan.FromDays(25) }],
-            }.Validate());
+            }.Validate().Select(e => e.ToString()));
 
     // ---- alias expansion ----
 

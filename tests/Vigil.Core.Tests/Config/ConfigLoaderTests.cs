@@ -1,5 +1,7 @@
 using System.Runtime.Versioning;
 using Vigil.Config;
+using Vigil.Tests.Support;
+using Vigil.Tether;
 using Vigil.Specs;
 using Xunit;
 
@@ -10,12 +12,12 @@ public class ConfigLoaderTests
 {
     private const string Base = "/srv/app";
 
-    private static VigilConfig Parse(string text, string name = "vigil.yaml") => ConfigLoader.Parse(text, name, Base);
+    private static VigilConfig Parse(string text, string name = "vigil.yaml") => ConfigLoader.Parse(text, name, Base, TestExtensions.Vigil);
 
     /// <summary>The errors for <paramref name="text"/>, as users see them.</summary>
     private static string[] Errors(string text, string name = "vigil.yaml", string baseDir = Base)
     {
-        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(text, name, baseDir));
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(text, name, baseDir, TestExtensions.Vigil));
         Assert.Equal(string.Join('\n', e.Errors), e.Message);
         return [.. e.Errors.Select(x => x.ToString())];
     }
@@ -381,7 +383,7 @@ public class ConfigLoaderTests
         Assert.Equal(("default", Vigil.Supervision.StatusEvents.Significant), (plain.Name, plain.StatusEvents));
         var set = Parse("name: shop-1\nevents: { status: all }\nprocesses:\n  - command: x\n");
         Assert.Equal(("shop-1", Vigil.Supervision.StatusEvents.All), (set.Name, set.StatusEvents));
-        var again = Parse(ConfigWriter.ToYaml(set.Name, set.Processes, set.Tether, set.StatusEvents));
+        var again = Parse(ConfigWriter.ToYaml(set.Name, set.Processes, set.Sections, set.StatusEvents, TestExtensions.Vigil));
         Assert.Equal(("shop-1", Vigil.Supervision.StatusEvents.All), (again.Name, again.StatusEvents));
         Assert.Equal(
             [

@@ -2,6 +2,8 @@ using System.Collections.Immutable;
 using System.Runtime.Versioning;
 using CsCheck;
 using Vigil.Config;
+using Vigil.Tests.Support;
+using Vigil.Tether;
 using Vigil.Health;
 using Vigil.Specs;
 using Xunit;
@@ -14,19 +16,19 @@ public sealed class ConfigWriterTests
 {
     private const string Base = "/srv/app";
 
-    private static VigilConfig Parse(string text) => ConfigLoader.Parse(text, "saved.yaml", Base);
+    private static VigilConfig Parse(string text) => ConfigLoader.Parse(text, "saved.yaml", Base, TestExtensions.Vigil);
 
     /// <summary>Writes the specs, reads the text back (from another folder: nothing may depend on where the file is) and
     /// asserts every property equal; returns the text.</summary>
     internal static string RoundTrip(IReadOnlyList<ProcessSpec> specs, string name = "default", TetherSettings? tether = null)
     {
-        var yaml = ConfigWriter.ToYaml(name, specs, tether);
+        var yaml = ConfigWriter.ToYaml(name, specs, tether is null ? null : ConfigSections.Empty.With(TetherConfig.Section, tether), extensions: TestExtensions.Vigil);
         VigilConfig back;
-        try { back = ConfigLoader.Parse(yaml, "saved.yaml", "/elsewhere"); }
+        try { back = ConfigLoader.Parse(yaml, "saved.yaml", "/elsewhere", TestExtensions.Vigil); }
         catch (ConfigException e) { throw new Xunit.Sdk.XunitException($"the written config does not load:\n{e.Message}\n--- text:\n{yaml}"); }
         SpecAssert.Equal(specs, back.Processes, "--- text:\n" + yaml);
         Assert.Equal(name, back.Name);
-        Assert.Equal(tether ?? TetherSettings.Default, back.Tether);
+        Assert.Equal(tether ?? TetherSettings.Default, back.Sections.Get(TetherConfig.Section));
         foreach (var (a, b) in specs.Zip(back.Processes)) Assert.Empty(SpecDiff.Fields(a, b));
         return yaml;
     }
@@ -35,8 +37,8 @@ public sealed class ConfigWriterTests
     [MemberData(nameof(ExamplesTests.Files), MemberType = typeof(ExamplesTests))]
     public void Every_example_loads_writes_and_loads_back_equal(string file)
     {
-        var config = ConfigLoader.Load(Path.Combine(ExamplesTests.ExamplesDir(), file));
-        RoundTrip(config.Processes, config.Name, config.Tether);
+        var config = ConfigLoader.Load(Path.Combine(ExamplesTests.ExamplesDir(), file), TestExtensions.Vigil);
+        RoundTrip(config.Processes, config.Name, config.Sections.Get(TetherConfig.Section));
     }
 
     [Fact]
@@ -77,7 +79,7 @@ public sealed class ConfigWriterTests
                   - { kind: tether }
             """);
         Assert.Equal(23, config.Processes[0].Health.Length);
-        RoundTrip(config.Processes, tether: config.Tether);
+        RoundTrip(config.Processes, tether: config.Sections.Get(TetherConfig.Section));
     }
 
     [Fact]
@@ -181,12 +183,16 @@ public sealed class ConfigWriterTests
     }
 
     [Fact]
-    public void Backoff_wins_over_a_schedule_that_a_config_could_not_hold_beside_it()
+    public void A_schedule_beside_a_backoff_is_refused_as_the_loader_refuses_it()
     {
+        // Issue 12: the rule is the spec's now, so the API refuses what a config file could not say (it used to keep the backoff).
         var spec = new ProcessSpec { Command = ["x"], Restart = RestartSpec.Default with { Schedule = [TimeSpan.FromSeconds(1)], Backoff = new BackoffSpec(TimeSpan.FromSeconds(2), 3, TimeSpan.FromMinutes(1), 0.5) } };
-        var back = Parse(ConfigWriter.ToYaml("default", [spec])).Processes[0];
-        Assert.Equal(spec.Restart.Backoff, back.Restart.Backoff);
-        Assert.Empty(SpecDiff.Fields(spec, back)); // the schedule is never used beside a backoff
+        Assert.Contains("processes[0] (x): restart.backoff: give either 'schedule' or 'backoff', not both",
+            Assert.Throws<ArgumentException>(() => ConfigWriter.ToYaml("default", [spec])).Message);
+        var alone = spec with { Restart = spec.Restart with { Schedule = RestartSpec.DefaultSchedule } };
+        var back = Parse(ConfigWriter.ToYaml("default", [alone])).Processes[0];
+        Assert.Equal(alone.Restart.Backoff, back.Restart.Backoff);
+        Assert.Empty(SpecDiff.Fields(alone, back));
     }
 
     [Fact]

@@ -1,4 +1,7 @@
 using Vigil.Config;
+using Vigil.Specs;
+using Vigil.Tests.Support;
+using Vigil.Tether;
 using Vigil.Health;
 using Xunit;
 
@@ -10,10 +13,10 @@ public sealed class HealthConfigTests
     private const string Base = "/srv/app";
 
     private static Vigil.Specs.ProcessSpec One(string health, string extra = "") =>
-        Assert.Single(ConfigLoader.Parse($"processes:\n  - name: w\n    command: x\n    health:\n{health}{extra}", "vigil.yaml", Base).Processes);
+        Assert.Single(ConfigLoader.Parse($"processes:\n  - name: w\n    command: x\n    health:\n{health}{extra}", "vigil.yaml", Base, TestExtensions.Vigil).Processes);
 
     private static string[] Errors(string health) =>
-        Assert.Throws<ConfigException>(() => ConfigLoader.Parse($"processes:\n  - name: w\n    command: x\n    health:\n{health}", "vigil.yaml", Base))
+        Assert.Throws<ConfigException>(() => ConfigLoader.Parse($"processes:\n  - name: w\n    command: x\n    health:\n{health}", "vigil.yaml", Base, TestExtensions.Vigil))
             .Errors.Select(e => e.ToString()).ToArray();
 
     [Fact]
@@ -75,13 +78,13 @@ public sealed class HealthConfigTests
                   - { kind: tether, agentId: worker1, interval: 3s, timeout: 1s, allowance: 3, grace: 4s }
                   - { kind: tether }
             tether: { host: 127.0.0.1, port: 18830, username: u, password: p }
-            """, "vigil.yaml", Base);
+            """, "vigil.yaml", Base, TestExtensions.Vigil);
         var probe = Assert.Single(config.Processes).Health[0];
         Assert.Equal("worker1", Assert.IsType<TetherCheck>(probe.Check).AgentId);
         Assert.Equal(TimeSpan.FromSeconds(4), ((TetherCheck)probe.Check).Grace);
         Assert.Equal(TimeSpan.FromSeconds(10), ((TetherCheck)config.Processes[0].Health[1].Check).Grace); // as the pinger's ping.grace
         Assert.Equal((TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(1), 3), (probe.Period, probe.Timeout, probe.FailureThreshold));
-        Assert.Equal(new Vigil.Specs.TetherSettings { Host = "127.0.0.1", Port = 18830, Username = "u", Password = "p" }, config.Tether);
+        Assert.Equal(new TetherSettings { Host = "127.0.0.1", Port = 18830, Username = "u", Password = "p" }, config.Sections.Get(TetherConfig.Section));
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using Vigil.Config;
 using Vigil.Health;
+using Vigil.Specs;
 using Xunit;
 
 namespace Vigil.Tests.Config;

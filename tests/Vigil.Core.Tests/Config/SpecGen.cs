@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using CsCheck;
 using Vigil.Health;
 using Vigil.Specs;
+using Vigil.Tether;
 
 namespace Vigil.Tests.Config;
 

@@ -2,6 +2,8 @@ using System.Runtime.Versioning;
 using System.Text;
 using CsCheck;
 using Vigil.Config;
+using Vigil.Tests.Support;
+using Vigil.Tether;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -25,7 +27,7 @@ public sealed class ConfigFuzzTests(ITestOutputHelper output) : IDisposable
         var text = Encoding.UTF8.GetString(input);
         try
         {
-            ConfigLoader.Parse(text, "fuzz.yaml", baseDir);
+            ConfigLoader.Parse(text, "fuzz.yaml", baseDir, TestExtensions.Vigil);
             return FuzzOutcome.Value;
         }
         catch (ConfigException e)
@@ -140,7 +142,7 @@ public sealed class ConfigFuzzTests(ITestOutputHelper output) : IDisposable
     {
         // Checks the generator's starting points are valid, so the mutations start from configs that get deep into the loader.
         foreach (var seed in Seeds.Take(6))
-            Assert.NotEmpty(ConfigLoader.Parse(seed, "fuzz.yaml", _base.FullName).Processes);
+            Assert.NotEmpty(ConfigLoader.Parse(seed, "fuzz.yaml", _base.FullName, TestExtensions.Vigil).Processes);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using Vigil.Health;
 using Vigil.Launching;
+using Vigil.Specs;
 using Vigil.Supervision;
 using Vigil.Tests.Support;
 using Xunit;

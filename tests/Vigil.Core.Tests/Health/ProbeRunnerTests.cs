@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Vigil.Health;
 using Vigil.Launching;
+using Vigil.Specs;
 using Vigil.Tests.Support;
 using Xunit;
 

@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Vigil.Health;
+using Vigil.Specs;
 using Vigil.Supervision;
 using Vigil.Tests.Config;
 using Vigil.Tests.Support;

@@ -1,4 +1,5 @@
 using Vigil.Health;
+using Vigil.Specs;
 using Vigil.Supervision;
 using Vigil.Tests.Support;
 using Xunit;

@@ -59,7 +59,7 @@ public sealed class ProcessHostTests
         await sup.DisposeAsync();
         Assert.False(Procs.Alive(up.Pid));
         // Not the supervisor's to end: the launcher still spawns and reaps.
-        var env = Vigil.Specs.CommandResolver.Environment(new Vigil.Specs.ProcessSpec());
+        var env = CommandResolver.Environment(new Vigil.Specs.ProcessSpec());
         var child = launcher.Spawn(new LaunchRequest([Fixture.Path, "exit", "3"], Directory.GetCurrentDirectory(), env) { Output = OutputMode.Null }).Child!;
         Assert.Equal(3, (await child.Exited.WaitAsync(Recorder.DefaultTimeout)).Code);
         Assert.False(launcher.Reactor.Ended);

@@ -49,7 +49,7 @@ public class DiskFullTests
         var filler = System.IO.Path.Combine(fs.Path, "filler");
         var path = System.IO.Path.Combine(fs.Path, "app.log");
         var time = new FakeTimeProvider();
-        var w = LogFiles.Open(path, null, 5, time);
+        var w = new LogFiles().Open(path, null, 5, time);
         var faults = new List<string>();
         var resumed = new List<long>();
         w.Fault += faults.Add;

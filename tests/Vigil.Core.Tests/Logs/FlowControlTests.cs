@@ -14,7 +14,7 @@ public sealed class FlowControlTests
     {
         using var dir = new TempDir();
         var held = new TaskCompletionSource();
-        var w = new LogFileWriter(dir["slow.log"], null, 5, TimeProvider.System, held.Task);
+        var w = new LogFileWriter(new LogFiles(), dir["slow.log"], null, 5, TimeProvider.System, held.Task);
         var line = new byte[1024];
         line.AsSpan().Fill((byte)'x');
         line[^1] = (byte)'\n';
@@ -27,12 +27,12 @@ public sealed class FlowControlTests
         Assert.Equal(LogFileWriter.HighWater / line.Length + 1, appended); // paused right past the mark, nothing dropped
         var resumed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         int calls = 0;
-        Assert.True(w.ResumeWhenCaughtUp(() => { Interlocked.Increment(ref calls); resumed.TrySetResult(); }));
+        Assert.True(w.ResumeWhenCaughtUp(new Reader(() => { Interlocked.Increment(ref calls); resumed.TrySetResult(); })));
         Assert.False(resumed.Task.IsCompleted);
         held.SetResult(); // the disk catches up: the writer takes the pending batch
         await resumed.Task.WaitAsync(Wait);
         Assert.False(w.Behind);
-        Assert.False(w.ResumeWhenCaughtUp(() => throw new InvalidOperationException("not behind: never registered")));
+        Assert.False(w.ResumeWhenCaughtUp(new Reader(() => throw new InvalidOperationException("not behind: never registered"))));
         await w.FlushAsync().WaitAsync(Wait);
         Assert.Equal(1, calls);
         Assert.Equal(0, w.DroppedLines);
@@ -46,16 +46,22 @@ public sealed class FlowControlTests
     {
         using var dir = new TempDir();
         var held = new TaskCompletionSource();
-        var w = new LogFileWriter(dir["closing.log"], null, 5, TimeProvider.System, held.Task);
+        var w = new LogFileWriter(new LogFiles(), dir["closing.log"], null, 5, TimeProvider.System, held.Task);
         var chunk = new byte[64 * 1024];
         chunk.AsSpan().Fill((byte)'y');
         chunk[^1] = (byte)'\n';
         while (!w.Behind) w.AppendLines(chunk, 1);
         var resumed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Assert.True(w.ResumeWhenCaughtUp(() => resumed.TrySetResult()));
+        Assert.True(w.ResumeWhenCaughtUp(new Reader(() => resumed.TrySetResult())));
         var closing = w.DisposeAsync().AsTask();
         await resumed.Task.WaitAsync(Wait); // a reader must never stay paused on a writer that is going away
         held.SetResult();
         await closing.WaitAsync(Wait);
+    }
+
+    /// <summary>A paused pipe reader as the writer sees one.</summary>
+    private sealed class Reader(Action resume) : Vigil.Launching.IPausedReader
+    {
+        public void Resume() => resume();
     }
 }

@@ -138,11 +138,11 @@ public class LogSpecTests
     public void Errors_name_the_key()
     {
         var errors = new LogSpec { File = "a.log", Out = "b.log", Keep = 0, MaxLine = 0, MaxSize = 10, RingLines = -1 }.Validate().ToList();
-        Assert.Contains(errors, e => e.StartsWith("log.file: ", StringComparison.Ordinal));
-        Assert.Contains(errors, e => e.StartsWith("log.keep: ", StringComparison.Ordinal));
-        Assert.Contains(errors, e => e.StartsWith("log.maxLine: ", StringComparison.Ordinal));
-        Assert.Contains(errors, e => e.StartsWith("log.maxSize: ", StringComparison.Ordinal));
-        Assert.Contains(errors, e => e.StartsWith("log.ringLines: ", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.KeyPath == "log.file");
+        Assert.Contains(errors, e => e.KeyPath == "log.keep");
+        Assert.Contains(errors, e => e.KeyPath == "log.maxLine");
+        Assert.Contains(errors, e => e.KeyPath == "log.maxSize");
+        Assert.Contains(errors, e => e.KeyPath == "log.ringLines");
     }
 
     [Fact]

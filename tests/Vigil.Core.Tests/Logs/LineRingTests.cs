@@ -115,78 +115,16 @@ public class LineRingTests
         Assert.Equal(500, snap.Distinct().Count());
     }
     /// <summary>A chunk of "line N\r\n" lines as bytes, with their (start, length) pairs (the \r left out).</summary>
-    private static (byte[] Data, (int Start, int Length)[] Lines) Chunk(int from, int count)
-    {
-        var ms = new MemoryStream();
-        var lines = new (int, int)[count];
-        ms.Write("junk before"u8); // the pairs need not start at 0
-        for (int i = 0; i < count; i++)
-        {
-            var b = Encoding.UTF8.GetBytes($"line {from + i}");
-            lines[i] = ((int)ms.Position, b.Length);
-            ms.Write(b);
-            ms.Write("\r\n"u8);
-        }
-        return (ms.ToArray(), lines);
-    }
-
-    private static void AddBlock(LineRing ring, int from, int count, int pid = 42)
-    {
-        var (data, lines) = Chunk(from, count);
-        ring.Hold();
-        try { ring.AddBlockHeld(DateTimeOffset.UnixEpoch.AddSeconds(from), 1, "web", pid, StreamKind.Stderr, data, lines); }
-        finally { ring.Release(); }
-        Array.Fill(data, (byte)'#'); // the ring must have copied what it keeps
-    }
 
     [Fact]
-    public void A_block_that_fills_the_ring_replaces_it_and_reads_back_line_by_line_with_its_metadata()
+    public void The_slots_grow_with_the_lines_up_to_capacity_then_wrap()
     {
-        var ring = new LineRing(5);
-        for (int i = 0; i < 3; i++) ring.Add(L(i));
-        AddBlock(ring, 100, 12);
-        Assert.Equal(5, ring.Count);
-        var got = ring.Snapshot();
-        Assert.Equal(Range(107, 5), Texts(got));
-        Assert.All(got, l =>
-        {
-            Assert.Equal(StreamKind.Stderr, l.Stream);
-            Assert.Equal(42, l.Pid);
-            Assert.Equal(DateTimeOffset.UnixEpoch.AddSeconds(100), l.Time);
-        });
-        // A second flood chunk replaces the first; a line added afterwards follows it.
-        AddBlock(ring, 200, 5, pid: 43);
-        ring.Add(L(300));
-        Assert.Equal([.. Range(201, 4), "line 300"], Texts(ring.Snapshot()));
-        Assert.Equal(Range(203, 2), Texts(ring.Snapshot(3).Take(2)));
-    }
-
-    [Fact]
-    public void A_block_smaller_than_the_ring_appends_after_what_is_kept()
-    {
-        var ring = new LineRing(6);
-        AddBlock(ring, 0, 10);   // deferred
-        AddBlock(ring, 50, 3);   // too small to replace: the deferred lines go into slots first, then these
-        Assert.Equal(6, ring.Count);
-        Assert.Equal([.. Range(7, 3), .. Range(50, 3)], Texts(ring.Snapshot()));
-        Assert.Empty(new LineRing(0).Snapshot());
-        var none = new LineRing(0);
-        AddBlock(none, 0, 10);
-        Assert.Equal(0, none.Count);
-    }
-
-    [Fact]
-    public async Task A_follower_attaching_after_a_block_gets_it_as_backlog()
-    {
-        var ring = new LineRing(4);
-        AddBlock(ring, 0, 9);
-        using var cts = new CancellationTokenSource(Wait);
-        var seen = new List<string>();
-        await foreach (var line in ring.Follow(10, cts.Token))
-        {
-            seen.Add(line.Text);
-            if (seen.Count == 4) break;
-        }
-        Assert.Equal(Range(5, 4), seen);
+        var ring = new LineRing(40); // grows 16 → 32 → 40, then wraps
+        for (int i = 0; i < 17; i++) ring.Add(L(i));
+        Assert.Equal(Range(0, 17), Texts(ring.Snapshot()));
+        for (int i = 17; i < 100; i++) ring.Add(L(i));
+        Assert.Equal(40, ring.Count);
+        Assert.Equal(Range(60, 40), Texts(ring.Snapshot()));
+        Assert.Equal(Range(97, 3), Texts(ring.Snapshot(3)));
     }
 }

@@ -34,7 +34,7 @@ public class LogFileWriterTests(ITestOutputHelper output)
     {
         using var dir = new TempDir();
         var path = dir["owned.log"];
-        var w = LogFiles.Open(path, null, 5);
+        var w = new LogFiles().Open(path, null, 5);
         var expected = new List<string>();
         int seq = 0;
         for (int round = 0; round < 50; round++)
@@ -73,7 +73,7 @@ public class LogFileWriterTests(ITestOutputHelper output)
         using var dir = new TempDir();
         var path = dir["shared.log"];
         const int threads = 20, perThread = 5000;
-        var w = LogFiles.Open(path, null, 5);
+        var w = new LogFiles().Open(path, null, 5);
         var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
         {
             // Different lengths per thread, so a mixed or torn line cannot look whole.
@@ -105,8 +105,9 @@ public class LogFileWriterTests(ITestOutputHelper output)
     public async Task One_writer_per_full_path_closed_by_the_last_dispose()
     {
         using var dir = new TempDir();
-        var a = LogFiles.Open(dir["x.log"], null, 5);
-        var b = LogFiles.Open(System.IO.Path.Combine(dir.Path, ".", "x.log"), 1 << 20, 3);
+        var files = new LogFiles();
+        var a = files.Open(dir["x.log"], null, 5);
+        var b = files.Open(System.IO.Path.Combine(dir.Path, ".", "x.log"), 1 << 20, 3);
         Assert.Same(a, b);
         AppendText(a, "from a");
         await a.DisposeAsync();
@@ -116,7 +117,7 @@ public class LogFileWriterTests(ITestOutputHelper output)
         b.Dispose();
         Assert.Equal(["from a", "from b"], ReadLines(dir["x.log"]));
 
-        var c = LogFiles.Open(dir["x.log"], null, 5);
+        var c = files.Open(dir["x.log"], null, 5);
         Assert.NotSame(a, c);
         AppendText(c, "from c");
         await c.DisposeAsync();
@@ -124,10 +125,24 @@ public class LogFileWriterTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Two_registries_share_no_writer()
+    {
+        using var dir = new TempDir();
+        var a = new LogFiles().Open(dir["x.log"], null, 5);
+        var b = new LogFiles().Open(dir["x.log"], null, 5);
+        Assert.NotSame(a, b); // two supervisors in one process: no hidden shared state
+        AppendText(a, "from a");
+        await a.DisposeAsync();
+        AppendText(b, "from b");
+        await b.DisposeAsync(); // each registry counts its own: one dispose closes each
+        Assert.Equal(["from a", "from b"], ReadLines(dir["x.log"]));
+    }
+
+    [Fact]
     public async Task Dispose_writes_what_is_pending()
     {
         using var dir = new TempDir();
-        var w = LogFiles.Open(dir["p.log"], null, 5);
+        var w = new LogFiles().Open(dir["p.log"], null, 5);
         for (int i = 0; i < 10_000; i++) AppendText(w, i.ToString());
         await w.DisposeAsync();
         Assert.Equal(Enumerable.Range(0, 10_000).Select(i => i.ToString()), ReadLines(dir["p.log"]));
@@ -140,7 +155,7 @@ public class LogFileWriterTests(ITestOutputHelper output)
         var path = dir["flood.log"];
         const long max = 1 << 20;
         const int count = 200_000;
-        var w = LogFiles.Open(path, max, 50);
+        var w = new LogFiles().Open(path, max, 50);
         for (int i = 0; i < count; i++) AppendText(w, $"{i:D7} {new string('x', i % 40)}");
         await w.DisposeAsync();
 
@@ -166,7 +181,7 @@ public class LogFileWriterTests(ITestOutputHelper output)
     {
         using var dir = new TempDir();
         var path = dir["k.log"];
-        var w = LogFiles.Open(path, 10_000, 2);
+        var w = new LogFiles().Open(path, 10_000, 2);
         for (int i = 0; i < 20_000; i++) AppendText(w, $"{i:D6}");
         await w.DisposeAsync();
         Assert.Equal(["k.log", "k.log.1", "k.log.2"], Directory.GetFiles(dir.Path).Select(f => System.IO.Path.GetFileName(f)).Order().ToArray());
@@ -180,7 +195,7 @@ public class LogFileWriterTests(ITestOutputHelper output)
     {
         using var dir = new TempDir();
         var path = dir["big.log"];
-        var w = LogFiles.Open(path, 5000, 5);
+        var w = new LogFiles().Open(path, 5000, 5);
         AppendText(w, "small 1");
         AppendText(w, new string('L', 12_000));
         AppendText(w, "small 2");
@@ -195,7 +210,7 @@ public class LogFileWriterTests(ITestOutputHelper output)
     {
         using var dir = new TempDir();
         var path = dir["r.log"];
-        var w = LogFiles.Open(path, null, 5);
+        var w = new LogFiles().Open(path, null, 5);
         for (int i = 0; i < 4000; i++) AppendText(w, $"{i}");
         await w.FlushAsync().WaitAsync(Wait); // the file exists
         for (int i = 4000; i < 5000; i++) AppendText(w, $"{i}"); // some may still be pending at the move
@@ -219,7 +234,7 @@ public class LogFileWriterTests(ITestOutputHelper output)
         File.WriteAllText(blocker, "a regular file where a folder should be");
         var path = System.IO.Path.Combine(blocker, "app.log"); // open() fails with ENOTDIR
         var time = new FakeTimeProvider();
-        var w = LogFiles.Open(path, null, 5, time);
+        var w = new LogFiles().Open(path, null, 5, time);
         var faults = new List<string>();
         var resumed = new List<long>();
         w.Fault += faults.Add;
@@ -261,7 +276,7 @@ public class LogFileWriterTests(ITestOutputHelper output)
     {
         using var dir = new TempDir();
         var path = dir["tp.log"];
-        var w = LogFiles.Open(path, null, 5);
+        var w = new LogFiles().Open(path, null, 5);
         var spec = new LogSpec();
         var line = Encoding.UTF8.GetBytes(new string('x', 28));
         var buf = new byte[LogLineFormatter.MaxLength("bench", 64)];

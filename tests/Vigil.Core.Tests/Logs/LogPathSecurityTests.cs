@@ -43,7 +43,7 @@ public sealed class LogPathSecurityTests : IDisposable
 
     private static async Task<(LogFileWriter W, List<string> Faults)> WriteTen(string path)
     {
-        var w = LogFiles.Open(path, null, 5, new FakeTimeProvider());
+        var w = new LogFiles().Open(path, null, 5, new FakeTimeProvider());
         var faults = new List<string>();
         w.Fault += faults.Add;
         w.Prepare();
@@ -130,7 +130,7 @@ public sealed class LogPathSecurityTests : IDisposable
         var link = _dir["link.log"];
         File.CreateSymbolicLink(link, target);
         var time = new FakeTimeProvider();
-        var w = LogFiles.Open(link, null, 5, time);
+        var w = new LogFiles().Open(link, null, 5, time);
         var events = new List<string>();
         w.Fault += events.Add;
         w.Reopened += events.Add;

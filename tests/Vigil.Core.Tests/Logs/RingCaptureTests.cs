@@ -27,10 +27,10 @@ public sealed class RingCaptureTests
     }
 
     [Fact]
-    public async Task Through_the_fast_path_file_and_ring_both_get_every_line_right()
+    public async Task With_a_file_and_nobody_listening_file_and_ring_both_get_every_line_right()
     {
-        // A log file and nobody listening: the capture fast path (FastLines) formats the file's lines and fills the
-        // ring with only the last ones; lines cross chunk boundaries (varied lengths and \r\n: FastLinesTests).
+        // A log file and nobody listening: the plain format goes to the file and only the lines that can outlive the
+        // chunk go into the ring; lines cross chunk boundaries.
         using var dir = new TempDir();
         await using var sup = new Supervisor();
         var log = dir["fast.log"];

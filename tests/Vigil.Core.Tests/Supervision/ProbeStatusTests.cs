@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Vigil.Health;
 using Vigil.Launching;
+using Vigil.Specs;
 using Vigil.Supervision;
 using Vigil.Tests.Support;
 using Xunit;

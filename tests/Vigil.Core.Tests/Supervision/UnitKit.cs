@@ -1,5 +1,6 @@
 using System.Collections;
 using Vigil.Health;
+using Vigil.Specs;
 using Vigil.Supervision;
 using Vigil.Tests.Support;
 

@@ -25,9 +25,9 @@ public class MessagePackNodeInteropTests
                 [var n, var h, var d] => (n, h, d),
                 _ => throw new FormatException("unexpected line from node: " + line[..Math.Min(80, line.Length)]),
             };
-            var value = MessagePackReader.Decode(Convert.FromHexString(hex));
+            var value = MsgPack.Decode(Convert.FromHexString(hex));
             if (value.ToString() != notation) mismatches.Add($"{name}: decoded {Short(value.ToString())}, node says {Short(notation)}");
-            var ours = Hex(MessagePackWriter.Encode(value));
+            var ours = Hex(MsgPack.Encode(value));
             if (ours != hex) mismatches.Add($"{name}: we encode {Short(ours)}, node {Short(hex)}");
         }
         Assert.Empty(mismatches);
@@ -60,7 +60,7 @@ public class MessagePackNodeInteropTests
             new MsgPackTimestamp((1L << 34) - 1, 999_999_999), new MsgPackTimestamp(1L << 34, 0), new MsgPackTimestamp(-1, 999_999_999),
             MsgPackTimestamp.FromDateTimeOffset(new DateTimeOffset(1, 1, 1, 0, 0, 0, TimeSpan.Zero)),
         ];
-        string input = string.Join('\n', values.Select(v => Hex(MessagePackWriter.Encode(v)))) + "\n";
+        string input = string.Join('\n', values.Select(v => Hex(MsgPack.Encode(v)))) + "\n";
 
         var lines = (await Node.RunAsync(Script, ["decode"], stdin: input)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
 

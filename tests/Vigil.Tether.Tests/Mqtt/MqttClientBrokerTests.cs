@@ -1,5 +1,3 @@
-using System.Net.Security;
-using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Vigil.Tether.Mqtt;
 using Vigil.Tether.Tests.Support;
@@ -87,7 +85,7 @@ public class MqttClientBrokerTests
 
         await using var wrong = new MqttClient(Local(broker.Port, "auth-bad") with { Username = "tether", Password = "nope" });
         var ex = await Assert.ThrowsAsync<MqttConnectException>(() => wrong.ConnectAsync().WaitAsync(Wait));
-        Assert.Contains(ex.ReturnCode, new[] { MqttConnectReturnCode.NotAuthorized, MqttConnectReturnCode.BadUserNameOrPassword });
+        Assert.Contains(ex.Code, new[] { 4, 5, 0x86, 0x87 }); // bad user name or password / not authorised (3.1.1 and 5)
         Assert.StartsWith($"broker 127.0.0.1:{broker.Port} refused the connection: ", ex.Message);
 
         await using var anonymous = new MqttClient(Local(broker.Port, "auth-anon"));
@@ -125,43 +123,14 @@ public class MqttClientBrokerTests
         await using var broker = await Mosquitto.StartAsync();
         await using var client = new MqttClient(Local(broker.Port, "idle") with { KeepAlive = TimeSpan.FromSeconds(1) });
         var events = new ClientEvents(client);
-        int answered = 0;
-        var three = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        client.PingAnswered += () => { if (Interlocked.Increment(ref answered) == 3) three.TrySetResult(); };
         await client.ConnectAsync().WaitAsync(Wait);
         await client.SubscribeAsync("idle").WaitAsync(Wait);
 
-        await three.Task.WaitAsync(Wait);
+        // The broker's log is the witness: three PINGREQs from this client (MQTTnet answers them out of our sight).
+        await broker.WaitForLogAsync(log => log.Split('\n').Count(l => l.Contains("Received PINGREQ from idle")) >= 3);
         Assert.Equal(0, events.Count(MqttEventKind.Disconnected));
         await client.PublishAsync("idle", Bytes("still here")).WaitAsync(Wait);
         Assert.Equal("idle", (await client.Messages.NextAsync()).Topic);
         Assert.Equal(1, events.Count(MqttEventKind.Connected));
-    }
-
-    [Fact]
-    public async Task TLS_with_a_trusted_self_signed_certificate_round_trips_and_an_untrusted_one_is_refused()
-    {
-        using var cert = new TestCertificate();
-        await using var broker = await Mosquitto.StartAsync(new MosquittoSettings { CertPemFile = cert.CertPemFile, KeyPemFile = cert.KeyPemFile });
-        var trusting = new SslClientAuthenticationOptions
-        {
-            TargetHost = "localhost",
-            CertificateChainPolicy = new X509ChainPolicy
-            {
-                TrustMode = X509ChainTrustMode.CustomRootTrust,
-                CustomTrustStore = { cert.Certificate },
-                RevocationMode = X509RevocationMode.NoCheck,
-            },
-        };
-        await using (var client = await ConnectAsync(Local(broker.Port, "tls") with { Tls = trusting }))
-        {
-            await client.SubscribeAsync("secure/#").WaitAsync(Wait);
-            await client.PublishAsync("secure/x", Bytes("sealed")).WaitAsync(Wait);
-            Assert.Equal("sealed", Encoding.UTF8.GetString((await client.Messages.NextAsync()).Payload.Span));
-        }
-
-        await using var doubting = new MqttClient(Local(broker.Port, "tls-untrusted") with { Tls = new SslClientAuthenticationOptions() });
-        var ex = await Assert.ThrowsAsync<MqttException>(() => doubting.ConnectAsync().WaitAsync(Wait));
-        Assert.StartsWith($"TLS handshake with 127.0.0.1:{broker.Port} failed", ex.Message);
     }
 }

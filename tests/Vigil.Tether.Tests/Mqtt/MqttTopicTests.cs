@@ -7,30 +7,6 @@ public class MqttTopicTests
 {
     // The examples of MQTT 3.1.1 §4.7.1 and §4.7.2.
     [Theory]
-    [InlineData("sport/tennis/player1/#", "sport/tennis/player1", true)]
-    [InlineData("sport/tennis/player1/#", "sport/tennis/player1/ranking", true)]
-    [InlineData("sport/tennis/player1/#", "sport/tennis/player1/score/wimbledon", true)]
-    [InlineData("sport/#", "sport", true)]
-    [InlineData("#", "a/b/c", true)]
-    [InlineData("sport/tennis/+", "sport/tennis/player1", true)]
-    [InlineData("sport/tennis/+", "sport/tennis/player1/ranking", false)]
-    [InlineData("sport/+", "sport", false)]
-    [InlineData("sport/+", "sport/", true)]
-    [InlineData("+/+", "/finance", true)]
-    [InlineData("/+", "/finance", true)]
-    [InlineData("+", "/finance", false)]
-    [InlineData("+/tennis/#", "sport/tennis/x", true)]
-    [InlineData("a/b", "a/b", true)]
-    [InlineData("a/b", "a/B", false)]
-    [InlineData("a/b", "a/b/c", false)]
-    [InlineData("#", "$SYS/broker/uptime", false)]
-    [InlineData("+/monitor/Clients", "$SYS/monitor/Clients", false)]
-    [InlineData("$SYS/#", "$SYS/monitor/Clients", true)]
-    [InlineData("$SYS/monitor/+", "$SYS/monitor/Clients", true)]
-    public void Matches_follows_the_spec_examples(string filter, string topic, bool expected) =>
-        Assert.Equal(expected, MqttTopic.Matches(filter, topic));
-
-    [Theory]
     [InlineData("sport/tennis#")]
     [InlineData("sport/#/ranking")]
     [InlineData("sport+")]
@@ -72,5 +48,36 @@ public class MqttTopicTests
     {
         Assert.Contains("Password needs a Username", Assert.Throws<ArgumentException>(() => new MqttClient(new MqttClientOptions { Password = "x" })).Message);
         Assert.Contains("KeepAlive", Assert.Throws<ArgumentException>(() => new MqttClient(new MqttClientOptions { KeepAlive = TimeSpan.FromMilliseconds(1500) })).Message);
+    }
+
+    [Fact]
+    public void TLS_options_are_checked_with_the_option_named()
+    {
+        static string Error(MqttClientOptions o) => Assert.Throws<ArgumentException>(() => new MqttClient(o)).Message;
+        Assert.Contains("CaFile, CertFile and KeyFile need a TLS transport", Error(new() { CaFile = "/etc/hostname" }));
+        Assert.Contains("InsecureSkipVerify needs a TLS transport", Error(new() { InsecureSkipVerify = true }));
+        Assert.Contains("CaFile /nonexistent/ca.pem does not exist", Error(new() { Transport = MqttTransport.Tls, CaFile = "/nonexistent/ca.pem" }));
+        Assert.Contains("CertFile /etc/hostname needs a KeyFile", Error(new() { Transport = MqttTransport.Tls, CertFile = "/etc/hostname" }));
+        Assert.Contains("KeyFile /etc/hostname needs a CertFile", Error(new() { Transport = MqttTransport.SecureWebSocket, KeyFile = "/etc/hostname" }));
+        Assert.Contains("ProtocolVersion 3", Error(new() { ProtocolVersion = 3 }));
+    }
+
+    [Theory]
+    [InlineData("mqtt", MqttTransport.Tcp)]
+    [InlineData("tcp", MqttTransport.Tcp)]
+    [InlineData("MQTTS", MqttTransport.Tls)]
+    [InlineData("ssl", MqttTransport.Tls)]
+    [InlineData("ws", MqttTransport.WebSocket)]
+    [InlineData("wss", MqttTransport.SecureWebSocket)]
+    [InlineData("http", null)]
+    public void Protocol_names_are_the_JS_agents(string name, MqttTransport? expected) => Assert.Equal(expected, MqttClientOptions.ParseTransport(name));
+
+    [Fact]
+    public void The_endpoint_and_WebSocket_URI_carry_the_scheme_and_path()
+    {
+        Assert.Equal("h:1883", new MqttClientOptions { Host = "h" }.Endpoint);
+        Assert.Equal("mqtts://h:8883", new MqttClientOptions { Host = "h", Port = 8883, Transport = MqttTransport.Tls }.Endpoint);
+        Assert.Equal("ws://h:15675/ws", new MqttClientOptions { Host = "h", Port = 15675, Transport = MqttTransport.WebSocket, Path = "/ws" }.WebSocketUri);
+        Assert.Equal("wss://h:443/", new MqttClientOptions { Host = "h", Port = 443, Transport = MqttTransport.SecureWebSocket }.WebSocketUri);
     }
 }

@@ -196,7 +196,7 @@ public class PingPongTests(ITestOutputHelper output)
         var r = await probe.CheckAsync(Target(spec), CancellationToken.None);
         Assert.False(r.Healthy);
         Assert.True(r.IsInconclusive); // the broker is away, not the target: the runner does not count it
-        Assert.StartsWith($"tether broker unreachable: cannot connect to 127.0.0.1:{port}", r.Detail);
+        Assert.StartsWith($"tether broker unreachable: cannot connect to broker 127.0.0.1:{port}", r.Detail);
 
         await using (broker)
         {

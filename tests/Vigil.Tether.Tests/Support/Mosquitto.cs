@@ -6,13 +6,20 @@ using System.Text;
 
 namespace Vigil.Tether.Tests.Support;
 
-/// <summary>What a test broker requires: password auth when <see cref="Username"/> is set, TLS when the PEM files are.</summary>
+/// <summary>What a test broker requires and offers: password auth when <see cref="Username"/> is set; with
+/// <see cref="Tls"/> a TLS listener (<see cref="Mosquitto.TlsPort"/>); with <see cref="WebSockets"/> a WebSocket
+/// listener (<see cref="Mosquitto.WsPort"/>), and a secure one too (<see cref="Mosquitto.WssPort"/>) when TLS is set.
+/// The plain TCP listener (<see cref="Mosquitto.Port"/>) is always there.</summary>
 public sealed record MosquittoSettings
 {
     public string? Username { get; init; }
     public string? Password { get; init; }
-    public string? CertPemFile { get; init; }
-    public string? KeyPemFile { get; init; }
+    /// <summary>The server certificate and key for the TLS listeners (and the CA that checks client certificates).</summary>
+    public TestPki? Tls { get; init; }
+    /// <summary>TLS listeners refuse a client without a certificate signed by the test CA.</summary>
+    public bool RequireCertificate { get; init; }
+    /// <summary>Add WebSocket listeners (Debian's mosquitto is built with libwebsockets).</summary>
+    public bool WebSockets { get; init; }
     /// <summary>Topic filters <see cref="Username"/> may not subscribe to: the broker answers SUBACK 0x80. Set, the broker
     /// authenticates and authorises through mosquitto's dynamic-security plugin, since with an <c>acl_file</c>
     /// mosquitto 2.0 grants every SUBSCRIBE (SUBACK 0) and only withholds the messages (tried: 2.0.11).</summary>
@@ -43,7 +50,14 @@ public sealed class Mosquitto : IAsyncDisposable
     Mosquitto(string dir, string config, int port) => (_dir, _config, Port) = (dir, config, port);
 
     public string Host => "127.0.0.1";
+    /// <summary>Plain MQTT over TCP.</summary>
     public int Port { get; }
+    /// <summary>MQTT over TLS (0 without <see cref="MosquittoSettings.Tls"/>).</summary>
+    public int TlsPort { get; private init; }
+    /// <summary>MQTT over WebSocket, any path (0 without <see cref="MosquittoSettings.WebSockets"/>).</summary>
+    public int WsPort { get; private init; }
+    /// <summary>MQTT over WebSocket with TLS (0 without both).</summary>
+    public int WssPort { get; private init; }
 
     /// <summary>Everything the broker logged so far (for failure messages).</summary>
     public string Log { get { lock (_log) return _log.ToString(); } }
@@ -76,11 +90,30 @@ public sealed class Mosquitto : IAsyncDisposable
             config.AppendLine("allow_anonymous false").AppendLine($"password_file {passwords}");
         }
         else config.AppendLine("allow_anonymous true");
-        if (settings.CertPemFile is not null)
-            config.AppendLine($"certfile {settings.CertPemFile}").AppendLine($"keyfile {settings.KeyPemFile}");
+        // Each listener's own settings follow its `listener` line (per_listener_settings stays false: auth is global).
+        void Tls(TestPki pki)
+        {
+            config.AppendLine($"certfile {pki.ServerPemFile}").AppendLine($"keyfile {pki.ServerKeyPemFile}").AppendLine($"cafile {pki.CaPemFile}");
+            if (settings.RequireCertificate) config.AppendLine("require_certificate true");
+        }
+        int tlsPort = 0, wsPort = 0, wssPort = 0;
+        if (settings.Tls is { } pki)
+        {
+            config.AppendLine($"listener {tlsPort = FreePort()} 127.0.0.1");
+            Tls(pki);
+        }
+        if (settings.WebSockets)
+        {
+            config.AppendLine($"listener {wsPort = FreePort()} 127.0.0.1").AppendLine("protocol websockets");
+            if (settings.Tls is { } wssPki)
+            {
+                config.AppendLine($"listener {wssPort = FreePort()} 127.0.0.1").AppendLine("protocol websockets");
+                Tls(wssPki);
+            }
+        }
         var configFile = Path.Combine(dir, "mosquitto.conf");
         await File.WriteAllTextAsync(configFile, config.ToString());
-        var broker = new Mosquitto(dir, configFile, port);
+        var broker = new Mosquitto(dir, configFile, port) { TlsPort = tlsPort, WsPort = wsPort, WssPort = wssPort };
         try { await broker.StartAsync(); }
         catch { await broker.DisposeAsync(); throw; }
         return broker;
@@ -118,6 +151,20 @@ public sealed class Mosquitto : IAsyncDisposable
     public Task SetDeniedSubscriptionsAsync(string username, string password, params string[] denied) =>
         File.WriteAllTextAsync(Path.Combine(_dir, "dynamic-security.json"), DynamicSecurity(username, password, denied));
 
+    /// <summary>Waits until the broker's log satisfies <paramref name="condition"/>: the log has no event to await, so it is
+    /// looked at whenever a line arrives, up to the start timeout.</summary>
+    public async Task WaitForLogAsync(Func<string, bool> condition)
+    {
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        while (!condition(Log))
+        {
+            try { await _logLine.WaitAsync(timeout.Token); }
+            catch (OperationCanceledException) { throw new TimeoutException($"the broker's log did not show what was expected within {StartTimeout}:\n{Log}"); }
+        }
+    }
+
+    readonly SemaphoreSlim _logLine = new(0);
+
     /// <summary>Starts the broker (again) on <see cref="Port"/> and waits until it accepts connections.</summary>
     public async Task StartAsync()
     {
@@ -129,6 +176,7 @@ public sealed class Mosquitto : IAsyncDisposable
         {
             if (line is null) return;
             lock (_log) _log.AppendLine(line);
+            _logLine.Release();
             if (line.Contains(" running")) running.TrySetResult();
         }
         process.ErrorDataReceived += (_, e) => OnLine(e.Data);

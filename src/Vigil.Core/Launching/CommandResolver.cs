@@ -1,10 +1,12 @@
 using System.Text.Json;
-using Vigil.Launching;
+using Vigil.Specs;
 
-namespace Vigil.Specs;
+namespace Vigil.Launching;
 
 /// <summary>Turns a spec into the argv, folder and environment to exec. Problems are <see cref="SpawnFailure"/> values,
-/// found at each start (a script may appear later), and follow the restart policy like a crash.</summary>
+/// found at each start (a script may appear later), and follow the restart policy like a crash. It lives with the
+/// launcher, not with the specs: it reads the file system (package.json, the script) and Vigil's environment, which
+/// plain data must not, and its answers are the launcher's (spawn failures, argv, envp).</summary>
 public static class CommandResolver
 {
     /// <summary>The interpreter for a script, by extension (elife: .js node, .py python; plus .dll dotnet, .sh bash).</summary>

@@ -1,7 +1,8 @@
 using System.Collections.Immutable;
-using Vigil.Specs;
 
-namespace Vigil.Health;
+namespace Vigil.Specs;
+
+// The probe specs: plain data, validated with the process spec. The probes that carry them out are in Health.
 
 /// <summary>What a probe's verdict is used for (Kubernetes semantics).</summary>
 public enum ProbeRole
@@ -55,28 +56,29 @@ public sealed record ProbeSpec(ProbeCheck Check)
     /// (at least 1 s), since their timeout is a window, not a deadline.</summary>
     public TimeSpan CheckDeadline => Check.TimeoutIsStallWindow ? (Period > TimeSpan.FromSeconds(1) ? Period : TimeSpan.FromSeconds(1)) : Timeout;
 
-    public IEnumerable<string> Validate(string path)
+    /// <summary>Problems with the probe, keys relative to it (<c>period</c>, <c>url</c>); empty when valid.</summary>
+    public IEnumerable<SpecError> Validate()
     {
-        if (Period <= TimeSpan.Zero) yield return $"{path}.period: must be more than 0";
-        if (Timeout <= TimeSpan.Zero) yield return $"{path}.timeout: must be more than 0";
-        if (InitialDelay < TimeSpan.Zero) yield return $"{path}.initialDelay: must not be negative";
-        if (FailureThreshold < 1) yield return $"{path}.failureThreshold: must be at least 1";
-        if (SuccessThreshold < 1) yield return $"{path}.successThreshold: must be at least 1";
-        if (FailureThreshold > Limits.MaxThreshold) yield return $"{path}.failureThreshold: must be at most {Limits.MaxThreshold:N0}";
-        if (SuccessThreshold > Limits.MaxThreshold) yield return $"{path}.successThreshold: must be at most {Limits.MaxThreshold:N0}";
+        if (Period <= TimeSpan.Zero) yield return new("period", "must be more than 0");
+        if (Timeout <= TimeSpan.Zero) yield return new("timeout", "must be more than 0");
+        if (InitialDelay < TimeSpan.Zero) yield return new("initialDelay", "must not be negative");
+        if (FailureThreshold < 1) yield return new("failureThreshold", "must be at least 1");
+        if (SuccessThreshold < 1) yield return new("successThreshold", "must be at least 1");
+        if (FailureThreshold > Limits.MaxThreshold) yield return new("failureThreshold", $"must be at most {Limits.MaxThreshold:N0}");
+        if (SuccessThreshold > Limits.MaxThreshold) yield return new("successThreshold", $"must be at most {Limits.MaxThreshold:N0}");
         foreach (var (d, key) in new[] { (Period, "period"), (Timeout, "timeout"), (InitialDelay, "initialDelay") })
             // sd-notify's timeout defaults to its watchdog, whose own check already names the key the user wrote.
-            if (!(key == "timeout" && Check is SdNotifyCheck { Watchdog: { } w } && w == d) && Limits.TimerWait(d, $"{path}.{key}") is { } e) yield return e;
-        foreach (var e in Limits.NulIn(ActionCommand, $"{path}.action.exec")) yield return e;
-        if (Role == ProbeRole.Startup && SuccessThreshold != 1) yield return $"{path}.successThreshold: must be 1 for a startup probe (as in Kubernetes)";
-        if (Action == ProbeAction.Exec && ActionCommand.IsDefaultOrEmpty) yield return $"{path}.action: exec needs a command: action: {{ exec: [cmd, args…] }}";
-        foreach (var e in Check.Validate()) yield return $"{path}.{e}";
+            if (!(key == "timeout" && Check is SdNotifyCheck { Watchdog: { } w } && w == d) && Limits.TimerWait(d, key) is { } e) yield return e;
+        foreach (var e in Limits.NulIn(ActionCommand, "action.exec")) yield return e;
+        if (Role == ProbeRole.Startup && SuccessThreshold != 1) yield return new("successThreshold", "must be 1 for a startup probe (as in Kubernetes)");
+        if (Action == ProbeAction.Exec && ActionCommand.IsDefaultOrEmpty) yield return new("action", "exec needs a command: action: { exec: [cmd, args…] }");
+        foreach (var e in Check.Validate()) yield return e;
     }
 }
 
-/// <summary>The kind-specific part of a probe. Built-in kinds are the records below; a library user may give
-/// <see cref="CustomCheck"/> (any <see cref="IProbe"/>), and a transport (Vigil.Tether) provides its own kinds
-/// through <see cref="IProbeProvider"/>.</summary>
+/// <summary>The kind-specific part of a probe: plain data. Built-in kinds are the records below; a library user may give
+/// <c>Health.CustomCheck</c> (any probe object), and a transport adds its own kinds: a record deriving from this one,
+/// a config syntax (<c>Config.ProbeKind</c>) and a probe provider (<c>Health.IProbeProvider</c>).</summary>
 public abstract record ProbeCheck
 {
     /// <summary>The config name: exec, http, tcp, heartbeat-file, …</summary>
@@ -87,7 +89,8 @@ public abstract record ProbeCheck
     public virtual TimeSpan DefaultPeriod => TimeSpan.FromSeconds(10);
     public virtual TimeSpan DefaultTimeout => TimeSpan.FromSeconds(1);
     public virtual int DefaultFailureThreshold => 3;
-    public virtual IEnumerable<string> Validate() => [];
+    /// <summary>Problems with the kind's own settings, keys relative to the probe (<c>url</c>); empty when valid.</summary>
+    public virtual IEnumerable<SpecError> Validate() => [];
 }
 
 /// <summary>Probe kinds whose timeout is a stall window: one missed window is the failure, and the default
@@ -104,9 +107,9 @@ public abstract record StallCheck : ProbeCheck
 public sealed record ExecCheck(ImmutableArray<string> Command) : ProbeCheck
 {
     public override string Kind => "exec";
-    public override IEnumerable<string> Validate()
+    public override IEnumerable<SpecError> Validate()
     {
-        if (Command.IsDefaultOrEmpty || string.IsNullOrWhiteSpace(Command[0])) yield return "command: an exec probe needs a command";
+        if (Command.IsDefaultOrEmpty || string.IsNullOrWhiteSpace(Command[0])) yield return new("command", "an exec probe needs a command");
         foreach (var e in Limits.NulIn(Command, "command")) yield return e;
     }
 }
@@ -119,12 +122,12 @@ public sealed record HttpCheck(Uri Url) : ProbeCheck
     public int StatusMin { get; init; } = 200;
     public int StatusMax { get; init; } = 399;
     public string? BodyContains { get; init; }
-    public override IEnumerable<string> Validate()
+    public override IEnumerable<SpecError> Validate()
     {
-        if (Url.Scheme is not ("http" or "https")) yield return $"url: expected an http:// or https:// URL, got '{Url}'";
-        if (Limits.HasNul(Url.OriginalString)) yield return $"url: {Limits.NulMessage}";
-        if (Limits.HasNul(BodyContains)) yield return $"body: {Limits.NulMessage}";
-        if (StatusMin < 100 || StatusMax > 599 || StatusMin > StatusMax) yield return $"status: expected a range within 100-599, got {StatusMin}-{StatusMax}";
+        if (Url.Scheme is not ("http" or "https")) yield return new("url", $"expected an http:// or https:// URL, got '{Url}'");
+        if (Limits.HasNul(Url.OriginalString)) yield return new("url", Limits.NulMessage);
+        if (Limits.HasNul(BodyContains)) yield return new("body", Limits.NulMessage);
+        if (StatusMin < 100 || StatusMax > 599 || StatusMin > StatusMax) yield return new("status", $"expected a range within 100-599, got {StatusMin}-{StatusMax}");
     }
 }
 
@@ -132,11 +135,11 @@ public sealed record HttpCheck(Uri Url) : ProbeCheck
 public sealed record TcpCheck(string Host, int Port) : ProbeCheck
 {
     public override string Kind => "tcp";
-    public override IEnumerable<string> Validate()
+    public override IEnumerable<SpecError> Validate()
     {
-        if (string.IsNullOrWhiteSpace(Host)) yield return "address: the host is empty";
-        if (Limits.HasNul(Host)) yield return $"address: {Limits.NulMessage}";
-        if (Port is < 1 or > 65535) yield return $"address: port {Port} is outside 1-65535";
+        if (string.IsNullOrWhiteSpace(Host)) yield return new("address", "the host is empty");
+        if (Limits.HasNul(Host)) yield return new("address", Limits.NulMessage);
+        if (Port is < 1 or > 65535) yield return new("address", $"port {Port} is outside 1-65535");
     }
 }
 
@@ -144,9 +147,9 @@ public sealed record TcpCheck(string Host, int Port) : ProbeCheck
 public sealed record HeartbeatFileCheck(string Path) : StallCheck
 {
     public override string Kind => "heartbeat-file";
-    public override IEnumerable<string> Validate()
+    public override IEnumerable<SpecError> Validate()
     {
-        if (Limits.HasNul(Path)) yield return $"path: {Limits.NulMessage}";
+        if (Limits.HasNul(Path)) yield return new("path", Limits.NulMessage);
     }
 }
 
@@ -162,15 +165,15 @@ public sealed record ProgressCheck(ProgressSource Source) : StallCheck
     public override string Kind => "progress";
     public override TimeSpan DefaultTimeout => TimeSpan.FromMinutes(5);
     public override TimeSpan DefaultPeriod => TimeSpan.FromSeconds(30);
-    public override IEnumerable<string> Validate()
+    public override IEnumerable<SpecError> Validate()
     {
         var problem = Source switch
         {
             ProgressSource.Exec e => Limits.NulIn(e.Command, "exec").FirstOrDefault(),
-            ProgressSource.FileSize f when Limits.HasNul(f.Path) => $"file: {Limits.NulMessage}",
-            ProgressSource.FileLines l when Limits.HasNul(l.Path) => $"lines: {Limits.NulMessage}",
-            ProgressSource.HttpJson h when Limits.HasNul(h.Url.OriginalString) || Limits.HasNul(h.Field) => $"http: {Limits.NulMessage}",
-            ProgressSource.Sql q when Limits.HasNul(q.Connection) || Limits.HasNul(q.Query) => $"sql: {Limits.NulMessage}",
+            ProgressSource.FileSize f when Limits.HasNul(f.Path) => new SpecError("file", Limits.NulMessage),
+            ProgressSource.FileLines l when Limits.HasNul(l.Path) => new SpecError("lines", Limits.NulMessage),
+            ProgressSource.HttpJson h when Limits.HasNul(h.Url.OriginalString) || Limits.HasNul(h.Field) => new SpecError("http", Limits.NulMessage),
+            ProgressSource.Sql q when Limits.HasNul(q.Connection) || Limits.HasNul(q.Query) => new SpecError("sql", Limits.NulMessage),
             _ => null,
         };
         if (problem is not null) yield return problem;
@@ -201,9 +204,9 @@ public sealed record MemoryCheck(long MaxBytes) : ProbeCheck
 {
     public override string Kind => "memory";
     public override TimeSpan DefaultPeriod => TimeSpan.FromSeconds(5);
-    public override IEnumerable<string> Validate()
+    public override IEnumerable<SpecError> Validate()
     {
-        if (MaxBytes <= 0) yield return "max: must be more than 0";
+        if (MaxBytes <= 0) yield return new("max", "must be more than 0");
     }
 }
 
@@ -215,13 +218,13 @@ public sealed record CpuCheck(double? MaxPercent, double? MinPercent, TimeSpan W
     /// <summary>A quarter of the window (between 100 ms and 5 s), so a verdict comes within window + one period.</summary>
     public override TimeSpan DefaultPeriod => TimeSpan.FromTicks(Math.Clamp(Window.Ticks / 4, TimeSpan.FromMilliseconds(100).Ticks, TimeSpan.FromSeconds(5).Ticks));
     public override int DefaultFailureThreshold => 1;
-    public override IEnumerable<string> Validate()
+    public override IEnumerable<SpecError> Validate()
     {
-        if (MaxPercent is null && MinPercent is null) yield return "max/min: give max (e.g. 95%) or min (e.g. 1%) or both";
-        if (MaxPercent is <= 0 || MinPercent is < 0) yield return "max/min: must be positive percentages";
+        if (MaxPercent is null && MinPercent is null) yield return new("max/min", "give max (e.g. 95%) or min (e.g. 1%) or both");
+        if (MaxPercent is <= 0 || MinPercent is < 0) yield return new("max/min", "must be positive percentages");
         if (MaxPercent > Limits.MaxCpuPercent || MinPercent > Limits.MaxCpuPercent)
-            yield return $"max/min: must be at most {Limits.MaxCpuPercent:0}% (1024 cores)";
-        if (Window <= TimeSpan.Zero) yield return "window: must be more than 0";
+            yield return new("max/min", $"must be at most {Limits.MaxCpuPercent:0}% (1024 cores)");
+        if (Window <= TimeSpan.Zero) yield return new("window", "must be more than 0");
         if (Limits.TimerWait(Window, "window") is { } w) yield return w;
     }
 }
@@ -246,38 +249,9 @@ public sealed record SdNotifyCheck(TimeSpan? Watchdog) : StallCheck
     public NotifyAccess Access { get; init; } = NotifyAccess.Main;
     public override TimeSpan DefaultPeriod => Watchdog is { } w && w < TimeSpan.FromSeconds(4) ? w / 4 : TimeSpan.FromSeconds(1);
     public override TimeSpan DefaultTimeout => Watchdog ?? TimeSpan.FromSeconds(30);
-    public override IEnumerable<string> Validate()
+    public override IEnumerable<SpecError> Validate()
     {
-        if (Watchdog is { } w && w <= TimeSpan.Zero) yield return "watchdog: must be more than 0";
+        if (Watchdog is { } w && w <= TimeSpan.Zero) yield return new("watchdog", "must be more than 0");
         if (Watchdog is { } x && Limits.TimerWait(x, "watchdog") is { } e) yield return e;
     }
-}
-
-/// <summary><c>tether</c>: ping/pong over MQTT (implemented in Vigil.Tether; the broker is the top-level <c>tether:</c> section).</summary>
-/// <param name="AgentId">Accept pongs only from this Tether agent id; null = any.</param>
-public sealed record TetherCheck(string? AgentId) : ProbeCheck
-{
-    public override string Kind => "tether";
-    public override TimeSpan DefaultPeriod => TimeSpan.FromSeconds(15);
-    public override TimeSpan DefaultTimeout => TimeSpan.FromSeconds(5);
-    public override int DefaultFailureThreshold => 1;
-    /// <summary>The role Vigil pings as (processPinger, like the Tether Process Pinger).</summary>
-    public string Role { get; init; } = "processPinger";
-    /// <summary>For this long after the broker connection comes back, a missing pong does not count (the probe stays
-    /// paused): the target reconnects on its own schedule (the JS agent: every second). Like the pinger's ping.grace.</summary>
-    public TimeSpan Grace { get; init; } = TimeSpan.FromSeconds(10);
-    public override IEnumerable<string> Validate()
-    {
-        if (Grace < TimeSpan.Zero) yield return "grace: must not be negative";
-        if (Limits.TimerWait(Grace, "grace") is { } tooLong) yield return tooLong;
-        // Both become MQTT topic levels, and MQTT strings cannot hold U+0000 (MQTT 3.1.1 §1.5.3).
-        if (Limits.HasNul(AgentId)) yield return $"agentId: {Limits.NulMessage}";
-        if (Limits.HasNul(Role)) yield return $"pingRole: {Limits.NulMessage}";
-    }
-}
-
-/// <summary>A library probe: any <see cref="IProbe"/> factory (created anew for each run).</summary>
-public sealed record CustomCheck(string Label, Func<IProbe> Create) : ProbeCheck
-{
-    public override string Kind => Label;
 }

@@ -1,23 +1,72 @@
 using Vigil.Launching;
-using Vigil.Logs;
 using Vigil.Specs;
 
-namespace Vigil.Supervision;
+namespace Vigil.Logs;
+
+/// <summary>Whose log it is: the id and name its lines and events carry (a unit's).</summary>
+public readonly record struct LogIdentity(int Id, string Name);
+
+/// <summary>What a log tells its owner: trouble with its files, and every line while someone listens. Called from the
+/// reactor thread (lines) and from the file writers' tasks (file news): implementations must return quickly.</summary>
+public interface ILogObserver
+{
+    /// <summary>A write to <paramref name="path"/> failed (once per episode); lines are dropped until it works again.</summary>
+    void FileFailed(string path, string why);
+
+    /// <summary>Writing to <paramref name="path"/> works again; <paramref name="dropped"/> lines were lost meanwhile.</summary>
+    void FileResumed(string path, long dropped);
+
+    /// <summary>The file at <paramref name="path"/> (or its folder) was deleted or moved away and was opened again.</summary>
+    void FileReopened(string path, string why);
+
+    /// <summary>Whether <see cref="Line"/> is wanted now (asked per chunk and per line: must be cheap).</summary>
+    bool WantsLines { get; }
+
+    /// <summary>One line, while <see cref="WantsLines"/>: must not block (the reactor thread).</summary>
+    void Line(OutputLine line);
+}
+
+/// <summary>
+/// One unit's output: its log file(s), its in-memory ring and its custom sink. The owner opens it from its
+/// <see cref="LogSpec"/> (<see cref="OutputLog.Open"/>), gives each run's pipes a fresh <see cref="BeginRun"/> capture,
+/// and hears of file trouble through its <see cref="ILogObserver"/>.
+/// </summary>
+public interface IOutputLog : IAsyncDisposable
+{
+    LogIdentity Identity { get; }
+
+    /// <summary>The last lines, for <c>vigil logs</c> and followers.</summary>
+    LineRing Ring { get; }
+
+    /// <summary>Lines that could not be written to the files (disk full, no permission, …).</summary>
+    long DroppedLines { get; }
+
+    /// <summary>At each start: opens the files now, so a path that cannot be used is reported when the unit starts.</summary>
+    void Prepare();
+
+    /// <summary>Closes and reopens the files (after an external logrotate moved them).</summary>
+    void Reopen();
+
+    /// <summary>A receiver for one run's pipes (its own line splitters), for <see cref="LaunchRequest.Receiver"/>.</summary>
+    OutputCapture BeginRun();
+}
 
 /// <summary>
 /// Where one unit's lines go: its log file(s) (shared with other units when they name the same path), the
-/// in-memory ring, a custom sink, and the supervisor's output listeners. <see cref="Line"/> runs on the reactor
-/// thread for every line, so it formats into a reused buffer and hands whole lines to writers that never block.
+/// in-memory ring, a custom sink, and the observer's listeners. <see cref="Chunk"/> runs on the reactor thread for
+/// every read of a pipe, so it formats into a reused buffer and hands whole lines to writers that never block.
 /// </summary>
-internal sealed class UnitLog : IAsyncDisposable
+internal sealed class OutputLog : IOutputLog
 {
-    private readonly Unit _unit;
+    private readonly LogIdentity _id;
+    private readonly ILogObserver _observer;
+    private readonly TimeProvider _time;
     private readonly LogSpec _spec;
     private readonly LogFileWriter? _both, _out, _err;
     private readonly OutputSink? _sink;
     private readonly LogSpec _lineSpec; // the spec minus timestamps: the chunk's timestamp is formatted once
     private readonly int _nameBytes;
-    private readonly bool _plain;    // no stream tag, no name prefix, no ANSI stripping: FastChunk can format
+    private readonly bool _plain;    // no stream tag, no name prefix, no ANSI stripping: [timestamp ]line\n
     private readonly int _tsLength;  // bytes of the timestamp prefix (0 without timestamps)
     // The current chunk (one read() of one pipe): its formatted lines, appended to the file in one piece at the end.
     // Rented per chunk (no idle unit holds a buffer); a large one is handed to the writer as it is, not copied.
@@ -25,34 +74,50 @@ internal sealed class UnitLog : IAsyncDisposable
     private int _batchLength, _batchLines;
     private LogFileWriter? _batchWriter;
     private readonly byte[] _timestamp = new byte[LogLineFormatter.TimestampLength];
-    private (int Start, int Length)[] _lastLines = []; // FastChunk's ring lines (the ring's capacity, from the first flood)
 
-    public UnitLog(Unit unit, LogSpec? spec, OutputSink? sink)
+    private OutputLog(LogIdentity id, LogSpec? spec, OutputSink? sink, LogFiles files, TimeProvider time, ILogObserver observer)
     {
-        _unit = unit;
+        _id = id;
+        _observer = observer;
+        _time = time;
         _spec = spec ?? LogSpec.Default;
         _sink = sink;
         Ring = new LineRing(_spec.RingLines);
         _lineSpec = _spec with { Timestamps = false };
-        _nameBytes = System.Text.Encoding.UTF8.GetByteCount(unit.Name);
+        _nameBytes = System.Text.Encoding.UTF8.GetByteCount(id.Name);
         _plain = !_spec.Stream && !_spec.Prefix && !_spec.StripAnsi;
         _tsLength = _spec.Timestamps ? LogLineFormatter.TimestampLength : 0;
-        _both = Open(_spec.File);
-        _out = Open(_spec.Out);
-        _err = Open(_spec.Err);
+        _both = Open(files, _spec.File);
+        _out = Open(files, _spec.Out);
+        _err = Open(files, _spec.Err);
     }
+
+    /// <summary>Opens the log of <paramref name="id"/> as <paramref name="spec"/> says (null: no file, the default
+    /// ring), its files through <paramref name="files"/>; <paramref name="sink"/>, if any, is disposed with it.</summary>
+    public static IOutputLog Open(LogIdentity id, LogSpec? spec, OutputSink? sink, LogFiles files, TimeProvider time, ILogObserver observer)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(observer);
+        return new OutputLog(id, spec, sink, files, time, observer);
+    }
+
+    public LogIdentity Identity => _id;
 
     public LineRing Ring { get; }
 
+    public OutputCapture BeginRun() => new(this, _time);
+
+    /// <summary>The line length bound of the run's splitters.</summary>
     public int MaxLine => _spec.MaxLine;
 
-    private LogFileWriter? Open(string? path)
+    private LogFileWriter? Open(LogFiles files, string? path)
     {
         if (path is null) return null;
-        var w = LogFiles.Open(path, _spec.MaxSize, _spec.Keep, _unit.Time, _unit.LogsLog);
-        w.Fault += why => _unit.PublishLogEvent(new LogFailed(_unit.Now, _unit.Id, _unit.Name, _unit.State, path, why));
-        w.Resumed += dropped => _unit.PublishLogEvent(new LogResumed(_unit.Now, _unit.Id, _unit.Name, _unit.State, path, dropped));
-        w.Reopened += why => _unit.PublishLogEvent(new LogReopened(_unit.Now, _unit.Id, _unit.Name, _unit.State, path, why));
+        var w = files.Open(path, _spec.MaxSize, _spec.Keep, _time);
+        w.Fault += why => _observer.FileFailed(path, why);
+        w.Resumed += dropped => _observer.FileResumed(path, dropped);
+        w.Reopened += why => _observer.FileReopened(path, why);
         return w;
     }
 
@@ -70,7 +135,7 @@ internal sealed class UnitLog : IAsyncDisposable
     /// <summary>The file this stream goes to is behind a flood: the pipe reader should pause (see <see cref="LogFileWriter.Behind"/>).</summary>
     public bool Behind(StreamKind stream) => WriterFor(stream)?.Behind ?? false;
 
-    public bool ResumeWhenCaughtUp(StreamKind stream, Action resume) => WriterFor(stream)?.ResumeWhenCaughtUp(resume) ?? false;
+    public bool ResumeWhenCaughtUp(StreamKind stream, IPausedReader reader) => WriterFor(stream)?.ResumeWhenCaughtUp(reader) ?? false;
 
     /// <summary>Lines that could not be written to this unit's files (disk full, no permission, …).</summary>
     public long DroppedLines => (_both?.DroppedLines ?? 0) + (_out?.DroppedLines ?? 0) + (_err?.DroppedLines ?? 0);
@@ -80,9 +145,6 @@ internal sealed class UnitLog : IAsyncDisposable
     /// to the file per chunk), kept in the ring and given to sinks. With <paramref name="final"/>, the stream ended:
     /// what is left in the splitter is the last line.
     /// </summary>
-    // A flood lasts seconds at most, too short for tiered compilation to promote this path: optimise at once (matters
-    // only where a JIT runs: tests and `dotnet run`; the shipped build is compiled ahead of time).
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public void Chunk(DateTimeOffset time, int pid, StreamKind stream, ReadOnlySpan<byte> data, LineSplitter splitter, bool final)
     {
         BeginChunk(time, stream, data.Length);
@@ -93,8 +155,6 @@ internal sealed class UnitLog : IAsyncDisposable
         {
             sink.Ring = ring;
             if (final) splitter.Flush(ref sink);
-            else if (_plain && _batchWriter is not null && _sink is null && !_unit.HasOutputListeners && !(ring && Ring.HasFollowersHeld) && FastLines.Supported)
-                FastChunk(data, splitter, ref sink, ring);
             else
             {
                 // Only the ring's last Capacity lines can outlive this chunk; unless someone follows, skip the others.
@@ -110,51 +170,7 @@ internal sealed class UnitLog : IAsyncDisposable
         EndChunk();
     }
 
-    /// <summary>
-    /// The usual case (<c>[timestamp ]line</c> to a file, nobody following): whole lines are split and formatted in one
-    /// pass by <see cref="FastLines"/>, and only the ring's last lines are copied into it. A partial line left from
-    /// the last chunk, a partial last line and an over-long line (with what follows it) go through the splitter.
-    /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private void FastChunk(ReadOnlySpan<byte> data, LineSplitter splitter, ref ChunkSink sink, bool ring)
-    {
-        if (splitter.HasPending)
-        {
-            int nl = data.IndexOf((byte)'\n');
-            if (nl < 0)
-            {
-                splitter.Feed(data, ref sink);
-                return;
-            }
-            splitter.Feed(data[..(nl + 1)], ref sink); // completes the pending line
-            data = data[(nl + 1)..];
-        }
-        var ts = _timestamp.AsSpan(0, _tsLength);
-        int done = 0, lines = 0;
-        while (true)
-        {
-            int used = FastLines.Format(data[done..], ts, _batch.AsSpan(_batchLength), splitter.MaxLine, out int written, out int n, out bool full);
-            _batchLength += written;
-            _batchLines += n;
-            lines += n;
-            done += used;
-            if (!full) break;
-            // Room for the rest of the data as formatted (short lines may need more: then this happens again), and
-            // at least for the next line, which is no longer than the rest or the bound.
-            int rest = data.Length - done;
-            MoreRoom(Math.Max(Math.Min(rest, splitter.MaxLine) + _tsLength + 1 + FastLines.Slack, rest + rest / 2 + 256));
-        }
-        if (ring && lines > 0)
-        {
-            int k = Math.Min(lines, Ring.Capacity);
-            if (_lastLines.Length < k) _lastLines = new (int, int)[Ring.Capacity];
-            int found = FastLines.LastLines(data[..done], k, _lastLines);
-            Ring.AddBlockHeld(sink.Time, _unit.Id, _unit.Name, sink.Pid, sink.Stream, data, _lastLines.AsSpan(0, found));
-        }
-        if (done < data.Length) splitter.Feed(data[done..], ref sink); // a partial last line, or a long line onwards
-    }
-
-    private struct ChunkSink(UnitLog log, DateTimeOffset time, int pid, StreamKind stream) : ILineSink
+    private struct ChunkSink(OutputLog log, DateTimeOffset time, int pid, StreamKind stream) : ILineSink
     {
         public int RingSkip;
         public bool Ring;
@@ -177,7 +193,6 @@ internal sealed class UnitLog : IAsyncDisposable
         _batch = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(4096, dataLength + dataLength / 2 + 256));
     }
 
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void Line(DateTimeOffset time, int pid, StreamKind stream, ReadOnlySpan<byte> line, bool continued, bool toRing)
     {
         if (_batchWriter is not null)
@@ -187,15 +202,22 @@ internal sealed class UnitLog : IAsyncDisposable
             if (_batchLength + max > _batch.Length) MoreRoom(Math.Max(max, _batch.Length));
             var dest = _batch.AsSpan(_batchLength);
             _timestamp.AsSpan(0, _tsLength).CopyTo(dest);
-            _batchLength += _tsLength + LogLineFormatter.Format(dest[_tsLength..], time, _unit.Name, stream, line, continued, _lineSpec);
+            if (_plain && !continued)
+            {
+                // The usual format: the line as it came and its newline (what Format does with every option off).
+                line.CopyTo(dest[_tsLength..]);
+                dest[_tsLength + line.Length] = (byte)'\n';
+                _batchLength += _tsLength + line.Length + 1;
+            }
+            else _batchLength += _tsLength + LogLineFormatter.Format(dest[_tsLength..], time, _id.Name, stream, line, continued, _lineSpec);
             _batchLines++;
         }
-        if (toRing) Ring.AddHeld(time, _unit.Id, _unit.Name, pid, stream, line, continued);
-        bool listeners = _unit.HasOutputListeners;
+        if (toRing) Ring.AddHeld(time, _id.Id, _id.Name, pid, stream, line, continued);
+        bool listeners = _observer.WantsLines;
         if (_sink is null && !listeners) return;
-        var ol = new OutputLine(time, _unit.Id, _unit.Name, pid, stream, line.ToArray(), continued);
+        var ol = new OutputLine(time, _id.Id, _id.Name, pid, stream, line.ToArray(), continued);
         _sink?.Post(ol);
-        if (listeners) _unit.PublishOutput(ol);
+        if (listeners) _observer.Line(ol);
     }
 
     /// <summary>The batch is full: what it holds goes to the writer, and a batch of at least <paramref name="size"/> bytes follows.</summary>
@@ -239,13 +261,6 @@ internal sealed class UnitLog : IAsyncDisposable
         _err?.Reopen();
     }
 
-    public async Task FlushAsync()
-    {
-        if (_both is not null) await _both.FlushAsync().ConfigureAwait(false);
-        if (_out is not null) await _out.FlushAsync().ConfigureAwait(false);
-        if (_err is not null) await _err.FlushAsync().ConfigureAwait(false);
-    }
-
     public async ValueTask DisposeAsync()
     {
         if (_both is not null) await _both.DisposeAsync().ConfigureAwait(false);
@@ -253,4 +268,43 @@ internal sealed class UnitLog : IAsyncDisposable
         if (_err is not null) await _err.DisposeAsync().ConfigureAwait(false);
         if (_sink is not null) await _sink.DisposeAsync().ConfigureAwait(false);
     }
+}
+
+/// <summary>
+/// One run's capture: receives the raw bytes of the child's pipes on the reactor thread, splits them into lines
+/// (one splitter per stream, for this run only) and hands them to the log; asks the reader to pause while the log's
+/// file is behind. <see cref="LastOutputAt"/> feeds output-stall probes.
+/// </summary>
+public sealed class OutputCapture : IOutputReceiver
+{
+    private readonly OutputLog _log;
+    private readonly TimeProvider _time;
+    private readonly LineSplitter _out, _err;
+    private long _lastAt; // TimeProvider timestamp of the last chunk read; 0 = nothing yet
+
+    internal OutputCapture(OutputLog log, TimeProvider time)
+    {
+        _log = log;
+        _time = time;
+        _out = new LineSplitter(log.MaxLine);
+        _err = new LineSplitter(log.MaxLine);
+    }
+
+    /// <summary>When the last chunk was read (a <see cref="TimeProvider"/> timestamp), or null before any.</summary>
+    public long? LastOutputAt() => Volatile.Read(ref _lastAt) is var t && t != 0 ? t : null;
+
+    public void OnData(int pid, StreamKind stream, ReadOnlySpan<byte> data)
+    {
+        Volatile.Write(ref _lastAt, _time.GetTimestamp());
+        var time = _time.GetUtcNow(); // when the chunk was read: one clock read per read(), not per line
+        _log.Chunk(time, pid, stream, data, Splitter(stream), final: false);
+    }
+
+    public void OnEnd(int pid, StreamKind stream) => _log.Chunk(_time.GetUtcNow(), pid, stream, [], Splitter(stream), final: true);
+
+    public bool Behind(StreamKind stream) => _log.Behind(stream);
+
+    public bool ResumeWhenCaughtUp(StreamKind stream, IPausedReader reader) => _log.ResumeWhenCaughtUp(stream, reader);
+
+    private LineSplitter Splitter(StreamKind stream) => stream == StreamKind.Stdout ? _out : _err;
 }
