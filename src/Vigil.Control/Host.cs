@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Vigil.Supervision;
 
 namespace Vigil.Control;
@@ -28,6 +30,8 @@ public sealed class ControlHost
     public Vigil.Config.ConfigSections? Sections { get; init; }
     /// <summary>Asks the program to stop every unit and exit (as SIGTERM would).</summary>
     public required Action RequestShutdown { get; init; }
+    /// <summary>Where the control's internal errors are reported (the vigil executable: stderr or its log file); nowhere by default.</summary>
+    public ILogger Logger { get; init; } = NullLogger.Instance;
 }
 
 /// <summary>Where the control socket is, by the same rule for the server and for clients.</summary>
@@ -35,11 +39,12 @@ public static class ControlPaths
 {
     /// <summary><c>--socket</c> if given, else <c>VIGIL_SOCKET</c>, else <c>&lt;runtime dir&gt;/&lt;instance&gt;.sock</c>
     /// (<see cref="RuntimeDir"/>: $XDG_RUNTIME_DIR/vigil, /run/vigil for root, /tmp/vigil-UID).</summary>
-    public static string Socket(string? explicitPath, string instance, IReadOnlyDictionary<string, string?>? env = null)
+    /// <param name="log">Where a refused runtime folder is reported (see <see cref="RuntimeDir.Resolve"/>).</param>
+    public static string Socket(string? explicitPath, string instance, IReadOnlyDictionary<string, string?>? env = null, ILogger? log = null)
     {
         if (!string.IsNullOrEmpty(explicitPath)) return Path.GetFullPath(explicitPath);
         var fromEnv = env is not null ? env.GetValueOrDefault("VIGIL_SOCKET") : Environment.GetEnvironmentVariable("VIGIL_SOCKET");
         if (!string.IsNullOrEmpty(fromEnv)) return Path.GetFullPath(fromEnv);
-        return Path.Combine(RuntimeDir.Resolve(env), instance + ".sock");
+        return Path.Combine(RuntimeDir.Resolve(env, log), instance + ".sock");
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using Vigil.Cli.Output;
 using Vigil.Config;
 using Vigil.Control;
 using YamlDotNet.Core;
@@ -88,9 +89,9 @@ internal sealed class Client
     public static string SocketPath(string? socket, string? config, ConfigExtensions? extensions = null)
     {
         if (!string.IsNullOrEmpty(socket) || !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("VIGIL_SOCKET")))
-            return ControlPaths.Socket(socket, VigilConfig.DefaultName);
+            return ControlPaths.Socket(socket, VigilConfig.DefaultName, log: StderrLog.Instance);
         var file = config ?? (File.Exists("vigil.yaml") ? "vigil.yaml" : null);
-        return ControlPaths.Socket(null, file is null ? VigilConfig.DefaultName : InstanceName(file, extensions));
+        return ControlPaths.Socket(null, file is null ? VigilConfig.DefaultName : InstanceName(file, extensions), log: StderrLog.Instance);
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Vigil.Cli.Output;
 using Vigil.Config;
 using Vigil.Control;
 using Vigil.Specs;
@@ -98,7 +99,7 @@ internal static class RunCommand
             identity = Path.GetFullPath(path);
         }
         string socket;
-        try { socket = ControlPaths.Socket(r.Socket, config?.Name ?? VigilConfig.DefaultName); }
+        try { socket = ControlPaths.Socket(r.Socket, config?.Name ?? VigilConfig.DefaultName, log: StderrLog.Instance); }
         catch (IOException e)
         {
             ctx.Err.WriteLine($"vigil: {e.Message}");
@@ -134,7 +135,7 @@ internal static class RunCommand
     private static async Task<int> DetachAsync(Request r, string path, string? log, CliContext ctx)
     {
         string socket;
-        try { socket = ControlPaths.Socket(r.Socket, r.Tail is null ? Client.InstanceName(path, ctx.Extensions) : VigilConfig.DefaultName); }
+        try { socket = ControlPaths.Socket(r.Socket, r.Tail is null ? Client.InstanceName(path, ctx.Extensions) : VigilConfig.DefaultName, log: StderrLog.Instance); }
         catch (ConfigException e) { return Refuse(e, path, ctx); }
         catch (IOException e)
         {

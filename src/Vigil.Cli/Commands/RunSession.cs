@@ -96,9 +96,9 @@ internal sealed class RunSession(RunPlan plan)
             options = options with { Instance = instance };
         }
         using var heldLock = instanceLock;
-        // The vigil executable never starts children through System.Diagnostics.Process, so every zombie child
-        // that no unit reaps is an orphan of ours.
-        OrphanReaper.ReapAllOrphans = true;
+        // The one host of this process (see ProcessHost). The vigil executable never starts children through
+        // System.Diagnostics.Process, so every zombie child that no unit reaps is an orphan of ours.
+        options = options with { Host = new ProcessHost(reapAllOrphans: true, StderrLog.Instance), LoggerFactory = StderrLog.Instance };
         _notify = SdNotifier.FromEnvironment(TimeProvider.System);
         using var notify = _notify;
 
@@ -121,6 +121,7 @@ internal sealed class RunSession(RunPlan plan)
             Extensions = plan.Extensions,
             Sections = plan.Sections,
             RequestShutdown = () => Stop(null, "shutdown requested by a client"),
+            Logger = StderrLog.Instance,
         });
         using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
         {
@@ -153,7 +154,7 @@ internal sealed class RunSession(RunPlan plan)
         {
             try
             {
-                server = ControlServer.Start(control, socket, onRefused: ControlRefused.Announcer(_sup));
+                server = ControlServer.Start(control, socket, ControlRefused.Announcer(_sup), new ControlServerOptions { Logger = StderrLog.Instance });
             }
             catch (ControlException e)
             {
@@ -299,7 +300,7 @@ internal sealed class RunSession(RunPlan plan)
     /// Throws <see cref="IOException"/> when the runtime folder is unusable (not ours, a symlink, open to others).</summary>
     private static InstanceLock? Lock(string instance, string identity)
     {
-        var dir = RuntimeDir.Resolve();
+        var dir = RuntimeDir.Resolve(log: StderrLog.Instance);
         var held = InstanceLock.TryAcquire(dir, instance, identity, out int holder, out string lockPath);
         if (held is null)
             Console.Error.WriteLine($"vigil: already running for {identity} as PID {(holder > 0 ? holder.ToString(CultureInfo.InvariantCulture) : "?")} (lock {lockPath})");

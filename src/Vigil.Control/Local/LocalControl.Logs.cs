@@ -178,7 +178,7 @@ public sealed partial class LocalControl
             }
             catch (OperationCanceledException) { }
             catch (ChannelClosedException) { }
-            catch (Exception e) { Console.Error.WriteLine($"vigil: control: following output failed: {e}"); }
+            catch (Exception e) { ControlLog.FollowFailed(owner._host.Logger, e.ToString(), e); }
             finally { await follower.DisposeAsync().ConfigureAwait(false); }
         }
 

@@ -46,7 +46,7 @@ public sealed partial class LocalControl : IVigilControl
         _host = host;
         _time = host.Supervisor.Time;
         _startedAt = _time.GetUtcNow();
-        _usage = new Usage(_time);
+        _usage = new Usage(_time, host.Supervisor.Launcher);
         _subscription = host.Supervisor.Subscribe(OnEvent);
     }
 
@@ -81,7 +81,7 @@ public sealed partial class LocalControl : IVigilControl
         }
         catch (Exception e)
         {
-            Console.Error.WriteLine($"vigil: control: recording event {ev.Kind} of {ev.Who} failed: {e}");
+            ControlLog.RecordingFailed(_host.Logger, ev.Kind, ev.Who, e.ToString(), e);
         }
     }
 

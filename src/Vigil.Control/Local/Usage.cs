@@ -11,7 +11,7 @@ namespace Vigil.Control;
 /// once per process, as RSS does). Cheap enough for a hundred units per call: the tree's shape comes from one
 /// shared /proc scan at most a second old, each member's numbers are read fresh.
 /// </summary>
-internal sealed class Usage(TimeProvider time)
+internal sealed class Usage(TimeProvider time, ILauncher launcher)
 {
     private static readonly TimeSpan ScanAge = TimeSpan.FromSeconds(1);
     /// <summary>Two samples closer than this would measure clock-tick noise (the kernel counts CPU in 10 ms ticks):
@@ -29,7 +29,7 @@ internal sealed class Usage(TimeProvider time)
     {
         var result = new Dictionary<int, (double?, long?)>(units.Count);
         if (!units.Any(u => u.Pid is not null)) return result;
-        var shape = new Shape(ProcFs.Snapshot(ScanAge));
+        var shape = new Shape(launcher.Scan(ScanAge));
         double? uptime = BootUptime();
         long now = time.GetTimestamp();
         lock (_gate)

@@ -26,7 +26,7 @@ public sealed partial class ControlServer
             }
             catch (Exception e)
             {
-                Console.Error.WriteLine($"vigil: control: a connection of pid {peer.Pid} ended on an internal error: {e}");
+                ControlLog.ConnectionFailed(server._options.Logger, peer.Pid, e.ToString(), e);
             }
             finally
             {
@@ -131,7 +131,7 @@ public sealed partial class ControlServer
             }
             catch (Exception e)
             {
-                Console.Error.WriteLine($"vigil: control: {p.Request!.Verb} failed: {e}");
+                ControlLog.RequestFailed(server._options.Logger, p.Request!.Verb, e.ToString(), e);
                 return ControlProtocol.ErrorLine(id, new WireError { Code = ControlErrors.Internal, Message = $"internal error in '{p.Request.Verb}': {e.GetType().Name}: {e.Message}" });
             }
         }

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Vigil.Control;
 
@@ -31,6 +33,8 @@ public sealed record ControlServerOptions
     /// <summary>A reply or streamed line not taken by the client within this closes the connection.</summary>
     public TimeSpan WriteTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public TimeProvider Time { get; init; } = TimeProvider.System;
+    /// <summary>Where internal errors of the server are reported (the vigil executable: stderr or its log file); nowhere by default.</summary>
+    public ILogger Logger { get; init; } = NullLogger.Instance;
 }
 
 /// <summary>Serves a <see cref="IVigilControl"/> on a Unix socket (mode 0600 in a 0700 folder of ours; peers checked
@@ -114,7 +118,7 @@ public sealed partial class ControlServer : IAsyncDisposable
                 : "a client whose credentials the kernel would not give (SO_PEERCRED) was refused";
             Reject(client, ControlErrors.Refused, message);
             try { _onRefused?.Invoke(message); }
-            catch (Exception e) { Console.Error.WriteLine($"vigil: control: reporting a refused client failed: {e.Message}"); }
+            catch (Exception e) { ControlLog.RefusalReportFailed(_options.Logger, e.Message, e); }
             return;
         }
         if (Interlocked.Increment(ref _open) > _options.MaxConnections)

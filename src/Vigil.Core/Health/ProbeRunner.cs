@@ -1,4 +1,6 @@
 using System.Collections.Immutable;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Vigil.Specs;
 
 namespace Vigil.Health;
@@ -50,8 +52,11 @@ internal sealed class ProbeRunner : IAsyncDisposable
     /// <summary>Test hook: a probe loop armed its period timer and is about to wait on it.</summary>
     internal Action<ProbeSpec>? Waiting { get; set; }
 
-    private ProbeRunner(ImmutableArray<(ProbeSpec, IProbe)> probes, int run, TimeProvider time, Action<ProbeReport> report)
+    private readonly ILogger _log;
+
+    private ProbeRunner(ImmutableArray<(ProbeSpec, IProbe)> probes, int run, TimeProvider time, Action<ProbeReport> report, ILogger log)
     {
+        _log = log;
         _probes = probes;
         _run = run;
         _time = time;
@@ -80,7 +85,7 @@ internal sealed class ProbeRunner : IAsyncDisposable
     /// <summary>Creates the probes of a run; null when the unit has none. <paramref name="environment"/> collects
     /// the variables probes need in the child's environment.</summary>
     public static ProbeRunner? Create(IReadOnlyList<ProbeSpec> specs, string unitName, IReadOnlyList<IProbeProvider> providers,
-        IDictionary<string, string> environment, int run, TimeProvider time, Action<ProbeReport> report)
+        IDictionary<string, string> environment, int run, TimeProvider time, Action<ProbeReport> report, ILogger? log = null)
     {
         if (specs.Count == 0) return null;
         var probes = ImmutableArray.CreateBuilder<(ProbeSpec, IProbe)>(specs.Count);
@@ -91,7 +96,7 @@ internal sealed class ProbeRunner : IAsyncDisposable
                 if ((probe = provider.Create(spec, unitName, environment)) is not null) break;
             probes.Add((spec, probe ?? new UnavailableProbe($"no probe provider for kind '{spec.Check.Kind}' (is its transport registered?)")));
         }
-        return new ProbeRunner(probes.MoveToImmutable(), run, time, report);
+        return new ProbeRunner(probes.MoveToImmutable(), run, time, report, log ?? NullLogger.Instance);
     }
 
     /// <summary>Starts every probe loop against the run's target.</summary>
@@ -352,7 +357,7 @@ internal sealed class ProbeRunner : IAsyncDisposable
         foreach (var (_, probe) in _probes)
         {
             try { await probe.DisposeAsync().ConfigureAwait(false); }
-            catch (Exception e) { Console.Error.WriteLine($"vigil: disposing a {probe.GetType().Name} failed: {e.Message}"); }
+            catch (Exception e) { HealthLog.ProbeDisposeFailed(_log, probe.GetType().Name, e.Message, e); }
         }
         _stop.Dispose();
     }

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Vigil.Launching;
 using Vigil.Specs;
 
@@ -92,10 +94,10 @@ internal sealed class SdNotifyProbe : IRunBoundProbe, IImmediateProbe
     }
 
     /// <summary>Opens the run's socket and sets NOTIFY_SOCKET (and WATCHDOG_USEC) in <paramref name="environment"/>.</summary>
-    public static SdNotifyProbe Open(SdNotifyCheck check, string unitName, IDictionary<string, string> environment)
+    public static SdNotifyProbe Open(SdNotifyCheck check, string unitName, IDictionary<string, string> environment, ILogger? log = null)
     {
         string name = $"notify-{Sanitize(unitName)}-{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 6))}";
-        var (dir, fresh) = NotifyFolder.Acquire(unitName);
+        var (dir, fresh) = NotifyFolder.Acquire(unitName, log ?? NullLogger.Instance);
         string? path = dir is not null ? Path.Combine(dir, name + ".sock") : null;
         if (path is not null && Encoding.UTF8.GetByteCount(path) > 107) path = null; // sun_path holds 108 bytes with the NUL
         string? folder = fresh && path is not null ? dir : null;
@@ -409,7 +411,7 @@ internal static unsafe class NotifyFolder
     private const uint Private = 0x1C0; // 0700
 
     /// <summary>The folder and whether it was made for this run alone; (null, false) when no folder can be had.</summary>
-    public static (string? Dir, bool Fresh) Acquire(string unitName)
+    public static (string? Dir, bool Fresh) Acquire(string unitName, ILogger log)
     {
         var xdg = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
         uint euid = Native.geteuid();
@@ -418,8 +420,8 @@ internal static unsafe class NotifyFolder
         var why = PrivateFolder.MakeOrCheck(shared);
         if (why is null) return (shared, false);
         var fresh = MakeTemp(Path.Combine(parent, $"vigil-{euid}-XXXXXX"));
-        Console.Error.WriteLine($"vigil: {unitName}: sd-notify: not using {shared}: {why}; " +
-            (fresh is not null ? $"using the new private folder {fresh} instead" : "using an abstract socket name instead"));
+        HealthLog.NotifyFolderRefused(log, unitName, shared, why,
+            fresh is not null ? $"using the new private folder {fresh} instead" : "using an abstract socket name instead");
         return (fresh, fresh is not null);
     }
 

@@ -10,5 +10,5 @@ internal static class TreeSample
     private static readonly TimeSpan ScanAge = TimeSpan.FromMilliseconds(250);
 
     /// <summary>The main process and every live descendant, including members of its session; empty when it is gone.</summary>
-    public static List<ProcStat> Read(ProbeTarget target) => ProcFs.Tree(target.Pid, target.Session, ProcFs.Snapshot(ScanAge));
+    public static List<ProcStat> Read(ProbeTarget target) => ProcFs.Tree(target.Pid, target.Session, target.Launcher.Scan(ScanAge));
 }

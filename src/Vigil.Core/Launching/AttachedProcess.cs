@@ -21,7 +21,7 @@ public sealed unsafe class AttachedProcess : IProcessHandle, Reactor.IHandler
     }
 
     /// <summary>Opens a watch on <paramref name="pid"/>; throws <see cref="ArgumentException"/> when there is no such live process.</summary>
-    public static AttachedProcess Open(int pid)
+    internal static AttachedProcess Open(int pid, OsLauncher os)
     {
         if (pid <= 0) throw new ArgumentException($"pid must be positive, got {pid}", nameof(pid));
         int fd = Native.PidfdOpen(pid);
@@ -34,8 +34,8 @@ public sealed unsafe class AttachedProcess : IProcessHandle, Reactor.IHandler
             throw new ArgumentException($"cannot attach to pid {pid}: it has exited", nameof(pid));
         }
         var p = new AttachedProcess(pid, fd, st);
-        if (st.ParentPid != Environment.ProcessId) OrphanReaper.Claim([pid]); // if it is orphaned to us later, reap it
-        Reactor.Shared.Register(fd, p, closeOnRemove: true);
+        if (st.ParentPid != Environment.ProcessId) os.Reaper.Claim([pid]); // if it is orphaned to us later, reap it
+        os.Reactor.Register(fd, p, closeOnRemove: true);
         return p;
     }
 

@@ -11,9 +11,13 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
     private readonly TaskCompletionSource _outputClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _openStreams;
     private readonly int _outFd, _errFd;
+    private readonly Reactor _reactor;
+    private readonly OrphanReaper _reaper;
 
-    internal ChildProcess(int pid, int pidfd, ulong startTime, string path, LaunchRequest request, int outFd, int errFd)
+    internal ChildProcess(OsLauncher os, int pid, int pidfd, ulong startTime, string path, LaunchRequest request, int outFd, int errFd)
     {
+        _reactor = os.Reactor;
+        _reaper = os.Reaper;
         Pid = pid;
         _pidfd = pidfd;
         Identity = new ProcessIdentity(pid, startTime);
@@ -45,9 +49,17 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
 
     internal void Begin()
     {
-        if (_outFd >= 0) Reactor.Shared.Register(_outFd, new PipeReader(this, StreamKind.Stdout, _outFd), closeOnRemove: true);
-        if (_errFd >= 0) Reactor.Shared.Register(_errFd, new PipeReader(this, StreamKind.Stderr, _errFd), closeOnRemove: true);
-        Reactor.Shared.Register(_pidfd, this, closeOnRemove: true);
+        if (_outFd >= 0) _reactor.Register(_outFd, new PipeReader(this, StreamKind.Stdout, _outFd), closeOnRemove: true);
+        if (_errFd >= 0) _reactor.Register(_errFd, new PipeReader(this, StreamKind.Stderr, _errFd), closeOnRemove: true);
+        _reactor.Register(_pidfd, this, closeOnRemove: true);
+    }
+
+    // The reactor ended with the child still running (its epoll failed, or the child came after the reactor's end):
+    // nobody watches its pidfd now, so it becomes the orphan reaper's to reap like any other child of a unit's session.
+    void Reactor.IHandler.OnAbandoned()
+    {
+        lock (_gate) _closed = true;
+        _reaper.Untrack(Pid);
     }
 
     bool Reactor.IHandler.OnReady(int fd, uint events)
@@ -80,7 +92,7 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
     {
         // Under the gate: Signal() checks _reaped under it, and the reactor closes the pidfd only after we return.
         lock (_gate) _reaped = true;
-        OrphanReaper.Untrack(Pid);
+        _reaper.Untrack(Pid);
         _exited.TrySetResult(status);
     }
 
@@ -140,7 +152,7 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
                         // The log file is behind a flood: stop reading this pipe (the child blocks on it, as it would
                         // writing the file itself) until the writer catches up. Paused before registering, so a resume
                         // that comes at once is never lost. Every other child is still served.
-                        Reactor.Shared.Pause(fd);
+                        owner._reactor.Pause(fd);
                         if (!receiver.ResumeWhenCaughtUp(kind, this)) Resume();
                         return true;
                     }
@@ -154,7 +166,7 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
             return true;
         }
 
-        public void Resume() => Reactor.Shared.Resume(fd);
+        public void Resume() => owner._reactor.Resume(fd);
     }
 }
 

@@ -1,3 +1,6 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
 namespace Vigil.Launching;
 
 /// <summary>A live process a unit owns: spawned by Vigil (<see cref="ChildProcess"/>) or adopted (<see cref="AttachedProcess"/>).</summary>
@@ -30,6 +33,16 @@ public interface ILauncher
     Task<TreeStopResult> TerminateAsync(TreeStopRequest request, TimeProvider time, CancellationToken cancel = default);
     /// <summary>Live processes of a finished run (its cgroup or marker, and its session) that would otherwise be left behind.</summary>
     IReadOnlyList<ProcessIdentity> Leftovers(int session, IReadOnlyCollection<ProcessIdentity> known, RunScope? scope = null);
+    /// <summary>How a supervisor on this launcher tracks its units' processes (cgroup or marker); null when the
+    /// launcher starts no OS processes (tests).</summary>
+    Membership? CreateMembership(string instance, TrackingMode mode) => null;
+    /// <summary>Marks processes of a unit's tree as ones to reap should they become orphaned zombies.</summary>
+    void Claim(IEnumerable<int> pids) { }
+    /// <summary>Reaps orphaned zombies now (a supervisor does at the end of its shutdown).</summary>
+    void ReapOrphans() { }
+    /// <summary>Every process on the machine from a /proc scan at most <paramref name="maxAge"/> old (shared by the
+    /// resource probes and <c>vigil ls</c> of one supervisor).</summary>
+    IReadOnlyList<ProcStat> Scan(TimeSpan maxAge) => ProcFs.All();
 }
 
 /// <param name="Leader">The unit's main process, if it is still running.</param>
@@ -51,14 +64,41 @@ public sealed record TreeStopResult(IReadOnlyList<int> Targets, IReadOnlyList<in
     public bool Escalated => Killed.Count > 0;
 }
 
-public sealed class OsLauncher : ILauncher
+/// <summary>
+/// Starts and stops real processes. Owns what one supervisor needs of its own: the reactor (epoll thread) that reaps its
+/// children and reads their pipes, and its /proc scan cache; shares the per-process reaper of its
+/// <see cref="ProcessHost"/>. A supervisor made without a launcher creates one and disposes it with itself.
+/// </summary>
+public sealed class OsLauncher : ILauncher, IDisposable
 {
-    public static OsLauncher Instance { get; } = new();
+    /// <param name="host">The process's host (subreaper, orphan reaping); <see cref="ProcessHost.Default"/> when null.</param>
+    /// <param name="subreaper">Make the process a child subreaper so orphaned grandchildren can still be found, stopped and reaped.</param>
+    /// <param name="logger">Where a failing reactor handler is reported; nothing by default.</param>
+    public OsLauncher(ProcessHost? host = null, bool subreaper = true, ILogger? logger = null)
+    {
+        Host = host ?? ProcessHost.Default;
+        Host.Prepare(subreaper);
+        Reactor = new Reactor(logger ?? NullLogger.Instance);
+    }
 
-    public SpawnResult Spawn(LaunchRequest request) => Launcher.Spawn(request);
-    public IProcessHandle Attach(int pid) => AttachedProcess.Open(pid);
+    /// <summary>The per-process side this launcher's children are reaped through.</summary>
+    public ProcessHost Host { get; }
+    internal OrphanReaper Reaper => Host.Reaper;
+    internal Reactor Reactor { get; }
+    internal ProcScanCache Scans { get; } = new();
+
+    public SpawnResult Spawn(LaunchRequest request) => Launcher.Spawn(request, this);
+    public IProcessHandle Attach(int pid) => AttachedProcess.Open(pid, this);
     public Task<TreeStopResult> TerminateAsync(TreeStopRequest request, TimeProvider time, CancellationToken cancel = default) =>
-        ProcessTree.TerminateAsync(request, time, cancel);
+        ProcessTree.TerminateAsync(request, time, this, cancel);
     public IReadOnlyList<ProcessIdentity> Leftovers(int session, IReadOnlyCollection<ProcessIdentity> known, RunScope? scope = null) =>
-        ProcessTree.Leftovers(session, known, scope);
+        ProcessTree.Leftovers(session, known, Scans, scope);
+    public Membership CreateMembership(string instance, TrackingMode mode) => Membership.Create(instance, mode, Reaper);
+    public void Claim(IEnumerable<int> pids) => Reaper.Claim(pids);
+    public void ReapOrphans() => Reaper.Sweep();
+    public IReadOnlyList<ProcStat> Scan(TimeSpan maxAge) => Scans.Snapshot(maxAge);
+
+    /// <summary>Lets the reactor end once nothing is watched: children still running (detached units') are watched,
+    /// read and reaped until they exit.</summary>
+    public void Dispose() => Reactor.Dispose();
 }

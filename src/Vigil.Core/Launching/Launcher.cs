@@ -16,7 +16,7 @@ namespace Vigil.Launching;
 // Reaping: each child gets a pidfd (pidfd_open) registered with the Reactor; when it becomes readable we call
 // waitid(P_PIDFD, WNOHANG). Only the owner of a pidfd reaps that child, so there is no waitpid(-1) anywhere.
 // Vigil never starts children through Process, so the runtime's SIGCHLD handling has no children of ours to
-// reap. Orphaned grandchildren reparented to Vigil (it is a child subreaper) are reaped by OrphanReaper with
+// reap. Orphaned grandchildren reparented to Vigil (it is a child subreaper) are reaped by the OrphanReaper with
 // waitpid on their specific PIDs. Signals to a child go through pidfd_send_signal, which cannot hit a
 // recycled PID; signals to other processes check /proc/PID/stat's start time first (see ProcessIdentity).
 // The child gets a clean signal state: default dispositions for every signal (the runtime ignores SIGPIPE,
@@ -28,8 +28,9 @@ public static unsafe class Launcher
     /// <summary>The search path when the child's environment has no PATH.</summary>
     internal const string DefaultPath = "/usr/local/bin:/usr/bin:/bin";
 
-    /// <summary>Starts a process. Never throws for problems with the request itself: those come back as a <see cref="SpawnFailure"/>.</summary>
-    public static SpawnResult Spawn(LaunchRequest req)
+    /// <summary>Starts a process, watched by <paramref name="os"/>'s reactor. Never throws for problems with the request
+    /// itself: those come back as a <see cref="SpawnFailure"/>.</summary>
+    internal static SpawnResult Spawn(LaunchRequest req, OsLauncher os)
     {
         if (req.Argv.Count == 0 || string.IsNullOrEmpty(req.Argv[0]))
             return new SpawnFailure(SpawnErrorKind.NotFound, "empty command");
@@ -94,18 +95,19 @@ public static unsafe class Launcher
             envp = Native.Utf8ZArray(req.Scope is { } scope ? WithMarker(req.Environment, scope.Marker) : req.Environment);
 
             int pid, rc, pidfd, pidfdErrno = 0;
-            lock (OrphanReaper.SpawnLock)
+            var reaper = os.Reaper;
+            lock (reaper.SpawnLock)
             {
                 rc = Native.posix_spawn(out pid, path, fa, attr, argv, envp);
                 if (rc != 0) return MapSpawnError(rc, req.Argv[0], resolved.Path!);
                 // Into the run's cgroup before the new program can fork (see Membership's overview), and back to the
                 // open-file limit Vigil was started with (Vigil raised its own; see ResourceLimits).
                 req.Scope?.Join(pid);
-                ResourceLimits.ApplyToChild(pid);
+                os.Host.ApplyOpenFileLimit(pid);
                 // The child cannot be reaped by anyone but us (see Overview), so pidfd_open cannot race with a reap.
                 pidfd = Native.PidfdOpen(pid);
                 if (pidfd < 0) pidfdErrno = Native.Errno;
-                else OrphanReaper.Track(pid);
+                else reaper.Track(pid);
             }
             if (pidfd < 0)
             {
@@ -120,7 +122,7 @@ public static unsafe class Launcher
             }
             ProcFs.TryReadStat(pid, out var st);
             if (req.Scope is { } sc) sc.NotBefore = st.StartTime;
-            var child = new ChildProcess(pid, pidfd, st.StartTime, resolved.Path!, req, pipes ? outPipe[0] : -1, pipes ? errPipe[0] : -1);
+            var child = new ChildProcess(os, pid, pidfd, st.StartTime, resolved.Path!, req, pipes ? outPipe[0] : -1, pipes ? errPipe[0] : -1);
             if (pipes) { outPipe[0] = -1; errPipe[0] = -1; }
             child.Begin();
             return child;

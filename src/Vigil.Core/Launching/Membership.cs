@@ -41,8 +41,11 @@ public sealed class Membership
     private const string InstancePrefix = "vigil-";
     private int _run;
 
-    private Membership(string instance, string? cgroupRoot, string description)
+    private readonly OrphanReaper _reaper;
+
+    private Membership(string instance, string? cgroupRoot, string description, OrphanReaper reaper)
     {
+        _reaper = reaper;
         Instance = instance;
         CgroupRoot = cgroupRoot;
         Description = description;
@@ -60,21 +63,23 @@ public sealed class Membership
     public string Description { get; }
 
     /// <summary>Sets up the instance's bookkeeping: its cgroup folder if one can be made (see Overview), else marker mode.</summary>
-    public static Membership Create(string instance, TrackingMode mode = TrackingMode.Auto)
+    /// <param name="reaper">The process's orphan reaper: its spawn lock orders the cgroup sweeps with spawns, and it
+    /// knows which of Vigil's children were spawned (not orphans).</param>
+    public static Membership Create(string instance, TrackingMode mode, OrphanReaper reaper)
     {
         if (instance.Length == 0 || instance.Contains('/') || instance.Contains('\0'))
             throw new ArgumentException($"invalid instance name '{instance}'", nameof(instance));
         if (mode == TrackingMode.Marker)
-            return new(instance, null, $"membership: {MarkerVariable} marker + descendant walk (cgroups not requested)");
+            return new(instance, null, $"membership: {MarkerVariable} marker + descendant walk (cgroups not requested)", reaper);
         var (parent, why) = Cgroups.WritableParent();
         if (parent is null)
-            return new(instance, null, $"membership: {MarkerVariable} marker + descendant walk ({why})");
+            return new(instance, null, $"membership: {MarkerVariable} marker + descendant walk ({why})", reaper);
         var root = Path.Combine(parent, InstancePrefix + instance);
         int rc = Cgroups.MakeDir(root);
         if (rc != 0 && rc != Native.EEXIST)
-            return new(instance, null, $"membership: {MarkerVariable} marker + descendant walk (cannot create {root}: {Native.Describe(rc)})");
+            return new(instance, null, $"membership: {MarkerVariable} marker + descendant walk (cannot create {root}: {Native.Describe(rc)})", reaper);
         Cgroups.PruneStale(parent, root);
-        return new(instance, root, $"membership: cgroup v2, one cgroup per run under {root}");
+        return new(instance, root, $"membership: cgroup v2, one cgroup per run under {root}", reaper);
     }
 
     /// <summary>A unique instance name for a supervisor with no stable identity (the C# API without a config file).</summary>
@@ -98,7 +103,7 @@ public sealed class Membership
             int run = Interlocked.Increment(ref _run);
             var leaf = string.Create(CultureInfo.InvariantCulture, $"{unit}-{run}");
             var marker = Instance + "/" + leaf;
-            if (CgroupRoot is null) return new RunScope(marker, null, null);
+            if (CgroupRoot is null) return new RunScope(marker, null, null, _reaper);
             var dir = Path.Combine(CgroupRoot, leaf);
             int rc = Cgroups.MakeDir(dir);
             // The instance folder can vanish under us (an operator's rmdir, or a later Vigil pruning it while empty).
@@ -106,8 +111,8 @@ public sealed class Membership
             // Taken: a survivor of a previous Vigil of this instance may sit in it; never share a cgroup, take the next number.
             if (rc == Native.EEXIST) continue;
             return rc == 0
-                ? new RunScope(marker, dir, null)
-                : new RunScope(marker, null, $"cannot create cgroup {dir}: {Native.Describe(rc)}; this run is tracked by marker");
+                ? new RunScope(marker, dir, null, _reaper)
+                : new RunScope(marker, null, $"cannot create cgroup {dir}: {Native.Describe(rc)}; this run is tracked by marker", _reaper);
         }
     }
 
@@ -168,8 +173,11 @@ public sealed record LeftoverGroup(string Unit, IReadOnlyList<ProcessIdentity> P
 /// <summary>One run's membership: its marker, and its cgroup folder in cgroup mode.</summary>
 public sealed class RunScope
 {
-    internal RunScope(string marker, string? cgroup, string? degraded)
+    private readonly OrphanReaper _reaper;
+
+    internal RunScope(string marker, string? cgroup, string? degraded, OrphanReaper reaper)
     {
+        _reaper = reaper;
         Marker = marker;
         Cgroup = cgroup;
         Degraded = degraded;
@@ -203,7 +211,7 @@ public sealed class RunScope
             _resweep = new Timer(static s =>
             {
                 var (scope, leader) = ((RunScope, int))s!;
-                lock (OrphanReaper.SpawnLock) scope.SweepEarlyForks(leader);
+                lock (scope._reaper.SpawnLock) scope.SweepEarlyForks(leader);
                 scope._resweep?.Dispose();
             }, (this, pid), 20, Timeout.Infinite);
             return;
@@ -247,7 +255,7 @@ public sealed class RunScope
     private void MoveStrays()
     {
         if (Cgroup is null) return;
-        lock (OrphanReaper.SpawnLock)
+        lock (_reaper.SpawnLock)
             foreach (var c in MarkedOrphansLocked()) Cgroups.AddProcess(Cgroup, c);
     }
 
@@ -258,7 +266,7 @@ public sealed class RunScope
     {
         var found = new List<int>();
         foreach (var c in ProcFs.ChildrenOfTask(Environment.ProcessId, Environment.ProcessId))
-            if (!OrphanReaper.IsTrackedLocked(c) && Markers.Has(c, Marker)) found.Add(c);
+            if (!_reaper.IsTrackedLocked(c) && Markers.Has(c, Marker)) found.Add(c);
         return found;
     }
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
 
 namespace Vigil.Launching;
 
@@ -11,88 +12,101 @@ namespace Vigil.Launching;
 /// spawning, or recorded as a unit's descendant during a tree stop — so a library host that also uses
 /// System.Diagnostics.Process keeps its own children's exit codes. The vigil executable never uses Process and
 /// sets <see cref="ReapAllOrphans"/>, so a daemon that double-forked out of its session is reaped too.
+/// One per process, in its <see cref="ProcessHost"/>: a zombie is the process's child whichever supervisor's unit it
+/// came from, and every sweep must know every child a pidfd owner reaps (else one supervisor's sweep would take
+/// another's exit status), so the sets below are shared by the supervisors of a host, on purpose and in the open.
 /// </summary>
-public static class OrphanReaper
+public sealed class OrphanReaper
 {
-    internal static readonly object SpawnLock = new();
-    private static readonly HashSet<int> Tracked = [];
-    private static readonly HashSet<int> Sessions = [];
-    private static readonly HashSet<int> KnownDescendants = [];
+    /// <summary>Held while spawning and tracking a child (and by sweeps while they decide), so no sweep can reap a
+    /// child between its spawn and its tracking.</summary>
+    internal readonly object SpawnLock = new();
+    private readonly HashSet<int> Tracked = [];
+    private readonly HashSet<int> Sessions = [];
+    private readonly HashSet<int> KnownDescendants = [];
+    private readonly ILogger _log;
+
+    internal OrphanReaper(bool reapAllOrphans, ILogger log)
+    {
+        ReapAllOrphans = reapAllOrphans;
+        _log = log;
+    }
 
     /// <summary>Reap every zombie child that no pidfd owner reaps (safe only when nothing in the process uses System.Diagnostics.Process).</summary>
-    public static bool ReapAllOrphans { get; set; }
-    private static PosixSignalRegistration? s_sigchld;
-    private static int s_sweepPending;
-    private static long s_reaped;
+    public bool ReapAllOrphans { get; }
+    private PosixSignalRegistration? _sigchld;
+    private int _sweepPending;
+    private long _reaped;
 
     /// <summary>Number of orphaned descendants reaped so far.</summary>
-    public static long ReapedCount => Interlocked.Read(ref s_reaped);
+    public long ReapedCount => Interlocked.Read(ref _reaped);
 
-    public static bool IsSubreaper { get; private set; }
+    /// <summary>True once the process is a child subreaper (after <see cref="Enable"/>, where the kernel allows it).</summary>
+    public bool IsSubreaper { get; private set; }
 
     /// <summary>Idempotent. Call once at start-up, before spawning.</summary>
-    public static void Enable()
+    internal void Enable()
     {
         lock (SpawnLock)
         {
-            if (s_sigchld != null) return;
+            if (_sigchld != null) return;
             IsSubreaper = Native.prctl(Native.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0;
-            s_sigchld = PosixSignalRegistration.Create(PosixSignal.SIGCHLD, _ => RequestSweep());
+            _sigchld = PosixSignalRegistration.Create(PosixSignal.SIGCHLD, _ => RequestSweep());
         }
     }
 
-    internal static void Track(int pid) // caller holds SpawnLock
+    internal void Track(int pid) // caller holds SpawnLock
     {
         Tracked.Add(pid);
         Sessions.Add(pid); // spawned with POSIX_SPAWN_SETSID: the child's PID is its session id
     }
 
     /// <summary>True for a child spawned by Vigil (its pidfd owner reaps it). Caller holds <see cref="SpawnLock"/>.</summary>
-    internal static bool IsTrackedLocked(int pid) => Tracked.Contains(pid);
+    internal bool IsTrackedLocked(int pid) => Tracked.Contains(pid);
 
     /// <summary>Marks processes found in a unit's tree as ours to reap should they become orphaned zombies.</summary>
-    internal static void Claim(IEnumerable<int> pids)
+    internal void Claim(IEnumerable<int> pids)
     {
         lock (SpawnLock) foreach (var p in pids) KnownDescendants.Add(p);
     }
 
     // No sweep here: a spawned child's exit is reaped by its pidfd owner, and orphans raise their own SIGCHLD.
     // (A sweep per exit cost a /proc scan on the restart path.)
-    internal static void Untrack(int pid)
+    internal void Untrack(int pid)
     {
         lock (SpawnLock) Tracked.Remove(pid);
     }
 
     private static readonly TimeSpan MinSweepInterval = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan FullSweepInterval = TimeSpan.FromSeconds(10);
-    private static long s_lastFullSweep;
-    private static long s_lastSweep;
+    private long _lastFullSweep;
+    private long _lastSweep;
 
     /// <summary>
     /// Coalesces bursts of SIGCHLD into one sweep at a time, at most one per 100 ms: a sweep scans all of /proc,
     /// and a crash loop raises SIGCHLD for every run. An orphan stays a zombie for 100 ms at most.
     /// </summary>
-    public static void RequestSweep()
+    public void RequestSweep()
     {
-        if (Interlocked.Exchange(ref s_sweepPending, 1) == 1) return;
-        var since = System.Diagnostics.Stopwatch.GetElapsedTime(Interlocked.Read(ref s_lastSweep));
+        if (Interlocked.Exchange(ref _sweepPending, 1) == 1) return;
+        var since = System.Diagnostics.Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastSweep));
         var wait = since >= MinSweepInterval ? TimeSpan.Zero : MinSweepInterval - since;
         if (wait == TimeSpan.Zero) ThreadPool.UnsafeQueueUserWorkItem(_ => RunSweep(), null);
         else _ = Task.Delay(wait).ContinueWith(_ => RunSweep(), TaskScheduler.Default);
 
-        static void RunSweep()
+        void RunSweep()
         {
-            Interlocked.Exchange(ref s_sweepPending, 0);
-            Interlocked.Exchange(ref s_lastSweep, System.Diagnostics.Stopwatch.GetTimestamp());
+            Interlocked.Exchange(ref _sweepPending, 0);
+            Interlocked.Exchange(ref _lastSweep, System.Diagnostics.Stopwatch.GetTimestamp());
             // On a pool thread: an exception here would end the process and orphan every child. Report, go on; the next
             // SIGCHLD sweeps again.
             try { Sweep(); }
-            catch (Exception e) { Console.Error.WriteLine($"vigil: reaping orphans failed: {e.Message}"); }
+            catch (Exception e) { LaunchingLog.ReapFailed(_log, e.Message, e); }
         }
     }
 
     /// <summary>Reaps every zombie child of Vigil that no pidfd owner is responsible for. Returns how many.</summary>
-    public static unsafe int Sweep()
+    public unsafe int Sweep()
     {
         int self = Environment.ProcessId, n = 0;
         // Scan /proc without the lock (milliseconds with many processes; spawns wait on the lock). Deciding under
@@ -103,11 +117,11 @@ public static class OrphanReaper
         // /proc, which also prunes the session and descendant sets.
         var children = ProcFs.ChildrenOfSelf();
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
-        bool full = children is null || System.Diagnostics.Stopwatch.GetElapsedTime(Interlocked.Read(ref s_lastFullSweep), now) >= FullSweepInterval;
+        bool full = children is null || System.Diagnostics.Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastFullSweep), now) >= FullSweepInterval;
         List<ProcStat> all;
         if (full)
         {
-            Interlocked.Exchange(ref s_lastFullSweep, now);
+            Interlocked.Exchange(ref _lastFullSweep, now);
             all = ProcFs.All();
         }
         else
@@ -135,7 +149,7 @@ public static class OrphanReaper
                 KnownDescendants.RemoveWhere(p => !livePids.Contains(p));
             }
         }
-        Interlocked.Add(ref s_reaped, n);
+        Interlocked.Add(ref _reaped, n);
         return n;
     }
 }

@@ -112,26 +112,6 @@ public static unsafe class ProcFs
         return tree;
     }
 
-    private static readonly object SnapshotGate = new();
-    private static List<ProcStat>? s_snapshot;
-    private static long s_snapshotAt;
-
-    /// <summary>
-    /// <see cref="All"/>, shared between callers for <paramref name="maxAge"/>: a hundred units stopping at once
-    /// would otherwise each scan /proc every poll.
-    /// </summary>
-    public static IReadOnlyList<ProcStat> Snapshot(TimeSpan maxAge)
-    {
-        lock (SnapshotGate)
-        {
-            if (s_snapshot is not null && maxAge > TimeSpan.Zero && System.Diagnostics.Stopwatch.GetElapsedTime(s_snapshotAt) < maxAge)
-                return s_snapshot;
-            s_snapshot = All();
-            s_snapshotAt = System.Diagnostics.Stopwatch.GetTimestamp();
-            return s_snapshot;
-        }
-    }
-
     /// <summary>The children of this process (of every one of its threads: an orphan is reparented to one of them),
     /// from <c>/proc/self/task/*/children</c>: a few small reads instead of one per process on the machine. Null when
     /// the kernel does not provide the file (CONFIG_PROC_CHILDREN). The kernel documents it as possibly missing a
@@ -273,6 +253,30 @@ public static unsafe class ProcFs
             do n = Native.read(fd, b, buf.Length); while (n < 0 && Native.Errno == Native.EINTR);
             Native.close(fd);
             return (int)n;
+        }
+    }
+}
+
+/// <summary>
+/// <see cref="ProcFs.All"/>, shared between callers for a while: a hundred units stopping at once would otherwise each
+/// scan /proc every poll. One per supervisor (its <see cref="OsLauncher"/> holds it).
+/// </summary>
+public sealed class ProcScanCache
+{
+    private readonly object _gate = new();
+    private List<ProcStat>? _snapshot;
+    private long _at;
+
+    /// <summary>A scan at most <paramref name="maxAge"/> old (a fresh one for zero).</summary>
+    public IReadOnlyList<ProcStat> Snapshot(TimeSpan maxAge)
+    {
+        lock (_gate)
+        {
+            if (_snapshot is not null && maxAge > TimeSpan.Zero && System.Diagnostics.Stopwatch.GetElapsedTime(_at) < maxAge)
+                return _snapshot;
+            _snapshot = ProcFs.All();
+            _at = System.Diagnostics.Stopwatch.GetTimestamp();
+            return _snapshot;
         }
     }
 }

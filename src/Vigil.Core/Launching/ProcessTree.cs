@@ -11,12 +11,13 @@ public static class ProcessTree
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan Rescan = TimeSpan.FromMilliseconds(200);
 
-    public static async Task<TreeStopResult> TerminateAsync(TreeStopRequest r, TimeProvider tp, CancellationToken ct = default)
+    /// <summary>Stops <paramref name="r"/>'s tree; what it finds is claimed with <paramref name="os"/>'s reaper.</summary>
+    internal static async Task<TreeStopResult> TerminateAsync(TreeStopRequest r, TimeProvider tp, OsLauncher os, CancellationToken ct = default)
     {
         var targets = new Dictionary<int, ProcessIdentity>();
         var leader = r.Leader;
         foreach (var k in r.Known) targets.TryAdd(k.Pid, k);
-        Collect(r, targets, maxAge: TimeSpan.Zero);
+        Collect(r, targets, os.Scans, maxAge: TimeSpan.Zero);
 
         void SendAll(int sig)
         {
@@ -28,17 +29,17 @@ public static class ProcessTree
         SendAll(r.Signal);
         if (r.Signal != Signals.SIGCONT && r.Signal != Signals.SIGKILL) SendAll(Signals.SIGCONT);
 
-        OrphanReaper.Claim(targets.Keys);
+        os.Reaper.Claim(targets.Keys);
         var all = new SortedSet<int>(targets.Keys);
         if (leader is not null) all.Add(leader.Pid);
 
-        if (!await WaitGoneAsync(r, targets, all, r.Grace, tp, ct, signalNew: r.Signal))
+        if (!await WaitGoneAsync(r, targets, all, r.Grace, tp, os, ct, signalNew: r.Signal))
         {
             var killed = Remaining(r, targets);
             r.OnEscalate?.Invoke(killed);
             SendAll(Signals.SIGKILL);
             r.Scope?.KillAll(); // cgroup.kill: every member, including one forked a moment ago
-            await WaitGoneAsync(r, targets, all, r.KillWait, tp, ct, signalNew: Signals.SIGKILL);
+            await WaitGoneAsync(r, targets, all, r.KillWait, tp, os, ct, signalNew: Signals.SIGKILL);
             var survivors = Remaining(r, targets);
             if (survivors.Count == 0) r.Scope?.Release();
             return new TreeStopResult([.. all], killed, survivors);
@@ -60,7 +61,7 @@ public static class ProcessTree
 
     /// <summary>Polls until the leader is reaped and every target is gone; new descendants found meanwhile get <paramref name="signalNew"/>.</summary>
     private static async Task<bool> WaitGoneAsync(TreeStopRequest r, Dictionary<int, ProcessIdentity> targets, SortedSet<int> all,
-        TimeSpan limit, TimeProvider tp, CancellationToken ct, int signalNew)
+        TimeSpan limit, TimeProvider tp, OsLauncher os, CancellationToken ct, int signalNew)
     {
         long start = tp.GetTimestamp();
         var lastScan = start;
@@ -73,8 +74,8 @@ public static class ProcessTree
             if (tp.GetElapsedTime(lastScan) >= Rescan)
             {
                 lastScan = tp.GetTimestamp();
-                var fresh = Collect(r, targets, Poll);
-                OrphanReaper.Claim(fresh.Select(f => f.Pid));
+                var fresh = Collect(r, targets, os.Scans, Poll);
+                os.Reaper.Claim(fresh.Select(f => f.Pid));
                 foreach (var added in fresh)
                 {
                     all.Add(added.Pid);
@@ -101,7 +102,7 @@ public static class ProcessTree
     }
 
     /// <summary>Adds the leader's descendants, the session's members and descendants of known targets; returns the new ones.</summary>
-    private static List<ProcessIdentity> Collect(TreeStopRequest r, Dictionary<int, ProcessIdentity> targets, TimeSpan maxAge)
+    private static List<ProcessIdentity> Collect(TreeStopRequest r, Dictionary<int, ProcessIdentity> targets, ProcScanCache scans, TimeSpan maxAge)
     {
         var added = new List<ProcessIdentity>();
         if (r.Scope?.Cgroup is not null)
@@ -112,7 +113,7 @@ public static class ProcessTree
                 if (pid != r.Leader?.Pid && !targets.ContainsKey(pid) && ProcessIdentity.Of(pid) is { } id && targets.TryAdd(pid, id)) added.Add(id);
             if (maxAge != TimeSpan.Zero) return added;
         }
-        var snapshot = ProcFs.Snapshot(maxAge);
+        var snapshot = scans.Snapshot(maxAge);
         void Add(ProcStat p)
         {
             if (r.Leader is { } l && p.Pid == l.Pid) return;
@@ -131,7 +132,8 @@ public static class ProcessTree
         return added;
     }
 
-    public static IReadOnlyList<ProcessIdentity> Leftovers(int session, IReadOnlyCollection<ProcessIdentity> known, RunScope? scope = null)
+    /// <summary>Live processes of a finished run (see <see cref="ILauncher.Leftovers"/>).</summary>
+    internal static IReadOnlyList<ProcessIdentity> Leftovers(int session, IReadOnlyCollection<ProcessIdentity> known, ProcScanCache scans, RunScope? scope = null)
     {
         var found = new Dictionary<int, ProcessIdentity>();
         IReadOnlyList<ProcStat>? snapshot = null; // one /proc scan at most, shared by the marker and the session
@@ -144,7 +146,7 @@ public static class ProcessTree
         else if (scope is not null)
         {
             // Marker mode: a process that left the session (double fork) is found by its marker.
-            snapshot = ProcFs.Snapshot(TimeSpan.Zero);
+            snapshot = scans.Snapshot(TimeSpan.Zero);
             foreach (var st in scope.Marked(snapshot)) found.TryAdd(st.Pid, new ProcessIdentity(st.Pid, st.StartTime));
         }
         // A spawned child leads its session and its group (same id). kill(-group, 0) answers "is anyone left in
@@ -153,7 +155,7 @@ public static class ProcessTree
         // the same session without leaving it are missed here, but still found by a stop.
         if (session > 0 && known.Count == 0 && Native.kill(-session, 0) != 0) return [.. found.Values];
         if (session > 0)
-            foreach (var p in ProcFs.Descendants(-1, session, snapshot ?? ProcFs.Snapshot(TimeSpan.Zero)))
+            foreach (var p in ProcFs.Descendants(-1, session, snapshot ?? scans.Snapshot(TimeSpan.Zero)))
                 found.TryAdd(p.Pid, new ProcessIdentity(p.Pid, p.StartTime));
         foreach (var k in known)
             if (k.IsAlive) found.TryAdd(k.Pid, k);

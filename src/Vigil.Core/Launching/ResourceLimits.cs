@@ -7,44 +7,31 @@ namespace Vigil.Launching;
 /// log files), so its soft RLIMIT_NOFILE is raised to the hard limit at start, as systemd does for itself. The .NET
 /// runtime already does that before any of Vigil's code runs, so the limit Vigil was started with cannot be read
 /// back; children get what systemd gives services, a soft limit of 1024 (or the hard limit, if lower), so a program
-/// that still uses select() never sees descriptors past FD_SETSIZE. Process-wide by nature: the limit is the process's.
+/// that still uses select() never sees descriptors past FD_SETSIZE. Process-wide by nature: the limit is the process's,
+/// so its <see cref="ProcessHost"/> raises it once and keeps the children's.
 /// </summary>
 public static unsafe class ResourceLimits
 {
     /// <summary>The soft open-file limit children get when Vigil's own is higher (systemd's default for services).</summary>
     public const ulong ChildSoftOpenFiles = 1024;
 
-    private static readonly object Gate = new();
-    private static bool s_done;
-    private static Native.RLimit s_child;
-    private static bool s_lowerChildren;
-
-    /// <summary>Raises the soft open-file limit to the hard limit and works out the children's, once per process.</summary>
-    public static void RaiseOpenFiles()
+    /// <summary>Raises the soft open-file limit to the hard limit and works out the children's: the limit to give
+    /// them, or null when Vigil's own is not higher. Its <see cref="ProcessHost"/> calls it once and keeps the answer.</summary>
+    internal static Native.RLimit? RaiseOpenFiles()
     {
-        lock (Gate)
+        Native.RLimit cur;
+        if (Native.getrlimit(Native.RLIMIT_NOFILE, &cur) != 0) return null;
+        if (cur.Cur < cur.Max)
         {
-            if (s_done) return;
-            s_done = true;
-            Native.RLimit cur;
-            if (Native.getrlimit(Native.RLIMIT_NOFILE, &cur) != 0) return;
-            if (cur.Cur < cur.Max)
-            {
-                var raised = new Native.RLimit { Cur = cur.Max, Max = cur.Max };
-                if (Native.setrlimit(Native.RLIMIT_NOFILE, &raised) == 0) cur = raised;
-            }
-            s_child = new Native.RLimit { Cur = Math.Min(ChildSoftOpenFiles, cur.Max), Max = cur.Max };
-            Volatile.Write(ref s_lowerChildren, cur.Cur > s_child.Cur);
+            var raised = new Native.RLimit { Cur = cur.Max, Max = cur.Max };
+            if (Native.setrlimit(Native.RLIMIT_NOFILE, &raised) == 0) cur = raised;
         }
+        var child = new Native.RLimit { Cur = Math.Min(ChildSoftOpenFiles, cur.Max), Max = cur.Max };
+        return cur.Cur > child.Cur ? child : null;
     }
 
-    /// <summary>Gives a just-spawned child the children's soft limit (no-op when Vigil's own is not higher).</summary>
-    internal static void ApplyToChild(int pid)
-    {
-        if (!Volatile.Read(ref s_lowerChildren)) return;
-        var lim = s_child;
-        Native.prlimit(pid, Native.RLIMIT_NOFILE, &lim, null);
-    }
+    /// <summary>Gives a just-spawned child <paramref name="limit"/> (see <see cref="RaiseOpenFiles"/>).</summary>
+    internal static void ApplyToChild(int pid, Native.RLimit limit) => Native.prlimit(pid, Native.RLIMIT_NOFILE, &limit, null);
 
     /// <summary>Vigil's current soft open-file limit.</summary>
     public static ulong CurrentOpenFiles

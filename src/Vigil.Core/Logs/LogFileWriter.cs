@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Win32.SafeHandles;
 using Vigil.Launching;
 
@@ -13,6 +15,11 @@ public sealed class LogFiles
     private readonly object _gate = new();
     private readonly Dictionary<string, LogFileWriter> _open = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Task> _closing = new(StringComparer.Ordinal);
+
+    /// <param name="log">Where the writers report a failing callback (the supervisor's Vigil.Logs logger); nowhere when null.</param>
+    public LogFiles(ILogger? log = null) => Log = log ?? NullLogger.Instance;
+
+    internal ILogger Log { get; }
 
     /// <summary>The writer for <paramref name="path"/>: the one already open for that full path (its count goes up; its
     /// rotation settings stay those of the first opener) or a new one. Dispose it exactly once per Open; the last
@@ -282,13 +289,13 @@ public sealed class LogFileWriter : IAsyncDisposable, IDisposable
         }
     }
 
-    private static void Run(List<IPausedReader>? readers)
+    private void Run(List<IPausedReader>? readers)
     {
         if (readers is null) return;
         foreach (var r in readers)
         {
             try { r.Resume(); }
-            catch (Exception e) { Console.Error.WriteLine($"vigil: log writer callback failed: {e.Message}"); }
+            catch (Exception e) { LogsLog.WriterCallbackFailed(_registry.Log, e.Message, e); }
         }
     }
 

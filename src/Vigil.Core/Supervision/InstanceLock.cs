@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Vigil.Launching;
 
 namespace Vigil.Supervision;
@@ -16,7 +18,8 @@ public static class RuntimeDir
     /// that someone else prepared is refused (said on stderr) and the next is tried, so a planted folder can neither
     /// take over Vigil's files nor stop it from starting; throws <see cref="IOException"/> when none is usable.
     /// </summary>
-    public static string Resolve(IReadOnlyDictionary<string, string?>? env = null)
+    /// <param name="log">Where a refused folder is reported (the vigil executable: stderr); nowhere when null.</param>
+    public static string Resolve(IReadOnlyDictionary<string, string?>? env = null, ILogger? log = null)
     {
         string? Get(string k) => env is not null ? env.GetValueOrDefault(k) : Environment.GetEnvironmentVariable(k);
         uint uid = Native.geteuid();
@@ -33,7 +36,7 @@ public static class RuntimeDir
                 refused.Add($"refusing to use {dir}: {why}");
                 continue;
             }
-            foreach (var r in refused) Console.Error.WriteLine($"vigil: {r}; using {dir}");
+            foreach (var r in refused) SupervisionLog.RuntimeFolderRefused(log ?? NullLogger.Instance, r, dir);
             return dir;
         }
         throw new IOException(string.Join("; ", refused));

@@ -1,5 +1,7 @@
 using System.Collections.Immutable;
 using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Vigil.Launching;
 using Vigil.Logs;
 using Vigil.Specs;
@@ -9,13 +11,22 @@ namespace Vigil.Supervision;
 public sealed record SupervisorOptions
 {
     public TimeProvider Time { get; init; } = TimeProvider.System;
-    public ILauncher Launcher { get; init; } = OsLauncher.Instance;
+    /// <summary>How units start processes; null = the supervisor makes its own <see cref="OsLauncher"/> on
+    /// <see cref="Host"/> (its own reactor and /proc cache) and disposes it with itself.</summary>
+    public ILauncher? Launcher { get; init; }
+    /// <summary>The per-process side (subreaper, orphan reaping) of the launcher the supervisor makes;
+    /// null = <see cref="ProcessHost.Default"/>. The vigil executable passes the one it creates.</summary>
+    public ProcessHost? Host { get; init; }
+    /// <summary>Where the engine reports what only an operator can act on (an internal unit error, a failed output
+    /// sink); nothing by default. Categories: Vigil.Supervision, Vigil.Launching, Vigil.Health, Vigil.Logs.</summary>
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
     /// <summary>How often the /proc status of running units is polled (one read of /proc/PID/stat per unit).</summary>
     public TimeSpan StatusInterval { get; init; } = TimeSpan.FromSeconds(2);
     /// <summary>Which /proc status changes are events: by default not the flips between running and sleeping
     /// (config <c>events: { status: all }</c> brings every change back).</summary>
     public StatusEvents StatusEvents { get; init; } = StatusEvents.Significant;
-    /// <summary>Make Vigil a child subreaper so orphaned grandchildren can still be found, stopped and reaped.</summary>
+    /// <summary>Make Vigil a child subreaper so orphaned grandchildren can still be found, stopped and reaped (for the
+    /// launcher the supervisor makes).</summary>
     public bool Subreaper { get; init; } = true;
     /// <summary>Probe kinds beyond the built-in ones (Vigil.Tether adds <c>tether</c>); asked in order, built-ins last.</summary>
     public IReadOnlyList<Health.IProbeProvider> ProbeProviders { get; init; } = [];
@@ -55,24 +66,40 @@ public sealed class Supervisor : IAsyncDisposable
     private ImmutableArray<Action<OutputLine>> _outputSinks = [];
     private int _nextId;
     private int _disposed;
+    private readonly OsLauncher? _ownLauncher;
+    private readonly ILogger _log;
 
     public Supervisor(SupervisorOptions? options = null)
     {
         _options = options ?? new SupervisorOptions();
-        if (_options.Subreaper && _options.Launcher is OsLauncher) OrphanReaper.Enable();
-        if (_options.Launcher is OsLauncher)
+        _log = _options.LoggerFactory.CreateLogger("Vigil.Supervision");
+        Launcher = _options.Launcher
+            ?? (_ownLauncher = new OsLauncher(_options.Host, _options.Subreaper, _options.LoggerFactory.CreateLogger("Vigil.Launching")));
+        HealthLog = _options.LoggerFactory.CreateLogger("Vigil.Health");
+        BuiltInProbes = new Health.BuiltInProbes(HealthLog);
+        LogsLog = _options.LoggerFactory.CreateLogger("Vigil.Logs");
+        LogFiles = new LogFiles(LogsLog);
+        try { Membership = Launcher.CreateMembership(_options.Instance ?? Membership.EphemeralInstance(), _options.Tracking); }
+        catch
         {
-            ResourceLimits.RaiseOpenFiles();
-            Reactor.Start();
-            Membership = Membership.Create(_options.Instance ?? Membership.EphemeralInstance(), _options.Tracking);
+            _ownLauncher?.Dispose(); // an invalid instance name: no supervisor, so no reactor thread left behind
+            throw;
         }
         StatusWatcher = new StatusWatcher(_options.Time, _options.StatusInterval);
     }
 
     internal StatusWatcher StatusWatcher { get; }
 
+    /// <summary>How this supervisor's units start and stop processes (its own <see cref="OsLauncher"/> unless one was given).</summary>
+    public ILauncher Launcher { get; }
+
+    internal ILogger Log => _log;
+    internal ILogger HealthLog { get; }
+    internal ILogger LogsLog { get; }
+    internal Health.BuiltInProbes BuiltInProbes { get; }
+
     /// <summary>The log files this supervisor's units write, one writer per path (shared by units naming the same file).</summary>
-    internal LogFiles LogFiles { get; } = new();
+    internal LogFiles LogFiles { get; }
 
     /// <summary>How this supervisor tracks its units' processes (null with a test launcher).</summary>
     public Membership? Membership { get; }
@@ -92,8 +119,8 @@ public sealed class Supervisor : IAsyncDisposable
             var spec = specs.FirstOrDefault(s => Membership.Sanitize(s.DisplayName) == g.Unit);
             var stop = spec?.Stop ?? StopSpec.Default;
             var name = spec?.DisplayName ?? g.Unit;
-            OrphanReaper.Claim(g.Processes.Select(p => p.Pid));
-            var result = await _options.Launcher.TerminateAsync(new TreeStopRequest(null, 0, g.Processes, stop.Signal, stop.Timeout, stop.KillWait),
+            Launcher.Claim(g.Processes.Select(p => p.Pid));
+            var result = await Launcher.TerminateAsync(new TreeStopRequest(null, 0, g.Processes, stop.Signal, stop.Timeout, stop.KillWait),
                 _options.Time, cancel).ConfigureAwait(false);
             Publish(new PreviousRunLeftovers(_options.Time.GetUtcNow(), 0, name, [.. g.Processes.Select(p => p.Pid)], result.Killed, result.Survivors, previousPid));
             return g.Processes.Count;
@@ -124,7 +151,7 @@ public sealed class Supervisor : IAsyncDisposable
     /// <summary>Adopts a running process Vigil did not start: watches, reports, signals and stops it (it cannot be restarted).</summary>
     public Unit Attach(string name, int pid)
     {
-        var handle = _options.Launcher.Attach(pid);
+        var handle = Launcher.Attach(pid);
         var unit = Add(new ProcessSpec { Name = name, Restart = RestartSpec.Default with { Policy = RestartPolicyKind.Never } }, attached: true);
         unit.Post(new Unit.AdoptMsg(handle));
         return unit;
@@ -133,7 +160,7 @@ public sealed class Supervisor : IAsyncDisposable
     private Unit Add(ProcessSpec spec, bool attached, OutputSink? sink = null)
     {
         if (Volatile.Read(ref _disposed) != 0) throw new ObjectDisposedException(nameof(Supervisor));
-        var unit = new Unit(this, Interlocked.Increment(ref _nextId), spec, _options.Time, _options.Launcher, attached, sink);
+        var unit = new Unit(this, Interlocked.Increment(ref _nextId), spec, _options.Time, Launcher, attached, sink);
         ImmutableInterlocked.Update(ref _units, l => l.Add(unit));
         return unit;
     }
@@ -416,7 +443,7 @@ public sealed class Supervisor : IAsyncDisposable
         {
             // A failing sink must not take the pipe reader down with it: the child would get SIGPIPE.
             try { sink(line); }
-            catch (Exception e) { Console.Error.WriteLine($"vigil: output sink failed for {line.Name}#{line.Pid}: {e.Message}"); }
+            catch (Exception e) { SupervisionLog.OutputSinkFailed(_log, line.Name, line.Pid, e.Message, e); }
         }
     }
 
@@ -440,7 +467,7 @@ public sealed class Supervisor : IAsyncDisposable
         if (!await WithinAsync(Task.WhenAll(stops.Select(s => s.Task).Append(retiring)), Left()).ConfigureAwait(false))
             foreach (var (u, t) in stops.Where(s => !s.Task.IsCompleted))
             {
-                Console.Error.WriteLine($"vigil: unit {u.Name} did not stop within {Durations.Format(bound)}; killing its processes");
+                SupervisionLog.StopOverdue(_log, u.Name, Durations.Format(bound));
                 u.KillNow();
             }
         StatusWatcher.Dispose();
@@ -457,7 +484,10 @@ public sealed class Supervisor : IAsyncDisposable
         // Processes killed in the last moments (a probe's setsid'd grandchild, reparented to Vigil) may be zombies
         // whose SIGCHLD sweep has not run yet: reap them now. Left to the exit, they would be handed to the next
         // subreaper up (the shell, a test host) as zombies it never asked for.
-        OrphanReaper.Sweep();
+        Launcher.ReapOrphans();
+        // Its own reactor ends with it, or when the last detached child it still watches has exited; another
+        // supervisor's children are on that supervisor's reactor.
+        _ownLauncher?.Dispose();
         foreach (var ch in _eventSubscribers) ch.Writer.TryComplete();
     }
 

@@ -35,8 +35,8 @@ public sealed partial class Unit
         _notReady = Spec.Health.Where(GivesReadiness).Select(p => p.Name).ToImmutableHashSet();
         if (!HasProbes) return null;
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
-        IProbeProvider[] providers = [.. _owner.Options.ProbeProviders, BuiltInProbes.Instance];
-        Volatile.Write(ref _probes, ProbeRunner.Create(Spec.Health, Name, providers, env, run, _time, r => Post(new ProbeMsg(r))));
+        IProbeProvider[] providers = [.. _owner.Options.ProbeProviders, _owner.BuiltInProbes];
+        Volatile.Write(ref _probes, ProbeRunner.Create(Spec.Health, Name, providers, env, run, _time, r => Post(new ProbeMsg(r)), _owner.HealthLog));
         return env;
     }
 

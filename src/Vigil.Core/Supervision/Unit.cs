@@ -398,7 +398,7 @@ public sealed partial class Unit
         }
         var child = result.Child!;
         // The run could not get its cgroup (made or joined): it is still tracked, by its marker; say so once per run.
-        if (scope?.Degraded is { } degraded) Console.Error.WriteLine($"vigil: {Name}#{child.Pid}: {degraded}");
+        if (scope?.Degraded is { } degraded) SupervisionLog.RunDegraded(_owner.Log, Name, child.Pid, degraded);
         SetArgv(argv!);
         Bind(child);
         if (_startTime is not null || _lastExit is not null || _restartCount > 0) _restartCount++;
@@ -651,7 +651,7 @@ public sealed partial class Unit
     // Stopped it is a normal unit again (pending timers, probes and status polling are gone), so 'vigil start' works.
     private void Abort(Exception e)
     {
-        Console.Error.WriteLine($"vigil: internal error in unit {Name}: {e}");
+        SupervisionLog.UnitFault(_owner.Log, Name, e.ToString(), e);
         try
         {
             _handling = UnitMessage.Fault;
@@ -678,7 +678,7 @@ public sealed partial class Unit
         catch (Exception again)
         {
             // Not even the abort works: answer whoever waits, so nothing hangs on this unit.
-            Console.Error.WriteLine($"vigil: unit {Name} could not abort: {again}");
+            SupervisionLog.AbortFailed(_owner.Log, Name, again.ToString(), again);
             foreach (var w in _stopWaiters) w.TrySetResult(new StopResult(Id, Name, null, _lastExit, [], []));
             _stopWaiters.Clear();
         }

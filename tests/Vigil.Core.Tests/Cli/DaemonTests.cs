@@ -66,6 +66,42 @@ public sealed class DaemonTests : HarnessTests
     }
 
     [Fact]
+    public async Task Engine_messages_reach_stderr_before_run_d_detaches_and_the_daemon_s_log_after()
+    {
+        // A runtime folder open to the group is refused (RuntimeDir) by the command, on its stderr, and then by the
+        // daemon's sd-notify probe (NotifyFolder), in its log: both through the logger the CLI gives the libraries.
+        var name = "logged-" + H.Token;
+        H.Write("vigil.yaml", $$"""
+            name: {{name}}
+            processes:
+              - name: notifier
+                command: ["{{Fixture.Path}}", notify, "READY=1", marker, up, hang]
+                health: [ { kind: sd-notify } ]
+            """);
+        var shared = H.Path("vigil");
+        Directory.CreateDirectory(shared);
+        File.SetUnixFileMode(shared, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute);
+        var env = new Dictionary<string, string?> { ["XDG_RUNTIME_DIR"] = H.Dir.FullName };
+        var (code, output, err) = await H.CliWith(env, "run", "-d");
+        Assert.True(code == 0, err);
+        Assert.Contains($"vigil: refusing to use {shared}: its mode is 750, not 700; using ", err);
+        var match = System.Text.RegularExpressions.Regex.Match(output, @"^vigil: running as PID (\d+) \(socket (.+), log (.+)\)$");
+        Assert.True(match.Success, output);
+        int pid = int.Parse(match.Groups[1].Value);
+        _daemon = pid;
+        var log = match.Groups[3].Value;
+        try
+        {
+            var expected = $"vigil: notifier: sd-notify: not using {shared}: its mode is 750, not 700; using the new private folder ";
+            Assert.True(await CliHarness.Until(() => Task.FromResult(File.ReadAllText(log).Contains(expected))), File.ReadAllText(log));
+            var (down, _, downErr) = await H.CliWith(env, "shutdown");
+            Assert.True(down == 0, downErr);
+            Assert.False(Procs.Alive(pid), "the daemon outlived its shutdown");
+        }
+        finally { File.Delete(log); } // in the shared /tmp/vigil-UID, not in the test's folder
+    }
+
+    [Fact]
     public async Task A_client_of_another_uid_is_refused_the_attempt_is_an_event_and_nothing_changes()
     {
         TwoSleeps();

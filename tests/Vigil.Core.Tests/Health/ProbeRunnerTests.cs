@@ -64,6 +64,7 @@ public sealed class ProbeRunnerTests
         public List<(ProbeReport Report, TimeSpan At)> Seen { get; } = [];
         private readonly Channel<string> _idle = Channel.CreateUnbounded<string>();
         private ProbeRunner? _runner;
+        private readonly OsLauncher _launcher = new(subreaper: false); // as before: a probe test does not make the test host a subreaper
 
         public ProbeRunner Start(params (ProbeSpec Spec, IProbe Probe)[] probes)
         {
@@ -74,7 +75,7 @@ public sealed class ProbeRunnerTests
             _runner.Start(spec => new ProbeTarget
             {
                 UnitName = "unit", Pid = 1, Session = 1, Spec = spec, Time = Time, StartedAt = Time.GetTimestamp(),
-                WorkingDirectory = "/", LastOutputAt = () => null, Launcher = OsLauncher.Instance,
+                WorkingDirectory = "/", LastOutputAt = () => null, Launcher = _launcher,
             });
             return _runner;
         }
@@ -105,6 +106,7 @@ public sealed class ProbeRunnerTests
         public async ValueTask DisposeAsync()
         {
             if (_runner is not null) await _runner.DisposeAsync();
+            _launcher.Dispose();
         }
 
         private sealed class ListProvider((ProbeSpec Spec, IProbe Probe)[] probes) : IProbeProvider

@@ -80,6 +80,7 @@ public sealed class SdNotifyRulesTests : IDisposable
     {
         // sh is the "main process" (in the test's session); its child calls setsid, so only the parent link ties it to sh.
         var n = Procs.UniqueSleep();
+        using var launcher = new OsLauncher(subreaper: false);
         using var sh = Process.Start(new ProcessStartInfo("sh", ["-c", $"setsid sleep {n}; true"]))!;
         try
         {
@@ -92,7 +93,7 @@ public sealed class SdNotifyRulesTests : IDisposable
             {
                 UnitName = "u", Pid = sh.Id, Session = sh.Id, // not sh's real session: only the parent link can admit the child
                 Spec = new ProbeSpec(new SdNotifyCheck(null)), Time = TimeProvider.System, StartedAt = 0, WorkingDirectory = "/",
-                LastOutputAt = static () => null, Launcher = OsLauncher.Instance,
+                LastOutputAt = static () => null, Launcher = launcher,
             };
             var main_ = new NotifySenders(Target(), NotifyAccess.Main);
             var all = new NotifySenders(Target(), NotifyAccess.All);

@@ -34,8 +34,8 @@ public sealed class AccountingTests
         // A process Vigil did not start as a unit: spawned directly through the launcher (its handle reaps it).
         var dir = Directory.GetCurrentDirectory();
         var env = CommandResolver.Environment(new ProcessSpec());
-        var target = Launcher.Spawn(new LaunchRequest([Fixture.Path, "hang"], dir, env) { Output = OutputMode.Null }).Child!;
         await using var sup = new Supervisor(new SupervisorOptions { StatusInterval = TimeSpan.FromMilliseconds(50) });
+        var target = sup.Launcher.Spawn(new LaunchRequest([Fixture.Path, "hang"], dir, env) { Output = OutputMode.Null }).Child!;
         using var rec = new Recorder(sup);
         var unit = sup.Attach("adopted", target.Pid);
         await rec.Event<Spawned>();
@@ -60,8 +60,10 @@ public sealed class AccountingTests
     public async Task Attached_process_that_exits_is_not_restarted()
     {
         var env = CommandResolver.Environment(new ProcessSpec());
-        var target = Launcher.Spawn(new LaunchRequest([Fixture.Path, "sleep", "300", "exit", "4"], Directory.GetCurrentDirectory(), env) { Output = OutputMode.Null }).Child!;
+        // Spawned through the supervisor's own launcher: one reactor sees the exit, and peeks (the attach) before it
+        // reaps (the spawn's handle), as for a unit's own child.
         await using var sup = new Supervisor();
+        var target = sup.Launcher.Spawn(new LaunchRequest([Fixture.Path, "sleep", "300", "exit", "4"], Directory.GetCurrentDirectory(), env) { Output = OutputMode.Null }).Child!;
         using var rec = new Recorder(sup);
         var unit = sup.Attach("short", target.Pid);
         var exited = await rec.Event<Exited>();
@@ -74,7 +76,8 @@ public sealed class AccountingTests
     [Fact]
     public void Attach_to_a_missing_pid_is_a_clear_error()
     {
-        var ex = Assert.Throws<ArgumentException>(() => OsLauncher.Instance.Attach(int.MaxValue - 7));
+        using var launcher = new OsLauncher(subreaper: false);
+        var ex = Assert.Throws<ArgumentException>(() => launcher.Attach(int.MaxValue - 7));
         Assert.Contains("cannot attach", ex.Message);
     }
 
@@ -82,7 +85,8 @@ public sealed class AccountingTests
     public async Task Pid_reuse_guard_refuses_to_signal_a_process_with_another_start_time()
     {
         var env = CommandResolver.Environment(new ProcessSpec());
-        var child = Launcher.Spawn(new LaunchRequest([Fixture.Path, "hang"], Directory.GetCurrentDirectory(), env) { Output = OutputMode.Null }).Child!;
+        using var launcher = new OsLauncher(subreaper: false);
+        var child = launcher.Spawn(new LaunchRequest([Fixture.Path, "hang"], Directory.GetCurrentDirectory(), env) { Output = OutputMode.Null }).Child!;
         var real = ProcessIdentity.Of(child.Pid)!.Value;
         Assert.Equal(child.Identity, real);
         // The same PID with another start time is what a recycled PID looks like: it must not be signalled.

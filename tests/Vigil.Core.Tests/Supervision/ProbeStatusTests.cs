@@ -43,6 +43,7 @@ public sealed class ProbeStatusTests
         var probe = new SlowProbe(time, [false, false, true, false]);
         var spec = new ProbeSpec(new CustomCheck("db", () => probe)) { Name = "db", Period = TimeSpan.FromSeconds(1), Timeout = TimeSpan.FromSeconds(5), FailureThreshold = 2 };
         var idle = Channel.CreateUnbounded<string>();
+        using var launcher = new OsLauncher(subreaper: false);
         await using var runner = ProbeRunner.Create([spec], "unit", [BuiltInProbes.Instance], new Dictionary<string, string>(), 1, time, _ => { })!;
         runner.Waiting = s => idle.Writer.TryWrite(s.Name);
 
@@ -52,7 +53,7 @@ public sealed class ProbeStatusTests
         runner.Start(s => new ProbeTarget
         {
             UnitName = "unit", Pid = 1, Session = 1, Spec = s, Time = time, StartedAt = time.GetTimestamp(),
-            WorkingDirectory = "/", LastOutputAt = () => null, Launcher = OsLauncher.Instance,
+            WorkingDirectory = "/", LastOutputAt = () => null, Launcher = launcher,
         });
         (ProbeOutcome Result, int Failures, string? Detail)[] expected =
         [

@@ -148,10 +148,13 @@ public class PingPongTests(ITestOutputHelper output)
         Assert.IsType<PingOutcome.Answered>(outcome);
     }
 
+    // The tether probe spawns nothing: one launcher (one reactor thread) serves every test of the class.
+    private static readonly OsLauncher NoSpawns = new(subreaper: false);
+
     static ProbeTarget Target(ProbeSpec spec) => new()
     {
         UnitName = "kiosk", Pid = Environment.ProcessId, Session = 0, Spec = spec, Time = TimeProvider.System,
-        StartedAt = TimeProvider.System.GetTimestamp(), WorkingDirectory = "/", LastOutputAt = () => null, Launcher = OsLauncher.Instance,
+        StartedAt = TimeProvider.System.GetTimestamp(), WorkingDirectory = "/", LastOutputAt = () => null, Launcher = NoSpawns,
     };
 
     [Fact]
