@@ -98,7 +98,7 @@ internal sealed class RunSession(RunPlan plan)
         using var heldLock = instanceLock;
         // The one host of this process (see ProcessHost). The vigil executable never starts children through
         // System.Diagnostics.Process, so every zombie child that no unit reaps is an orphan of ours.
-        options = options with { Host = new ProcessHost(reapAllOrphans: true, StderrLog.Instance), LoggerFactory = StderrLog.Instance };
+        options = options with { Host = ProcessHost.ForExecutable(StderrLog.Instance), LoggerFactory = StderrLog.Instance };
         _notify = SdNotifier.FromEnvironment(TimeProvider.System);
         using var notify = _notify;
 

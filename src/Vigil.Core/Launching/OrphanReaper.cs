@@ -24,16 +24,24 @@ public sealed class OrphanReaper
     private readonly HashSet<int> Tracked = [];
     private readonly HashSet<int> Sessions = [];
     private readonly HashSet<int> KnownDescendants = [];
-    private readonly ILogger _log;
+    private volatile ILogger _log;
+    private volatile bool _reapAll;
 
     internal OrphanReaper(bool reapAllOrphans, ILogger log)
     {
-        ReapAllOrphans = reapAllOrphans;
+        _reapAll = reapAllOrphans;
         _log = log;
     }
 
     /// <summary>Reap every zombie child that no pidfd owner reaps (safe only when nothing in the process uses System.Diagnostics.Process).</summary>
-    public bool ReapAllOrphans { get; }
+    public bool ReapAllOrphans => _reapAll;
+
+    /// <summary>From now on, reap every orphan and report to <paramref name="log"/> (see <see cref="ProcessHost.ForExecutable"/>).</summary>
+    internal void ReapAll(ILogger log)
+    {
+        _log = log;
+        _reapAll = true;
+    }
     private PosixSignalRegistration? _sigchld;
     private int _sweepPending;
     private long _reaped;

@@ -16,7 +16,7 @@ namespace Vigil.Launching;
 /// <summary>The per-process side of supervision: child subreaper, orphan reaping, the open-file limit.</summary>
 public sealed class ProcessHost
 {
-    private static readonly Lazy<ProcessHost> s_default = new(() => new ProcessHost());
+    private static readonly Lazy<ProcessHost> s_host = new(() => new ProcessHost());
     private readonly object _gate = new();
     private bool _prepared;
     private Native.RLimit? _childOpenFiles; // set once, under _gate, before the first spawn
@@ -24,13 +24,27 @@ public sealed class ProcessHost
     /// <param name="reapAllOrphans">Reap every zombie child no pidfd owner reaps (only when nothing in the process
     /// uses System.Diagnostics.Process); see <see cref="OrphanReaper"/>.</param>
     /// <param name="logger">Where the reaper reports a failed sweep; nothing by default.</param>
-    public ProcessHost(bool reapAllOrphans = false, ILogger? logger = null)
+    // Private: there is one per process (two would each think the other's children orphans).
+    private ProcessHost()
     {
-        Reaper = new OrphanReaper(reapAllOrphans, logger ?? NullLogger.Instance);
+        Reaper = new OrphanReaper(reapAllOrphans: false, NullLogger.Instance);
     }
 
-    /// <summary>The host of supervisors made without one (the C# API): reaps only what belongs to units.</summary>
-    public static ProcessHost Default => s_default.Value;
+    /// <summary>The process's host, as the C# API uses it: reaps only what belongs to units (unless
+    /// <see cref="ForExecutable"/> was called in this process).</summary>
+    public static ProcessHost Default => s_host.Value;
+
+    /// <summary>
+    /// The same one host, set up for a program that never starts children through System.Diagnostics.Process (the vigil
+    /// executable): every zombie child no unit reaps is an orphan of its units, reaped too, and failed sweeps are
+    /// reported to <paramref name="logger"/>. Switching that on is for the rest of the process.
+    /// </summary>
+    public static ProcessHost ForExecutable(ILogger logger)
+    {
+        var host = s_host.Value;
+        host.Reaper.ReapAll(logger);
+        return host;
+    }
 
     /// <summary>Reaps orphaned descendants reparented to this process.</summary>
     public OrphanReaper Reaper { get; }
