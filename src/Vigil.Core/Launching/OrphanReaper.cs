@@ -26,6 +26,7 @@ public sealed class OrphanReaper
     private readonly HashSet<int> KnownDescendants = [];
     private volatile ILogger _log;
     private volatile bool _reapAll;
+    private volatile int _spareSession; // 0: none; else a zombie child in this session is left to its owner
 
     internal OrphanReaper(bool reapAllOrphans, ILogger log)
     {
@@ -39,7 +40,17 @@ public sealed class OrphanReaper
     /// <summary>From now on, reap every orphan and report to <paramref name="log"/> (see <see cref="ProcessHost.ForExecutable"/>).</summary>
     internal void ReapAll(ILogger log)
     {
+        _log = log; // a session spared by ReapAllOutside stays spared: the program still uses Process
+        _reapAll = true;
+    }
+
+    /// <summary>From now on, reap every orphan that is not in <paramref name="session"/> (the process's own: the
+    /// children System.Diagnostics.Process starts stay in it and are reaped by it), and report to
+    /// <paramref name="log"/> (see <see cref="ProcessHost.ForProgramUsingProcess"/>).</summary>
+    internal void ReapAllOutside(int session, ILogger log)
+    {
         _log = log;
+        _spareSession = session;
         _reapAll = true;
     }
     private PosixSignalRegistration? _sigchld;
@@ -146,7 +157,8 @@ public sealed class OrphanReaper
                 livePids.Add(p.Pid);
                 liveSessions.Add(p.Session);
                 if (p.ParentPid != self || p.State != OsState.Zombie || Tracked.Contains(p.Pid)) continue;
-                if (!ReapAllOrphans && !Sessions.Contains(p.Session) && !KnownDescendants.Contains(p.Pid)) continue;
+                if (!Sessions.Contains(p.Session) && !KnownDescendants.Contains(p.Pid)
+                    && (!ReapAllOrphans || p.Session == _spareSession)) continue;
                 int status;
                 if (Native.waitpid(p.Pid, &status, Native.WNOHANG) == p.Pid) n++;
             }

@@ -46,6 +46,22 @@ public sealed class ProcessHost
         return host;
     }
 
+    /// <summary>
+    /// The same one host, set up for a program that also starts children through System.Diagnostics.Process (a test
+    /// host, a tool that embeds the engine): every zombie child no unit reaps is reaped too, except those in the
+    /// process's own session, where Process's children stay (taking one of their exit statuses would leave a
+    /// WaitForExit waiting forever). Orphans of units and of started supervisors live in sessions of their own.
+    /// Switching that on is for the rest of the process.
+    /// </summary>
+    public static ProcessHost ForProgramUsingProcess(ILogger logger)
+    {
+        var host = s_host.Value;
+        if (!ProcFs.TryReadStat(Environment.ProcessId, out var self))
+            throw new InvalidOperationException("cannot read /proc/self/stat to learn the process's session");
+        host.Reaper.ReapAllOutside(self.Session, logger);
+        return host;
+    }
+
     /// <summary>Reaps orphaned descendants reparented to this process.</summary>
     public OrphanReaper Reaper { get; }
 
