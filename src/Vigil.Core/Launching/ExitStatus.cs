@@ -9,6 +9,8 @@ public readonly record struct ExitStatus
     public int? Code { get; private init; }
     public int? Signal { get; private init; }
     public bool CoreDumped { get; private init; }
+    /// <summary>The kernel's OOM killer sent the SIGKILL (the cgroup's memory.events, else the kernel log said so).</summary>
+    public bool OomKilled { get; init; }
 
     /// <summary>The process was not Vigil's child (attached), so its status could not be collected.</summary>
     public bool Unknown => Code is null && Signal is null;
@@ -22,6 +24,6 @@ public readonly record struct ExitStatus
 
     public override string ToString() =>
         Code is { } c ? $"exited with code {c}"
-        : Signal is { } s ? $"killed by {Signals.Name(s)}{(CoreDumped ? " (core dumped)" : "")}"
+        : Signal is { } s ? $"killed by {Signals.Name(s)}{(CoreDumped ? " (core dumped)" : "")}{(OomKilled ? " (oom)" : "")}"
         : "exited (status unknown: not a child of Vigil)";
 }
