@@ -163,6 +163,16 @@ internal sealed class RunSession(RunPlan plan)
                 return ExitCodes.Usage;
             }
         }
+        // Metrics exporters (telemetry:) before any unit starts, so nothing half-starts when a port is taken.
+        Telemetry.TelemetryHost telemetry;
+        try { telemetry = Telemetry.TelemetryHost.Start(plan.Sections.Get(Telemetry.TelemetryConfig.Section), _sup, plan.Instance); }
+        catch (Telemetry.TelemetryException e)
+        {
+            Console.Error.WriteLine($"vigil: {(plan.ConfigPath is { } cfg ? cfg + ": " : "")}{e.Message}; nothing was started");
+            await EndAsync(control, server, events, output: null).ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+        await using var telemetryStops = telemetry;
         // From here on the socket answers: errors go to the log file too, if there is one.
         plan.Log?.TakeStderr();
 
@@ -230,6 +240,8 @@ internal sealed class RunSession(RunPlan plan)
             }
             if (config.Name != plan.Instance && !dryRun)
                 _printer.Notice($"vigil: the config's name is now '{config.Name}'; this Vigil keeps its socket {plan.Socket} until it is restarted");
+            if (!dryRun && !config.Sections.Get(Telemetry.TelemetryConfig.Section).SameAs(plan.Sections.Get(Telemetry.TelemetryConfig.Section)))
+                _printer.Notice("vigil: telemetry: changed in the config; the exporters keep their old settings until Vigil is restarted");
             if (!dryRun) _notify?.Reloading();
             IReadOnlyList<SpecChange> changes;
             try { changes = await _sup.ReconcileAsync(config.Processes, dryRun, cancel).ConfigureAwait(false); }

@@ -306,6 +306,24 @@ public static class ConfigKey
             (t, d, _) => EqualityComparer<TValue>.Default.Equals(get(t), get(d)) ? null : new CWord(format(get(t))));
     }
 
+    /// <summary>A list of strings (<c>tags: [site:lab, env:prod]</c>), written back as a flow list.</summary>
+    public static ConfigKey<T> Strings<T>(string name, Func<T, IReadOnlyList<string>> get, Func<T, IReadOnlyList<string>, T> set) where T : class =>
+        new(name,
+            (t, v) => v.Strings() is { } list ? set(t, list) : t,
+            (t, d, _) => get(t).SequenceEqual(get(d)) ? null : new CList([.. get(t).Select(s => (CNode)new CText(s))], Flow: true));
+
+    /// <summary>A mapping of its own keys (<c>otlp: { endpoint: …, protocol: … }</c>), read and written with
+    /// <paramref name="section"/>'s keys and checks, so its errors are positioned like the section's
+    /// (<c>telemetry.otlp.endpoint: …</c>); <c>key: ~</c> keeps the default.</summary>
+    public static ConfigKey<T> Mapping<T, TSub>(ConfigSection<TSub> section, Func<T, TSub> get, Func<T, TSub, T> set)
+        where T : class where TSub : class
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        return new(section.Name,
+            (t, v) => v.Mapping(section) is { } sub ? set(t, sub) : t,
+            (t, d, baseDir) => Equals(get(t), get(d)) ? null : new CMap(section.Write(get(t), baseDir), Flow: true));
+    }
+
     internal static string CheckName(string name)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
@@ -358,6 +376,18 @@ public sealed class ConfigValue
     public TimeSpan? Duration() => _mapper.Duration(_node, KeyPath, _at);
     public long? Size() => _mapper.Size(_node, KeyPath, _at);
     public TValue? Choice<TValue>((string Name, TValue Value)[] options) where TValue : struct => _mapper.Choice(_node, KeyPath, _at, options);
+
+    /// <summary>A list of strings; null (after reporting it) when it is not one, or for <c>key: ~</c>.</summary>
+    public IReadOnlyList<string>? Strings() => _mapper.StringList(_node, KeyPath, _at) is { } list ? list : null;
+
+    /// <summary>A mapping read with <paramref name="section"/>'s keys (unknown ones are reported as everywhere); null
+    /// (after reporting it) when the value is not a mapping, or for <c>key: ~</c>.</summary>
+    public TSub? Mapping<TSub>(ConfigSection<TSub> section) where TSub : class
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        if (_mapper.Mapping(_node, KeyPath, _at) is not { } map) return null;
+        return (TSub)section.Read(keys => _mapper.Values(map, KeyPath, keys), (k, m) => _mapper.Error(_at, KeyPath + "." + k, m));
+    }
 
     /// <summary>Reports a problem with this value, at its key: <c>file:line:col: tether.port: MESSAGE</c>.</summary>
     public void Error(string message) => _mapper.Error(_at, KeyPath, message);

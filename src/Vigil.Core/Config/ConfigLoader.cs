@@ -191,7 +191,7 @@ public static partial class ConfigLoader
         /// <summary>The entries of a mapping whose keys are known, reporting (and skipping) duplicate, unknown, not yet
         /// supported and non-scalar keys. Yields each entry's key, key path, the key's position and value.</summary>
         /// <summary><see cref="Entries"/> as values an extension reads.</summary>
-        private IEnumerable<ConfigValue> Values(YMapping map, string path, string[] known) =>
+        internal IEnumerable<ConfigValue> Values(YMapping map, string path, string[] known) =>
             Entries(map, path, known).Select(e => new ConfigValue(this, e.Key, e.Path, e.At, e.Value));
 
         private IEnumerable<(string Key, string Path, Pos At, YNode Value)> Entries(YMapping map, string path, string[] known, string[]? notYet = null)
@@ -517,7 +517,7 @@ public static partial class ConfigLoader
         // ---- Typed readers. Each returns null when the value is YAML null (the key then keeps its default) or wrong
         // (after reporting it at `at`: the key's position for a mapping value, the item's own for a list item).
 
-        private YMapping? Mapping(YNode v, string path, Pos at)
+        internal YMapping? Mapping(YNode v, string path, Pos at)
         {
             if (v is YMapping m) return m;
             if (v is not YScalar { IsNull: true }) Error(at, path, $"expected a mapping, got {v.Describe()}");
@@ -545,7 +545,7 @@ public static partial class ConfigLoader
             return s;
         }
 
-        private ImmutableArray<string>? StringList(YNode v, string path, Pos at)
+        internal ImmutableArray<string>? StringList(YNode v, string path, Pos at)
         {
             if (v is YScalar { IsNull: true }) return null;
             if (v is not YSequence seq)

@@ -42,6 +42,7 @@ internal sealed class ProbeRunner : IAsyncDisposable
     private readonly int _run;
     private readonly TimeProvider _time;
     private readonly Action<ProbeReport> _report;
+    private readonly Action<ProbeSpec, bool?, TimeSpan>? _checked;
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource? _startupGate;
     private readonly List<Task> _loops = [];
@@ -54,9 +55,11 @@ internal sealed class ProbeRunner : IAsyncDisposable
 
     private readonly ILogger _log;
 
-    private ProbeRunner(ImmutableArray<(ProbeSpec, IProbe)> probes, int run, TimeProvider time, Action<ProbeReport> report, ILogger log)
+    private ProbeRunner(ImmutableArray<(ProbeSpec, IProbe)> probes, int run, TimeProvider time, Action<ProbeReport> report, ILogger log,
+        Action<ProbeSpec, bool?, TimeSpan>? checkEnded)
     {
         _log = log;
+        _checked = checkEnded;
         _probes = probes;
         _run = run;
         _time = time;
@@ -83,9 +86,11 @@ internal sealed class ProbeRunner : IAsyncDisposable
             lastFailure, latency, _time.GetUtcNow(), fails));
 
     /// <summary>Creates the probes of a run; null when the unit has none. <paramref name="environment"/> collects
-    /// the variables probes need in the child's environment.</summary>
+    /// the variables probes need in the child's environment. <paramref name="checkEnded"/> hears of every check (passed:
+    /// true, failed: false, inconclusive: null) and how long it took, on the probe's loop (metrics: must be quick).</summary>
     public static ProbeRunner? Create(IReadOnlyList<ProbeSpec> specs, string unitName, IReadOnlyList<IProbeProvider> providers,
-        IDictionary<string, string> environment, int run, TimeProvider time, Action<ProbeReport> report, ILogger? log = null)
+        IDictionary<string, string> environment, int run, TimeProvider time, Action<ProbeReport> report, ILogger? log = null,
+        Action<ProbeSpec, bool?, TimeSpan>? checkEnded = null)
     {
         if (specs.Count == 0) return null;
         var probes = ImmutableArray.CreateBuilder<(ProbeSpec, IProbe)>(specs.Count);
@@ -96,7 +101,7 @@ internal sealed class ProbeRunner : IAsyncDisposable
                 if ((probe = provider.Create(spec, unitName, environment)) is not null) break;
             probes.Add((spec, probe ?? new UnavailableProbe($"no probe provider for kind '{spec.Check.Kind}' (is its transport registered?)")));
         }
-        return new ProbeRunner(probes.MoveToImmutable(), run, time, report, log ?? NullLogger.Instance);
+        return new ProbeRunner(probes.MoveToImmutable(), run, time, report, log ?? NullLogger.Instance, checkEnded);
     }
 
     /// <summary>Starts every probe loop against the run's target.</summary>
@@ -132,6 +137,7 @@ internal sealed class ProbeRunner : IAsyncDisposable
                 var r = await CheckOnceAsync(spec, probe, target, deadlines, stop).ConfigureAwait(false);
                 var latency = _time.GetElapsedTime(began);
                 if (stop.IsCancellationRequested) break;
+                _checked?.Invoke(spec, r.IsInconclusive ? null : r.Healthy, latency);
                 if (r.Gauges is { Count: > 0 }) Report(spec, ProbeReportKind.Gauges, r.Detail, 0, r.Gauges);
                 if (r.IsInconclusive)
                 {

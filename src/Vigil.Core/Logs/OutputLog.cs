@@ -49,6 +49,25 @@ public interface IOutputLog : IAsyncDisposable
 
     /// <summary>A receiver for one run's pipes (its own line splitters), for <see cref="LaunchRequest.Receiver"/>.</summary>
     OutputCapture BeginRun();
+
+    /// <summary>What went through the log so far (for metrics): plain counters the reactor thread bumps.</summary>
+    OutputCounters Counters { get; }
+}
+
+/// <summary>Lines and bytes read from a unit's pipes, per stream, and when the last chunk came. Written only by the
+/// reactor thread with plain increments (no cost per line beyond that), read from any thread.</summary>
+public sealed class OutputCounters
+{
+    internal long StdoutLines, StderrLines, StdoutBytes, StderrBytes, LastAtTicks;
+
+    /// <summary>Lines read from <paramref name="stream"/> (a line cut at maxLine counts once).</summary>
+    public long Lines(StreamKind stream) => Volatile.Read(ref stream == StreamKind.Stdout ? ref StdoutLines : ref StderrLines);
+
+    /// <summary>Bytes read from <paramref name="stream"/>, newlines included.</summary>
+    public long Bytes(StreamKind stream) => Volatile.Read(ref stream == StreamKind.Stdout ? ref StdoutBytes : ref StderrBytes);
+
+    /// <summary>When the last output was read (UTC); null before any.</summary>
+    public DateTimeOffset? LastOutputAt => Volatile.Read(ref LastAtTicks) is var t && t != 0 ? new DateTimeOffset(t, TimeSpan.Zero) : null;
 }
 
 /// <summary>
@@ -108,6 +127,8 @@ internal sealed class OutputLog : IOutputLog
 
     public OutputCapture BeginRun() => new(this, _time);
 
+    public OutputCounters Counters { get; } = new();
+
     /// <summary>The line length bound of the run's splitters.</summary>
     public int MaxLine => _spec.MaxLine;
 
@@ -148,6 +169,12 @@ internal sealed class OutputLog : IOutputLog
     public void Chunk(DateTimeOffset time, int pid, StreamKind stream, ReadOnlySpan<byte> data, LineSplitter splitter, bool final)
     {
         BeginChunk(time, stream, data.Length);
+        if (data.Length > 0)
+        {
+            if (stream == StreamKind.Stdout) Counters.StdoutBytes += data.Length;
+            else Counters.StderrBytes += data.Length;
+            Volatile.Write(ref Counters.LastAtTicks, time.UtcTicks);
+        }
         var sink = new ChunkSink(this, time, pid, stream);
         bool ring = _spec.RingLines > 0;
         if (ring) Ring.Hold();
@@ -195,6 +222,11 @@ internal sealed class OutputLog : IOutputLog
 
     private void Line(DateTimeOffset time, int pid, StreamKind stream, ReadOnlySpan<byte> line, bool continued, bool toRing)
     {
+        if (!continued)
+        {
+            if (stream == StreamKind.Stdout) Counters.StdoutLines++;
+            else Counters.StderrLines++;
+        }
         if (_batchWriter is not null)
         {
             // The chunk's timestamp (formatted once), then the rest of the format: LogLineFormatter.MaxLength's bound.

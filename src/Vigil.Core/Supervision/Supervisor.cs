@@ -86,7 +86,12 @@ public sealed class Supervisor : IAsyncDisposable
             throw;
         }
         StatusWatcher = new StatusWatcher(_options.Time, _options.StatusInterval);
+        Metrics = new Telemetry.EngineMetrics(this);
     }
+
+    /// <summary>This supervisor's measurements: its <see cref="System.Diagnostics.Metrics.Meter"/> named "Vigil" and the
+    /// reliability figures of its units. Disposed with the supervisor.</summary>
+    public Telemetry.EngineMetrics Metrics { get; }
 
     internal StatusWatcher StatusWatcher { get; }
 
@@ -432,6 +437,7 @@ public sealed class Supervisor : IAsyncDisposable
 
     internal void Publish(UnitEvent ev)
     {
+        Metrics.Observe(ev);
         foreach (var ch in _eventSubscribers) ch.Writer.TryWrite(ev);
     }
 
@@ -489,6 +495,7 @@ public sealed class Supervisor : IAsyncDisposable
         // supervisor's children are on that supervisor's reactor.
         _ownLauncher?.Dispose();
         foreach (var ch in _eventSubscribers) ch.Writer.TryComplete();
+        Metrics.Dispose();
     }
 
     /// <summary>Waits for <paramref name="task"/> at most <paramref name="limit"/> (on the supervisor's clock); true when it ended.</summary>

@@ -36,7 +36,8 @@ public sealed partial class Unit
         if (!HasProbes) return null;
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
         IProbeProvider[] providers = [.. _owner.Options.ProbeProviders, _owner.BuiltInProbes];
-        Volatile.Write(ref _probes, ProbeRunner.Create(Spec.Health, Name, providers, env, run, _time, r => Post(new ProbeMsg(r)), _owner.HealthLog));
+        Volatile.Write(ref _probes, ProbeRunner.Create(Spec.Health, Name, providers, env, run, _time, r => Post(new ProbeMsg(r)), _owner.HealthLog,
+            _owner.Metrics.CheckEnded(Name)));
         return env;
     }
 

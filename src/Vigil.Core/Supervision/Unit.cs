@@ -67,6 +67,9 @@ public sealed partial class Unit
 
     internal IOutputLog Log { get; }
 
+    /// <summary>The process of the current run, if any (read from any thread: metrics sample its tree).</summary>
+    internal IProcessHandle? CurrentProcess => Volatile.Read(ref _process);
+
     public int Id { get; }
     public string Name { get; }
     public ProcessSpec Spec { get; }
