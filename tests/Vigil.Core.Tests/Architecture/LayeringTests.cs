@@ -20,7 +20,9 @@ public sealed partial class LayeringTests
     };
 
     /// <summary>Names no file of the engine may use: the other projects and the transports' libraries.</summary>
-    private static readonly string[] NotInEngine = ["Vigil.Cli", "Vigil.Control", "Vigil.Tether", "MQTTnet", "MessagePack", "System.CommandLine"];
+    private static readonly string[] NotInEngine = ["Vigil.Cli", "Vigil.Control", "Vigil.Tether", "MQTTnet", "MessagePack", "System.CommandLine",
+        // The exporters plug in from src/Vigil.Telemetry (its HTTP listener, its packages), over the engine's Meter.
+        "OpenTelemetry", "Prometheus", "DogStatsD", "Vigil.Telemetry.DogStatsD", "HttpListener"];
 
     private static readonly string[] EngineAreas = ["Config", "Health", "Launching", "Logs", "Specs", "Supervision", "Telemetry"];
 
@@ -60,6 +62,31 @@ public sealed partial class LayeringTests
     }
 
     [Fact]
+    public void No_file_of_the_engine_names_a_type_of_the_exporters()
+    {
+        // src/Vigil.Telemetry shares the namespace Vigil.Telemetry with the engine's Telemetry folder (the Meter), so
+        // the check is by the types it declares: the engine knows none of them.
+        var root = RepoRoot();
+        static List<string> Sources(string dir) => [.. Directory.GetFiles(dir, "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}") && !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}"))];
+        // (TypeRegex reads "record struct X" as the type "struct": not a name to look for.)
+        var exporterTypes = DeclaredTypes(Sources(Path.Combine(root, "src", "Vigil.Telemetry"))).Where(t => t is not ("struct" or "class")).ToList();
+        Assert.Contains("TelemetryHost", exporterTypes);
+        var crossings = new List<string>();
+        foreach (var file in Sources(Path.Combine(root, "src", "Vigil.Core")))
+        {
+            var code = StripCommentsAndStrings(File.ReadAllText(file));
+            foreach (var type in exporterTypes)
+                if (Regex.IsMatch(code, $@"(?<![\w.]){Regex.Escape(type)}\b"))
+                    crossings.Add($"{Path.GetRelativePath(root, file)}: names {type} (exporters plug in from Vigil.Telemetry)");
+        }
+        Assert.True(crossings.Count == 0, string.Join("\n", crossings));
+        var corePackages = XDocument.Load(Path.Combine(root, "src", "Vigil.Core", "Vigil.Core.csproj")).Descendants()
+            .Where(e => e.Name.LocalName is "PackageReference").Select(e => e.Attribute("Include")!.Value).ToList();
+        Assert.DoesNotContain(corePackages, p => p.StartsWith("OpenTelemetry", StringComparison.OrdinalIgnoreCase) || p.StartsWith("prometheus", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
     public void The_projects_reference_each_other_only_downwards()
     {
         var root = RepoRoot();
@@ -74,6 +101,9 @@ public sealed partial class LayeringTests
         Assert.DoesNotContain("Vigil.Tether", Refs("Vigil.Control"));
         Assert.DoesNotContain("Vigil.Cli", Refs("Vigil.Tether"));
         Assert.DoesNotContain("Vigil.Control", Refs("Vigil.Tether"));
+        Assert.DoesNotContain("Vigil.Cli", Refs("Vigil.Telemetry"));
+        Assert.DoesNotContain("Vigil.Control", Refs("Vigil.Telemetry"));
+        Assert.DoesNotContain("Vigil.Tether", Refs("Vigil.Telemetry"));
     }
 
     [Fact]
