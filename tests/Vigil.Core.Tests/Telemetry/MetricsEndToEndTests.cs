@@ -199,6 +199,30 @@ public sealed partial class MetricsEndToEndTests : HarnessTests
         Assert.False(File.Exists(H.Path("runs")));
     }
 
+    [Fact]
+    public async Task A_reload_that_changes_telemetry_says_the_exporters_keep_their_settings_until_a_restart()
+    {
+        int port = Ports.Free();
+        string Config(int p, string tags) => $"processes:\n  - {{ name: s, command: [sleep, \"{H.Token}\"] }}\n"
+            + $"telemetry:\n  prometheus: {p}\n  dogstatsd: {{ port: {p}, tags: [{tags}] }}\n";
+        const string notice = "vigil: telemetry: changed in the config; the exporters keep their old settings until Vigil is restarted";
+        H.Write("vigil.yaml", Config(port, "a:1, b:2"));
+        var vigil = H.Start("run");
+        await MetricsUntil(port, s => s.GetValueOrDefault("vigil_unit_up{unit=\"s\"}") == 1, "the unit up");
+
+        H.Write("vigil.yaml", Config(port, "a:1, b:2") + "# the same telemetry\n");
+        var (same, _, sameErr) = await H.Cli("reload");
+        Assert.True(same == 0, sameErr);
+        await vigil.WaitLine(l => l.Contains(" vigil reloaded: "), "the first reload");
+        Assert.DoesNotContain(vigil.Out, l => l.Contains(notice));
+
+        H.Write("vigil.yaml", Config(Ports.Free(), "a:1, b:3"));
+        var (changed, _, changedErr) = await H.Cli("reload");
+        Assert.True(changed == 0, changedErr);
+        await vigil.WaitLine(l => l.Contains(notice), "the telemetry notice");
+        await MetricsUntil(port, s => s.ContainsKey("vigil_unit_up{unit=\"s\"}"), "/metrics still on the old port");
+    }
+
     static async Task<(int Code, string Output)> Run(string exe, string[] args, string stdin)
     {
         var psi = new ProcessStartInfo(exe, args) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
