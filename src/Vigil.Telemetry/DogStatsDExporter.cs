@@ -79,7 +79,7 @@ internal sealed class DogStatsDExporter : IDisposable
                 break;
             default:
                 _writer.Gauge(_prefix + instrument.Name, value, tags);
-                if (instrument.Name == "vigil.probe.gauge" && name is not null)
+                if (instrument.Name == "vigil.probe.value" && name is not null)
                     _writer.Gauge(_prefix + (name == "ping_ms" ? "ping" : name), value, Target(unit));
                 break;
         }

@@ -65,7 +65,7 @@ public sealed class EngineMetrics : IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
         m.CreateObservableGauge("vigil.probe.consecutive_failures", ConsecutiveFailures, unit: "{check}",
             description: "Failed checks in a row of each probe of the current run");
-        m.CreateObservableGauge("vigil.probe.gauge", ProbeGauges,
+        m.CreateObservableGauge("vigil.probe.value", ProbeGauges,
             description: "Numbers the probes observed, by name (tether: ping_ms and the pong's fields; cpu: cpu_percent)");
 
         m.CreateObservableCounter("vigil.process.cpu.time", () => Each<double>(u => _resources.Of(u) is { } s ? Measure(s.CpuSeconds, u.Name) : null),

@@ -37,6 +37,7 @@ public sealed partial class MetricsEndToEndTests : HarnessTests
             health: [ { kind: output-stall, timeout: 1500ms, period: 250ms } ]
           - name: flood
             command: ["{{F}}", print, "{{H.Token}}", bytes, "1000000", hang]
+            health: [ { kind: cpu, max: 400%, period: 250ms } ]
         """;
 
     static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(20) };
@@ -91,7 +92,8 @@ public sealed partial class MetricsEndToEndTests : HarnessTests
             && s.GetValueOrDefault("vigil_unit_up{unit=\"hangs\"}") == 1
             && s.GetValueOrDefault("vigil_unit_up{unit=\"crashy\"}") == 1
             && s.GetValueOrDefault("vigil_output_bytes_total{stream=\"stdout\",unit=\"flood\"}") >= 1_000_000
-            && s.GetValueOrDefault("vigil_probe_checks_total{kind=\"exec\",probe=\"exec\",result=\"ok\",unit=\"crashy\"}") >= 2,
+            && s.GetValueOrDefault("vigil_probe_checks_total{kind=\"exec\",probe=\"exec\",result=\"ok\",unit=\"crashy\"}") >= 2
+            && s.ContainsKey("vigil_probe_value{name=\"cpu_percent\",unit=\"flood\"}"),
             "three restarts of crashy, one of hangs, the whole flood");
 
         // Unit state, up, uptime.
@@ -124,6 +126,8 @@ public sealed partial class MetricsEndToEndTests : HarnessTests
         Assert.True(Get(m, "vigil_process_cpu_time_seconds_total{unit=\"flood\"}") > 0);
         Assert.InRange(Get(m, "vigil_process_memory_usage_bytes{unit=\"flood\"}"), 1 << 20, 4L << 30);
         Assert.InRange(Get(m, "vigil_process_open_fds{unit=\"flood\"}"), 3, 10_000);
+        // What probes observe, as gauges (the cpu probe's share; a tether probe's ping_ms and pong fields go the same way).
+        Assert.InRange(Get(m, "vigil_probe_value{name=\"cpu_percent\",unit=\"flood\"}"), 0, 400);
 
         // promtool: the exposition is valid, with no lint warning.
         var text = await Http.GetStringAsync($"http://127.0.0.1:{port}/metrics");
