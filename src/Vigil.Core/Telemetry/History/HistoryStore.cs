@@ -220,6 +220,13 @@ public sealed partial class HistoryStore : IAsyncDisposable
         return run;
     }
 
+    /// <summary>Where history-failed and history-resumed go (set by <see cref="Follow"/>: the supervisor's events).</summary>
+    internal Action<UnitEvent>? Announce
+    {
+        get => _announce;
+        set => _announce = value;
+    }
+
     /// <summary>Records every event of <paramref name="supervisor"/> from now on (call before any unit starts), and
     /// announces history-failed / history-resumed through it. Dispose the supervisor before this store: its last
     /// events are then recorded before <c>vigil-stopped</c>.</summary>
