@@ -51,7 +51,11 @@ public static class ReportHtml
         }
         sb.Append("</tbody>\n</table>\n");
 
-        foreach (var u in r.Units) Unit(sb, u, r.From, r.To);
+        // One axis for every unit, from the first band recorded (a 30-day window of a history a few minutes old would
+        // otherwise draw it all in the last pixel).
+        var first = r.Units.SelectMany(u => u.Timeline).Select(b => b.From).DefaultIfEmpty(r.From).Min();
+        var axisFrom = first > r.From ? first : r.From;
+        foreach (var u in r.Units) Unit(sb, u, axisFrom, r.To);
         sb.Append("</body>\n</html>\n");
         return sb.ToString();
     }
