@@ -88,7 +88,8 @@ internal static class ConfigNodes
         if (!h.Enabled) return new CWord("false");
         var d = Telemetry.History.HistorySettings.Default;
         var e = new List<KeyValuePair<string, CNode>>();
-        if (h.Keep != d.Keep) e.Add(new("keep", Duration(h.Keep)));
+        // Whole days as days (the unit retention is thought in), anything else as any duration is written.
+        if (h.Keep != d.Keep) e.Add(new("keep", h.Keep.Ticks % TimeSpan.TicksPerDay == 0 ? new CWord(Invariant((long)h.Keep.TotalDays) + "d") : Duration(h.Keep)));
         if (h.MaxSize != d.MaxSize) e.Add(new("maxSize", Size(h.MaxSize)));
         return e.Count == 0 ? null : new CMap(e, Flow: true);
     }
