@@ -251,12 +251,12 @@ public sealed partial class HistoryStore : IAsyncDisposable
     }
 
     /// <summary>Completes once everything queued before the call is written (or dropped).</summary>
-    public Task FlushAsync(CancellationToken cancel = default)
+    public async Task FlushAsync(CancellationToken cancel = default)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         // The flush waits for room rather than being dropped: it is a reader's request, not a unit's event.
-        return _queue.Writer.WriteAsync(new FlushItem(done), cancel).AsTask().ContinueWith(t => t.IsCompletedSuccessfully ? done.Task : t,
-            cancel, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
+        await _queue.Writer.WriteAsync(new FlushItem(done), cancel).ConfigureAwait(false);
+        await done.Task.WaitAsync(cancel).ConfigureAwait(false);
     }
 
     private async Task WriteAsync()
@@ -441,17 +441,4 @@ public sealed partial class HistoryStore : IAsyncDisposable
         catch (SqliteException e) { HistoryLog.WriteFailed(_log, _path, e.Message); }
         _db.Dispose();
     }
-}
-
-/// <summary>Log messages of the history store (event ids 701–709).</summary>
-internal static partial class HistoryLog
-{
-    [LoggerMessage(701, LogLevel.Warning, "history: {Path} is not a usable database ({Why}); moved it aside to {Aside} and started a new one", EventName = "HistoryMovedAside")]
-    public static partial void MovedAside(ILogger logger, string path, string why, string aside);
-
-    [LoggerMessage(702, LogLevel.Error, "history: cannot write {Path}: {Why}; dropping events until it can", EventName = "HistoryWriteFailed")]
-    public static partial void WriteFailed(ILogger logger, string path, string why);
-
-    [LoggerMessage(703, LogLevel.Warning, "history: pruning {Path} failed: {Why}", EventName = "HistoryPruneFailed")]
-    public static partial void PruneFailed(ILogger logger, string path, string why);
 }
