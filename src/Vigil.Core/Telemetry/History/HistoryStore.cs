@@ -34,8 +34,9 @@ namespace Vigil.Telemetry.History;
 // every AliveEvery). The run's vigil-started row opens it; vigil-stopped closes it at an orderly exit, or, for a Vigil
 // that died, at the next start, dated at its last sign of life (so a SIGKILL costs at most AliveEvery of timeline).
 //
-// Retention: rows older than `keep` are deleted at start and every PruneEvery; past `maxSize` bytes of pages in use,
-// the oldest tenth of the rows goes until it fits, then the freed pages are given back (auto_vacuum=incremental).
+// Retention: rows older than `keep` are deleted at start and every PruneEvery; past `maxSize` bytes of pages in use
+// (checked at start and every AliveEvery), the oldest tenth of the rows goes until it fits, then the freed pages are
+// given back (auto_vacuum=incremental).
 
 /// <summary>Appends a supervisor's events to <c>state.db</c> and reads them back for the statistics.</summary>
 public sealed partial class HistoryStore : IAsyncDisposable
@@ -277,16 +278,27 @@ public sealed partial class HistoryStore : IAsyncDisposable
                 }
             }
             if (batch.Count > 0 || tick) await WriteBatchAsync(batch).ConfigureAwait(false);
+            if (tick) PruneIfDue();
             foreach (var f in flushes) f.TrySetResult();
             batch.Clear();
             flushes.Clear();
-            if (tick && _time.GetUtcNow() - _lastPrune >= PruneEvery)
+        }
+    }
+
+    /// <summary>By age every <see cref="PruneEvery"/>; by size at every tick, so a crash loop cannot outgrow maxSize by
+    /// more than <see cref="AliveEvery"/>'s worth of rows.</summary>
+    private void PruneIfDue()
+    {
+        try
+        {
+            var now = _time.GetUtcNow();
+            if (now - _lastPrune >= PruneEvery || UsedBytes(_db) > _settings.MaxSize)
             {
-                _lastPrune = _time.GetUtcNow();
-                try { Prune(_db, _lastPrune, _settings); }
-                catch (SqliteException e) { HistoryLog.PruneFailed(_log, _path, e.Message); }
+                _lastPrune = now;
+                Prune(_db, now, _settings);
             }
         }
+        catch (SqliteException e) { HistoryLog.PruneFailed(_log, _path, e.Message); }
     }
 
     private async Task WriteBatchAsync(List<UnitEvent> batch)

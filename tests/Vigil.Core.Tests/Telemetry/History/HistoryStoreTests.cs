@@ -120,6 +120,11 @@ public sealed class HistoryStoreTests : IDisposable
                     Why = new string('x', 200),
                 });
             await store.FlushAsync().WaitAsync(Wait);
+            Assert.Equal(4001, (await Rows(store)).Count); // with vigil-started: not pruned until the next tick
+            clock.Advance(HistoryStore.AliveEvery);
+            var pruned = await Rows(store);
+            Assert.InRange(pruned.Count, 100, 3999);
+            Assert.Contains(pruned, r => r.Name == "w3999");
         }
         await using var again = HistoryStore.Open(Db, settings, clock);
         var rows = await Rows(again);
