@@ -214,7 +214,7 @@ public sealed class HistoryCliTests : HarnessTests
     /// <summary>What Chromium shows of <paramref name="page"/> (tests/fixtures/node/report-page.mjs).</summary>
     private static async Task<JsonElement> Browser(string page)
     {
-        var node = Path.Combine(RepoRoot(), "tests", "fixtures", "node");
+        var node = Path.Combine(ShippedBinary.Repo, "tests", "fixtures", "node");
         var psi = new ProcessStartInfo("node", [Path.Combine(node, "report-page.mjs"), page])
         {
             WorkingDirectory = node, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
@@ -232,12 +232,5 @@ public sealed class HistoryCliTests : HarnessTests
         Assert.True(p.ExitCode == 0, $"report-page.mjs exited {p.ExitCode}: {await error}");
         using var doc = JsonDocument.Parse(await output);
         return doc.RootElement.Clone();
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Vigil.slnx"))) return dir.FullName;
-        throw new InvalidOperationException($"no Vigil.slnx above {AppContext.BaseDirectory}");
     }
 }

@@ -57,8 +57,8 @@ public class ReliabilityTests
         public UnitHistory Build() => UnitHistory.Build(Rows, Clock.GetUtcNow())["worker"];
     }
 
-    [Fact]
-    public void Three_crashes_give_exact_restarts_downtime_recovery_and_causes()
+    /// <summary>Up at 0; exit 3 at 10 (back at 12), exit 3 at 40 (back at 45), OOM kill at 60 (back at 61); now 100.</summary>
+    private static Script ThreeCrashes()
     {
         var s = new Script();
         s.At(0).Spawned(0)
@@ -66,6 +66,13 @@ public class ReliabilityTests
             .At(40).Crashed(ExitStatus.Exited(3)).At(45).Spawned(2)
             .At(60).Crashed(ExitStatus.Killed(Signals.SIGKILL) with { OomKilled = true }).At(61).Spawned(3)
             .At(100);
+        return s;
+    }
+
+    [Fact]
+    public void Three_crashes_give_exact_restarts_downtime_recovery_and_causes()
+    {
+        var s = ThreeCrashes();
         var f = s.Build().Over(s.T(100) - TimeSpan.FromHours(1), s.T(100));
 
         Assert.Equal(3, f.Restarts);
@@ -85,12 +92,7 @@ public class ReliabilityTests
     [Fact]
     public void A_window_counts_what_happened_in_it_and_clips_the_bands()
     {
-        var s = new Script();
-        s.At(0).Spawned(0)
-            .At(10).Crashed(ExitStatus.Exited(3)).At(12).Spawned(1)
-            .At(40).Crashed(ExitStatus.Exited(3)).At(45).Spawned(2)
-            .At(60).Crashed(ExitStatus.Killed(Signals.SIGKILL) with { OomKilled = true }).At(61).Spawned(3)
-            .At(100);
+        var s = ThreeCrashes();
         var f = s.Build().Over(s.T(30), s.T(100));
 
         Assert.Equal(2, f.Restarts);                     // at 45 and 61
