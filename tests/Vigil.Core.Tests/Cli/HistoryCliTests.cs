@@ -63,6 +63,17 @@ public sealed class HistoryCliTests : HarnessTests
         Assert.Equal("killed by SIGKILL", cause.GetProperty("cause").GetString());
         Assert.Equal(3, cause.GetProperty("count").GetInt32());
 
+        // A reload (one unit more) keeps the history and its counts.
+        H.Write("vigil.yaml", File.ReadAllText(H.Path("vigil.yaml")) + "\n" + $$"""
+              - name: extra
+                command: [sleep, "{{H.Token}}"]
+
+            """);
+        var (code, _, err) = await H.Cli("reload");
+        Assert.True(code == 0, err);
+        await first.WaitLine(l => l.Contains(" extra#") && l.Contains(" spawned: "), "extra spawned");
+        Assert.Equal(3, Lifetime(await Reliability("crasher")).GetProperty("restarts").GetInt32());
+
         // Vigil dies without a word; its units are left running (the next one stops them before starting anything).
         first.Signal(Signals.SIGKILL);
         await first.WaitExit(Wait);
@@ -87,7 +98,7 @@ public sealed class HistoryCliTests : HarnessTests
         // steady unit never down.
         var report = await H.Json("report");
         var units = report.GetProperty("units").EnumerateArray().ToDictionary(u => u.GetProperty("name").GetString()!);
-        Assert.Equal(["crasher", "steady"], units.Keys);
+        Assert.Equal(["crasher", "steady", "extra"], units.Keys);
         Assert.Equal(4, units["crasher"].GetProperty("figures").GetProperty("failures").GetInt32());
         Assert.Equal(0, units["steady"].GetProperty("figures").GetProperty("failures").GetInt32());
         Assert.Equal(100, units["steady"].GetProperty("figures").GetProperty("availabilityPercent").GetDouble());

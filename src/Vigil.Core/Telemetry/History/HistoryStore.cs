@@ -147,14 +147,15 @@ public sealed partial class HistoryStore : IAsyncDisposable
             db.Open();
             var check = Scalar(db, "PRAGMA quick_check") as string;
             if (check != "ok") throw new SqliteException($"database disk image is malformed ({check})", 11);
-            Exec(db, "PRAGMA auto_vacuum = INCREMENTAL"); // takes effect only before the first table: a new file
-            Exec(db, "PRAGMA journal_mode = WAL");
-            Exec(db, "PRAGMA synchronous = NORMAL");
-            Exec(db, "PRAGMA busy_timeout = 5000");
+            // The version first: a newer Vigil's database is left exactly as it is.
             int version = Convert.ToInt32(Scalar(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'meta'"), CultureInfo.InvariantCulture) == 0
                 ? 0 : Convert.ToInt32(Scalar(db, "SELECT value FROM meta WHERE key = 'schema'") ?? "0", CultureInfo.InvariantCulture);
             if (version > SchemaVersion)
                 throw new HistoryException($"{path} was written by a newer vigil (schema {version}; this one knows {SchemaVersion}); move it away, or turn history off with 'history: false'");
+            Exec(db, "PRAGMA auto_vacuum = INCREMENTAL"); // takes effect only before the first table: a new file
+            Exec(db, "PRAGMA journal_mode = WAL");
+            Exec(db, "PRAGMA synchronous = NORMAL");
+            Exec(db, "PRAGMA busy_timeout = 5000");
             if (version == 0) Exec(db, Schema);
             return db;
         }

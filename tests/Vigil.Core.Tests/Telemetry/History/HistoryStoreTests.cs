@@ -158,6 +158,23 @@ public sealed class HistoryStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_database_of_a_newer_schema_is_refused_and_left_as_it_is()
+    {
+        await using (HistoryStore.Open(Db, HistorySettings.Default, new FakeTimeProvider())) { }
+        using (var c = new SqliteConnection($"Data Source={Db};Pooling=false"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "UPDATE meta SET value = '2' WHERE key = 'schema'";
+            Assert.Equal(1, cmd.ExecuteNonQuery());
+        }
+        var before = File.ReadAllBytes(Db);
+        var e = Assert.Throws<HistoryException>(() => HistoryStore.Open(Db, HistorySettings.Default));
+        Assert.Equal($"{Db} was written by a newer vigil (schema 2; this one knows 1); move it away, or turn history off with 'history: false'", e.Message);
+        Assert.Equal(before, File.ReadAllBytes(Db));
+    }
+
+    [Fact]
     public async Task A_corrupt_database_is_moved_aside_with_a_warning_and_a_new_one_started()
     {
         File.WriteAllText(Db, "this is not an SQLite database, just text that got here somehow\n" + new string('z', 8192));
