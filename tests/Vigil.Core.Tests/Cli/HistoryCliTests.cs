@@ -199,6 +199,27 @@ public sealed class HistoryCliTests : HarnessTests
     }
 
     [Fact]
+    public async Task A_corrupt_state_db_is_moved_aside_with_a_warning_and_vigil_runs()
+    {
+        var config = Config();
+        var folder = Path.Combine(H.Path("state"), "vigil", Membership.InstanceFor(config));
+        Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.SetUnixFileMode(Path.GetDirectoryName(folder)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var db = Path.Combine(folder, "state.db");
+        File.WriteAllText(db, "SQLite format 3\0 but then garbage " + new string('#', 5000));
+        File.SetUnixFileMode(db, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+
+        var vigil = H.Start("run");
+        await vigil.WaitLine(l => l.Contains(" steady#") && l.Contains(" spawned: "), "steady spawned");
+        var aside = Assert.Single(Directory.GetFiles(folder, "state.db.corrupt-*"));
+        Assert.StartsWith("SQLite format 3", File.ReadAllText(aside));
+        Assert.Contains(vigil.Err, l => l.Contains($"history: {db} is not a usable database") && l.Contains($"moved it aside to {aside}"));
+        Assert.Equal(0, Lifetime(await Reliability("steady")).GetProperty("failures").GetInt32()); // the new database works
+        vigil.Signal(Signals.SIGTERM);
+        Assert.Equal(0, await vigil.WaitExit(Wait));
+    }
+
+    [Fact]
     public async Task With_history_off_there_is_no_state_db_status_has_no_statistics_and_report_says_why()
     {
         H.Write("vigil.yaml", $$"""
