@@ -8,7 +8,7 @@ namespace Vigil.Control;
 
 public sealed partial class LocalControl
 {
-    /// <summary>The windows of <c>vigil status</c>: the last hour, day, and the retention period.</summary>
+    /// <summary>The windows of <c>vigil status</c>: the last hour, day (those shorter than the retention), and the retention period.</summary>
     private static readonly TimeSpan[] StatusWindows = [TimeSpan.FromHours(1), TimeSpan.FromDays(1)];
 
     /// <summary>The units' details with their reliability figures added (unchanged when history is off).</summary>
@@ -18,7 +18,7 @@ public sealed partial class LocalControl
         var histories = await history.HistoriesAsync(name, cancel).ConfigureAwait(false);
         var now = _time.GetUtcNow();
         IReadOnlyList<ReliabilityWindow> windows = histories.TryGetValue(name, out var h)
-            ? [.. StatusWindows.Append(history.Keep).Select(w => Window(h.Over(now - w, now), w))]
+            ? [.. StatusWindows.Where(w => w < history.Keep).Append(history.Keep).Select(w => Window(h.Over(now - w, now), w))]
             : [];
         return [.. details.Select(d => d with { Reliability = windows })];
     }
