@@ -28,6 +28,10 @@ public sealed class ControlHost
     public Vigil.Config.ConfigExtensions? Extensions { get; init; }
     /// <summary>The running config's extension sections (its <c>tether:</c> broker), written back by <c>vigil save</c>.</summary>
     public Vigil.Config.ConfigSections? Sections { get; init; }
+    /// <summary>The history the statistics of <c>vigil status</c> and <c>vigil report</c> come from; null: history is off.</summary>
+    public Vigil.Telemetry.History.HistoryStore? History { get; init; }
+    /// <summary>The config's <c>history:</c>, written back by <c>vigil save</c> (null: nothing to write).</summary>
+    public Vigil.Telemetry.History.HistorySettings? HistorySettings { get; init; }
     /// <summary>Asks the program to stop every unit and exit (as SIGTERM would).</summary>
     public required Action RequestShutdown { get; init; }
     /// <summary>Where the control's internal errors are reported (the vigil executable: stderr or its log file); nowhere by default.</summary>

@@ -68,6 +68,10 @@ public interface IVigilControl : IAsyncDisposable
     /// writes it where the user asked.</summary>
     Task<SaveResult> SaveAsync(CancellationToken cancel = default);
 
+    /// <summary>Every unit's reliability figures and timeline since <paramref name="since"/> (null: the whole retention
+    /// period), from the history. History off: ControlException(ControlErrors.Unsupported).</summary>
+    Task<ReliabilityReport> ReportAsync(DateTimeOffset? since = null, CancellationToken cancel = default);
+
     /// <summary>Asks Vigil to stop every unit and exit. Returns once the request is accepted; a ControlClient then waits
     /// for the server to close the connection and its process to end.</summary>
     Task ShutdownAsync(CancellationToken cancel = default);

@@ -58,6 +58,9 @@ public sealed record UnitDetail : UnitInfo
     public IReadOnlyList<string> LogFiles { get; init; } = [];
     public long DroppedLogLines { get; init; }
     public IReadOnlyList<EventInfo> RecentEvents { get; init; } = [];
+    /// <summary>Over the last hour, day and retention period, from the history (lifetime, across Vigil restarts); null
+    /// when history is off.</summary>
+    public IReadOnlyList<ReliabilityWindow>? Reliability { get; init; }
 }
 
 /// <summary>The restart policy and where the unit is in its schedule.</summary>

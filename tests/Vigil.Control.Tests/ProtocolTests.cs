@@ -32,6 +32,8 @@ public sealed class ProtocolTests
     [InlineData("""{"v":1,"id":13,"verb":"remove","names":["w"]}""", Verb.Remove)]
     [InlineData("""{"v":1,"id":14,"verb":"save"}""", Verb.Save)]
     [InlineData(""" { "verb" : "shutdown" , "v" : 1 } """, Verb.Shutdown)]
+    [InlineData("""{"v":1,"id":15,"verb":"report"}""", Verb.Report)]
+    [InlineData("""{"v":1,"id":16,"verb":"report","since":"2025-01-24T12:00:00Z"}""", Verb.Report)]
     internal void Every_verb_parses(string json, Verb verb)
     {
         var p = Parse(json);
@@ -53,6 +55,13 @@ public sealed class ProtocolTests
         var logs = Parse("""{"v":1,"verb":"logs","since":"2025-01-31T12:00:00Z","lines":7}""").Request!;
         Assert.Equal(new DateTimeOffset(2025, 1, 31, 12, 0, 0, TimeSpan.Zero), logs.Since);
         Assert.Equal(7, logs.Lines);
+    }
+
+    [Fact]
+    public void Report_takes_since_and_nothing_else()
+    {
+        Assert.Equal("field 'names' does not apply to verb 'report' (it takes since)", Error("""{"v":1,"verb":"report","names":["web"]}""").Message);
+        Assert.Equal("field 'follow' does not apply to verb 'report' (it takes since)", Error("""{"v":1,"verb":"report","follow":true}""").Message);
     }
 
     [Fact]

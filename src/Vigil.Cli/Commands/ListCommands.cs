@@ -41,9 +41,11 @@ internal static class ListCommands
         name.CompletionSources.Add(UnitNames.Source(ctx, withAll: false));
         return Client.Command(ctx, "status", "everything about one unit", """
             Command, cwd, pid and uptime, restart policy and where the unit is in its schedule, stop escalation, probes with
-            their last results and latency, log files, dropped log lines, recent events. A name several units share shows
-            each of them. --json: an array of those objects (the fields of ls, and command, args, cwd, restart, stop,
-            probes, logFiles, droppedLogLines, recentEvents).
+            their last results and latency, log files, dropped log lines, recent events, and the reliability statistics
+            over the last hour, day and retention period from the history (restarts, failures, availability, downtime,
+            recovery times, MTBF, failure causes; lifetime figures that continue across Vigil restarts: see 'vigil
+            report'). A name several units share shows each of them. --json: an array of those objects (the fields of
+            ls, and command, args, cwd, restart, stop, probes, logFiles, droppedLogLines, recentEvents, reliability).
             """,
             async (parsed, control, cancel) =>
             {

@@ -120,6 +120,7 @@ internal static class RunCommand
             Extensions = ctx.Extensions,
             Sections = config?.Sections ?? ConfigSections.Empty,
             Options = new SupervisorOptions { ProbeProviders = [tether], StatusEvents = config?.StatusEvents ?? StatusEvents.Significant },
+            History = config?.History ?? Vigil.Telemetry.History.HistorySettings.Default,
         }).RunAsync().ConfigureAwait(false);
     }
 

@@ -6,6 +6,7 @@ using Vigil.Control;
 using Vigil.Launching;
 using Vigil.Specs;
 using Vigil.Supervision;
+using Vigil.Telemetry.History;
 
 namespace Vigil.Cli.Commands;
 
@@ -34,6 +35,8 @@ internal sealed record RunPlan
     /// <summary>SIGHUP stops everything instead of reloading (the demo, which has nothing to reload).</summary>
     public bool HangupStops { get; init; }
     public SupervisorOptions Options { get; init; } = new();
+    /// <summary>The config's <c>history:</c>; recorded only for a Vigil with an <see cref="Identity"/> (its state folder).</summary>
+    public HistorySettings History { get; init; } = HistorySettings.Off;
     /// <summary>Started once the units are: the demo's status table.</summary>
     public Action<IVigilControl, EventPrinter, CancellationToken>? Extra { get; init; }
 }
@@ -67,6 +70,7 @@ internal sealed class RunSession(RunPlan plan)
     private Supervisor _sup = null!;
     private EventPrinter _printer = null!;
     private SdNotifier? _notify;
+    private HistoryStore? _history;
 
     /// <summary>Supervises until a stop signal, <c>vigil shutdown</c> or <see cref="RunPlan.RunFor"/>; returns the exit code.</summary>
     public async Task<int> RunAsync()
@@ -109,6 +113,20 @@ internal sealed class RunSession(RunPlan plan)
         // Colour per unit, like docker compose: only on a terminal, and never when NO_COLOR is set (no-color.org).
         _printer = new EventPrinter(plan.Log?.Writer ?? Console.Out, new Style(plan.AttachOutput && plan.Log is null && Style.TerminalColor()));
         _sup = new Supervisor(options);
+        // The history follows the supervisor before any unit starts, and closes after it (its last events included).
+        HistoryStore? history = null;
+        if (plan.History.Enabled && plan.Identity is not null)
+        {
+            try { history = HistoryStore.Open(Path.Combine(StateFolder.Resolve(options.Instance!), "state.db"), plan.History, log: StderrLog.Instance.CreateLogger("Vigil.History")); }
+            catch (Exception e) when (e is HistoryException or IOException or Microsoft.Data.Sqlite.SqliteException)
+            {
+                Console.Error.WriteLine($"vigil: history: {e.Message}; nothing was started");
+                await _sup.DisposeAsync().ConfigureAwait(false);
+                return ExitCodes.Failure;
+            }
+            history.Follow(_sup);
+        }
+        _history = history;
         var control = new LocalControl(new ControlHost
         {
             Supervisor = _sup,
@@ -122,6 +140,8 @@ internal sealed class RunSession(RunPlan plan)
             Sections = plan.Sections,
             RequestShutdown = () => Stop(null, "shutdown requested by a client"),
             Logger = StderrLog.Instance,
+            History = history,
+            HistorySettings = plan.History,
         });
         using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
         {
@@ -204,6 +224,7 @@ internal sealed class RunSession(RunPlan plan)
     {
         if (server is not null) await server.DisposeAsync().ConfigureAwait(false);
         await _sup.DisposeAsync().ConfigureAwait(false);
+        if (_history is not null) await _history.DisposeAsync().ConfigureAwait(false);
         await control.DisposeAsync().ConfigureAwait(false);
         output?.Dispose();
         await events.ConfigureAwait(false);

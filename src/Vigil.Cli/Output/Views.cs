@@ -87,6 +87,7 @@ public static class Views
             sb.Append("  recent events:\n");
             foreach (var ev in u.RecentEvents) sb.Append("    ").Append(EventPrinter.Format(ev)).Append('\n');
         }
+        if (u.Reliability is { } reliability) sb.Append(ReliabilityView.Status(reliability)).Append('\n');
         return sb.ToString().TrimEnd('\n');
     }
 

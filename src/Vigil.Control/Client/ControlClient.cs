@@ -151,6 +151,9 @@ public sealed class ControlClient : IVigilControl
     public Task<SaveResult> SaveAsync(CancellationToken cancel = default) =>
         CallAsync(new ControlRequest { Verb = "save" }, ControlJson.Default.SaveResult, cancel);
 
+    public Task<ReliabilityReport> ReportAsync(DateTimeOffset? since = null, CancellationToken cancel = default) =>
+        CallAsync(new ControlRequest { Verb = "report", Since = since }, ControlJson.Default.ReliabilityReport, cancel);
+
     /// <summary>Asks Vigil to stop every unit and exit, then waits (at most <see cref="ShutdownBound"/>) until it has
     /// closed this connection and its process has ended. A Vigil in this very process (tests) is not waited for.</summary>
     public async Task ShutdownAsync(CancellationToken cancel = default)

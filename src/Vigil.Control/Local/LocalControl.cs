@@ -139,7 +139,7 @@ public sealed partial class LocalControl : IVigilControl
             events = [.. _history.Where(h => ids.Contains(h.Event.UnitId)).Select(h => h.Info)];
         }
         IReadOnlyList<UnitDetail> details = [.. units.Select((u, i) => Detail(u, Row(snapshots[i], usage, now), events, now))];
-        return Task.FromResult(details);
+        return WithReliabilityAsync(details, name, cancel);
     }
 
     private static UnitDetail Detail(Unit u, UnitInfo row, List<EventInfo> events, DateTimeOffset now)

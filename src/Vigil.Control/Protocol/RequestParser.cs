@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace Vigil.Control;
 
 /// <summary>The verbs, one per <see cref="IVigilControl"/> method.</summary>
-internal enum Verb { Info, Ls, Status, Start, Stop, Restart, Kill, Signal, Logs, Events, Reload, Add, Remove, Save, Shutdown }
+internal enum Verb { Info, Ls, Status, Start, Stop, Restart, Kill, Signal, Logs, Events, Reload, Add, Remove, Save, Shutdown, Report }
 
 /// <summary>A request line read: either a request checked against its verb, or the error to answer with. <see cref="Id"/>
 /// is the client's id when one could be read, even from a request that is otherwise wrong.</summary>
@@ -38,6 +38,7 @@ internal static class RequestParser
         [Verb.Reload] = ["dryRun"],
         [Verb.Add] = ["unit"],
         [Verb.Remove] = ["names"],
+        [Verb.Report] = ["since"],
     };
 
     /// <summary>Parses one request line (without its newline).</summary>

@@ -159,6 +159,7 @@ public sealed partial class ControlServer
                 case Verb.Add: return Outcomes(id, await Target.AddAsync(r.Unit!, cancel).ConfigureAwait(false));
                 case Verb.Remove: return Outcomes(id, await Target.RemoveAsync(names, cancel).ConfigureAwait(false));
                 case Verb.Save: return ControlProtocol.ResultLine(id, await Target.SaveAsync(cancel).ConfigureAwait(false), json.SaveResult);
+                case Verb.Report: return ControlProtocol.ResultLine(id, await Target.ReportAsync(r.Since, cancel).ConfigureAwait(false), json.ReliabilityReport);
                 case Verb.Shutdown:
                 {
                     // Who is going (its PID: the client waits for that process to end), then the request itself. The

@@ -17,6 +17,9 @@ public sealed record VigilConfig(string SourcePath, IReadOnlyList<ProcessSpec> P
 
     /// <summary>Top-level <c>events: { status: all }</c>: every /proc status change is an event.</summary>
     public Supervision.StatusEvents StatusEvents { get; init; } = Supervision.StatusEvents.Significant;
+
+    /// <summary>Top-level <c>history:</c>: events in <c>state.db</c> for the reliability statistics (on, 30 days, 100 MiB by default).</summary>
+    public Telemetry.History.HistorySettings History { get; init; } = Telemetry.History.HistorySettings.Default;
 }
 
 /// <summary>One problem in a config file. <see cref="Line"/> and <see cref="Column"/> are 1-based; both are 0 when the

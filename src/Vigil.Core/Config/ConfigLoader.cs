@@ -66,8 +66,9 @@ public static partial class ConfigLoader
 
     // Keys this version knows, per mapping, in the order they are documented (the order breaks suggestion ties).
     // Extension sections come between processes and events.
-    internal static readonly string[] BuiltInTopKeys = ["name", "processes", "events"];
+    internal static readonly string[] BuiltInTopKeys = ["name", "processes", "events", "history"];
     private static readonly string[] EventsKeys = ["status"];
+    private static readonly string[] HistoryKeys = ["enabled", "keep", "maxSize"];
     private static readonly (string, Supervision.StatusEvents)[] StatusEventChoices =
         [("significant", Supervision.StatusEvents.Significant), ("all", Supervision.StatusEvents.All)];
     private static readonly string[] TopKeysNotYet = [];
@@ -132,6 +133,7 @@ public static partial class ConfigLoader
             var sections = ConfigSections.Empty;
             string? name = null;
             var statusEvents = Supervision.StatusEvents.Significant;
+            var history = Telemetry.History.HistorySettings.Default;
             if (root is null || root is YScalar { IsNull: true })
                 Error(root?.Start ?? new Pos(1, 1), "processes", "no processes to run");
             else if (root is not YMapping top)
@@ -152,11 +154,15 @@ public static partial class ConfigLoader
                     else if (key == "events" && Mapping(value, keyPath, at) is { } em)
                         foreach (var (_, ePath, eAt, eValue) in Entries(em, keyPath, EventsKeys))
                             statusEvents = Choice(eValue, ePath, eAt, StatusEventChoices) ?? statusEvents;
+                    else if (key == "history") history = History(value, keyPath, at) ?? history;
                 }
                 MapProcesses(list, listAt, processes);
             }
             Throw();
-            return new VigilConfig(sourcePath, processes) { Sections = sections, Name = name ?? VigilConfig.DefaultName, StatusEvents = statusEvents };
+            return new VigilConfig(sourcePath, processes)
+            {
+                Sections = sections, Name = name ?? VigilConfig.DefaultName, StatusEvents = statusEvents, History = history,
+            };
         }
 
         private void Throw()
@@ -532,6 +538,33 @@ public static partial class ConfigLoader
         }
 
         internal string? String(YNode v, string path, Pos at) => Scalar(v, path, at, "a string");
+
+        /// <summary>The top-level <c>history:</c>: <c>false</c>/<c>true</c>, or <c>{ enabled, keep, maxSize }</c>.</summary>
+        private Telemetry.History.HistorySettings? History(YNode v, string path, Pos at)
+        {
+            var settings = Telemetry.History.HistorySettings.Default;
+            if (v is YScalar { IsNull: false })
+                return Bool(v, path, at) is { } on ? settings with { Enabled = on } : null;
+            if (Mapping(v, path, at) is not { } m) return null;
+            foreach (var (key, keyPath, kAt, value) in Entries(m, path, HistoryKeys))
+            {
+                switch (key)
+                {
+                    case "enabled": settings = settings with { Enabled = Bool(value, keyPath, kAt) ?? settings.Enabled }; break;
+                    case "keep":
+                        if (Duration(value, keyPath, kAt) is not { } keep) break;
+                        if (keep < TimeSpan.FromMinutes(1)) Error(kAt, keyPath, $"expected at least 1m (how long events are kept), got {Durations.Format(keep)}");
+                        else settings = settings with { Keep = keep };
+                        break;
+                    case "maxSize":
+                        if (Size(value, keyPath, kAt) is not { } size) break;
+                        if (size < 1L << 20) Error(kAt, keyPath, $"expected at least 1MB (the database's size bound), got {Sizes.Format(size)}");
+                        else settings = settings with { MaxSize = size };
+                        break;
+                }
+            }
+            return settings;
+        }
 
         /// <summary>The top-level <c>name:</c>: it names the control socket file, so letters, digits, '-', '_' and '.' only.</summary>
         private string? InstanceName(YNode v, string path, Pos at)

@@ -81,6 +81,19 @@ internal static class ConfigNodes
         return e.Count == 0 ? null : new CMap(e, Flow: false);
     }
 
+    /// <summary>The top-level <c>history:</c>: <c>false</c> when off, its keys that differ from the defaults, or null.</summary>
+    public static CNode? History(Telemetry.History.HistorySettings? h)
+    {
+        if (h is null) return null;
+        if (!h.Enabled) return new CWord("false");
+        var d = Telemetry.History.HistorySettings.Default;
+        var e = new List<KeyValuePair<string, CNode>>();
+        // Whole days as days (the unit retention is thought in), anything else as any duration is written.
+        if (h.Keep != d.Keep) e.Add(new("keep", h.Keep.Ticks % TimeSpan.TicksPerDay == 0 ? new CWord(Invariant((long)h.Keep.TotalDays) + "d") : Duration(h.Keep)));
+        if (h.MaxSize != d.MaxSize) e.Add(new("maxSize", Size(h.MaxSize)));
+        return e.Count == 0 ? null : new CMap(e, Flow: true);
+    }
+
     private static CMap? Restart(RestartSpec r)
     {
         var d = RestartSpec.Default;

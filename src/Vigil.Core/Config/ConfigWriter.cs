@@ -17,7 +17,8 @@ public static class ConfigWriter
     /// <exception cref="ArgumentException">No units, an invalid instance name or spec, or a spec holding what a config
     /// cannot say (a library probe); the message names each unit and key.</exception>
     public static string ToYaml(string name, IReadOnlyList<ProcessSpec> specs, ConfigSections? sections = null,
-        Supervision.StatusEvents statusEvents = Supervision.StatusEvents.Significant, ConfigExtensions? extensions = null)
+        Supervision.StatusEvents statusEvents = Supervision.StatusEvents.Significant, ConfigExtensions? extensions = null,
+        Telemetry.History.HistorySettings? history = null)
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(specs);
@@ -44,6 +45,7 @@ public static class ConfigWriter
             if (ConfigNodes.Section(section, value, Environment.CurrentDirectory) is { } node) top.Add(new(section.Name, node));
         if (statusEvents == Supervision.StatusEvents.All)
             top.Add(new("events", new CMap([new("status", new CText("all"))], Flow: true)));
+        if (ConfigNodes.History(history) is { } h) top.Add(new("history", h));
 
         var text = new StringWriter(CultureInfo.InvariantCulture) { NewLine = "\n" };
         text.Write("# A Vigil config, written by Vigil from the units it ran. Start it with: vigil run -c FILE\n");

@@ -93,7 +93,15 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
         // Under the gate: Signal() checks _reaped under it, and the reactor closes the pidfd only after we return.
         lock (_gate) _reaped = true;
         _reaper.Untrack(Pid);
-        _exited.TrySetResult(status);
+        if (status.Signal != Signals.SIGKILL) { _exited.TrySetResult(status); return; }
+        // Was it the OOM killer? Off the reactor thread: the kernel log may take a few milliseconds to read.
+        ThreadPool.UnsafeQueueUserWorkItem(_ =>
+        {
+            bool oom = false;
+            try { oom = OomKills.Killed(Identity, Scope?.Cgroup); }
+            catch (Exception) { } // only a better word for the exit is lost; the exit itself must be reported
+            _exited.TrySetResult(status with { OomKilled = oom });
+        }, null);
     }
 
     /// <summary>Sends a signal to the child itself through its pidfd: cannot reach a process that reused the PID.</summary>

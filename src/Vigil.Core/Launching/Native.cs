@@ -9,7 +9,7 @@ internal static unsafe partial class Native
 
     public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CLOEXEC = 0x80000, O_NONBLOCK = 0x800;
     public const int F_GETFL = 3, F_SETFL = 4, F_SETPIPE_SZ = 1031;
-    public const int EINTR = 4, EAGAIN = 11, ECHILD = 10, ESRCH = 3, ENOENT = 2, EACCES = 13, ENOEXEC = 8;
+    public const int EINTR = 4, EAGAIN = 11, ECHILD = 10, ESRCH = 3, ENOENT = 2, EACCES = 13, ENOEXEC = 8, EPIPE = 32;
     public const int EBUSY = 16, EWOULDBLOCK = 11;
     public const int RLIMIT_NOFILE = 7;
     public const int LOCK_EX = 2, LOCK_NB = 4;

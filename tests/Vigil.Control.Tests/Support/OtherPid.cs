@@ -20,6 +20,7 @@ public sealed class OtherPid(IVigilControl inner, int pid, Action onShutdown) : 
     public Task<IReadOnlyList<ActionOutcome>> AddAsync(AddRequest request, CancellationToken cancel = default) => inner.AddAsync(request, cancel);
     public Task<IReadOnlyList<ActionOutcome>> RemoveAsync(IReadOnlyList<string> names, CancellationToken cancel = default) => inner.RemoveAsync(names, cancel);
     public Task<SaveResult> SaveAsync(CancellationToken cancel = default) => inner.SaveAsync(cancel);
+    public Task<ReliabilityReport> ReportAsync(DateTimeOffset? since = null, CancellationToken cancel = default) => inner.ReportAsync(since, cancel);
     public Task ShutdownAsync(CancellationToken cancel = default)
     {
         onShutdown();

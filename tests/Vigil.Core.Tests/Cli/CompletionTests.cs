@@ -35,6 +35,15 @@ public sealed class CompletionTests
     }
 
     [Fact]
+    public async Task Report_completes_with_its_options()
+    {
+        var (commands, _) = await Complete("vigil", "rep");
+        Assert.Equal(["report"], commands);
+        var (options, _) = await Complete("vigil", "report", "--");
+        Assert.Superset(new HashSet<string> { "--since", "--json", "--html", "--socket" }, options.ToHashSet());
+    }
+
+    [Fact]
     public async Task The_bash_script_registers_and_completes_commands_options_and_arguments()
     {
         var (commands, registered) = await Complete("vigil", "st");

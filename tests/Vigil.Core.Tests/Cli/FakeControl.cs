@@ -16,6 +16,9 @@ public sealed class FakeControl : IVigilControl
     public List<EventInfo> Events { get; init; } = [];
     public ReloadResult Reload { get; init; } = new();
     public SaveResult Saved { get; init; } = new();
+    public ReliabilityReport Report { get; init; } = new();
+    /// <summary>The <c>since</c> the last report was asked for.</summary>
+    public DateTimeOffset? ReportSince { get; private set; }
     /// <summary>Thrown by every call when set (a failing server).</summary>
     public ControlException? Fail { get; init; }
     /// <summary>Outcomes for actions, by name; a name not here gets an ok outcome.</summary>
@@ -135,6 +138,12 @@ public sealed class FakeControl : IVigilControl
     public Task<SaveResult> SaveAsync(CancellationToken cancel = default) => Task.FromResult(Answer("save", Saved));
 
     public Task ShutdownAsync(CancellationToken cancel = default) => Task.FromResult(Answer("shutdown", 0));
+
+    public Task<ReliabilityReport> ReportAsync(DateTimeOffset? since = null, CancellationToken cancel = default)
+    {
+        ReportSince = since;
+        return Task.FromResult(Answer("report", Report));
+    }
 
     public ValueTask DisposeAsync()
     {

@@ -595,7 +595,7 @@ public class ConfigLoaderTests
                 $"vigil.yaml:7:32: processes[0].stop.timeout: expected {Durations.Expected}, got 'forever'",
                 "vigil.yaml:9:5: processes[1].detach: expected true or false, got 'maybe'",
                 "vigil.yaml:10:11: tether.prot: unknown key; did you mean 'port'?",
-                "vigil.yaml:11:1: extra: unknown key (expected one of: name, processes, tether, telemetry, events)",
+                "vigil.yaml:11:1: extra: unknown key (expected one of: name, processes, tether, telemetry, events, history)",
             ],
             e.Errors.Select(x => x.ToString()));
         Assert.Equal(string.Join('\n', e.Errors), e.Message);

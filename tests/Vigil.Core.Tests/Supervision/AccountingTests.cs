@@ -36,12 +36,16 @@ public sealed class AccountingTests
         var env = CommandResolver.Environment(new ProcessSpec());
         await using var sup = new Supervisor(new SupervisorOptions { StatusInterval = TimeSpan.FromMilliseconds(50) });
         var target = sup.Launcher.Spawn(new LaunchRequest([Fixture.Path, "hang"], dir, env) { Output = OutputMode.Null }).Child!;
+        // posix_spawn returns once the child's exec has replaced its memory, a moment before the kernel records where
+        // its arguments are: /proc/PID/cmdline can read empty in between (seen once in CI). Attach as an operator
+        // would, to a process that is running its program.
+        Assert.True(await Procs.Eventually(() => ProcFs.ReadCmdline(target.Pid).Length > 0), "the fixture's command line never appeared");
         using var rec = new Recorder(sup);
         var unit = sup.Attach("adopted", target.Pid);
         await rec.Event<Spawned>();
         Assert.Equal(target.Pid, unit.Pid);
         Assert.True(unit.Snapshot.Attached);
-        Assert.Contains("vigil-fixture", unit.Command);
+        Assert.True(unit.Command.Contains("vigil-fixture"), $"command '{unit.Command}'");
         Assert.Equal(["hang"], unit.Arguments);
         // Sleeping is not an event by default (StatusEvents.Significant); the snapshot follows it.
         Assert.True(await Procs.Eventually(() => unit.Status == ProcessStatus.Sleeping), $"status {unit.Status}, not sleeping");

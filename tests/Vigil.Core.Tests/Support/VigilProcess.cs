@@ -58,6 +58,7 @@ public sealed class VigilProcess : IAsyncDisposable
                 WorkingDirectory = workDir, UseShellExecute = false,
             };
             wpsi.Environment["XDG_RUNTIME_DIR"] = workDir;
+            wpsi.Environment["XDG_STATE_HOME"] = System.IO.Path.Combine(workDir, "state");
             foreach (var (k, v) in env ?? new Dictionary<string, string?>()) wpsi.Environment[k] = v;
             return new VigilProcess(Process.Start(wpsi)!);
         }
@@ -71,6 +72,8 @@ public sealed class VigilProcess : IAsyncDisposable
         };
         // Each test's vigil keeps its runtime folder (instance locks) in the test's own folder unless the test says otherwise.
         psi.Environment["XDG_RUNTIME_DIR"] = workDir;
+        // … and its state folder (history: state.db), so no test writes to the machine's /var/lib/vigil.
+        psi.Environment["XDG_STATE_HOME"] = System.IO.Path.Combine(workDir, "state");
         foreach (var (k, v) in env ?? new Dictionary<string, string?>()) psi.Environment[k] = v;
         return new VigilProcess(Process.Start(psi)!);
     }
