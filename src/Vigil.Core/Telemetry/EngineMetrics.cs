@@ -113,11 +113,23 @@ public sealed class EngineMetrics : IDisposable
     private IEnumerable<Measurement<T>> Names<T>(Func<string, Measurement<T>> measure) where T : struct =>
         _owner.Units.Select(u => u.Name).Distinct(StringComparer.Ordinal).Select(measure);
 
+    /// <summary>Reasons every unit reports from the start, at 0: a counter series that first appears at 1 loses that
+    /// first restart to Prometheus' increase() and rate().</summary>
+    private static readonly string[] FixedReasons =
+        [RestartReasons.Exit, RestartReasons.Signal, RestartReasons.Oom, RestartReasons.SpawnFailed, RestartReasons.Manual];
+
     private IEnumerable<Measurement<long>> Restarts()
     {
-        foreach (var name in _owner.Units.Select(u => u.Name).Distinct(StringComparer.Ordinal))
-            foreach (var (reason, count) in Reliability.Restarts(name))
-                yield return Measure(count, name, "reason", reason);
+        foreach (var units in _owner.Units.GroupBy(u => u.Name, StringComparer.Ordinal))
+        {
+            var counts = Reliability.Restarts(units.Key);
+            // The unhealthy:<probe> reasons this name can have: its probes whose failure stops the process.
+            var probes = units.SelectMany(u => u.Spec.Health)
+                .Where(p => p.Role != ProbeRole.Readiness && p.Action is ProbeAction.Restart or ProbeAction.Kill)
+                .Select(p => RestartReasons.Unhealthy(p.Name));
+            foreach (var reason in FixedReasons.Concat(probes).Concat(counts.Keys).Distinct(StringComparer.Ordinal))
+                yield return Measure(counts.GetValueOrDefault(reason), units.Key, "reason", reason);
+        }
     }
 
     private IEnumerable<Measurement<int>> ConsecutiveFailures()

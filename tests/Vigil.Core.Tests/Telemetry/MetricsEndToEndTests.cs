@@ -101,9 +101,13 @@ public sealed partial class MetricsEndToEndTests : HarnessTests
         Assert.Equal(1, Get(m, "vigil_unit_up{unit=\"crashy\"}"));
         Assert.InRange(Get(m, "vigil_unit_uptime_seconds{unit=\"crashy\"}"), 0.0001, 600);
         Assert.DoesNotContain(m.Keys, k => k.StartsWith("vigil_unit_ready{", StringComparison.Ordinal)); // no readiness probe
-        // Restarts by reason: only the crashes, only the hang.
-        Assert.DoesNotContain(m.Keys, k => k.StartsWith("vigil_unit_restarts_total{", StringComparison.Ordinal) && k.Contains("unit=\"flood\""));
-        Assert.DoesNotContain(m.Keys, k => k.StartsWith("vigil_unit_restarts_total{reason=\"exit\",unit=\"hangs\""));
+        // Restarts by reason: only the crashes, only the hang; every reason a unit can have is there from the start, at 0.
+        string[] reasons = ["exit", "signal", "oom", "spawn-failed", "manual"];
+        Assert.All(reasons, r => Assert.Equal(0, Get(m, $"vigil_unit_restarts_total{{reason=\"{r}\",unit=\"flood\"}}")));
+        Assert.All(reasons.Skip(1), r => Assert.Equal(0, Get(m, $"vigil_unit_restarts_total{{reason=\"{r}\",unit=\"crashy\"}}")));
+        Assert.Equal(0, Get(m, "vigil_unit_restarts_total{reason=\"exit\",unit=\"hangs\"}"));
+        Assert.Equal(0, Get(m, "vigil_unit_restarts_total{reason=\"unhealthy:exec\",unit=\"crashy\"}")); // its probe could restart it
+        Assert.Equal(0, Get(m, "vigil_unit_restarts_total{reason=\"unhealthy:cpu\",unit=\"flood\"}"));
         // Downtime and time to recover: three outages of crashy (each at least its 100 ms backoff), one of hangs.
         Assert.Equal(3, Get(m, "vigil_unit_recovery_duration_seconds_count{to=\"running\",unit=\"crashy\"}"));
         Assert.Equal(1, Get(m, "vigil_unit_recovery_duration_seconds_count{to=\"running\",unit=\"hangs\"}"));
