@@ -17,6 +17,9 @@ public sealed record VigilConfig(string SourcePath, IReadOnlyList<ProcessSpec> P
 
     /// <summary>Top-level <c>events: { status: all }</c>: every /proc status change is an event.</summary>
     public Supervision.StatusEvents StatusEvents { get; init; } = Supervision.StatusEvents.Significant;
+
+    /// <summary>Top-level <c>hooks:</c>: run for the events of every unit (besides each unit's own).</summary>
+    public HookSet Hooks { get; init; } = HookSet.Empty;
 }
 
 /// <summary>One problem in a config file. <see cref="Line"/> and <see cref="Column"/> are 1-based; both are 0 when the

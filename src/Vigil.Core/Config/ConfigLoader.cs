@@ -66,12 +66,12 @@ public static partial class ConfigLoader
 
     // Keys this version knows, per mapping, in the order they are documented (the order breaks suggestion ties).
     // Extension sections come between processes and events.
-    internal static readonly string[] BuiltInTopKeys = ["name", "processes", "events"];
+    internal static readonly string[] BuiltInTopKeys = ["name", "processes", "events", "hooks"];
     private static readonly string[] EventsKeys = ["status"];
     private static readonly (string, Supervision.StatusEvents)[] StatusEventChoices =
         [("significant", Supervision.StatusEvents.Significant), ("all", Supervision.StatusEvents.All)];
     private static readonly string[] TopKeysNotYet = [];
-    internal static readonly string[] ProcessKeys = ["name", "command", "script", "args", "cwd", "env", "detach", "restart", "stop", "log", "health"];
+    internal static readonly string[] ProcessKeys = ["name", "command", "script", "args", "cwd", "env", "detach", "restart", "stop", "log", "health", "hooks"];
     private static readonly string[] ProcessKeysNotYet = [];
     private static readonly string[] LogKeys = ["file", "out", "err", "timestamps", "stream", "prefix", "stripAnsi", "maxSize", "keep", "maxLine", "ringLines"];
     private static readonly string[] RestartKeys = ["policy", "schedule", "resetAfter", "backoff", "limit"];
@@ -132,6 +132,7 @@ public static partial class ConfigLoader
             var sections = ConfigSections.Empty;
             string? name = null;
             var statusEvents = Supervision.StatusEvents.Significant;
+            HookSet? hooks = null;
             if (root is null || root is YScalar { IsNull: true })
                 Error(root?.Start ?? new Pos(1, 1), "processes", "no processes to run");
             else if (root is not YMapping top)
@@ -152,11 +153,16 @@ public static partial class ConfigLoader
                     else if (key == "events" && Mapping(value, keyPath, at) is { } em)
                         foreach (var (_, ePath, eAt, eValue) in Entries(em, keyPath, EventsKeys))
                             statusEvents = Choice(eValue, ePath, eAt, StatusEventChoices) ?? statusEvents;
+                    else if (key == "hooks" && Hooks(value, keyPath, at) is { } h) Problems((hooks = h).Validate(), keyPath, at);
                 }
                 MapProcesses(list, listAt, processes);
             }
+            CheckMqttHooks(sections);
             Throw();
-            return new VigilConfig(sourcePath, processes) { Sections = sections, Name = name ?? VigilConfig.DefaultName, StatusEvents = statusEvents };
+            return new VigilConfig(sourcePath, processes)
+            {
+                Sections = sections, Name = name ?? VigilConfig.DefaultName, StatusEvents = statusEvents, Hooks = hooks ?? HookSet.Empty,
+            };
         }
 
         private void Throw()
@@ -293,6 +299,9 @@ public static partial class ConfigLoader
                         break;
                     case "health":
                         spec = spec with { Health = Health(v, keyPath, at) };
+                        break;
+                    case "hooks":
+                        spec = spec with { Hooks = Hooks(v, keyPath, at) };
                         break;
                 }
             }
