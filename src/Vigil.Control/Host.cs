@@ -28,6 +28,8 @@ public sealed class ControlHost
     public Vigil.Config.ConfigExtensions? Extensions { get; init; }
     /// <summary>The running config's extension sections (its <c>tether:</c> broker), written back by <c>vigil save</c>.</summary>
     public Vigil.Config.ConfigSections? Sections { get; init; }
+    /// <summary>The running config's top-level <c>hooks:</c> (as last reloaded), written back by <c>vigil save</c>.</summary>
+    public Func<Vigil.Specs.HookSet>? Hooks { get; init; }
     /// <summary>Asks the program to stop every unit and exit (as SIGTERM would).</summary>
     public required Action RequestShutdown { get; init; }
     /// <summary>Where the control's internal errors are reported (the vigil executable: stderr or its log file); nowhere by default.</summary>
