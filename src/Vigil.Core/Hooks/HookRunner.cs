@@ -126,7 +126,7 @@ public sealed class HookRunner : IAsyncDisposable
         List<HookAction> hooks = [.. top.For(ev.Kind), .. own?.For(ev.Kind) ?? []];
         if (hooks.Count == 0) return;
         var interval = own?.MinInterval ?? top.MinInterval ?? HookSet.DefaultMinInterval;
-        var (run, suppressed) = _limiter.Decide(ev.UnitId, ev.Name, ev.Kind, interval, _time, _time.GetTimestamp());
+        var (run, suppressed) = _limiter.Decide(ev.UnitId, ev.Name, ev.Kind, interval, ev.Time);
         if (!run)
         {
             Interlocked.Increment(ref _suppressed);

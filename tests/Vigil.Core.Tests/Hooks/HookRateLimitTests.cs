@@ -19,7 +19,7 @@ public sealed class HookRateLimitTests
     {
         var time = new FakeTimeProvider();
         var limiter = new HookRateLimiter();
-        (bool, int) At(string unit, string kind, TimeSpan interval) => limiter.Decide(1, unit, kind, interval, time, time.GetTimestamp());
+        (bool, int) At(string unit, string kind, TimeSpan interval) => limiter.Decide(1, unit, kind, interval, time.GetUtcNow());
 
         Assert.Equal((true, 0), At("web", "exited", Minute));
         for (int i = 0; i < 5; i++)
@@ -42,11 +42,22 @@ public sealed class HookRateLimitTests
     }
 
     [Fact]
+    public void A_clock_set_back_runs_at_once_and_restarts_the_interval()
+    {
+        var limiter = new HookRateLimiter();
+        var t0 = new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero);
+        Assert.Equal((true, 0), limiter.Decide(1, "web", "exited", Minute, t0));
+        Assert.Equal((false, 0), limiter.Decide(1, "web", "exited", Minute, t0.AddSeconds(1)));
+        Assert.Equal((true, 1), limiter.Decide(1, "web", "exited", Minute, t0.AddHours(-1)));
+        Assert.Equal((false, 0), limiter.Decide(1, "web", "exited", Minute, t0.AddHours(-1).AddSeconds(59)));
+    }
+
+    [Fact]
     public void A_zero_interval_never_suppresses()
     {
         var time = new FakeTimeProvider();
         var limiter = new HookRateLimiter();
-        for (int i = 0; i < 100; i++) Assert.Equal((true, 0), limiter.Decide(1, "web", "exited", TimeSpan.Zero, time, time.GetTimestamp()));
+        for (int i = 0; i < 100; i++) Assert.Equal((true, 0), limiter.Decide(1, "web", "exited", TimeSpan.Zero, time.GetUtcNow()));
     }
 
     [Fact]
