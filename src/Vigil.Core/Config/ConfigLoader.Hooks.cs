@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Vigil.Launching;
 using Vigil.Specs;
 
 namespace Vigil.Config;
@@ -11,6 +12,32 @@ public static partial class ConfigLoader
     private static readonly string[] WebhookKeys = ["url", "method", "headers", "slack", "format", "timeout"];
     private static readonly string[] MqttHookKeys = ["topic", "qos", "retain", "timeout"];
     private static readonly (string, WebhookFormat)[] WebhookFormats = [("json", WebhookFormat.Json), ("slack", WebhookFormat.Slack)];
+
+    /// <summary>The start-up checks of exec hooks (<see cref="LoadChecked"/>): the program is found and executable,
+    /// and a given cwd is a folder, as the spawn will look them up. A <c>shell:</c> hook runs sh, which is there.</summary>
+    private static IEnumerable<ConfigError> HookChecks(VigilConfig config, Mapper mapper, string file)
+    {
+        var sets = config.Processes.Select((p, i) => (p.Hooks, Path: $"{Index(i)}.hooks", Cwd: CommandResolver.WorkingDirectory(p)))
+            .Append((Hooks: (HookSet?)config.Hooks, Path: "hooks", Cwd: Environment.CurrentDirectory));
+        foreach (var (hooks, path, unitCwd) in sets)
+        {
+            if (hooks is null || hooks.IsEmpty) continue;
+            foreach (var b in hooks.Bindings)
+                for (int j = 0; j < b.Actions.Length; j++)
+                {
+                    if (b.Actions[j] is not ExecHook { Shell: null } hook) continue;
+                    var hookPath = b.Actions.Length == 1 ? $"{path}.{b.Event}" : $"{path}.{b.Event}[{j}]";
+                    var cwd = hook.Cwd ?? unitCwd;
+                    if (hook.Cwd is null && Launcher.CheckWorkingDirectory(cwd) is not null) continue; // the unit's own error says so
+                    var (key, failure) = Launcher.CheckWorkingDirectory(cwd) is { } badCwd ? ("cwd", badCwd)
+                        : ("exec", Launcher.ResolveExecutable(hook.Command[0], cwd,
+                            Launcher.FindEnv(CommandResolver.Environment(new ProcessSpec(), hook.Env), "PATH") ?? Launcher.DefaultPath).Failure);
+                    if (failure is null) continue;
+                    var at = mapper.PositionOf($"{hookPath}.{key}") ?? mapper.PositionOf(hookPath) ?? new Pos(1, 1);
+                    yield return new ConfigError(file, at.Line, at.Column, $"{hookPath}.{key}", failure.Message);
+                }
+        }
+    }
 
     internal sealed partial class Mapper
     {

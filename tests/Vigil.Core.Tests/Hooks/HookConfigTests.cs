@@ -128,6 +128,32 @@ public sealed class HookConfigTests
     }
 
     [Fact]
+    public void The_start_up_checks_find_an_exec_hook_whose_program_or_folder_is_missing()
+    {
+        var dir = Directory.CreateTempSubdirectory("vigil-hookcheck-");
+        try
+        {
+            var file = Path.Combine(dir.FullName, "vigil.yaml");
+            File.WriteAllText(file, """
+                processes:
+                  - command: [sleep, "1"]
+                    hooks:
+                      exited:
+                        - { exec: [no-such-notifier-42, x] }
+                        - { exec: [sh, -c, "true"], cwd: missing }
+                        - { shell: "no-such-notifier-42" }
+                hooks: { gave-up: { exec: [./not-here.sh] } }
+                """);
+            var errors = Assert.Throws<ConfigException>(() => ConfigLoader.LoadChecked(file)).Errors.Select(e => e.ToString()).ToList();
+            Assert.Equal(3, errors.Count);
+            Assert.StartsWith($"{file}:5:13: processes[0].hooks.exited[0].exec: cannot execute 'no-such-notifier-42': command not found in PATH", errors[0]);
+            Assert.Equal($"{file}:6:37: processes[0].hooks.exited[1].cwd: working directory '{dir.FullName}/missing' does not exist", errors[1]);
+            Assert.Equal($"{file}:8:21: hooks.gave-up.exec: cannot execute './not-here.sh': {Environment.CurrentDirectory}/not-here.sh does not exist", errors[2]);
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
+    [Fact]
     public void Saved_hooks_read_back_to_the_same_specs()
     {
         var config = Parse(Full);
