@@ -123,6 +123,7 @@ public sealed class HookRunner : IAsyncDisposable
         var top = Volatile.Read(ref _hooks);
         var unit = ev.UnitId == 0 ? null : _sup.Units.FirstOrDefault(u => u.Id == ev.UnitId);
         var own = unit?.Spec.Hooks;
+        if (top.IsEmpty && (own is null || own.IsEmpty)) return; // the common case: no hooks at all
         List<HookAction> hooks = [.. top.For(ev.Kind), .. own?.For(ev.Kind) ?? []];
         if (hooks.Count == 0) return;
         var interval = own?.MinInterval ?? top.MinInterval ?? HookSet.DefaultMinInterval;

@@ -11,7 +11,13 @@ public sealed class HookCliTests : IDisposable
 {
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("vigil-hookcli-");
 
-    public void Dispose() => _dir.Delete(recursive: true);
+    private readonly List<string[]> _argvs = [];
+
+    public void Dispose()
+    {
+        Procs.KillAll(_argvs.SelectMany(a => Procs.WithArgv(a)));
+        _dir.Delete(recursive: true);
+    }
 
     private string Config(int port, int refused, string extra = "") => $$"""
         processes:
@@ -57,5 +63,28 @@ public sealed class HookCliTests : IDisposable
 
         vigil.Signal(15);
         Assert.Equal(0, await vigil.WaitExit());
+    }
+
+    [Fact]
+    public async Task Sigterm_with_a_hook_in_flight_kills_it_and_its_setsid_grandchild_and_exits_0()
+    {
+        string[] escaped = ["sleep", Procs.UniqueSleep()], waiting = ["sleep", Procs.UniqueSleep()];
+        _argvs.AddRange([escaped, waiting]);
+        File.WriteAllText(Path.Combine(_dir.FullName, "vigil.yaml"), $$"""
+            processes:
+              - name: crashy
+                command: ["{{Fixture.Path}}", exit, "3"]
+                restart: { policy: never }
+                hooks: { exited: { shell: "setsid sleep {{escaped[1]}} & sleep {{waiting[1]}}", timeout: 10m } }
+            """);
+        await using var vigil = VigilProcess.Start(_dir.FullName, "run");
+        Assert.True(await Procs.Eventually(() => Procs.WithArgv(escaped).Count > 0 && Procs.WithArgv(waiting).Count > 0, TimeSpan.FromSeconds(30)),
+            "the hook never ran:\n" + string.Join('\n', vigil.Out));
+
+        vigil.Signal(15);
+        Assert.Equal(0, await vigil.WaitExit(TimeSpan.FromSeconds(60)));
+        Assert.Empty(Procs.WithArgv(escaped));
+        Assert.Empty(Procs.WithArgv(waiting));
+        Assert.Contains(vigil.Out, l => l.Contains(" hook-failed: exited hook shell 'setsid sleep") && l.EndsWith("failed: stopped: Vigil is shutting down (its processes were killed)"));
     }
 }
