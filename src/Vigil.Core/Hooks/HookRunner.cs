@@ -227,11 +227,11 @@ public sealed class HookRunner : IAsyncDisposable
         {
             using var response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel).ConfigureAwait(false);
             int status = (int)response.StatusCode;
-            return status is >= 200 and < 300 ? null : $"HTTP {status} {response.ReasonPhrase} from {hook.Url}".Replace("  ", " ", StringComparison.Ordinal);
+            return status is >= 200 and < 300 ? null : $"HTTP {status} {response.ReasonPhrase} from {hook.Shown}".Replace("  ", " ", StringComparison.Ordinal);
         }
         catch (Exception e) when (e is HttpRequestException or IOException || (e is OperationCanceledException && !cancel.IsCancellationRequested))
         {
-            return ProbeHttp.Describe(e, hook.Url, hook.Timeout, cancel);
+            return ProbeHttp.Describe(e, hook.Url, hook.Timeout, cancel).Replace(hook.Url.ToString(), hook.Shown, StringComparison.Ordinal);
         }
     }
 

@@ -133,7 +133,21 @@ public sealed record WebhookHook(Uri Url) : HookAction
     public ImmutableDictionary<string, string> Headers { get; init; } = ImmutableDictionary<string, string>.Empty;
     public WebhookFormat Format { get; init; } = WebhookFormat.Json;
 
-    public override string Describe() => $"webhook {Url.GetLeftPart(UriPartial.Path)}";
+    public override string Describe() => $"webhook {Shown}";
+
+    /// <summary>The URL as events and messages show it: scheme, host, port and the first path segment. A chat webhook's
+    /// secret is the rest of its path (<c>https://hooks.slack.com/services/T…/B…/XXXX</c>), a password can be in the
+    /// user part and a token in the query; none of them belongs in a log.</summary>
+    public string Shown
+    {
+        get
+        {
+            if (!Url.IsAbsoluteUri) return Url.OriginalString;
+            var segments = Url.AbsolutePath.Split('/', StringSplitOptions.RemoveEmptyEntries);
+            var path = segments.Length switch { 0 => "/", 1 => "/" + segments[0], _ => "/" + segments[0] + "/…" };
+            return $"{Url.Scheme}://{Url.Host}{(Url.IsDefaultPort ? "" : ":" + Url.Port.ToString(System.Globalization.CultureInfo.InvariantCulture))}{path}";
+        }
+    }
 
     public override IEnumerable<SpecError> Validate()
     {

@@ -153,6 +153,14 @@ public sealed class HookConfigTests
         finally { dir.Delete(recursive: true); }
     }
 
+    [Theory]
+    [InlineData("http://127.0.0.1:9000/alert", "http://127.0.0.1:9000/alert")]
+    [InlineData("https://hooks.slack.com/services/T000/B000/XXXX", "https://hooks.slack.com/services/…")]
+    [InlineData("https://user:secret@example.com/hook?token=abc", "https://example.com/hook")]
+    [InlineData("http://example.com", "http://example.com/")]
+    public void A_webhook_is_shown_without_what_could_be_its_secret(string url, string shown) =>
+        Assert.Equal(shown, new WebhookHook(new Uri(url)).Shown);
+
     [Fact]
     public void Saved_hooks_read_back_to_the_same_specs()
     {
