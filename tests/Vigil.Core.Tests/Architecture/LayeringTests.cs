@@ -14,7 +14,7 @@ public sealed partial class LayeringTests
     /// <summary>Folder of src/Vigil.Core → the engine namespaces its files must not name.</summary>
     private static readonly Dictionary<string, string[]> Never = new()
     {
-        ["Specs"] = ["Config", "Health", "Launching", "Logs", "Supervision", "Telemetry"],
+        ["Specs"] = ["Config", "Health", "Launching", "Logs", "Supervision", "Telemetry", "Hooks"],
         ["Launching"] = ["Supervision", "Health"],
         ["Logs"] = ["Supervision"],
     };
@@ -22,7 +22,7 @@ public sealed partial class LayeringTests
     /// <summary>Names no file of the engine may use: the other projects and the transports' libraries.</summary>
     private static readonly string[] NotInEngine = ["Vigil.Cli", "Vigil.Control", "Vigil.Tether", "MQTTnet", "MessagePack", "System.CommandLine"];
 
-    private static readonly string[] EngineAreas = ["Config", "Health", "Launching", "Logs", "Specs", "Supervision", "Telemetry"];
+    private static readonly string[] EngineAreas = ["Config", "Health", "Launching", "Logs", "Specs", "Supervision", "Telemetry", "Hooks"];
 
     [Fact]
     public void No_file_of_the_engine_crosses_a_layering_rule()
