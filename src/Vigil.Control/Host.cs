@@ -32,6 +32,8 @@ public sealed class ControlHost
     public Vigil.Telemetry.History.HistoryStore? History { get; init; }
     /// <summary>The config's <c>history:</c>, written back by <c>vigil save</c> (null: nothing to write).</summary>
     public Vigil.Telemetry.History.HistorySettings? HistorySettings { get; init; }
+    /// <summary>The running config's top-level <c>hooks:</c> (as last reloaded), written back by <c>vigil save</c>.</summary>
+    public Func<Vigil.Specs.HookSet>? Hooks { get; init; }
     /// <summary>Asks the program to stop every unit and exit (as SIGTERM would).</summary>
     public required Action RequestShutdown { get; init; }
     /// <summary>Where the control's internal errors are reported (the vigil executable: stderr or its log file); nowhere by default.</summary>

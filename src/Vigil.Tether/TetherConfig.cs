@@ -63,11 +63,15 @@ public static class TetherConfig
         if (MqttClientOptions.PathProblem(tether.Path) is { } path) yield return ("path", path);
     }
 
-    /// <summary>Registers the <c>tether:</c> section and the <c>kind: tether</c> probe; returns <paramref name="extensions"/>.</summary>
+    /// <summary><c>mqtt:</c> hooks publish through the broker of the <c>tether:</c> section (<see cref="TetherHookPublisher"/>).</summary>
+    public static HookTransport MqttHooks { get; } = new("mqtt", Section);
+
+    /// <summary>Registers the <c>tether:</c> section, the <c>kind: tether</c> probe and the connection of <c>mqtt:</c>
+    /// hooks; returns <paramref name="extensions"/>.</summary>
     public static ConfigExtensions AddTether(this ConfigExtensions extensions)
     {
         ArgumentNullException.ThrowIfNull(extensions);
-        return extensions.Add(Section).Add(Probe);
+        return extensions.Add(Section).Add(Probe).Add(MqttHooks);
     }
 }
 

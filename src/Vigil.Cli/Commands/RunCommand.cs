@@ -119,6 +119,8 @@ internal static class RunCommand
             Log = logOutput,
             Extensions = ctx.Extensions,
             Sections = config?.Sections ?? ConfigSections.Empty,
+            Hooks = config?.Hooks ?? HookSet.Empty,
+            HookPublisher = new TetherHookPublisher(tether),
             Options = new SupervisorOptions { ProbeProviders = [tether], StatusEvents = config?.StatusEvents ?? StatusEvents.Significant },
             History = config?.History ?? Vigil.Telemetry.History.HistorySettings.Default,
         }).RunAsync().ConfigureAwait(false);

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Vigil.Cli.Output;
 using Vigil.Config;
 using Vigil.Control;
+using Vigil.Hooks;
 using Vigil.Launching;
 using Vigil.Specs;
 using Vigil.Supervision;
@@ -32,6 +33,9 @@ internal sealed record RunPlan
     public ConfigExtensions Extensions { get; init; } = new();
     /// <summary>The config's extension sections (its <c>tether:</c> broker), written back by <c>vigil save</c>.</summary>
     public ConfigSections Sections { get; init; } = ConfigSections.Empty;
+    /// <summary>The config's top-level <c>hooks:</c>, and what <c>mqtt:</c> hooks publish through.</summary>
+    public HookSet Hooks { get; init; } = HookSet.Empty;
+    public IHookPublisher? HookPublisher { get; init; }
     /// <summary>SIGHUP stops everything instead of reloading (the demo, which has nothing to reload).</summary>
     public bool HangupStops { get; init; }
     public SupervisorOptions Options { get; init; } = new();
@@ -71,6 +75,7 @@ internal sealed class RunSession(RunPlan plan)
     private EventPrinter _printer = null!;
     private SdNotifier? _notify;
     private HistoryStore? _history;
+    private HookRunner? _hooks;
 
     /// <summary>Supervises until a stop signal, <c>vigil shutdown</c> or <see cref="RunPlan.RunFor"/>; returns the exit code.</summary>
     public async Task<int> RunAsync()
@@ -127,6 +132,8 @@ internal sealed class RunSession(RunPlan plan)
             history.Follow(_sup);
         }
         _history = history;
+        // Following the events from before any unit starts: a previous run's leftovers have hooks too.
+        _hooks = new HookRunner(_sup, new HookRunnerOptions { Hooks = plan.Hooks, Publisher = plan.HookPublisher });
         var control = new LocalControl(new ControlHost
         {
             Supervisor = _sup,
@@ -138,6 +145,7 @@ internal sealed class RunSession(RunPlan plan)
             Check = ConfigChecks.Check,
             Extensions = plan.Extensions,
             Sections = plan.Sections,
+            Hooks = () => _hooks?.Hooks ?? plan.Hooks,
             RequestShutdown = () => Stop(null, "shutdown requested by a client"),
             Logger = StderrLog.Instance,
             History = history,
@@ -223,6 +231,8 @@ internal sealed class RunSession(RunPlan plan)
     private async Task EndAsync(LocalControl control, ControlServer? server, Task events, IDisposable? output)
     {
         if (server is not null) await server.DisposeAsync().ConfigureAwait(false);
+        // Hooks end first (running ones after a short grace): the units' stop runs none, and none outlives Vigil.
+        if (_hooks is not null) await _hooks.DisposeAsync().ConfigureAwait(false);
         await _sup.DisposeAsync().ConfigureAwait(false);
         if (_history is not null) await _history.DisposeAsync().ConfigureAwait(false);
         await control.DisposeAsync().ConfigureAwait(false);
@@ -270,6 +280,7 @@ internal sealed class RunSession(RunPlan plan)
             {
                 if (!dryRun) _notify?.Ready();
             }
+            if (!dryRun) _hooks?.Update(config.Hooks);
             var result = new ReloadResult
             {
                 DryRun = dryRun,

@@ -190,7 +190,7 @@ public sealed partial class LocalControl
         // An attached unit has no command to run: a config cannot start it again.
         var specs = Supervisor.Units.Where(u => !u.IsAttached).Select(u => u.Spec).ToList();
         return Task.FromResult(new SaveResult { Yaml = ConfigWriter.ToYaml(_host.Instance, specs, _host.Sections, extensions: _host.Extensions,
-            history: _host.History?.Settings ?? _host.HistorySettings), ConfigPath = _host.ConfigPath, Units = specs.Count });
+            history: _host.History?.Settings ?? _host.HistorySettings, hooks: _host.Hooks?.Invoke()), ConfigPath = _host.ConfigPath, Units = specs.Count });
     }
 
     public Task<ReloadResult> ReloadAsync(bool dryRun = false, CancellationToken cancel = default) =>

@@ -20,6 +20,8 @@ public sealed record VigilConfig(string SourcePath, IReadOnlyList<ProcessSpec> P
 
     /// <summary>Top-level <c>history:</c>: events in <c>state.db</c> for the reliability statistics (on, 30 days, 100 MiB by default).</summary>
     public Telemetry.History.HistorySettings History { get; init; } = Telemetry.History.HistorySettings.Default;
+    /// <summary>Top-level <c>hooks:</c>: run for the events of every unit (besides each unit's own).</summary>
+    public HookSet Hooks { get; init; } = HookSet.Empty;
 }
 
 /// <summary>One problem in a config file. <see cref="Line"/> and <see cref="Column"/> are 1-based; both are 0 when the

@@ -23,6 +23,7 @@ public sealed class ConfigExtensions
 {
     private readonly List<ConfigSection> _sections = [];
     private readonly List<ProbeKind> _probeKinds = [];
+    private readonly List<HookTransport> _hookTransports = [];
 
     /// <summary>The registered sections, in registration order.</summary>
     public IReadOnlyList<ConfigSection> Sections => _sections;
@@ -55,12 +56,32 @@ public sealed class ConfigExtensions
         return this;
     }
 
+    /// <summary>Registers the connection a hook kind publishes through; returns this instance.</summary>
+    /// <exception cref="ArgumentException">The kind has one already, or its section is not registered.</exception>
+    public ConfigExtensions Add(HookTransport transport)
+    {
+        ArgumentNullException.ThrowIfNull(transport);
+        if (HookTransport(transport.Kind) is not null) throw new ArgumentException($"hook kind '{transport.Kind}' has a transport already", nameof(transport));
+        if (!_sections.Contains(transport.Connection)) throw new ArgumentException($"register the section '{transport.Connection.Name}' first", nameof(transport));
+        _hookTransports.Add(transport);
+        return this;
+    }
+
+    internal HookTransport? HookTransport(string kind) => _hookTransports.Find(t => t.Kind == kind);
+
     internal ConfigSection? Section(string name) => _sections.Find(s => s.Name == name);
 
     internal ProbeKind? Kind(string name) => _probeKinds.Find(k => k.Name == name);
 
     internal ProbeKind? KindOf(Type checkType) => _probeKinds.Find(k => k.CheckType == checkType);
 }
+
+/// <summary>The connection hooks of <see cref="Kind"/> publish through: <c>mqtt</c> hooks through the broker of the
+/// <c>tether:</c> section (Vigil.Tether registers it). A config with such a hook and without that section is refused;
+/// the publisher itself is given to the hook runner by the program.</summary>
+/// <param name="Kind">The hook kind: <c>mqtt</c>.</param>
+/// <param name="Connection">The registered section that names the connection.</param>
+public sealed record HookTransport(string Kind, ConfigSection Connection);
 
 /// <summary>A top-level config section of an extension (untyped view; see <see cref="ConfigSection{T}"/>).</summary>
 public abstract class ConfigSection

@@ -23,6 +23,7 @@ public static partial class ConfigLoader
                 errors.Add(new ConfigError(path, at.Line, at.Column, keyPath, message.ReplaceLineEndings(" ")));
             }
         }
+        errors.AddRange(HookChecks(config, mapper, path));
         if (errors.Count > 0) throw new ConfigException(errors);
         return config;
     }

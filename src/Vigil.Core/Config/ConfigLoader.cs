@@ -66,13 +66,13 @@ public static partial class ConfigLoader
 
     // Keys this version knows, per mapping, in the order they are documented (the order breaks suggestion ties).
     // Extension sections come between processes and events.
-    internal static readonly string[] BuiltInTopKeys = ["name", "processes", "events", "history"];
+    internal static readonly string[] BuiltInTopKeys = ["name", "processes", "events", "history", "hooks"];
     private static readonly string[] EventsKeys = ["status"];
     private static readonly string[] HistoryKeys = ["enabled", "keep", "maxSize"];
     private static readonly (string, Supervision.StatusEvents)[] StatusEventChoices =
         [("significant", Supervision.StatusEvents.Significant), ("all", Supervision.StatusEvents.All)];
     private static readonly string[] TopKeysNotYet = [];
-    internal static readonly string[] ProcessKeys = ["name", "command", "script", "args", "cwd", "env", "detach", "restart", "stop", "log", "health"];
+    internal static readonly string[] ProcessKeys = ["name", "command", "script", "args", "cwd", "env", "detach", "restart", "stop", "log", "health", "hooks"];
     private static readonly string[] ProcessKeysNotYet = [];
     private static readonly string[] LogKeys = ["file", "out", "err", "timestamps", "stream", "prefix", "stripAnsi", "maxSize", "keep", "maxLine", "ringLines"];
     private static readonly string[] RestartKeys = ["policy", "schedule", "resetAfter", "backoff", "limit"];
@@ -134,6 +134,7 @@ public static partial class ConfigLoader
             string? name = null;
             var statusEvents = Supervision.StatusEvents.Significant;
             var history = Telemetry.History.HistorySettings.Default;
+            HookSet? hooks = null;
             if (root is null || root is YScalar { IsNull: true })
                 Error(root?.Start ?? new Pos(1, 1), "processes", "no processes to run");
             else if (root is not YMapping top)
@@ -155,13 +156,15 @@ public static partial class ConfigLoader
                         foreach (var (_, ePath, eAt, eValue) in Entries(em, keyPath, EventsKeys))
                             statusEvents = Choice(eValue, ePath, eAt, StatusEventChoices) ?? statusEvents;
                     else if (key == "history") history = History(value, keyPath, at) ?? history;
+                    else if (key == "hooks" && Hooks(value, keyPath, at) is { } h) Problems((hooks = h).Validate(), keyPath, at);
                 }
                 MapProcesses(list, listAt, processes);
             }
+            CheckMqttHooks(sections);
             Throw();
             return new VigilConfig(sourcePath, processes)
             {
-                Sections = sections, Name = name ?? VigilConfig.DefaultName, StatusEvents = statusEvents, History = history,
+                Sections = sections, Name = name ?? VigilConfig.DefaultName, StatusEvents = statusEvents, History = history, Hooks = hooks ?? HookSet.Empty,
             };
         }
 
@@ -299,6 +302,9 @@ public static partial class ConfigLoader
                         break;
                     case "health":
                         spec = spec with { Health = Health(v, keyPath, at) };
+                        break;
+                    case "hooks":
+                        spec = spec with { Hooks = Hooks(v, keyPath, at) };
                         break;
                 }
             }

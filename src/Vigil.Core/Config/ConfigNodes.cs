@@ -42,7 +42,7 @@ internal sealed record CMap(IReadOnlyList<KeyValuePair<string, CNode>> Entries, 
 /// no extension was given for (a reload's diff in the engine), equal to an equal record.</summary>
 internal sealed record COpaque(object Value, string What, bool ByValue = false) : CNode;
 
-internal static class ConfigNodes
+internal static partial class ConfigNodes
 {
     private static readonly HttpCheck HttpDefaults = new(new Uri("http://127.0.0.1/"));
     private static readonly TimeSpan CpuDefaultWindow = TimeSpan.FromMinutes(1);
@@ -71,6 +71,7 @@ internal static class ConfigNodes
             var cwd = CommandResolver.WorkingDirectory(s);
             Add("health", new CList([.. s.Health.Select(p => Probe(p, cwd, extensions))], Flow: false));
         }
+        if (s.Hooks is { } hooks && Hooks(hooks) is { } node) Add("hooks", node);
         return e;
     }
 

@@ -18,7 +18,7 @@ public static class ConfigWriter
     /// cannot say (a library probe); the message names each unit and key.</exception>
     public static string ToYaml(string name, IReadOnlyList<ProcessSpec> specs, ConfigSections? sections = null,
         Supervision.StatusEvents statusEvents = Supervision.StatusEvents.Significant, ConfigExtensions? extensions = null,
-        Telemetry.History.HistorySettings? history = null)
+        Telemetry.History.HistorySettings? history = null, HookSet? hooks = null)
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(specs);
@@ -46,6 +46,12 @@ public static class ConfigWriter
         if (statusEvents == Supervision.StatusEvents.All)
             top.Add(new("events", new CMap([new("status", new CText("all"))], Flow: true)));
         if (ConfigNodes.History(history) is { } h) top.Add(new("history", h));
+        if (hooks is not null)
+        {
+            problems.AddRange(hooks.Validate().Select(e => e.Under("hooks").ToString()));
+            if (ConfigNodes.Hooks(hooks) is { } node) top.Add(new("hooks", node));
+            if (problems.Count > 0) throw new ArgumentException("cannot write the config: " + string.Join("; ", problems), nameof(hooks));
+        }
 
         var text = new StringWriter(CultureInfo.InvariantCulture) { NewLine = "\n" };
         text.Write("# A Vigil config, written by Vigil from the units it ran. Start it with: vigil run -c FILE\n");

@@ -34,12 +34,13 @@ public static class CommandRunner
         ["VIGIL_PID"] = target.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
+    /// <param name="input">What the command reads on stdin (an event hook's JSON); null: /dev/null.</param>
     public static async Task<CommandOutcome> RunAsync(ILauncher launcher, IReadOnlyList<string> argv, string cwd,
-        IReadOnlyDictionary<string, string?>? env, TimeProvider time, CancellationToken cancel)
+        IReadOnlyDictionary<string, string?>? env, TimeProvider time, CancellationToken cancel, ReadOnlyMemory<byte>? input = null)
     {
         var output = new Collector();
         var environment = Launching.CommandResolver.Environment(new Specs.ProcessSpec(), env);
-        var spawned = launcher.Spawn(new LaunchRequest(argv, cwd, environment) { Receiver = output });
+        var spawned = launcher.Spawn(new LaunchRequest(argv, cwd, environment) { Receiver = output, Input = input });
         if (spawned.Failure is { } f) return new CommandOutcome(null, "", f.Message);
         using var child = spawned.Child!;
         try

@@ -42,6 +42,7 @@ public static unsafe class Launcher
 
         int* outPipe = stackalloc int[2] { -1, -1 };
         int* errPipe = stackalloc int[2] { -1, -1 };
+        int* inPipe = stackalloc int[2] { -1, -1 };
         int devNull = -1;
         byte* fa = (byte*)NativeMemory.AllocZeroed(Native.FileActionsSize);
         byte* attr = (byte*)NativeMemory.AllocZeroed(Native.SpawnAttrSize);
@@ -68,8 +69,10 @@ public static unsafe class Launcher
                     return Fail("fcntl(O_NONBLOCK)", Native.Errno);
             }
 
+            if (req.Input is { } input && !FillInput(inPipe, input.Span, out int inputErrno)) return Fail("creating its input pipe", inputErrno);
+
             Native.posix_spawn_file_actions_init(fa);
-            Native.posix_spawn_file_actions_adddup2(fa, devNull, 0);
+            Native.posix_spawn_file_actions_adddup2(fa, inPipe[0] >= 0 ? inPipe[0] : devNull, 0);
             if (pipes)
             {
                 Native.posix_spawn_file_actions_adddup2(fa, outPipe[1], 1);
@@ -133,6 +136,8 @@ public static unsafe class Launcher
             if (outPipe[1] >= 0) Native.close(outPipe[1]);
             if (errPipe[0] >= 0) Native.close(errPipe[0]);
             if (errPipe[1] >= 0) Native.close(errPipe[1]);
+            if (inPipe[0] >= 0) Native.close(inPipe[0]);
+            if (inPipe[1] >= 0) Native.close(inPipe[1]);
             if (devNull >= 0) Native.close(devNull);
             Native.posix_spawn_file_actions_destroy(fa);
             Native.posix_spawnattr_destroy(attr);
@@ -146,6 +151,28 @@ public static unsafe class Launcher
 
         SpawnFailure Fail(string what, int errno) => new(ResourceLimits.IsExhaustion(errno) ? SpawnErrorKind.Resources : SpawnErrorKind.Other,
             $"cannot start '{req.Argv[0]}': {what} failed: {ResourceLimits.Describe(errno)}");
+    }
+
+    /// <summary>A pipe holding <paramref name="input"/> whose write end is closed, so the child reads it, then end of file.
+    /// Written before the spawn, without blocking: what does not fit in the pipe (1 MiB where allowed, else 64 KiB) is
+    /// cut, which suits the small messages it is for (a hook's event).</summary>
+    private static bool FillInput(int* fds, ReadOnlySpan<byte> input, out int errno)
+    {
+        errno = 0;
+        if (Native.pipe2(fds, Native.O_CLOEXEC) < 0) { errno = Native.Errno; return false; }
+        if (input.Length > 65536) Native.fcntl(fds[1], Native.F_SETPIPE_SZ, 1 << 20);
+        Native.fcntl(fds[1], Native.F_SETFL, Native.O_NONBLOCK);
+        fixed (byte* p = input)
+            for (int done = 0; done < input.Length;)
+            {
+                nint n = Native.write(fds[1], p + done, input.Length - done);
+                if (n > 0) done += (int)n;
+                else if (n < 0 && Native.Errno == Native.EINTR) continue;
+                else break; // full (EAGAIN): the rest is cut
+            }
+        Native.close(fds[1]);
+        fds[1] = -1;
+        return true;
     }
 
     /// <summary>The environment with VIGIL_SCOPE set to the run's marker (replacing one inherited from an outer Vigil).</summary>
@@ -257,6 +284,8 @@ public sealed record LaunchRequest(IReadOnlyList<string> Argv, string WorkingDir
     public IOutputReceiver? Receiver { get; init; }
     /// <summary>The run's membership (cgroup and marker), or null for processes that belong to no unit (probes).</summary>
     public RunScope? Scope { get; init; }
+    /// <summary>What the child reads on stdin, then end of file (at most what one pipe holds); null: /dev/null.</summary>
+    public ReadOnlyMemory<byte>? Input { get; init; }
 }
 
 public enum StreamKind { Stdout, Stderr }

@@ -39,6 +39,9 @@ public sealed record ProcessSpec
     /// (a pipe would deliver SIGPIPE to it once Vigil is gone).</summary>
     public bool Detach { get; init; }
 
+    /// <summary>This unit's <c>hooks:</c>, run besides the top-level ones; null = none.</summary>
+    public HookSet? Hooks { get; init; }
+
     /// <summary>Displayed as <c>name</c>, or the command's file name when there is none.</summary>
     public string DisplayName => Name ?? (Script is not null ? Path.GetFileName(Script) : Command.IsDefaultOrEmpty ? "?" : Path.GetFileName(Command[0]));
 
@@ -64,6 +67,7 @@ public sealed record ProcessSpec
         if (Log is not null) errors.AddRange(Log.Validate());
         if (!Health.IsDefault)
             for (int i = 0; i < Health.Length; i++) errors.AddRange(Health[i].Validate().Select(e => e.Under($"health[{i}]")));
+        if (Hooks is not null) errors.AddRange(Hooks.Validate().Select(e => e.Under("hooks")));
         return errors;
     }
 }

@@ -26,13 +26,16 @@ public sealed record ReloadAdded(DateTimeOffset Time, int UnitId, string Name, U
 }
 
 /// <summary>A reload found a unit's config changed: the unit <see cref="ReplacedUnitId"/> was stopped and removed, and
-/// <see cref="UnitEvent.UnitId"/> is the unit for the new config, being started.</summary>
+/// <see cref="UnitEvent.UnitId"/> is the unit for the new config, being started. When only its hooks changed, the unit
+/// keeps running and both ids are its own.</summary>
 /// <param name="Fields">The config keys that differ: command, env, restart, health, …</param>
 public sealed record ReloadChanged(DateTimeOffset Time, int UnitId, string Name, UnitState State, int ReplacedUnitId, IReadOnlyList<string> Fields)
     : UnitEvent(Time, UnitId, Name, null, State)
 {
     public override string Kind => "reload-changed";
-    public override string Reason => $"config changed ({string.Join(", ", Fields)}); unit #{ReplacedUnitId} replaced by #{UnitId}, starting";
+    public override string Reason => ReplacedUnitId == UnitId
+        ? $"config changed ({string.Join(", ", Fields)}); applied to the running unit, no restart"
+        : $"config changed ({string.Join(", ", Fields)}); unit #{ReplacedUnitId} replaced by #{UnitId}, starting";
 }
 
 /// <summary>A reload found a unit that the config no longer has: it was stopped and removed.</summary>

@@ -277,7 +277,7 @@ public sealed class Supervisor : IAsyncDisposable
         lock (_registryLock)
         {
             var steps = PlanOf([.. _units.Where(u => !_leaving.Contains(u))], specs); // a unit being removed is gone already
-            if (claim) _leaving.UnionWith(steps.Where(s => s.Change.Kind is SpecChangeKind.Changed or SpecChangeKind.Removed).Select(s => s.Old!));
+            if (claim) _leaving.UnionWith(steps.Where(s => s.Change.Kind is SpecChangeKind.Changed or SpecChangeKind.Removed && !InPlace(s.Change)).Select(s => s.Old!));
             return steps;
         }
     }
@@ -314,6 +314,10 @@ public sealed class Supervisor : IAsyncDisposable
                 var stopped = await RetireAsync(old!, "reload: no longer in the config").ConfigureAwait(false);
                 Publish(new ReloadRemoved(Time.GetUtcNow(), old!.Id, old.Name, stopped.Pid, old.State, stopped.Survivors));
                 return null;
+            case SpecChangeKind.Changed when InPlace(change):
+                old!.ApplyInPlace(spec!);
+                Publish(new ReloadChanged(Time.GetUtcNow(), old.Id, old.Name, old.State, old.Id, change.Fields));
+                return old;
             case SpecChangeKind.Changed:
                 // The old run goes first: the new one may need its port, its files, its lock.
                 await RetireAsync(old!, $"reload: config changed ({string.Join(", ", change.Fields)})").ConfigureAwait(false);
@@ -328,6 +332,9 @@ public sealed class Supervisor : IAsyncDisposable
                 return added;
         }
     }
+
+    /// <summary>Keys whose change a running unit takes without a restart: only its hooks (read at each event).</summary>
+    private static bool InPlace(SpecChange change) => change.Kind == SpecChangeKind.Changed && change.Fields.All(f => f == "hooks");
 
     // Units on their way out. A unit is claimed (under _registryLock) before its stop begins, so it is removed once:
     // a second RemoveAsync, or a reload, sees it leaving. Removed units are remembered weakly, to tell "already

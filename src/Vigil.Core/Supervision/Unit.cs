@@ -53,7 +53,7 @@ public sealed partial class Unit
     {
         _owner = owner;
         Id = id;
-        Spec = spec;
+        _spec = spec;
         Name = spec.DisplayName;
         _time = time;
         _launcher = launcher;
@@ -72,7 +72,12 @@ public sealed partial class Unit
 
     public int Id { get; }
     public string Name { get; }
-    public ProcessSpec Spec { get; }
+    public ProcessSpec Spec => _spec;
+    private volatile ProcessSpec _spec;
+
+    /// <summary>A reload that changed only what the running process does not depend on (its hooks): the unit keeps
+    /// its run and reads the new spec from now on.</summary>
+    internal void ApplyInPlace(ProcessSpec spec) => _spec = spec;
     public bool IsAttached { get; }
 
     public UnitSnapshot Snapshot => _snapshot;

@@ -14,7 +14,7 @@ public sealed partial class LayeringTests
     /// <summary>Folder of src/Vigil.Core → the engine namespaces its files must not name.</summary>
     private static readonly Dictionary<string, string[]> Never = new()
     {
-        ["Specs"] = ["Config", "Health", "Launching", "Logs", "Supervision", "Telemetry"],
+        ["Specs"] = ["Config", "Health", "Launching", "Logs", "Supervision", "Telemetry", "Hooks"],
         ["Launching"] = ["Supervision", "Health"],
         ["Logs"] = ["Supervision"],
     };
@@ -24,7 +24,7 @@ public sealed partial class LayeringTests
         // The exporters plug in from src/Vigil.Telemetry (its HTTP listener, its packages), over the engine's Meter.
         "OpenTelemetry", "Prometheus", "DogStatsD", "Vigil.Telemetry.DogStatsD", "HttpListener"];
 
-    private static readonly string[] EngineAreas = ["Config", "Health", "Launching", "Logs", "Specs", "Supervision", "Telemetry"];
+    private static readonly string[] EngineAreas = ["Config", "Health", "Launching", "Logs", "Specs", "Supervision", "Telemetry", "Hooks"];
 
     [Fact]
     public void No_file_of_the_engine_crosses_a_layering_rule()
