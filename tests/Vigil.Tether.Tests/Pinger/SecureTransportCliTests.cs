@@ -69,7 +69,12 @@ public sealed class SecureTransportCliTests : IDisposable
         Assert.Contains(vigil.Out, l => l.Contains("kiosk | pong 1"));
         // The probe's connection came in on the TLS listener (the target's on the plain one).
         Assert.Contains($" on port {broker.TlsPort}.", broker.Log);
-        Assert.DoesNotContain(vigil.Out.Concat(vigil.Err), l => l.Contains("probes-paused") || l.Contains("unhealthy"));
+        Assert.DoesNotContain(vigil.Out.Concat(vigil.Err), l => l.Contains("unhealthy"));
+        // On a loaded machine the first TLS connection can take longer than the first check, which then pauses the
+        // probe until it can tell (as designed); a pause the probe did not come out of before passing is a failure.
+        var events = vigil.Out.ToList();
+        int paused = events.FindLastIndex(l => l.Contains("probes-paused")), resumed = events.FindLastIndex(l => l.Contains("probes-resumed"));
+        Assert.True(paused < 0 || resumed > paused, "the probe stayed paused: " + string.Join(" / ", events.Where(l => l.Contains("probes-"))));
         await StopAsync(vigil, pid);
     }
 
