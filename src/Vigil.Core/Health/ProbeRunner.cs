@@ -267,7 +267,12 @@ internal sealed class ProbeRunner : IAsyncDisposable
         }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
-            deadlines.Abandon(check); // its token is cancelled (the deadline); what it started is being killed
+            // Cancel its token here rather than trust the deadline timer to have fired: under load the wait's own
+            // timer can run first, and the Disarm below would then stop the deadline for good. The check would never
+            // learn it was given up on (an exec probe's processes would run on), and the next Arm would reset and
+            // reuse the source, which drops the abandoned check's registration with it.
+            if (!immediate) deadlines.CancelNow();
+            deadlines.Abandon(check); // what it started is being killed
             return ProbeResult.Fail($"{spec.Check.Kind} check timed out after {Specs.Durations.Format(deadline)}");
         }
         catch (Exception e)

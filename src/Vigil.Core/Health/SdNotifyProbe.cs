@@ -139,15 +139,24 @@ internal sealed class SdNotifyProbe : IRunBoundProbe, IImmediateProbe
 
     public void RunStarted(ProbeTarget target)
     {
-        if (_socket is not null) _receiving = Task.Run(() => ReceiveAsync(_socket, target, _stop.Token));
+        if (_socket is null) return;
+        _reader = new BatchReader(new TokenBucket(target.Time, Limits.Burst, Limits.PerSecond), new NotifySenders(target, _access));
+        _receiving = Task.Run(() => ReceiveAsync(_socket, target, _reader, _stop.Token));
     }
 
-    private async Task ReceiveAsync(Socket socket, ProbeTarget target, CancellationToken stop)
+    /// <summary>What the receive loop and a check that drains the queue share; one reads at a time.</summary>
+    private sealed class BatchReader(TokenBucket bucket, NotifySenders senders)
     {
-        var buffer = new byte[Limits.Datagram];
+        public readonly byte[] Buffer = new byte[Limits.Datagram];
+        public readonly TokenBucket Bucket = bucket;
+        public readonly NotifySenders Senders = senders;
+    }
+
+    private BatchReader? _reader;
+
+    private async Task ReceiveAsync(Socket socket, ProbeTarget target, BatchReader reader, CancellationToken stop)
+    {
         var peek = new byte[1];
-        var bucket = new TokenBucket(target.Time, Limits.Burst, Limits.PerSecond);
-        var senders = new NotifySenders(target, _access);
         while (!stop.IsCancellationRequested)
         {
             // Wait (in the runtime's epoll, no thread held) until a datagram is queued, without taking it: recvmsg
@@ -157,20 +166,34 @@ internal sealed class SdNotifyProbe : IRunBoundProbe, IImmediateProbe
             catch (ObjectDisposedException) { return; }
             catch (SocketException e) when (e.SocketErrorCode == SocketError.MessageSize) { } // a datagram longer than the peek
             catch (SocketException) { return; } // closed under us; a socket that cannot receive shows as a missed watchdog
-            bool limited = false;
+            var (limited, broken) = ReadBatch(socket, target, reader);
+            if (broken) return;
+            if (limited)
+            {
+                try { await Task.Delay(Limits.Pause, target.Time, stop).ConfigureAwait(false); }
+                catch (OperationCanceledException) { return; }
+            }
+        }
+    }
+
+    /// <summary>Reads at most one batch of what is queued, without waiting. Limited: the rate limit dropped some.</summary>
+    private (bool Limited, bool Broken) ReadBatch(Socket socket, ProbeTarget target, BatchReader reader)
+    {
+        bool limited = false;
+        lock (reader)
             for (int i = 0; i < Limits.Batch; i++)
             {
-                int n = NotifySocket.Receive(socket, buffer, out int pid);
+                int n = NotifySocket.Receive(socket, reader.Buffer, out int pid);
                 if (n == NotifySocket.Empty) break;
-                if (n == NotifySocket.Broken) return;
-                var datagram = buffer.AsSpan(0, n);
-                if (!bucket.TryTake())
+                if (n == NotifySocket.Broken) return (limited, true);
+                var datagram = reader.Buffer.AsSpan(0, n);
+                if (!reader.Bucket.TryTake())
                 {
                     limited = true;
-                    Drop(target, senders, pid, datagram);
+                    Drop(target, reader.Senders, pid, datagram);
                     continue;
                 }
-                if (!senders.Admits(pid))
+                if (!reader.Senders.Admits(pid))
                 {
                     lock (_gate) _refused++;
                     continue;
@@ -178,12 +201,17 @@ internal sealed class SdNotifyProbe : IRunBoundProbe, IImmediateProbe
                 foreach (var line in Encoding.UTF8.GetString(datagram).Split('\n', StringSplitOptions.RemoveEmptyEntries))
                     Handle(target, line);
             }
-            if (limited)
-            {
-                try { await Task.Delay(Limits.Pause, target.Time, stop).ConfigureAwait(false); }
-                catch (OperationCanceledException) { return; }
-            }
-        }
+        return (limited, false);
+    }
+
+    /// <summary>Before a missed watchdog is judged, what the kernel already holds for us is read: the receive loop may
+    /// be in its flood pause, or slow to be scheduled on a busy machine, with the ping waiting in the queue.</summary>
+    private void DrainIfLate(ProbeTarget target)
+    {
+        if (_socket is null || _reader is not { } reader) return;
+        lock (_gate)
+            if (_window is not { } window || target.Time.GetElapsedTime(_lastPing ?? target.StartedAt) < window) return;
+        ReadBatch(_socket, target, reader);
     }
 
     /// <summary>A datagram over the rate limit: counted and not parsed, but a keep-alive from a known sender (cheap
@@ -261,6 +289,7 @@ internal sealed class SdNotifyProbe : IRunBoundProbe, IImmediateProbe
     public ValueTask<ProbeResult> CheckAsync(ProbeTarget target, CancellationToken cancel)
     {
         if (_error is not null) return ValueTask.FromResult(ProbeResult.Fail(_error));
+        DrainIfLate(target);
         lock (_gate)
         {
             string tail = (_status is not null ? $" (STATUS={_status})" : "") + (_mainPid is { } m ? $" (MAINPID={m})" : "");
@@ -317,7 +346,7 @@ internal sealed class TokenBucket(TimeProvider time, int burst, double perSecond
     }
 }
 
-/// <summary>Which senders of a run's notify socket count (<see cref="NotifyAccess"/>). Used by the receive loop only.</summary>
+/// <summary>Which senders of a run's notify socket count (<see cref="NotifyAccess"/>). Used under its batch reader's lock.</summary>
 internal sealed class NotifySenders(ProbeTarget target, NotifyAccess access)
 {
     /// <summary>Deeper than any real process tree; a bound on the walk up the parent links.</summary>

@@ -88,12 +88,15 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
         return false;
     }
 
+    private volatile bool _sentKill; // a SIGKILL went to it (or its group) through this handle
+
     private void Finish(ExitStatus status)
     {
         // Under the gate: Signal() checks _reaped under it, and the reactor closes the pidfd only after we return.
         lock (_gate) _reaped = true;
         _reaper.Untrack(Pid);
-        if (status.Signal != Signals.SIGKILL) { _exited.TrySetResult(status); return; }
+        // A SIGKILL we sent ourselves (a stop's escalation, a probe's kill) needs no look at the kernel log.
+        if (status.Signal != Signals.SIGKILL || _sentKill) { _exited.TrySetResult(status); return; }
         // Was it the OOM killer? Off the reactor thread: the kernel log may take a few milliseconds to read.
         ThreadPool.UnsafeQueueUserWorkItem(_ =>
         {
@@ -110,7 +113,9 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
         lock (_gate)
         {
             if (_closed || _reaped) return false;
-            return Native.PidfdSendSignal(_pidfd, signal) == 0;
+            if (Native.PidfdSendSignal(_pidfd, signal) != 0) return false;
+            if (signal == Signals.SIGKILL) _sentKill = true;
+            return true;
         }
     }
 
@@ -123,7 +128,9 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
         lock (_gate)
         {
             if (_closed || _reaped) return false;
-            return Native.kill(-Pid, signal) == 0;
+            if (Native.kill(-Pid, signal) != 0) return false;
+            if (signal == Signals.SIGKILL) _sentKill = true;
+            return true;
         }
     }
 

@@ -123,6 +123,45 @@ public sealed class ProbeRunnerTests
         };
 
     [Fact]
+    public async Task A_check_given_up_on_before_its_deadline_timer_fired_is_still_cancelled_and_its_token_is_not_reused()
+    {
+        // Under load the wait's own timer (deadline + grace) can run before the deadline's: two clocks make that
+        // order certain. The deadline's clock never moves; the check's wait gives up on the target's clock.
+        var deadlineClock = new FakeTimeProvider();
+        var waitClock = new FakeTimeProvider();
+        using var stop = new CancellationTokenSource();
+        using var deadlines = new ProbeRunner.Deadline(deadlineClock, stop.Token);
+        using var launcher = new OsLauncher(subreaper: false);
+        var spec = Spec("exec", timeout: 0.4);
+        var target = new ProbeTarget
+        {
+            UnitName = "unit", Pid = 1, Session = 1, Spec = spec, Time = waitClock, StartedAt = 0,
+            WorkingDirectory = "/", LastOutputAt = () => null, Launcher = launcher,
+        };
+        var first = new CleaningProbe();
+        var checking = ProbeRunner.CheckOnceAsync(spec, first, target, deadlines, stop.Token);
+        await first.Started.Task.WaitAsync(Wait);
+        Assert.True(await Procs.Eventually(() => waitClock.UntilNextTimer is not null), "the check's wait armed no timer");
+        waitClock.Advance(spec.CheckDeadline + ProbeRunner.CancelGrace);
+        var result = await checking.WaitAsync(Wait);
+        Assert.StartsWith("exec check timed out after 400ms", result.Detail);
+        // The abandoned check learns it was given up on, so it can kill what it started.
+        await first.Cancelled.Task.WaitAsync(Wait);
+
+        // The next check gets a token of its own, and the first one's cleanup still runs to its end.
+        var second = new CleaningProbe();
+        var next = ProbeRunner.CheckOnceAsync(spec, second, target, deadlines, stop.Token);
+        await second.Started.Task.WaitAsync(Wait);
+        Assert.False(second.Cancelled.Task.IsCompleted, "the second check's token came cancelled");
+        first.MayFinish.TrySetResult();
+        await first.CleanedUp.Task.WaitAsync(Wait);
+        stop.Cancel();
+        await second.Cancelled.Task.WaitAsync(Wait);
+        second.MayFinish.TrySetResult();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => next.WaitAsync(Wait));
+    }
+
+    [Fact]
     public async Task Stopping_the_runner_cancels_the_check_in_flight_and_ends_only_after_it_has_cleaned_up()
     {
         var h = new Harness();

@@ -134,7 +134,8 @@ public sealed class RecoveryTests
         { Period = Ms(300), Timeout = Ms(400), FailureThreshold = 1, Action = ProbeAction.Notify };
         sup.Start(WithProbe(Fixture.Spec("svc", "hang"), probe));
         var bad = await rec.Event<Unhealthy>();
-        Assert.StartsWith("exec check timed out after 400ms (killed)", bad.Why);
+        // "(killed)" follows when the kill ended within the grace; under load the runner may give up on it first.
+        Assert.StartsWith("exec check timed out after 400ms", bad.Why);
         // Read once: every check rewrites the file (truncate, then write), so a second read can fall between the two.
         string written = "";
         Assert.True(await Procs.Eventually(() => File.Exists(pidFile) && (written = File.ReadAllText(pidFile).Trim()).Length > 0));

@@ -79,6 +79,9 @@ public sealed class HookRateLimitTests
         Crash();
         var first = Assert.Single(await receiver.WaitFor("/exited"));
         Assert.Equal(0, first.Json.GetProperty("suppressed").GetInt32());
+        // The receiver records a post before it answers: the run ends a moment later. Advancing the clock before
+        // then would fire the hook's timeout (on this same clock) and turn the run into a failure.
+        Assert.True(await Procs.Eventually(() => runner.Runs == 1), $"runs: {runner.Runs}");
         for (int i = 0; i < 9; i++)
         {
             time.Advance(TimeSpan.FromSeconds(3)); // 3 s … 27 s
@@ -86,6 +89,7 @@ public sealed class HookRateLimitTests
         }
         sup.Announce(new GaveUp(time.GetUtcNow(), 7, "flappy", "too many restarts"));
         await receiver.WaitFor("/gave-up"); // its own kind: not held back by the exits
+        Assert.True(await Procs.Eventually(() => runner.Runs == 2), $"runs: {runner.Runs}");
         Assert.True(await Procs.Eventually(() => runner.Suppressed == 9), $"suppressed: {runner.Suppressed}");
         Assert.Single(receiver.On("/exited"));
 
@@ -97,6 +101,7 @@ public sealed class HookRateLimitTests
         Assert.Equal(110, second.GetProperty("pid").GetInt32()); // the 11th exit
         Assert.Equal("2025-01-01T12:00:30.000Z", second.GetProperty("time").GetString());
         Assert.Equal(2, receiver.On("/exited").Count);
+        Assert.True(await Procs.Eventually(() => runner.Runs == 3), $"runs: {runner.Runs}");
         Assert.Equal(0, runner.Failures);
     }
 }
