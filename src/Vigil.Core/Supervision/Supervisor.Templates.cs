@@ -44,6 +44,9 @@ public sealed partial class Supervisor
         return (path, lost);
     }
 
+    /// <summary>The folder of Ligato templates (<see cref="SupervisorOptions.TemplatesFolder"/>); null = none.</summary>
+    public string? TemplatesFolder => _options.TemplatesFolder;
+
     private string TemplatesFolderOrThrow() =>
         _options.TemplatesFolder ?? throw new InvalidOperationException("no templates folder: set SupervisorOptions.TemplatesFolder (config: templates: DIR)");
 }
