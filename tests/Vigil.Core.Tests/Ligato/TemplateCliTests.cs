@@ -66,6 +66,20 @@ public sealed class TemplateCliTests : HarnessTests
     }
 
     [Fact]
+    public async Task Out_writer_copies_the_stdout_lines_to_vigils_stdout_as_they_are_and_err_stays_in_the_log()
+    {
+        Directory.CreateDirectory(H.Path("t"));
+        var said = "said-" + H.Token;
+        H.Write("t/e.json", $$$"""{"name":"e","cmd":"{{{Fixture.Path}}}","p_options":{"args":["print","{{{said}}}","eprint","err-{{{said}}}","marker","up","hang"],"out_writer":true,"run_on_startup":true}}""");
+        var vigil = H.Start("run", "--templates", "t");
+        await vigil.WaitLine(l => l == said, "the echoed line", TimeSpan.FromSeconds(60));
+        await H.LsUntil(u => State(u, "e") == "running", "e running");
+        var (_, logs, _) = await H.Cli("logs", "e");
+        Assert.Contains($"err-{said}", logs, StringComparison.Ordinal); // captured, though not echoed
+        Assert.DoesNotContain(vigil.Out.Concat(vigil.Err), l => l.EndsWith($"err-{said}", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_bad_template_names_its_file_line_column_and_field_and_nothing_starts()
     {
         Templates();
