@@ -78,7 +78,7 @@ internal static class RunCommand
         // `vigil run --templates DIR` alone: Ligato's process manager with its template path, no config file.
         bool templatesOnly = templatesDir is not null && r.File is null && r.Config is null && !File.Exists(path);
         var log = r.Log is null ? null : Path.GetFullPath(r.Log);
-        if (r.Detach && !r.DaemonChild) return await DetachAsync(r, path, log, ctx).ConfigureAwait(false);
+        if (r.Detach && !r.DaemonChild) return await DetachAsync(r, path, log, templatesOnly, ctx).ConfigureAwait(false);
 
         if (r.DaemonChild) Detach.BecomeDaemon();
         // Vigil's own output goes to the log from now on; its stderr stays where it was until the control socket is
@@ -160,10 +160,10 @@ internal static class RunCommand
     }
 
     /// <summary><c>-d</c>: the same command again in the background, told where its socket and log are.</summary>
-    private static async Task<int> DetachAsync(Request r, string path, string? log, CliContext ctx)
+    private static async Task<int> DetachAsync(Request r, string path, string? log, bool templatesOnly, CliContext ctx)
     {
         string socket;
-        try { socket = ControlPaths.Socket(r.Socket, r.Tail is null ? Client.InstanceName(path, ctx.Extensions) : VigilConfig.DefaultName, log: StderrLog.Instance); }
+        try { socket = ControlPaths.Socket(r.Socket, r.Tail is null && !templatesOnly ? Client.InstanceName(path, ctx.Extensions) : VigilConfig.DefaultName, log: StderrLog.Instance); }
         catch (ConfigException e) { return Refuse(e, path, ctx); }
         catch (IOException e)
         {
@@ -172,8 +172,7 @@ internal static class RunCommand
         }
         log ??= Path.ChangeExtension(socket, ".log");
         var args = new List<string> { "run" };
-        if (r.Tail is null && (r.Templates is null || r.File is not null || r.Config is not null || File.Exists(path)))
-            args.AddRange(["-c", Path.GetFullPath(path)]);
+        if (r.Tail is null && !templatesOnly) args.AddRange(["-c", Path.GetFullPath(path)]);
         if (r.Templates is not null) args.AddRange(["--templates", Path.GetFullPath(r.Templates)]);
         args.AddRange(["--socket", socket, "--log", log, "--daemon-child"]);
         if (r.AttachOutput) args.Add("--attach-output");
