@@ -99,6 +99,27 @@ public sealed class TemplateCliTests : HarnessTests
     }
 
     [Fact]
+    public async Task A_config_reload_reads_its_templates_folder_again_and_a_new_waiting_template_is_defined_not_started()
+    {
+        Templates();
+        H.Write("vigil.yaml", $$"""
+            templates: ./templates
+            processes:
+              - { name: own, command: [sleep, "{{H.Token}}"] }
+            """);
+        H.Start("run");
+        await H.LsUntil(u => u.GetArrayLength() == 4 && State(u, "own") == "running" && State(u, "a") == "running", "own and a running");
+        H.Write("templates/e.json", $$$"""{"name":"e","cmd":"sleep","p_options":{"args":["{{{H.Token}}}"]}}""");
+        var (code, output, err) = await H.Cli("reload");
+        Assert.True(code == 0, err);
+        Assert.Contains("+ e", output, StringComparison.Ordinal);
+        var units = await H.LsUntil(u => u.GetArrayLength() == 5, "five units");
+        Assert.Equal(["own", "a", "b", "c", "e"], units.EnumerateArray().Select(u => u.GetProperty("name").GetString()));
+        Assert.Equal("initial", State(units, "e"));
+        Assert.Equal("running", State(units, "a"));
+    }
+
+    [Fact]
     public async Task Run_with_templates_alone_and_reload_reads_the_folder_again()
     {
         Templates("tpl");
