@@ -155,6 +155,14 @@ public sealed class TemplateLoaderTests : IDisposable
         Assert.Equal(["cwd", "env"], lost);
     }
 
+    [Fact]
+    public void The_example_folder_loads_with_its_config()
+    {
+        var config = ConfigLoader.Load(Path.Combine(Vigil.Tests.Config.ExamplesTests.ExamplesDir(), "ligato.yaml"));
+        Assert.Equal(["agent", "on-demand", "worker"], config.Units.Select(u => u.DisplayName));
+        Assert.Equal([true, false, true], config.Units.Select(u => u.Autostart));
+    }
+
     [Theory]
     [InlineData("0", 0)]
     [InlineData("1.5s", 15_000_000)]
