@@ -138,6 +138,7 @@ public static class Cli
             UnitCommands.Signal(ctx), StreamCommands.Logs(ctx), StreamCommands.Events(ctx),
             InstanceCommands.Reload(ctx), UnitCommands.Add(ctx, tail), UnitCommands.Remove(ctx),
             InstanceCommands.Save(ctx), InstanceCommands.Shutdown(ctx), ReportCommand.Build(ctx),
+            TemplateCommands.Templates(ctx), TemplateCommands.SaveTemplate(ctx),
             StartupCommand.Build(ctx), CompletionCommand.Build(ctx), ManCommand.Build(ctx),
         })
             root.Subcommands.Add(c);

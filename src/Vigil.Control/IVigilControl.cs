@@ -72,6 +72,14 @@ public interface IVigilControl : IAsyncDisposable
     /// period), from the history. History off: ControlException(ControlErrors.Unsupported).</summary>
     Task<ReliabilityReport> ReportAsync(DateTimeOffset? since = null, CancellationToken cancel = default);
 
+    /// <summary>Every Ligato template of the templates folder, read now, with its unit's state. No folder:
+    /// ControlException(ControlErrors.Unsupported); a bad template: ControlErrors.ConfigError with every error.</summary>
+    Task<IReadOnlyList<TemplateInfo>> TemplatesAsync(CancellationToken cancel = default);
+
+    /// <summary>The unit named <paramref name="name"/> as a Ligato template (Ligato's Template option). The caller
+    /// writes it where the user asked.</summary>
+    Task<TemplateSaveResult> SaveTemplateAsync(string name, CancellationToken cancel = default);
+
     /// <summary>Asks Vigil to stop every unit and exit. Returns once the request is accepted; a ControlClient then waits
     /// for the server to close the connection and its process to end.</summary>
     Task ShutdownAsync(CancellationToken cancel = default);

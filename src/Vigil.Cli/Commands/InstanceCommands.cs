@@ -62,7 +62,7 @@ internal static class InstanceCommands
 
     /// <summary>Writes beside the file and renames over it: a crash or a full disk never leaves half a config. Returns
     /// why it could not, or null.</summary>
-    private static string? WriteReplacing(string path, string text)
+    internal static string? WriteReplacing(string path, string text)
     {
         var temp = Path.Combine(Path.GetDirectoryName(path) ?? ".", $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
         try

@@ -33,6 +33,12 @@ internal static class RunCommand
                 + "<runtime dir> being $XDG_RUNTIME_DIR, /run for root, or /tmp/vigil-UID)",
             HelpName = "PATH",
         };
+        var templates = new Option<string?>("--templates")
+        {
+            Description = "a folder of Ligato process templates (*.json): each is a unit, started with Vigil when its run_on_startup is "
+                + "set; replaces the config's templates: (without a config file, and no ./vigil.yaml, the templates alone are run)",
+            HelpName = "DIR",
+        };
         // Set by `vigil run -d` on the background Vigil it starts.
         var daemonChild = new Option<bool>("--daemon-child") { Hidden = true };
         var command = new NotedCommand("run", "supervise a config's processes (or one command: vigil run -- CMD ARGS…)", """
@@ -46,25 +52,33 @@ internal static class RunCommand
             Exit codes: 0 ok, 1 runtime failure, 2 usage or config error (file:line:col: key: message; nothing started).
             """)
         {
-            file, config, attach, detach, log, socket, daemonChild,
+            file, config, attach, detach, log, socket, templates, daemonChild,
         };
         command.SetAction((parsed, _) => ExecuteAsync(new Request(
             parsed.GetValue(file), parsed.GetValue(config), tail, parsed.GetValue(attach), parsed.GetValue(detach),
-            parsed.GetValue(log), parsed.GetValue(socket), parsed.GetValue(daemonChild)), ctx));
+            parsed.GetValue(log), parsed.GetValue(socket), parsed.GetValue(daemonChild)) { Templates = parsed.GetValue(templates) }, ctx));
         return command;
     }
 
     private sealed record Request(string? File, string? Config, string[]? Tail, bool AttachOutput, bool Detach, string? Log,
-        string? Socket, bool DaemonChild);
+        string? Socket, bool DaemonChild)
+    {
+        /// <summary><c>--templates DIR</c>, as given.</summary>
+        public string? Templates { get; init; }
+    }
 
     private static async Task<int> ExecuteAsync(Request r, CliContext ctx)
     {
         if (r.File is not null && r.Config is not null) throw new UsageException("run: give the config as FILE or as -c FILE, not both");
         if (r.Tail is not null && (r.File ?? r.Config) is not null) throw new UsageException("run: give a config file or '-- CMD ARGS…', not both");
         if (r.Tail is { Length: 0 }) throw new UsageException("run: the command to run goes after '--': vigil run -- CMD ARGS…");
+        if (r.Tail is not null && r.Templates is not null) throw new UsageException("run: give --templates DIR or '-- CMD ARGS…', not both");
         var path = r.File ?? r.Config ?? "vigil.yaml";
+        var templatesDir = r.Templates is null ? null : Path.GetFullPath(r.Templates);
+        // `vigil run --templates DIR` alone: Ligato's process manager with its template path, no config file.
+        bool templatesOnly = templatesDir is not null && r.File is null && r.Config is null && !File.Exists(path);
         var log = r.Log is null ? null : Path.GetFullPath(r.Log);
-        if (r.Detach && !r.DaemonChild) return await DetachAsync(r, path, log, ctx).ConfigureAwait(false);
+        if (r.Detach && !r.DaemonChild) return await DetachAsync(r, path, log, templatesOnly, ctx).ConfigureAwait(false);
 
         if (r.DaemonChild) Detach.BecomeDaemon();
         // Vigil's own output goes to the log from now on; its stderr stays where it was until the control socket is
@@ -91,11 +105,17 @@ internal static class RunCommand
                 return ExitCodes.Usage;
             }
         }
+        else if (templatesOnly)
+        {
+            try { specs = [.. ConfigLoader.LoadTemplatesChecked(templatesDir!).Select(t => t.ToSpec())]; }
+            catch (ConfigException e) { return Refuse(e, templatesDir!, ctx); }
+            identity = templatesDir!;
+        }
         else
         {
-            try { config = ConfigLoader.LoadChecked(path, ctx.Extensions); }
+            try { config = ConfigLoader.WithTemplates(ConfigLoader.LoadChecked(path, ctx.Extensions), templatesDir); }
             catch (ConfigException e) { return Refuse(e, path, ctx); }
-            specs = config.Processes;
+            specs = config.Units;
             identity = Path.GetFullPath(path);
         }
         string socket;
@@ -115,13 +135,18 @@ internal static class RunCommand
             Identity = identity,
             Instance = config?.Name ?? VigilConfig.DefaultName,
             ConfigPath = config is null ? null : Path.GetFullPath(path),
+            TemplatesFolder = templatesDir,
             Socket = socket,
             Log = logOutput,
             Extensions = ctx.Extensions,
             Sections = config?.Sections ?? ConfigSections.Empty,
             Hooks = config?.Hooks ?? HookSet.Empty,
             HookPublisher = new TetherHookPublisher(tether),
-            Options = new SupervisorOptions { ProbeProviders = [tether], StatusEvents = config?.StatusEvents ?? StatusEvents.Significant },
+            Options = new SupervisorOptions
+            {
+                ProbeProviders = [tether], StatusEvents = config?.StatusEvents ?? StatusEvents.Significant,
+                TemplatesFolder = templatesDir ?? config?.TemplatesFolder,
+            },
             History = config?.History ?? Vigil.Telemetry.History.HistorySettings.Default,
         }).RunAsync().ConfigureAwait(false);
     }
@@ -135,10 +160,10 @@ internal static class RunCommand
     }
 
     /// <summary><c>-d</c>: the same command again in the background, told where its socket and log are.</summary>
-    private static async Task<int> DetachAsync(Request r, string path, string? log, CliContext ctx)
+    private static async Task<int> DetachAsync(Request r, string path, string? log, bool templatesOnly, CliContext ctx)
     {
         string socket;
-        try { socket = ControlPaths.Socket(r.Socket, r.Tail is null ? Client.InstanceName(path, ctx.Extensions) : VigilConfig.DefaultName, log: StderrLog.Instance); }
+        try { socket = ControlPaths.Socket(r.Socket, r.Tail is null && !templatesOnly ? Client.InstanceName(path, ctx.Extensions) : VigilConfig.DefaultName, log: StderrLog.Instance); }
         catch (ConfigException e) { return Refuse(e, path, ctx); }
         catch (IOException e)
         {
@@ -147,7 +172,8 @@ internal static class RunCommand
         }
         log ??= Path.ChangeExtension(socket, ".log");
         var args = new List<string> { "run" };
-        if (r.Tail is null) args.AddRange(["-c", Path.GetFullPath(path)]);
+        if (r.Tail is null && !templatesOnly) args.AddRange(["-c", Path.GetFullPath(path)]);
+        if (r.Templates is not null) args.AddRange(["--templates", Path.GetFullPath(r.Templates)]);
         args.AddRange(["--socket", socket, "--log", log, "--daemon-child"]);
         if (r.AttachOutput) args.Add("--attach-output");
         if (r.Tail is not null) args.AddRange(["--", .. r.Tail]);

@@ -25,6 +25,9 @@ internal sealed record RunPlan
     public string Instance { get; init; } = VigilConfig.DefaultName;
     /// <summary>The config file a reload reads again; null for <c>vigil run -- CMD</c> and the demo.</summary>
     public string? ConfigPath { get; init; }
+    /// <summary><c>--templates DIR</c> (absolute): replaces the config's <c>templates:</c>, or is all there is to run
+    /// (and to reload) without a config file.</summary>
+    public string? TemplatesFolder { get; init; }
     /// <summary>Where the control socket is served; null: none (the demo).</summary>
     public string? Socket { get; init; }
     /// <summary>Vigil's own output file (<c>--log</c>, or <c>-d</c>'s default), reopened on SIGUSR2; null: stdout.</summary>
@@ -141,7 +144,7 @@ internal sealed class RunSession(RunPlan plan)
             ConfigPath = plan.ConfigPath,
             Socket = plan.Socket ?? "",
             LogFile = plan.Log?.Path,
-            Reload = plan.ConfigPath is null ? null : ReloadAsync,
+            Reload = plan.ConfigPath is null && plan.TemplatesFolder is null ? null : ReloadAsync,
             Check = ConfigChecks.Check,
             Extensions = plan.Extensions,
             Sections = plan.Sections,
@@ -205,11 +208,14 @@ internal sealed class RunSession(RunPlan plan)
         plan.Log?.TakeStderr();
 
         IDisposable? output = plan.AttachOutput ? _sup.OnOutput(_printer.Output) : null;
+        EchoIfAsked(plan.Specs);
         if (_sup.Membership is { } m) _printer.Notice($"vigil: {m.Description}");
         // What a killed predecessor left running is stopped before anything starts: nothing ever runs twice.
         await _sup.StopPreviousLeftoversAsync(plan.Specs, instanceLock?.PreviousPid).ConfigureAwait(false);
         using var statusUpdates = _notify is { } n ? _sup.Subscribe(_ => n.StatusChanged(() => SdNotifier.Counts(_sup.Snapshot()))) : null;
-        foreach (var spec in plan.Specs) _sup.Start(spec);
+        foreach (var spec in plan.Specs)
+            if (spec.Autostart) _sup.Start(spec);
+            else _sup.Define(spec); // a Ligato template without run_on_startup: waits for vigil start
         plan.Extra?.Invoke(control, _printer, _shutdown.Token);
         if (_notify is not null) _ = ReadyWhenStartedAsync(_notify);
 
@@ -257,12 +263,17 @@ internal sealed class RunSession(RunPlan plan)
     /// </summary>
     private async Task<ReloadResult> ReloadAsync(bool dryRun, CancellationToken cancel)
     {
-        var path = plan.ConfigPath!;
+        var path = plan.ConfigPath ?? plan.TemplatesFolder!;
         await _reloadGate.WaitAsync(cancel).ConfigureAwait(false);
         try
         {
             VigilConfig config;
-            try { config = ConfigLoader.LoadChecked(path, plan.Extensions); }
+            try
+            {
+                config = plan.ConfigPath is null
+                    ? new VigilConfig(path, []) { Name = plan.Instance, Templates = ConfigLoader.LoadTemplatesChecked(path), TemplatesFolder = path }
+                    : ConfigLoader.WithTemplates(ConfigLoader.LoadChecked(path, plan.Extensions), plan.TemplatesFolder);
+            }
             catch (ConfigException e)
             {
                 var message = string.Create(CultureInfo.InvariantCulture, $"{path}: {e.Errors.Count} error(s); nothing was changed");
@@ -275,12 +286,13 @@ internal sealed class RunSession(RunPlan plan)
                 _printer.Notice("vigil: telemetry: changed in the config; the exporters keep their old settings until Vigil is restarted");
             if (!dryRun) _notify?.Reloading();
             IReadOnlyList<SpecChange> changes;
-            try { changes = await _sup.ReconcileAsync(config.Processes, dryRun, cancel).ConfigureAwait(false); }
+            try { changes = await _sup.ReconcileAsync(config.Units, dryRun, cancel).ConfigureAwait(false); }
             finally
             {
                 if (!dryRun) _notify?.Ready();
             }
             if (!dryRun) _hooks?.Update(config.Hooks);
+            if (!dryRun) EchoIfAsked(config.Units);
             var result = new ReloadResult
             {
                 DryRun = dryRun,
@@ -292,12 +304,32 @@ internal sealed class RunSession(RunPlan plan)
         finally { _reloadGate.Release(); }
     }
 
+    private IDisposable? _echo;
+
+    /// <summary>
+    /// <c>log: { echo: out|err|both }</c> (a Ligato template's out_writer/err_writer): those units' lines also go to
+    /// Vigil's own stdout and stderr, as they are, in order with the printer's lines. Subscribed only once some unit
+    /// asks (a line listener costs every unit's lines a call), and kept until Vigil ends.
+    /// </summary>
+    private void EchoIfAsked(IEnumerable<ProcessSpec> specs)
+    {
+        if (_echo is not null || !specs.Any(s => s.Log is { Echo: not LogEcho.None })) return;
+        _echo = _sup.OnOutput(line =>
+        {
+            if (_sup.Units.FirstOrDefault(u => u.Id == line.UnitId)?.Spec.Log?.Echo is not { } echo) return;
+            var to = line.Stream == StreamKind.Stdout ? (echo.HasFlag(LogEcho.Out) ? Console.Out : null) : (echo.HasFlag(LogEcho.Err) ? Console.Error : null);
+            if (to is null) return;
+            var text = line.Text;
+            _printer.Between(() => { if (line.Continued) to.Write(text); else to.WriteLine(text); });
+        });
+    }
+
     /// <summary>SIGHUP: the reload, with its errors printed (nobody else would see them).</summary>
     private async Task ReloadOnSignalAsync(IVigilControl control)
     {
         try
         {
-            if (plan.ConfigPath is null)
+            if (plan.ConfigPath is null && plan.TemplatesFolder is null)
             {
                 _printer.Notice("vigil: SIGHUP: nothing to reload (no config file: vigil run -- CMD)");
                 return;
@@ -328,7 +360,7 @@ internal sealed class RunSession(RunPlan plan)
     private async Task ReadyWhenStartedAsync(SdNotifier notify)
     {
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        bool AllStarted() => _sup.Snapshot().All(s => s.State != UnitState.Initial);
+        bool AllStarted() => _sup.Units.All(u => u.State != UnitState.Initial || !u.Spec.Autostart);
         using (_sup.Subscribe(_ => { if (AllStarted()) started.TrySetResult(); }))
         {
             if (AllStarted()) started.TrySetResult();

@@ -154,6 +154,12 @@ public sealed class ControlClient : IVigilControl
     public Task<ReliabilityReport> ReportAsync(DateTimeOffset? since = null, CancellationToken cancel = default) =>
         CallAsync(new ControlRequest { Verb = "report", Since = since }, ControlJson.Default.ReliabilityReport, cancel);
 
+    public Task<IReadOnlyList<TemplateInfo>> TemplatesAsync(CancellationToken cancel = default) =>
+        CallAsync(new ControlRequest { Verb = "templates" }, ControlJson.Default.IReadOnlyListTemplateInfo, cancel);
+
+    public Task<TemplateSaveResult> SaveTemplateAsync(string name, CancellationToken cancel = default) =>
+        CallAsync(new ControlRequest { Verb = "save-template", Name = name }, ControlJson.Default.TemplateSaveResult, cancel);
+
     /// <summary>Asks Vigil to stop every unit and exit, then waits (at most <see cref="ShutdownBound"/>) until it has
     /// closed this connection and its process has ended. A Vigil in this very process (tests) is not waited for.</summary>
     public async Task ShutdownAsync(CancellationToken cancel = default)

@@ -28,6 +28,8 @@ namespace Vigil.Control;
 [JsonSerializable(typeof(SaveResult))]
 [JsonSerializable(typeof(AddRequest))]
 [JsonSerializable(typeof(ReliabilityReport))]
+[JsonSerializable(typeof(IReadOnlyList<TemplateInfo>))]
+[JsonSerializable(typeof(TemplateSaveResult))]
 [JsonSerializable(typeof(ControlRequest))]
 [JsonSerializable(typeof(WireError))]
 public sealed partial class ControlJson : JsonSerializerContext;
@@ -92,7 +94,7 @@ public static class ControlProtocol
 
     /// <summary>The verbs, one per <see cref="IVigilControl"/> method.</summary>
     public static readonly IReadOnlyList<string> Verbs =
-        ["info", "ls", "status", "start", "stop", "restart", "kill", "signal", "logs", "events", "reload", "add", "remove", "save", "shutdown", "report"];
+        ["info", "ls", "status", "start", "stop", "restart", "kill", "signal", "logs", "events", "reload", "add", "remove", "save", "shutdown", "report", "templates", "save-template"];
 
     // Relaxed escaping: text stays readable on the wire (é, →, ', + as they are, for socat users and logs); control
     // characters, quotes and backslashes are still escaped, so a line never holds a raw newline. The "unsafe" is about

@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace Vigil.Control;
 
 /// <summary>The verbs, one per <see cref="IVigilControl"/> method.</summary>
-internal enum Verb { Info, Ls, Status, Start, Stop, Restart, Kill, Signal, Logs, Events, Reload, Add, Remove, Save, Shutdown, Report }
+internal enum Verb { Info, Ls, Status, Start, Stop, Restart, Kill, Signal, Logs, Events, Reload, Add, Remove, Save, Shutdown, Report, Templates, SaveTemplate }
 
 /// <summary>A request line read: either a request checked against its verb, or the error to answer with. <see cref="Id"/>
 /// is the client's id when one could be read, even from a request that is otherwise wrong.</summary>
@@ -39,6 +39,8 @@ internal static class RequestParser
         [Verb.Add] = ["unit"],
         [Verb.Remove] = ["names"],
         [Verb.Report] = ["since"],
+        [Verb.Templates] = [],
+        [Verb.SaveTemplate] = ["name"],
     };
 
     /// <summary>Parses one request line (without its newline).</summary>
@@ -85,8 +87,8 @@ internal static class RequestParser
     {
         switch (verb)
         {
-            case Verb.Status:
-                if (string.IsNullOrEmpty(r.Name)) return "verb 'status' needs field 'name' (a unit's name)";
+            case Verb.Status or Verb.SaveTemplate:
+                if (string.IsNullOrEmpty(r.Name)) return $"verb '{r.Verb}' needs field 'name' (a unit's name)";
                 break;
             case Verb.Start or Verb.Stop or Verb.Restart or Verb.Kill or Verb.Signal or Verb.Remove:
                 if (r.Names is null || r.Names.Count == 0) return $"verb '{r.Verb}' needs field 'names' (unit names, or [\"all\"])";

@@ -159,6 +159,8 @@ public sealed partial class ControlServer
                 case Verb.Add: return Outcomes(id, await Target.AddAsync(r.Unit!, cancel).ConfigureAwait(false));
                 case Verb.Remove: return Outcomes(id, await Target.RemoveAsync(names, cancel).ConfigureAwait(false));
                 case Verb.Save: return ControlProtocol.ResultLine(id, await Target.SaveAsync(cancel).ConfigureAwait(false), json.SaveResult);
+                case Verb.Templates: return ControlProtocol.ResultLine(id, await Target.TemplatesAsync(cancel).ConfigureAwait(false), json.IReadOnlyListTemplateInfo);
+                case Verb.SaveTemplate: return ControlProtocol.ResultLine(id, await Target.SaveTemplateAsync(r.Name!, cancel).ConfigureAwait(false), json.TemplateSaveResult);
                 case Verb.Report: return ControlProtocol.ResultLine(id, await Target.ReportAsync(r.Since, cancel).ConfigureAwait(false), json.ReliabilityReport);
                 case Verb.Shutdown:
                 {

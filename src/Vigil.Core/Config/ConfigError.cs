@@ -22,6 +22,16 @@ public sealed record VigilConfig(string SourcePath, IReadOnlyList<ProcessSpec> P
     public Telemetry.History.HistorySettings History { get; init; } = Telemetry.History.HistorySettings.Default;
     /// <summary>Top-level <c>hooks:</c>: run for the events of every unit (besides each unit's own).</summary>
     public HookSet Hooks { get; init; } = HookSet.Empty;
+
+    /// <summary>Top-level <c>templates:</c>, absolute: the folder of Ligato process templates; null = none.</summary>
+    public string? TemplatesFolder { get; init; }
+
+    /// <summary>The templates read from <see cref="TemplatesFolder"/> (in file name order).</summary>
+    public IReadOnlyList<LigatoTemplate> Templates { get; init; } = [];
+
+    /// <summary>Every unit to define: <see cref="Processes"/>, then one per template (started with Vigil only when
+    /// its <c>run_on_startup</c> is set: <see cref="ProcessSpec.Autostart"/>).</summary>
+    public IReadOnlyList<ProcessSpec> Units => Templates.Count == 0 ? Processes : [.. Processes, .. Templates.Select(t => t.ToSpec())];
 }
 
 /// <summary>One problem in a config file. <see cref="Line"/> and <see cref="Column"/> are 1-based; both are 0 when the

@@ -23,10 +23,36 @@ public static partial class ConfigLoader
                 errors.Add(new ConfigError(path, at.Line, at.Column, keyPath, message.ReplaceLineEndings(" ")));
             }
         }
+        errors.AddRange(TemplateChecks(config.Templates, path));
         errors.AddRange(HookChecks(config, mapper, path));
         if (errors.Count > 0) throw new ConfigException(errors);
         return config;
     }
+
+    /// <summary><see cref="LoadTemplates"/>, then the start-up checks of every template's unit (its cmd is found and
+    /// executable), each failure an error at the template's <c>cmd</c>: for <c>vigil run --templates DIR</c>.</summary>
+    /// <exception cref="ConfigException">Every load error, or else every failed check.</exception>
+    public static IReadOnlyList<LigatoTemplate> LoadTemplatesChecked(string folder)
+    {
+        var templates = LoadTemplates(folder);
+        var errors = TemplateChecks(templates, folder).ToList();
+        if (errors.Count > 0) throw new ConfigException(errors);
+        return templates;
+    }
+
+    /// <summary><paramref name="config"/> with its templates read from <paramref name="folder"/> instead (checked as
+    /// <see cref="LoadTemplatesChecked"/>): <c>vigil run --templates DIR</c> next to a config. Null: the config as it is.</summary>
+    public static VigilConfig WithTemplates(VigilConfig config, string? folder)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return folder is null ? config : config with { TemplatesFolder = Path.GetFullPath(folder), Templates = LoadTemplatesChecked(folder) };
+    }
+
+    private static IEnumerable<ConfigError> TemplateChecks(IReadOnlyList<LigatoTemplate> templates, string fallback) =>
+        from t in templates
+        from problem in ConfigChecks.Problems(t.ToSpec())
+        select new ConfigError(t.SourcePath ?? fallback, t.CmdLine, t.CmdColumn, problem.Key == "command" ? "cmd" : problem.Key,
+            problem.Message.ReplaceLineEndings(" "));
 
     private static string Index(int i) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"processes[{i}]");
 }

@@ -66,22 +66,23 @@ public static partial class ConfigLoader
 
     // Keys this version knows, per mapping, in the order they are documented (the order breaks suggestion ties).
     // Extension sections come between processes and events.
-    internal static readonly string[] BuiltInTopKeys = ["name", "processes", "events", "history", "hooks"];
+    internal static readonly string[] BuiltInTopKeys = ["name", "processes", "events", "history", "hooks", "templates"];
     private static readonly string[] EventsKeys = ["status"];
     private static readonly string[] HistoryKeys = ["enabled", "keep", "maxSize"];
     private static readonly (string, Supervision.StatusEvents)[] StatusEventChoices =
         [("significant", Supervision.StatusEvents.Significant), ("all", Supervision.StatusEvents.All)];
     private static readonly string[] TopKeysNotYet = [];
-    internal static readonly string[] ProcessKeys = ["name", "command", "script", "args", "cwd", "env", "detach", "restart", "stop", "log", "health", "hooks"];
+    internal static readonly string[] ProcessKeys = ["name", "command", "script", "args", "cwd", "env", "detach", "restart", "stop", "log", "health", "hooks", "autostart", "cpuAffinity"];
     private static readonly string[] ProcessKeysNotYet = [];
-    private static readonly string[] LogKeys = ["file", "out", "err", "timestamps", "stream", "prefix", "stripAnsi", "maxSize", "keep", "maxLine", "ringLines"];
-    private static readonly string[] RestartKeys = ["policy", "schedule", "resetAfter", "backoff", "limit"];
+    private static readonly string[] LogKeys = ["file", "out", "err", "timestamps", "stream", "prefix", "stripAnsi", "maxSize", "keep", "maxLine", "ringLines", "echo"];
+    private static readonly string[] RestartKeys = ["policy", "schedule", "resetAfter", "backoff", "limit", "max"];
     private static readonly string[] BackoffKeys = ["initial", "multiplier", "max", "jitter"];
     private static readonly string[] LimitKeys = ["restarts", "within", "then", "retryEvery"];
     private static readonly string[] StopKeys = ["signal", "timeout", "killWait"];
 
     private static readonly (string, RestartPolicyKind)[] Policies =
         [("always", RestartPolicyKind.Always), ("on-failure", RestartPolicyKind.OnFailure), ("never", RestartPolicyKind.Never)];
+    private static readonly (string, LogEcho)[] EchoChoices = [("none", LogEcho.None), ("out", LogEcho.Out), ("err", LogEcho.Err), ("both", LogEcho.Both)];
     private static readonly (string, LimitAction)[] LimitActions = [("slow-retry", LimitAction.SlowRetry), ("stop", LimitAction.Stop)];
 
     internal static readonly TimeSpan DefaultBackoffInitial = TimeSpan.FromSeconds(1);
@@ -135,6 +136,7 @@ public static partial class ConfigLoader
             var statusEvents = Supervision.StatusEvents.Significant;
             var history = Telemetry.History.HistorySettings.Default;
             HookSet? hooks = null;
+            (string Folder, IReadOnlyList<LigatoTemplate> Templates)? templates = null;
             if (root is null || root is YScalar { IsNull: true })
                 Error(root?.Start ?? new Pos(1, 1), "processes", "no processes to run");
             else if (root is not YMapping top)
@@ -157,14 +159,17 @@ public static partial class ConfigLoader
                             statusEvents = Choice(eValue, ePath, eAt, StatusEventChoices) ?? statusEvents;
                     else if (key == "history") history = History(value, keyPath, at) ?? history;
                     else if (key == "hooks" && Hooks(value, keyPath, at) is { } h) Problems((hooks = h).Validate(), keyPath, at);
+                    else if (key == "templates") templates = Templates(value, keyPath, at);
                 }
-                MapProcesses(list, listAt, processes);
+                // A folder of templates is enough to run: the processes list may then be left out.
+                if (templates is null || list is not (null or YSequence { Items.Count: 0 })) MapProcesses(list, listAt, processes);
             }
             CheckMqttHooks(sections);
             Throw();
             return new VigilConfig(sourcePath, processes)
             {
                 Sections = sections, Name = name ?? VigilConfig.DefaultName, StatusEvents = statusEvents, History = history, Hooks = hooks ?? HookSet.Empty,
+                TemplatesFolder = templates?.Folder, Templates = templates?.Templates ?? [],
             };
         }
 
@@ -306,6 +311,12 @@ public static partial class ConfigLoader
                     case "hooks":
                         spec = spec with { Hooks = Hooks(v, keyPath, at) };
                         break;
+                    case "autostart":
+                        spec = spec with { Autostart = Bool(v, keyPath, at) ?? true };
+                        break;
+                    case "cpuAffinity":
+                        spec = spec with { CpuAffinity = CpuAffinity(v, keyPath, at) };
+                        break;
                 }
             }
 
@@ -424,6 +435,9 @@ public static partial class ConfigLoader
                     case "limit":
                         if (Mapping(v, keyPath, at) is { } lm) spec = spec with { Limit = Limit(lm, keyPath, at) };
                         break;
+                    case "max":
+                        spec = spec with { Max = Int(v, keyPath, at) };
+                        break;
                 }
             }
             return spec;   // a schedule with a backoff is refused by the spec's validation
@@ -498,6 +512,7 @@ public static partial class ConfigLoader
                         if (Size(v, keyPath, at) is { } ml) spec = spec with { MaxLine = (int)Math.Min(ml, Limits.MaxLineBytes + 1L) };
                         break;
                     case "ringLines": spec = spec with { RingLines = Int(v, keyPath, at) ?? spec.RingLines }; break;
+                    case "echo": spec = spec with { Echo = Choice(v, keyPath, at, EchoChoices) ?? spec.Echo }; break;
                 }
             }
             return spec;

@@ -72,6 +72,8 @@ internal static partial class ConfigNodes
             Add("health", new CList([.. s.Health.Select(p => Probe(p, cwd, extensions))], Flow: false));
         }
         if (s.Hooks is { } hooks && Hooks(hooks) is { } node) Add("hooks", node);
+        if (!s.Autostart) Add("autostart", new CWord("false"));
+        if (s.CpuAffinity is { } cpus) Add("cpuAffinity", CpuAffinity(cpus));
         return e;
     }
 
@@ -121,8 +123,13 @@ internal static partial class ConfigNodes
             if (l.Then == LimitAction.SlowRetry && l.RetryEvery is { } every) le.Add(new("retryEvery", Duration(every)));
             e.Add(new("limit", new CMap(le, Flow: true)));
         }
+        if (r.Max is { } max) e.Add(new("max", Int(max)));
         return e.Count == 0 ? null : new CMap(e, Flow: false);
     }
+
+    /// <summary><c>cpuAffinity: "0-2,6"</c>, or with a delay <c>{ cpus: "0-2,6", delay: 1s }</c>.</summary>
+    private static CNode CpuAffinity(CpuAffinity a) => a.Delay == TimeSpan.Zero ? new CText(a.ListText)
+        : new CMap([new("cpus", new CText(a.ListText)), new("delay", Duration(a.Delay))], Flow: true);
 
     private static CMap? Stop(StopSpec s)
     {
@@ -150,6 +157,7 @@ internal static partial class ConfigNodes
         if (l.Keep != d.Keep) e.Add(new("keep", Int(l.Keep)));
         if (l.MaxLine != d.MaxLine) e.Add(new("maxLine", Size(l.MaxLine)));
         if (l.RingLines != d.RingLines) e.Add(new("ringLines", Int(l.RingLines)));
+        if (l.Echo != LogEcho.None) e.Add(new("echo", new CWord(l.Echo.ToString().ToLowerInvariant())));
         return new CMap(e, Flow: false);
     }
 

@@ -41,6 +41,10 @@ public sealed record LogSpec
     /// <summary>Lines kept in memory per unit for <c>vigil logs</c> and followers.</summary>
     public int RingLines { get; init; } = 1000;
 
+    /// <summary>Streams whose lines also go to Vigil's own stdout (out) and stderr (err), as they are (Ligato's
+    /// <c>out_writer</c>/<c>err_writer</c>); the log captures them either way.</summary>
+    public LogEcho Echo { get; init; }
+
     /// <summary>Problems with the section, each naming the key; empty when valid.</summary>
     public IEnumerable<SpecError> Validate()
     {
@@ -58,6 +62,19 @@ public sealed record LogSpec
         if (MaxLine < 1) yield return new("log.maxLine", "must be a positive number of bytes");
         if (MaxLine > Limits.MaxLineBytes) yield return new("log.maxLine", "must be at most 16MB");
         if (RingLines < 0) yield return new("log.ringLines", "must be 0 or more");
+        if (Echo is < LogEcho.None or > LogEcho.Both) yield return new("log.echo", "must be none, out, err or both");
         if (RingLines > Limits.MaxRingLines) yield return new("log.ringLines", $"must be at most {Limits.MaxRingLines:N0}");
     }
+}
+
+/// <summary>Which of a unit's streams are echoed to Vigil's own (<see cref="LogSpec.Echo"/>).</summary>
+[Flags]
+public enum LogEcho
+{
+    None = 0,
+    /// <summary>stdout lines to Vigil's stdout.</summary>
+    Out = 1,
+    /// <summary>stderr lines to Vigil's stderr.</summary>
+    Err = 2,
+    Both = Out | Err,
 }

@@ -42,6 +42,13 @@ public sealed record ProcessSpec
     /// <summary>This unit's <c>hooks:</c>, run besides the top-level ones; null = none.</summary>
     public HookSet? Hooks { get; init; }
 
+    /// <summary>False: the unit is defined but not started with Vigil (state initial; <c>vigil start NAME</c> starts
+    /// it), as a Ligato template without <c>run_on_startup</c>.</summary>
+    public bool Autostart { get; init; } = true;
+
+    /// <summary>The CPUs the process may run on, set on the child after it is spawned; null = inherited from Vigil.</summary>
+    public CpuAffinity? CpuAffinity { get; init; }
+
     /// <summary>Displayed as <c>name</c>, or the command's file name when there is none.</summary>
     public string DisplayName => Name ?? (Script is not null ? Path.GetFileName(Script) : Command.IsDefaultOrEmpty ? "?" : Path.GetFileName(Command[0]));
 
@@ -68,6 +75,7 @@ public sealed record ProcessSpec
         if (!Health.IsDefault)
             for (int i = 0; i < Health.Length; i++) errors.AddRange(Health[i].Validate().Select(e => e.Under($"health[{i}]")));
         if (Hooks is not null) errors.AddRange(Hooks.Validate().Select(e => e.Under("hooks")));
+        if (CpuAffinity is not null) errors.AddRange(CpuAffinity.Validate());
         return errors;
     }
 }
@@ -129,6 +137,11 @@ public sealed record RestartSpec
 
     public CrashLoopLimit? Limit { get; init; }
 
+    /// <summary>The lifetime cap (Ligato's <c>Restarts: N</c>, Process Watcher's <c>max_restarts</c>): after this many
+    /// automatic restarts in the unit's life it gives up, whatever the window; null = no cap. Unlike <see cref="Limit"/>
+    /// nothing resets it, neither a long run nor a requested restart.</summary>
+    public int? Max { get; init; }
+
     /// <summary>True for the elife "no restart" schedules, <c>[]</c> and <c>[0]</c>.</summary>
     public bool ScheduleMeansNever => Backoff is null && (Schedule.IsDefaultOrEmpty || (Schedule.Length == 1 && Schedule[0] == TimeSpan.Zero));
 
@@ -146,6 +159,7 @@ public sealed record RestartSpec
             foreach (var e in Backoff.Validate()) yield return e;
         }
         if (Limit is not null) foreach (var e in Limit.Validate()) yield return e;
+        if (Max is < 0) yield return new("restart.max", "must be 0 or more (restarts in the unit's life)");
     }
 }
 

@@ -10,6 +10,12 @@ namespace Vigil.Supervision;
 public sealed record RestartHistory(int Attempt, ImmutableArray<TimeSpan> RecentRestarts, bool SlowRetry)
 {
     public static readonly RestartHistory Fresh = new(0, [], false);
+
+    /// <summary>Automatic restarts in the unit's whole life, for <see cref="RestartSpec.Max"/>: kept by <see cref="Reset"/>.</summary>
+    public int Lifetime { get; init; }
+
+    /// <summary>A fresh schedule, window and slow retry (a long run, a requested restart), keeping <see cref="Lifetime"/>.</summary>
+    public RestartHistory Reset() => Lifetime == 0 ? Fresh : Fresh with { Lifetime = Lifetime };
 }
 
 /// <summary>How the last run ended, as the policy needs it.</summary>
@@ -36,8 +42,13 @@ public static class RestartPolicy
         if (spec.ScheduleMeansNever)
             return (new(RestartAction.None, default, "restart schedule is empty (never restart)"), history);
 
-        // restartOk: a long enough run starts everything over (schedule position, window, slow retry).
-        if (outcome.RunDuration >= spec.ResetAfter) history = RestartHistory.Fresh;
+        // The lifetime cap comes before everything else: nothing in the unit's life resets it.
+        if (spec.Max is { } max && history.Lifetime >= max)
+            return (new(RestartAction.GiveUp, default,
+                $"restart.max: {history.Lifetime} restart(s) in the unit's life, the cap is {max}"), history);
+
+        // restartOk: a long enough run starts everything over (schedule position, window, slow retry), but the lifetime count.
+        if (outcome.RunDuration >= spec.ResetAfter) history = history.Reset();
 
         var recent = history.RecentRestarts;
         if (spec.Limit is { } limit)
@@ -54,15 +65,17 @@ public static class RestartPolicy
                 var slow = limit.SlowRetryDelay;
                 return (new(RestartAction.SlowRetry, slow,
                     $"crash loop: {count} restarts within {Durations.Format(limit.Within)} (limit {limit.Restarts}); retrying every {Durations.Format(slow)} until a run lasts {Durations.Format(spec.ResetAfter)}",
-                    count), history with { RecentRestarts = recent, SlowRetry = true });
+                    count), history with { RecentRestarts = recent, SlowRetry = true, Lifetime = Saturated(history.Lifetime) });
             }
         }
 
         var delay = NextDelay(spec, history.Attempt, random);
         var next = new RestartHistory(history.Attempt == int.MaxValue ? int.MaxValue : history.Attempt + 1,
-            spec.Limit is null ? [] : recent.Add(now), false);
+            spec.Limit is null ? [] : recent.Add(now), false) { Lifetime = Saturated(history.Lifetime) };
         return (new(RestartAction.Restart, delay, $"restarting in {Durations.Format(delay)}", recent.Length + 1), next);
     }
+
+    private static int Saturated(int n) => n == int.MaxValue ? n : n + 1;
 
     /// <summary>Delay before restart number <paramref name="attempt"/> (0-based): the schedule entry (last one repeats) or the backoff.</summary>
     public static TimeSpan NextDelay(RestartSpec spec, int attempt, Func<double>? random = null)

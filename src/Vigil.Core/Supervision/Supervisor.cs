@@ -35,6 +35,9 @@ public sealed record SupervisorOptions
     public string? Instance { get; init; }
     /// <summary>How runs' processes are tracked: cgroup v2 where possible (<see cref="TrackingMode.Auto"/>), or by marker only.</summary>
     public TrackingMode Tracking { get; init; } = TrackingMode.Auto;
+    /// <summary>The folder of Ligato process templates that <see cref="Supervisor.GetTemplate"/>,
+    /// <see cref="Supervisor.GetAllTemplates"/> and <see cref="Supervisor.SaveTemplate"/> use; null = none.</summary>
+    public string? TemplatesFolder { get; init; }
 }
 
 /// <summary>Which /proc status changes of a unit's process are published as events.</summary>
@@ -58,7 +61,7 @@ public sealed record SpecChange(SpecChangeKind Kind, string Name, IReadOnlyList<
 /// The registry of units. Names may repeat: an action on a name applies to every unit with it. Disposing the
 /// supervisor stops every non-detached unit (in parallel); detached ones keep running.
 /// </summary>
-public sealed class Supervisor : IAsyncDisposable
+public sealed partial class Supervisor : IAsyncDisposable
 {
     private readonly SupervisorOptions _options;
     private ImmutableList<Unit> _units = [];
@@ -319,16 +322,18 @@ public sealed class Supervisor : IAsyncDisposable
                 Publish(new ReloadChanged(Time.GetUtcNow(), old.Id, old.Name, old.State, old.Id, change.Fields));
                 return old;
             case SpecChangeKind.Changed:
+                var wasActive = !UnitTransitions.IsTerminal(old!.State);
                 // The old run goes first: the new one may need its port, its files, its lock.
                 await RetireAsync(old!, $"reload: config changed ({string.Join(", ", change.Fields)})").ConfigureAwait(false);
                 var replacement = Add(spec!, attached: false);
                 Publish(new ReloadChanged(Time.GetUtcNow(), replacement.Id, replacement.Name, replacement.State, old!.Id, change.Fields));
-                await replacement.StartAsync().ConfigureAwait(false);
+                // A unit that waits to be started (autostart: false, a Ligato template) starts only if its old one ran.
+                if (spec!.Autostart || wasActive) await replacement.StartAsync().ConfigureAwait(false);
                 return replacement;
             default:
                 var added = Add(spec!, attached: false);
                 Publish(new ReloadAdded(Time.GetUtcNow(), added.Id, added.Name, added.State));
-                await added.StartAsync().ConfigureAwait(false);
+                if (spec!.Autostart) await added.StartAsync().ConfigureAwait(false);
                 return added;
         }
     }
@@ -390,6 +395,7 @@ public sealed class Supervisor : IAsyncDisposable
                 _removed.AddOrUpdate(unit, unit);
             }
             ImmutableInterlocked.Update(ref _retiring, l => l.Remove(done.Task));
+            unit.CompleteNotifications();
             done.TrySetResult();
         }
     }
@@ -502,6 +508,7 @@ public sealed class Supervisor : IAsyncDisposable
         // supervisor's children are on that supervisor's reactor.
         _ownLauncher?.Dispose();
         foreach (var ch in _eventSubscribers) ch.Writer.TryComplete();
+        foreach (var u in _units) u.CompleteNotifications();
         Metrics.Dispose();
     }
 

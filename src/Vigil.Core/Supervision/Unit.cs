@@ -276,7 +276,7 @@ public sealed partial class Unit
                 break;
             case UnitAction.Launch:
                 if (m is TimerFired t && !RestartIsDue(t)) break;
-                if (m is RestartMsg) _history = RestartHistory.Fresh;
+                if (m is RestartMsg) _history = _history.Reset();
                 Launch();
                 (m as Request)?.Answer(this);
                 break;
@@ -411,6 +411,7 @@ public sealed partial class Unit
         Bind(child);
         if (_startTime is not null || _lastExit is not null || _restartCount > 0) _restartCount++;
         _startTime = at;
+        ApplyAffinity(child);
         MoveTo(UnitState.Running, new Spawned(at, Id, Name, child.Pid, string.Join(' ', argv!), _restartCount));
         StartProbes(child, output is null ? static () => null : output.LastOutputAt, cwd);
     }
@@ -584,7 +585,7 @@ public sealed partial class Unit
                 break;
             case RestartMsg:
                 (why, kill, to) = ("restart requested", false, UnitState.Restarting);
-                _history = RestartHistory.Fresh;
+                _history = _history.Reset();
                 break;
             case ProbeMsg { Report: var r }:
                 Note(new Unhealthy(Now, Id, Name, p.Pid, _state, r.Probe.Name, r.Detail, r.FailedChecks, r.Probe.Action));
@@ -621,7 +622,7 @@ public sealed partial class Unit
             StartMsg => ("start requested", UnitState.Restarting),
             _ => throw new InvalidOperationException($"unit {Name}: {m.GetType().Name} does not redirect a stop"),
         };
-        if (m is RestartMsg) _history = RestartHistory.Fresh;
+        if (m is RestartMsg) _history = _history.Reset();
         MoveTo(to, new StopRequested(Now, Id, Name, _process?.Pid, why, null, to));
         if (m is StopMsg stop) _stopWaiters.Add(stop.Done); // answered when the stop is over
         else (m as Request)?.Answer(this);
@@ -705,9 +706,13 @@ public sealed partial class Unit
             throw new InvalidOperationException($"unit {Name}: event {ev.Kind} says {ev.State}, but the unit moves to {to}");
         _state = to;
         if (to != UnitState.Running && _process is null && _status is not (ProcessStatus.Initial or ProcessStatus.Terminated))
+        {
+            NotifyStatus(_status, ProcessStatus.Terminated);
             _status = ProcessStatus.Terminated;
+        }
         _snapshot = BuildSnapshot();
         _owner.Publish(ev);
+        Notify(ev);
     }
 
     /// <summary>An event that does not change the state (the cell must list the unit's own state).</summary>
@@ -733,6 +738,7 @@ public sealed partial class Unit
         {
             _status = to;
             _snapshot = BuildSnapshot();
+            NotifyStatus(before, to);
         }
         if (_owner.Options.StatusEvents == StatusEvents.All)
         {

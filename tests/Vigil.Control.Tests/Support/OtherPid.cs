@@ -21,6 +21,8 @@ public sealed class OtherPid(IVigilControl inner, int pid, Action onShutdown) : 
     public Task<IReadOnlyList<ActionOutcome>> RemoveAsync(IReadOnlyList<string> names, CancellationToken cancel = default) => inner.RemoveAsync(names, cancel);
     public Task<SaveResult> SaveAsync(CancellationToken cancel = default) => inner.SaveAsync(cancel);
     public Task<ReliabilityReport> ReportAsync(DateTimeOffset? since = null, CancellationToken cancel = default) => inner.ReportAsync(since, cancel);
+    public Task<IReadOnlyList<TemplateInfo>> TemplatesAsync(CancellationToken cancel = default) => inner.TemplatesAsync(cancel);
+    public Task<TemplateSaveResult> SaveTemplateAsync(string name, CancellationToken cancel = default) => inner.SaveTemplateAsync(name, cancel);
     public Task ShutdownAsync(CancellationToken cancel = default)
     {
         onShutdown();

@@ -137,6 +137,12 @@ public sealed class FakeControl : IVigilControl
 
     public Task<SaveResult> SaveAsync(CancellationToken cancel = default) => Task.FromResult(Answer("save", Saved));
 
+    public IReadOnlyList<TemplateInfo> Templates { get; init; } = [];
+    public Task<IReadOnlyList<TemplateInfo>> TemplatesAsync(CancellationToken cancel = default) => Task.FromResult(Answer("templates", Templates));
+
+    public TemplateSaveResult SavedTemplate { get; init; } = new();
+    public Task<TemplateSaveResult> SaveTemplateAsync(string name, CancellationToken cancel = default) => Task.FromResult(Answer("save-template " + name, SavedTemplate));
+
     public Task ShutdownAsync(CancellationToken cancel = default) => Task.FromResult(Answer("shutdown", 0));
 
     public Task<ReliabilityReport> ReportAsync(DateTimeOffset? since = null, CancellationToken cancel = default)

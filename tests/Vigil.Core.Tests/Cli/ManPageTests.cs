@@ -21,7 +21,7 @@ public sealed class ManPageTests
         Assert.Equal([".SH NAME", ".SH SYNOPSIS", ".SH DESCRIPTION", ".SH COMMANDS", ".SH OPTIONS", ".SH EXIT STATUS", ".SH FILES",
             ".SH ENVIRONMENT", ".SH SEE ALSO"], sections);
         foreach (var c in Root.Subcommands.Where(c => !c.Hidden))
-            Assert.Contains($".SS vigil {c.Name}\n", page);
+            Assert.Contains($".SS {ManCommand.Escape("vigil " + c.Name)}\n", page);   // save-template's '-' is escaped
         Assert.DoesNotContain(".SS vigil man", page);                 // hidden
         Assert.DoesNotContain("daemon\\-child", page);                // a hidden option
         Assert.Contains(".SS vigil startup systemd\n", page);         // subcommands too

@@ -117,7 +117,7 @@ public sealed class ConfigExtensionTests
         Assert.Equal(
             [
                 "vigil.yaml:1:36: processes[0].health[0].kind: every probe needs a kind: exec, http, tcp, heartbeat-file, output-stall, progress, memory, cpu, sd-notify, echo",
-                "vigil.yaml:2:1: extra: unknown key (expected one of: name, processes, beacon, events, history, hooks)",
+                "vigil.yaml:2:1: extra: unknown key (expected one of: name, processes, beacon, events, history, hooks, templates)",
             ],
             Errors("processes: [{ command: x, health: [{ name: n }] }]\nextra: 1\n", Extensions()));
 
@@ -127,7 +127,7 @@ public sealed class ConfigExtensionTests
             [
                 "vigil.yaml:5:11: processes[0].health[0].kind: unknown probe kind 'echo' (expected one of: exec, http, tcp, heartbeat-file, output-stall, progress, memory, cpu, sd-notify)",
                 "vigil.yaml:6:11: processes[0].health[1].kind: unknown probe kind 'echo' (expected one of: exec, http, tcp, heartbeat-file, output-stall, progress, memory, cpu, sd-notify)",
-                "vigil.yaml:7:1: beacon: unknown key (expected one of: name, processes, events, history, hooks)",
+                "vigil.yaml:7:1: beacon: unknown key (expected one of: name, processes, events, history, hooks, templates)",
             ],
             Errors(Full, extensions: null));
 
@@ -136,7 +136,7 @@ public sealed class ConfigExtensionTests
         Assert.Equal(
             [
                 "vigil.yaml:1:38: processes[0].health[0].kind: unknown probe kind 'tether' (expected one of: exec, http, tcp, heartbeat-file, output-stall, progress, memory, cpu, sd-notify)",
-                "vigil.yaml:2:1: tether: unknown key (expected one of: name, processes, events, history, hooks)",
+                "vigil.yaml:2:1: tether: unknown key (expected one of: name, processes, events, history, hooks, templates)",
             ],
             Errors("processes: [{ command: x, health: [{ kind: tether }] }]\ntether: { host: localhost }\n", extensions: null));
 

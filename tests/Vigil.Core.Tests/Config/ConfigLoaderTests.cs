@@ -347,7 +347,7 @@ public class ConfigLoaderTests
     {
         var error = Error($"processes:\n  - command: x\n    {typed}: 1\n");
         var expected = suggested is null
-            ? $"vigil.yaml:3:5: processes[0].{typed}: unknown key (expected one of: name, command, script, args, cwd, env, detach, restart, stop, log, health, hooks)"
+            ? $"vigil.yaml:3:5: processes[0].{typed}: unknown key (expected one of: name, command, script, args, cwd, env, detach, restart, stop, log, health, hooks, autostart, cpuAffinity)"
             : $"vigil.yaml:3:5: processes[0].{typed}: unknown key; did you mean '{suggested}'?";
         Assert.Equal(expected, error);
     }
@@ -595,7 +595,7 @@ public class ConfigLoaderTests
                 $"vigil.yaml:7:32: processes[0].stop.timeout: expected {Durations.Expected}, got 'forever'",
                 "vigil.yaml:9:5: processes[1].detach: expected true or false, got 'maybe'",
                 "vigil.yaml:10:11: tether.prot: unknown key; did you mean 'port'?",
-                "vigil.yaml:11:1: extra: unknown key (expected one of: name, processes, tether, telemetry, events, history, hooks)",
+                "vigil.yaml:11:1: extra: unknown key (expected one of: name, processes, tether, telemetry, events, history, hooks, templates)",
             ],
             e.Errors.Select(x => x.ToString()));
         Assert.Equal(string.Join('\n', e.Errors), e.Message);

@@ -121,4 +121,16 @@ public static class SpecGen
                 Restart = restart, Stop = stop, Log = log, Health = health,
             };
         }).Where(s => s.Validate().Count == 0);
+
+    /// <summary>The keys issue 14's Ligato part added: autostart, cpuAffinity, restart.max, log.echo.</summary>
+    static readonly Gen<CpuAffinity> Affinity = Gen.Select(Gen.Int[0, 300].Array[1, 6], Duration(TimeSpan.FromHours(1)),
+        (cpus, delay) => new CpuAffinity { Cpus = [.. cpus.Distinct().Order()], Delay = delay });
+
+    /// <summary><see cref="Spec"/> with the Ligato keys too.</summary>
+    public static readonly Gen<ProcessSpec> LigatoSpec = Gen.Select(Spec, Gen.Bool, Affinity.Null(0.5), Gen.Int[0, 50].Nullable(0.5), Gen.Int[0, 3],
+        (spec, autostart, affinity, max, echo) => spec with
+        {
+            Autostart = autostart, CpuAffinity = affinity, Restart = spec.Restart with { Max = max },
+            Log = echo == 0 ? spec.Log : (spec.Log ?? LogSpec.Default) with { Echo = (LogEcho)echo },
+        });
 }

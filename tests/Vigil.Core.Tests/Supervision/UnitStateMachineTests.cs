@@ -368,6 +368,33 @@ public sealed class UnitStateMachineTests
         Assert.Equal(2, spawned.RestartCount);
     }
 
+    [Fact]
+    public async Task Restart_max_is_a_lifetime_cap_a_long_run_and_a_requested_restart_do_not_reset()
+    {
+        await using var h = new Harness();
+        var spec = WithSchedule(Worker(), 100);
+        spec = spec with { Restart = spec.Restart with { Max = 2 } };
+        var unit = h.Sup.Start(spec);
+        var (p, _) = await h.Running(0);
+        await h.Crash<BackingOff>(p);
+        await h.ThroughDelay(unit, Ms(100), 1);
+        (p, _) = await h.Running(1);
+        // A run past resetAfter starts the schedule over, not the cap.
+        h.Time.Advance(TimeSpan.FromHours(1));
+        await h.Crash<BackingOff>(p);
+        await h.ThroughDelay(unit, Ms(100), 2);
+        (p, _) = await h.Running(2);
+        // Nor does an operator's restart.
+        await unit.RestartAsync().WaitAsync(Wait);
+        (p, _) = await h.Running(3);
+
+        var (exited, gaveUp) = await h.Crash<GaveUp>(p);
+        Assert.Equal(UnitState.Failed, exited.State);
+        Assert.Equal("restart.max: 2 restart(s) in the unit's life, the cap is 2; start it again with 'vigil start worker'", gaveUp.Reason);
+        Assert.Equal(0, h.Time.PendingTimers);
+        Assert.Equal(4, h.Launcher.SpawnCount);
+    }
+
     // ---- stopping -------------------------------------------------------------------------------------------------
 
     [Theory]
