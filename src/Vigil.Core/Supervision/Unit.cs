@@ -392,6 +392,7 @@ public sealed partial class Unit
             Output = Spec.Detach ? OutputMode.Null : OutputMode.Pipe,
             Receiver = output,
             Scope = scope,
+            Ipc = failure is null && CommandResolver.UsesIpc(Spec, argv!),
         });
         if (result.Failure is { } f)
         {
@@ -605,7 +606,7 @@ public sealed partial class Unit
             // Called from the stop task: the loop publishes it, before the exit and the stop's end it precedes.
             OnEscalate = killed => Post(new EscalatedMsg(p, killed, grace)),
         };
-        _ = _launcher.TerminateAsync(req, _time).ContinueWith(
+        _ = TerminateAsync(p, req).ContinueWith(
             t => Post(new TreeStopped(p, t.IsCompletedSuccessfully ? t.Result : new TreeStopResult([p.Pid], [], [p.Pid]))),
             TaskScheduler.Default);
     }

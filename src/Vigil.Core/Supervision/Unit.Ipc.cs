@@ -1,0 +1,28 @@
+using Vigil.Launching;
+
+namespace Vigil.Supervision;
+
+// elife's clean shutdown (seed 001): a child forked with an IPC channel is first asked to stop with a message, which
+// runs its onstopping hook, and is signalled only if it has not exited by then. Vigil keeps that order for any run with
+// a channel (see CommandResolver.UsesIpc): the message, up to stop.timeout for the process to exit, then the usual
+// tree stop (stop signal, stop.timeout, SIGKILL to the tree). A child that exits on the message is a clean stop; the
+// tree stop then only has its leftovers (sub-processes) to end.
+public sealed partial class Unit
+{
+    /// <summary>elife's stopping message, as its pm module sends it.</summary>
+    internal static ReadOnlySpan<byte> StoppingMessage => """{"stopping":true}"""u8;
+
+    /// <summary>The tree stop of <paramref name="req"/>, after the stopping message when the process has a channel and the
+    /// stop is graceful. Runs off the loop (the message wait is as long as the stop timeout).</summary>
+    private async Task<TreeStopResult> TerminateAsync(IProcessHandle p, TreeStopRequest req)
+    {
+        if (req.Signal != Signals.SIGKILL && p.Ipc is { } ipc && !p.HasExited && ipc.TrySend(StoppingMessage))
+        {
+            using var cancel = new CancellationTokenSource();
+            var timeout = Task.Delay(req.Grace, _time, cancel.Token);
+            await Task.WhenAny(p.Exited, timeout).ConfigureAwait(false);
+            cancel.Cancel();
+        }
+        return await _launcher.TerminateAsync(req, _time).ConfigureAwait(false);
+    }
+}
