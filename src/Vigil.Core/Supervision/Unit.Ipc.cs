@@ -12,11 +12,14 @@ public sealed partial class Unit
     /// <summary>elife's stopping message, as its pm module sends it.</summary>
     internal static ReadOnlySpan<byte> StoppingMessage => """{"stopping":true}"""u8;
 
+    /// <summary>Whether a stop with <paramref name="signal"/> begins with the stopping message: a graceful one, on a channel.</summary>
+    private static bool SendsStoppingMessage(IProcessHandle p, int signal) => signal != Signals.SIGKILL && p.Ipc is not null;
+
     /// <summary>The tree stop of <paramref name="req"/>, after the stopping message when the process has a channel and the
     /// stop is graceful. Runs off the loop (the message wait is as long as the stop timeout).</summary>
     private async Task<TreeStopResult> TerminateAsync(IProcessHandle p, TreeStopRequest req)
     {
-        if (req.Signal != Signals.SIGKILL && p.Ipc is { } ipc && !p.HasExited && ipc.TrySend(StoppingMessage))
+        if (SendsStoppingMessage(p, req.Signal) && !p.HasExited && p.Ipc!.TrySend(StoppingMessage))
         {
             using var cancel = new CancellationTokenSource();
             var timeout = Task.Delay(req.Grace, _time, cancel.Token);

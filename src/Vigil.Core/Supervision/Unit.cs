@@ -598,7 +598,7 @@ public sealed partial class Unit
         int sig = kill ? Signals.SIGKILL : Spec.Stop.Signal;
         var grace = kill ? TimeSpan.Zero : Spec.Stop.Timeout;
         StopProbes();
-        MoveTo(to, new StopRequested(Now, Id, Name, p.Pid, why, sig, to));
+        MoveTo(to, new StopRequested(Now, Id, Name, p.Pid, why, sig, to) { MessageFirst = SendsStoppingMessage(p, sig) ? grace : null });
         (m as RestartMsg)?.Answer(this);
         var req = new TreeStopRequest(p, p.Session, [], sig, grace, Spec.Stop.KillWait)
         {

@@ -1,0 +1,133 @@
+using System.Net;
+using System.Text.Json;
+using Vigil.Tests.Support;
+using Xunit;
+
+namespace Vigil.Tests.Clients;
+
+/// <summary>End to end: a Node app on the vigil-client package (clients/node, driven by tests/fixtures/node/client-app.cjs)
+/// under the real vigil executable.</summary>
+[Collection("processes")]
+public sealed class NodeClientTests : IDisposable
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("vigil-node-client-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    internal static string Repo { get; } = FindRepo();
+
+    private static string FindRepo()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Vigil.slnx"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("Vigil.slnx not found above " + AppContext.BaseDirectory);
+    }
+
+    private static string App => Path.Combine(Repo, "tests", "fixtures", "node", "client-app.cjs");
+
+    /// <summary>vigil run --attach-output of one unit, app; returns once it has printed "up PID".</summary>
+    private async Task<(VigilProcess Vigil, int Pid)> RunAsync(string unit)
+    {
+        File.WriteAllText(Path.Combine(_dir.FullName, "vigil.yaml"), "processes:\n" + unit);
+        var vigil = VigilProcess.Start(_dir.FullName, "run", "--attach-output");
+        var up = await vigil.WaitLine(l => l.StartsWith("app | up "), "the app's up line", Wait);
+        return (vigil, int.Parse(up["app | up ".Length..], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>SIGTERM to vigil: it stops the unit and exits 0, leaving nothing behind.</summary>
+    private static async Task ShutdownAsync(VigilProcess vigil, int pid)
+    {
+        vigil.Signal(15);
+        Assert.Equal(0, await vigil.WaitExit(Wait));
+        Assert.False(Procs.Alive(pid));
+    }
+
+    [Fact]
+    public async Task A_script_unit_is_ready_through_sd_notify_and_its_stopping_hook_runs_on_the_IPC_message()
+    {
+        var (vigil, pid) = await RunAsync($$"""
+              - name: app
+                script: {{App}}
+                args: [--ready]
+                stop: { timeout: 60s }
+                health:
+                  - { kind: sd-notify, role: readiness }
+            """);
+        await using var _ = vigil;
+        var ready = await vigil.WaitLine(l => l.Contains($" app#{pid} ready: "), "the sd-notify probe's ready event", Wait);
+        Assert.Contains("READY=1", ready);
+        await vigil.WaitLine(l => l == "app | ready sent: true", "ready() resolving true", Wait);
+        await ShutdownAsync(vigil, pid);
+        // The message, not SIGTERM (a 60 s stop timeout would keep it from coming before the test's wait ends).
+        Assert.Contains("app | stopping via message", vigil.Out);
+        Assert.Contains("app | cleaned up", vigil.Out);
+        Assert.Contains(vigil.Out, l => l.Contains($" app#{pid} stop-requested: ") && l.Contains("""sent {"stopping":true} on its IPC channel"""));
+        Assert.Contains(vigil.Out, l => l.Contains($" app#{pid} exited: exited with code 0"));
+        Assert.DoesNotContain(vigil.Out, l => l.Contains("stop-escalated"));
+    }
+
+    [Fact]
+    public async Task Without_a_channel_the_stopping_hook_runs_on_SIGTERM()
+    {
+        var (vigil, pid) = await RunAsync($$"""
+              - name: app
+                command: [node, {{App}}]
+                stop: { timeout: 60s }
+            """);
+        await using var _ = vigil;
+        await ShutdownAsync(vigil, pid);
+        Assert.Contains("app | stopping via SIGTERM", vigil.Out);
+        Assert.Contains("app | cleaned up", vigil.Out);
+        Assert.Contains(vigil.Out, l => l.Contains($" app#{pid} exited: exited with code 0"));
+        Assert.DoesNotContain(vigil.Out, l => l.Contains("IPC channel"));
+    }
+
+    [Fact]
+    public async Task A_stopping_hook_slower_than_the_stop_timeout_is_escalated_to_SIGKILL()
+    {
+        var (vigil, pid) = await RunAsync($$"""
+              - name: app
+                script: {{App}}
+                args: [--slow-stop, "600000"]
+                stop: { timeout: 500ms }
+            """);
+        await using var _ = vigil;
+        await ShutdownAsync(vigil, pid);
+        Assert.Contains("app | stopping via message", vigil.Out);
+        Assert.DoesNotContain("app | cleaned up", vigil.Out);
+        Assert.Contains(vigil.Out, l => l.Contains($" app#{pid} stop-escalated: ") && l.Contains(pid.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Contains(vigil.Out, l => l.Contains($" app#{pid} killed: killed by SIGKILL"));
+    }
+
+    [Fact]
+    public async Task The_COPS_responder_answers_the_HTTP_heartbeat_with_the_counter_set_and_its_pid()
+    {
+        var (vigil, pid) = await RunAsync($$"""
+              - name: app
+                script: {{App}}
+                args: [--cops-http]
+                stop: { timeout: 60s }
+            """);
+        await using var _ = vigil;
+        var port = int.Parse(vigil.Out.First(l => l.StartsWith("app | cops-http "))["app | cops-http ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = Wait };
+        Assert.Equal(HttpStatusCode.Conflict, (await http.GetAsync("/site/cops")).StatusCode); // nothing set yet: not a pass
+        foreach (var n in new[] { 1L, 2L, 9007199254740991L })
+        {
+            using var set = await http.PutAsync("/site/cops/cops_heartbeat", new StringContent(n.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            Assert.Equal(HttpStatusCode.NoContent, set.StatusCode);
+            using var get = await http.GetAsync("/site/cops");
+            Assert.Equal(HttpStatusCode.OK, get.StatusCode);
+            Assert.Equal("application/json", get.Content.Headers.ContentType?.MediaType);
+            using var reply = JsonDocument.Parse(await get.Content.ReadAsStringAsync());
+            Assert.Equal(n, reply.RootElement.GetProperty("cops_heartbeat").GetInt64());
+            Assert.Equal(pid, reply.RootElement.GetProperty("pid").GetInt32());
+            Assert.Equal("test-1", reply.RootElement.GetProperty("version_tag").GetString());
+        }
+        using var bad = await http.PutAsync("/site/cops/cops_heartbeat", new StringContent("not a number"));
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/other/cops")).StatusCode);
+        await ShutdownAsync(vigil, pid);
+    }
+}
