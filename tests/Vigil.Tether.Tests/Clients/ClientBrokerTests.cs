@@ -9,17 +9,25 @@ using static Vigil.Tether.Tests.Support.MqttTestExtensions;
 
 namespace Vigil.Tether.Tests.Clients;
 
-/// <summary>The vigil-client npm package's broker responders (clients/node, through tests/fixtures/node/client-app.cjs)
-/// under the real vigil, against a real mosquitto.</summary>
+/// <summary>The broker responders of the client libraries under the real vigil, against a real mosquitto: the vigil-client
+/// npm package (clients/node, through tests/fixtures/node/client-app.cjs) and Vigil.Client (tests/fixtures/Vigil.ClientApp).</summary>
 [Collection("pinger-cli")]
-public sealed class NodeClientBrokerTests : IDisposable
+public sealed class ClientBrokerTests : IDisposable
 {
     static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
     readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("vigil-node-client-mqtt-");
 
     public void Dispose() => _dir.Delete(recursive: true);
 
-    static string App => Path.Combine(NodeFixture.Folder, "client-app.cjs");
+    /// <summary>The unit's command and args for the app in <paramref name="lang"/>, with its IPC channel (a node script
+    /// by elife's rule, the .NET app with <c>ipc: true</c>).</summary>
+    static string Command(string lang, params string[] args)
+    {
+        var argList = $"\n    args: [{string.Join(", ", args.Select(a => $"\"{a}\""))}]";
+        return lang == "node"
+            ? $"script: {Path.Combine(NodeFixture.Folder, "client-app.cjs")}" + argList
+            : $"command: [{ClientApp.Path}]\n    ipc: true" + argList;
+    }
 
     /// <summary>vigil run --attach-output of the config; returns once the unit app has printed "up PID".</summary>
     async Task<(VigilProcess Vigil, int Pid)> RunAsync(string config)
@@ -38,16 +46,17 @@ public sealed class NodeClientBrokerTests : IDisposable
         Assert.Contains("app | stopping via message", vigil.Out);
     }
 
-    [Fact]
-    public async Task The_tether_pong_responder_makes_a_tether_readiness_probe_pass()
+    [Theory]
+    [InlineData("node")]
+    [InlineData("dotnet")]
+    public async Task The_tether_pong_responder_makes_a_tether_readiness_probe_pass(string lang)
     {
         await using var broker = await PingPongTests.StartBrokerAsync();
         var (vigil, pid) = await RunAsync($$"""
             tether: { host: {{broker.Host}}, port: {{broker.Port}}, username: tether, password: "sp_ceB0ss!" }
             processes:
               - name: app
-                script: {{App}}
-                args: [--tether, "{{broker.Host}}", "{{broker.Port}}", app1]
+                {{Command(lang, "--tether", broker.Host, broker.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "app1")}}
                 stop: { timeout: 60s }
                 health:
                   - { kind: tether, role: readiness, agentId: app1, interval: 300ms, timeout: 2s }
@@ -59,15 +68,16 @@ public sealed class NodeClientBrokerTests : IDisposable
         await ShutdownAsync(vigil, pid);
     }
 
-    [Fact]
-    public async Task The_COPS_responder_answers_over_MQTT_on_the_GETs_reply_topic()
+    [Theory]
+    [InlineData("node")]
+    [InlineData("dotnet")]
+    public async Task The_COPS_responder_answers_over_MQTT_on_the_GETs_reply_topic(string lang)
     {
         await using var broker = await PingPongTests.StartBrokerAsync();
         var (vigil, pid) = await RunAsync($$"""
             processes:
               - name: app
-                script: {{App}}
-                args: [--cops-mqtt, "{{broker.Host}}", "{{broker.Port}}"]
+                {{Command(lang, "--cops-mqtt", broker.Host, broker.Port.ToString(System.Globalization.CultureInfo.InvariantCulture))}}
                 stop: { timeout: 60s }
             """);
         await using var _ = vigil;

@@ -5,10 +5,11 @@ using Xunit;
 
 namespace Vigil.Tests.Clients;
 
-/// <summary>End to end: a Node app on the vigil-client package (clients/node, driven by tests/fixtures/node/client-app.cjs)
-/// under the real vigil executable.</summary>
+/// <summary>End to end, under the real vigil executable: a Node app on the vigil-client package (clients/node, driven by
+/// tests/fixtures/node/client-app.cjs) and a .NET app on Vigil.Client (tests/fixtures/Vigil.ClientApp), which take the
+/// same options and print the same lines.</summary>
 [Collection("processes")]
-public sealed class NodeClientTests : IDisposable
+public sealed class ClientTests : IDisposable
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("vigil-node-client-");
@@ -24,7 +25,20 @@ public sealed class NodeClientTests : IDisposable
         return dir?.FullName ?? throw new InvalidOperationException("Vigil.slnx not found above " + AppContext.BaseDirectory);
     }
 
-    private static string App => Path.Combine(Repo, "tests", "fixtures", "node", "client-app.cjs");
+    private static string NodeApp => Path.Combine(Repo, "tests", "fixtures", "node", "client-app.cjs");
+    private static string DotnetApp => ClientApp.Path;
+
+    /// <summary>The unit's command lines for the app in <paramref name="lang"/>, with or without the IPC channel: a node
+    /// script gets it by elife's rule, the .NET app with <c>ipc: true</c>.</summary>
+    internal static string Command(string lang, bool ipc, params string[] args)
+    {
+        var argList = args.Length == 0 ? "" : $"\n    args: [{string.Join(", ", args.Select(a => $"\"{a}\""))}]";
+        return lang switch
+        {
+            "node" => (ipc ? $"script: {NodeApp}" : $"command: [node, {NodeApp}]") + argList,
+            _ => $"command: [{DotnetApp}]" + (ipc ? "\n    ipc: true" : "") + argList,
+        };
+    }
 
     /// <summary>vigil run --attach-output of one unit, app; returns once it has printed "up PID".</summary>
     private async Task<(VigilProcess Vigil, int Pid)> RunAsync(string unit)
@@ -43,13 +57,14 @@ public sealed class NodeClientTests : IDisposable
         Assert.False(Procs.Alive(pid));
     }
 
-    [Fact]
-    public async Task A_script_unit_is_ready_through_sd_notify_and_its_stopping_hook_runs_on_the_IPC_message()
+    [Theory]
+    [InlineData("node")]
+    [InlineData("dotnet")]
+    public async Task An_app_is_ready_through_sd_notify_and_its_stopping_hook_runs_on_the_IPC_message(string lang)
     {
         var (vigil, pid) = await RunAsync($$"""
               - name: app
-                script: {{App}}
-                args: [--ready]
+                {{Command(lang, ipc: true, "--ready")}}
                 stop: { timeout: 60s }
                 health:
                   - { kind: sd-notify, role: readiness }
@@ -57,7 +72,7 @@ public sealed class NodeClientTests : IDisposable
         await using var _ = vigil;
         var ready = await vigil.WaitLine(l => l.Contains($" app#{pid} ready: "), "the sd-notify probe's ready event", Wait);
         Assert.Contains("READY=1", ready);
-        await vigil.WaitLine(l => l == "app | ready sent: true", "ready() resolving true", Wait);
+        await vigil.WaitLine(l => l.Equals("app | ready sent: true", StringComparison.OrdinalIgnoreCase), "ready() saying it sent", Wait);
         await ShutdownAsync(vigil, pid);
         // The message, not SIGTERM (a 60 s stop timeout would keep it from coming before the test's wait ends).
         Assert.Contains("app | stopping via message", vigil.Out);
@@ -67,12 +82,14 @@ public sealed class NodeClientTests : IDisposable
         Assert.DoesNotContain(vigil.Out, l => l.Contains("stop-escalated"));
     }
 
-    [Fact]
-    public async Task Without_a_channel_the_stopping_hook_runs_on_SIGTERM()
+    [Theory]
+    [InlineData("node")]
+    [InlineData("dotnet")]
+    public async Task Without_a_channel_the_stopping_hook_runs_on_SIGTERM(string lang)
     {
         var (vigil, pid) = await RunAsync($$"""
               - name: app
-                command: [node, {{App}}]
+                {{Command(lang, ipc: false)}}
                 stop: { timeout: 60s }
             """);
         await using var _ = vigil;
@@ -83,13 +100,14 @@ public sealed class NodeClientTests : IDisposable
         Assert.DoesNotContain(vigil.Out, l => l.Contains("IPC channel"));
     }
 
-    [Fact]
-    public async Task A_stopping_hook_slower_than_the_stop_timeout_is_escalated_to_SIGKILL()
+    [Theory]
+    [InlineData("node")]
+    [InlineData("dotnet")]
+    public async Task A_stopping_hook_slower_than_the_stop_timeout_is_escalated_to_SIGKILL(string lang)
     {
         var (vigil, pid) = await RunAsync($$"""
               - name: app
-                script: {{App}}
-                args: [--slow-stop, "600000"]
+                {{Command(lang, ipc: true, "--slow-stop", "600000")}}
                 stop: { timeout: 500ms }
             """);
         await using var _ = vigil;
@@ -100,17 +118,18 @@ public sealed class NodeClientTests : IDisposable
         Assert.Contains(vigil.Out, l => l.Contains($" app#{pid} killed: killed by SIGKILL"));
     }
 
-    [Fact]
-    public async Task The_COPS_responder_answers_the_HTTP_heartbeat_with_the_counter_set_and_its_pid()
+    [Theory]
+    [InlineData("node")]
+    [InlineData("dotnet")]
+    public async Task The_COPS_responder_answers_the_HTTP_heartbeat_with_the_counter_set_and_its_pid(string lang)
     {
         var (vigil, pid) = await RunAsync($$"""
               - name: app
-                script: {{App}}
-                args: [--cops-http]
+                {{Command(lang, ipc: true, "--cops-http")}}
                 stop: { timeout: 60s }
             """);
         await using var _ = vigil;
-        var port = int.Parse(vigil.Out.First(l => l.StartsWith("app | cops-http "))["app | cops-http ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+        var port = int.Parse((await vigil.WaitLine(l => l.StartsWith("app | cops-http "), "the HTTP port", Wait))["app | cops-http ".Length..], System.Globalization.CultureInfo.InvariantCulture);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = Wait };
         Assert.Equal(HttpStatusCode.Conflict, (await http.GetAsync("/site/cops")).StatusCode); // nothing set yet: not a pass
         foreach (var n in new[] { 1L, 2L, 9007199254740991L })
