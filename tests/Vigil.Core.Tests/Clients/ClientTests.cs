@@ -16,30 +16,6 @@ public sealed class ClientTests : IDisposable
 
     public void Dispose() => _dir.Delete(recursive: true);
 
-    internal static string Repo { get; } = FindRepo();
-
-    private static string FindRepo()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Vigil.slnx"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("Vigil.slnx not found above " + AppContext.BaseDirectory);
-    }
-
-    private static string NodeApp => Path.Combine(Repo, "tests", "fixtures", "node", "client-app.cjs");
-    private static string DotnetApp => ClientApp.Path;
-
-    /// <summary>The unit's command lines for the app in <paramref name="lang"/>, with or without the IPC channel: a node
-    /// script gets it by elife's rule, the .NET app with <c>ipc: true</c>.</summary>
-    internal static string Command(string lang, bool ipc, params string[] args)
-    {
-        var argList = args.Length == 0 ? "" : $"\n    args: [{string.Join(", ", args.Select(a => $"\"{a}\""))}]";
-        return lang switch
-        {
-            "node" => (ipc ? $"script: {NodeApp}" : $"command: [node, {NodeApp}]") + argList,
-            _ => $"command: [{DotnetApp}]" + (ipc ? "\n    ipc: true" : "") + argList,
-        };
-    }
-
     /// <summary>vigil run --attach-output of one unit, app; returns once it has printed "up PID".</summary>
     private async Task<(VigilProcess Vigil, int Pid)> RunAsync(string unit)
     {
@@ -64,7 +40,7 @@ public sealed class ClientTests : IDisposable
     {
         var (vigil, pid) = await RunAsync($$"""
               - name: app
-                {{Command(lang, ipc: true, "--ready")}}
+                {{ClientApp.Command(lang, ipc: true, "--ready")}}
                 stop: { timeout: 60s }
                 health:
                   - { kind: sd-notify, role: readiness }
@@ -89,7 +65,7 @@ public sealed class ClientTests : IDisposable
     {
         var (vigil, pid) = await RunAsync($$"""
               - name: app
-                {{Command(lang, ipc: false)}}
+                {{ClientApp.Command(lang, ipc: false)}}
                 stop: { timeout: 60s }
             """);
         await using var _ = vigil;
@@ -107,7 +83,7 @@ public sealed class ClientTests : IDisposable
     {
         var (vigil, pid) = await RunAsync($$"""
               - name: app
-                {{Command(lang, ipc: true, "--slow-stop", "600000")}}
+                {{ClientApp.Command(lang, ipc: true, "--slow-stop", "600000")}}
                 stop: { timeout: 500ms }
             """);
         await using var _ = vigil;
@@ -125,7 +101,7 @@ public sealed class ClientTests : IDisposable
     {
         var (vigil, pid) = await RunAsync($$"""
               - name: app
-                {{Command(lang, ipc: true, "--cops-http")}}
+                {{ClientApp.Command(lang, ipc: true, "--cops-http")}}
                 stop: { timeout: 60s }
             """);
         await using var _ = vigil;

@@ -19,16 +19,6 @@ public sealed class ClientBrokerTests : IDisposable
 
     public void Dispose() => _dir.Delete(recursive: true);
 
-    /// <summary>The unit's command and args for the app in <paramref name="lang"/>, with its IPC channel (a node script
-    /// by elife's rule, the .NET app with <c>ipc: true</c>).</summary>
-    static string Command(string lang, params string[] args)
-    {
-        var argList = $"\n    args: [{string.Join(", ", args.Select(a => $"\"{a}\""))}]";
-        return lang == "node"
-            ? $"script: {Path.Combine(NodeFixture.Folder, "client-app.cjs")}" + argList
-            : $"command: [{ClientApp.Path}]\n    ipc: true" + argList;
-    }
-
     /// <summary>vigil run --attach-output of the config; returns once the unit app has printed "up PID".</summary>
     async Task<(VigilProcess Vigil, int Pid)> RunAsync(string config)
     {
@@ -56,7 +46,7 @@ public sealed class ClientBrokerTests : IDisposable
             tether: { host: {{broker.Host}}, port: {{broker.Port}}, username: tether, password: "sp_ceB0ss!" }
             processes:
               - name: app
-                {{Command(lang, "--tether", broker.Host, broker.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "app1")}}
+                {{ClientApp.Command(lang, ipc: true, "--tether", broker.Host, broker.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "app1")}}
                 stop: { timeout: 60s }
                 health:
                   - { kind: tether, role: readiness, agentId: app1, interval: 300ms, timeout: 2s }
@@ -77,7 +67,7 @@ public sealed class ClientBrokerTests : IDisposable
         var (vigil, pid) = await RunAsync($$"""
             processes:
               - name: app
-                {{Command(lang, "--cops-mqtt", broker.Host, broker.Port.ToString(System.Globalization.CultureInfo.InvariantCulture))}}
+                {{ClientApp.Command(lang, ipc: true, "--cops-mqtt", broker.Host, broker.Port.ToString(System.Globalization.CultureInfo.InvariantCulture))}}
                 stop: { timeout: 60s }
             """);
         await using var _ = vigil;
