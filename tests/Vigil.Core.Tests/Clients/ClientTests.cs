@@ -61,6 +61,38 @@ public sealed class ClientTests : IDisposable
     [Theory]
     [InlineData("node")]
     [InlineData("dotnet")]
+    public async Task Watchdog_pings_keep_an_sd_notify_watchdog_passing_while_a_silent_twin_is_found_hung(string lang)
+    {
+        // Both units are the same app with the same probe; only 'beating' pings. By the time the silent one is declared
+        // hung (no WATCHDOG=1 for 1 s after its start), the beating one has been checked through the same window.
+        File.WriteAllText(Path.Combine(_dir.FullName, "vigil.yaml"), $$"""
+            processes:
+              - name: beating
+                {{ClientApp.Command(lang, ipc: true, "--watchdog", "200")}}
+                stop: { timeout: 60s }
+                health:
+                  - { kind: sd-notify, watchdog: 1s, period: 200ms, action: kill }
+              - name: silent
+                {{ClientApp.Command(lang, ipc: true)}}
+                stop: { timeout: 60s }
+                restart: { policy: never }
+                health:
+                  - { kind: sd-notify, watchdog: 1s, period: 200ms, action: kill }
+            """);
+        var vigil = VigilProcess.Start(_dir.FullName, "run", "--attach-output");
+        await using var _ = vigil;
+        var hung = await vigil.WaitLine(l => l.Contains(" silent#") && l.Contains(" unhealthy: "), "the silent unit found hung", Wait);
+        Assert.Contains("no WATCHDOG=1", hung);
+        // Two more checks of the beating one after that, then it must still be healthy.
+        await vigil.WaitLine(l => l.Contains(" silent#") && l.Contains(" killed: "), "the silent unit killed", Wait);
+        Assert.DoesNotContain(vigil.Out, l => l.Contains(" beating#") && (l.Contains(" unhealthy: ") || l.Contains(" killed: ")));
+        vigil.Signal(15);
+        Assert.Equal(0, await vigil.WaitExit(Wait));
+    }
+
+    [Theory]
+    [InlineData("node")]
+    [InlineData("dotnet")]
     public async Task Without_a_channel_the_stopping_hook_runs_on_SIGTERM(string lang)
     {
         var (vigil, pid) = await RunAsync($$"""
