@@ -57,14 +57,24 @@ function onStopping(cb) {
 
 let notifyWarned = false;
 
+// Vigil marks the IPC channel it opened (VIGIL_IPC=1 beside NODE_CHANNEL_FD): sd_notify messages may go over it. Read
+// once and removed, as Node removes NODE_CHANNEL_FD, so the app's own children do not take a channel to the app for it.
+const vigilChannel = process.env.VIGIL_IPC === '1' && typeof process.send === 'function';
+delete process.env.VIGIL_IPC;
+
 /**
- * Sends sd_notify state lines (e.g. 'READY=1\nSTATUS=warming up') to the supervisor's NOTIFY_SOCKET. Node has no Unix
- * datagram sockets, so this runs systemd's `systemd-notify` (from the systemd package), which Vigil and systemd both
- * accept from the main process when it runs as root (it sends with the parent's PID); otherwise give the probe
- * `notifyAccess: all`. Resolves true when sent, false when there is no NOTIFY_SOCKET or no systemd-notify.
+ * Sends sd_notify state lines (e.g. 'READY=1\nSTATUS=warming up') to the supervisor. Under Vigil with an IPC channel
+ * (a node script, or `ipc: true`) they go over the channel as {"notify": state}. Otherwise (systemd, or Vigil without a
+ * channel) to NOTIFY_SOCKET: Node has no Unix datagram sockets, so this runs `systemd-notify` (the systemd package),
+ * which is accepted from the main process when it runs as root (it sends with the parent's PID); otherwise give the
+ * probe `notifyAccess: all`. Resolves true when sent, false when there is no NOTIFY_SOCKET or no way to send.
  */
 function notify(state) {
   if (!process.env.NOTIFY_SOCKET) return Promise.resolve(false);
+  if (vigilChannel && process.connected) {
+    // Vigil's channel: the message reaches the probe as the main process's own, no helper process needed.
+    return new Promise((resolve) => process.send({ notify: String(state) }, (err) => resolve(!err)));
+  }
   const args = String(state).split('\n').filter((l) => l.length > 0);
   return new Promise((resolve) => {
     let child;

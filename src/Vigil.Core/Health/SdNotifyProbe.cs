@@ -139,7 +139,30 @@ internal sealed class SdNotifyProbe : IRunBoundProbe, IImmediateProbe
 
     public void RunStarted(ProbeTarget target)
     {
+        lock (_gate) (_channelTarget, _channelBucket) = (target, new TokenBucket(target.Time, Limits.Burst, Limits.PerSecond));
         if (_socket is not null) _receiving = Task.Run(() => ReceiveAsync(_socket, target, _stop.Token));
+    }
+
+    // The run's target and rate limit for messages from its IPC channel (the main process's own: no credentials to check).
+    private ProbeTarget? _channelTarget;
+    private TokenBucket? _channelBucket;
+
+    /// <summary>An sd_notify message the main process sent on its IPC channel (any thread; never blocks): handled as a
+    /// datagram of it, under the same rate limit (past it, dropped and counted).</summary>
+    internal void FromChannel(string state)
+    {
+        ProbeTarget? target;
+        lock (_gate)
+        {
+            target = _channelTarget;
+            if (target is null || _channelBucket?.TryTake() != true)
+            {
+                if (target is not null) _dropped++;
+                return;
+            }
+        }
+        foreach (var line in state.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            Handle(target, line);
     }
 
     private async Task ReceiveAsync(Socket socket, ProbeTarget target, CancellationToken stop)

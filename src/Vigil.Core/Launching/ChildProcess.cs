@@ -29,6 +29,7 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
         _outFd = outFd;
         _errFd = errFd;
         _ipc = ipc;
+        _ipcReceiver = request.IpcReceiver;
         _openStreams = (outFd >= 0 ? 1 : 0) + (errFd >= 0 ? 1 : 0);
         if (_openStreams == 0) _outputClosed.TrySetResult();
     }
@@ -38,6 +39,7 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
     public string ExecutablePath { get; }
     private readonly IOutputReceiver? _receiver;
     private readonly IpcChannel? _ipc;
+    private readonly IIpcReceiver? _ipcReceiver;
 
     /// <summary>Vigil's end of the child's Node IPC channel, when it was started with one.</summary>
     public IIpcChannel? Ipc => _ipc;
@@ -56,7 +58,7 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
     {
         if (_outFd >= 0) _reactor.Register(_outFd, new PipeReader(this, StreamKind.Stdout, _outFd), closeOnRemove: true);
         if (_errFd >= 0) _reactor.Register(_errFd, new PipeReader(this, StreamKind.Stderr, _errFd), closeOnRemove: true);
-        _ipc?.Begin(_reactor);
+        _ipc?.Begin(_reactor, Pid, _ipcReceiver);
         _reactor.Register(_pidfd, this, closeOnRemove: true);
     }
 

@@ -10,8 +10,9 @@ namespace Vigil.Launching;
 // removes both variables, so the child's own children do not inherit the channel. elife stops a child by sending
 // {"stopping": true} on it first (the child's onstopping hook), and Vigil does the same (Unit.Ipc.cs).
 // Vigil's end is non-blocking and read on the reactor thread. What the child sends is drained with bounded work per
-// wake-up and counted, never buffered without limit: a child that floods the channel or writes garbage costs Vigil a
-// read loop, not memory. Nothing else is done with the child's messages yet.
+// wake-up, split into lines of at most MaxLine bytes (a longer one is dropped whole) and handed to the request's
+// IIpcReceiver, never buffered without limit: a child that floods the channel or writes garbage costs Vigil a read
+// loop, not memory. The unit takes {"notify": "READY=1"} from it as an sd_notify message (Node cannot send datagrams).
 
 /// <summary>Vigil's end of a child's Node IPC channel (see the overview above).</summary>
 public interface IIpcChannel
@@ -20,11 +21,20 @@ public interface IIpcChannel
     bool TrySend(ReadOnlySpan<byte> json);
 }
 
+/// <summary>Takes the lines a child sends on its IPC channel, on the reactor thread: must not block.</summary>
+public interface IIpcReceiver
+{
+    void OnMessage(int pid, ReadOnlySpan<byte> line);
+}
+
 /// <summary>The socket end a <see cref="ChildProcess"/> owns: written by the unit, read (and drained) by the reactor.</summary>
 internal sealed unsafe class IpcChannel : IIpcChannel, Reactor.IHandler
 {
     /// <summary>The child's descriptor for the channel: 3, as child_process.fork's default stdio ([0, 1, 2, 'ipc']) gives.</summary>
     public const int ChildFd = 3;
+
+    /// <summary>Set beside NODE_CHANNEL_FD when the channel is Vigil's.</summary>
+    public const string VigilChannelVariable = "VIGIL_IPC";
 
     /// <summary>The child's environment with the channel's variables as fork sets them (replacing inherited ones, which
     /// would name a descriptor the child does not have).</summary>
@@ -32,20 +42,29 @@ internal sealed unsafe class IpcChannel : IIpcChannel, Reactor.IHandler
     {
         var list = new List<string>(env.Count + 2);
         foreach (var kv in env)
-            if (!kv.StartsWith("NODE_CHANNEL_FD=", StringComparison.Ordinal) && !kv.StartsWith("NODE_CHANNEL_SERIALIZATION_MODE=", StringComparison.Ordinal))
+            if (!kv.StartsWith("NODE_CHANNEL_FD=", StringComparison.Ordinal) && !kv.StartsWith("NODE_CHANNEL_SERIALIZATION_MODE=", StringComparison.Ordinal)
+                && !kv.StartsWith(VigilChannelVariable + "=", StringComparison.Ordinal))
                 list.Add(kv);
         list.Add("NODE_CHANNEL_FD=3");
         list.Add("NODE_CHANNEL_SERIALIZATION_MODE=json");
+        // Tells a client library the channel is Vigil's (not elife's or another fork parent's): it may send sd_notify on it.
+        list.Add(VigilChannelVariable + "=1");
         return list;
     }
 
     private const int AF_UNIX = 1, SOCK_STREAM = 1, SOCK_NONBLOCK = 0x800, SOCK_CLOEXEC = 0x80000, SHUT_RDWR = 2, MSG_NOSIGNAL = 0x4000;
     private const int ReadBuffer = 16 * 1024, RoundsPerWake = 8;
+    /// <summary>The longest line handed to the receiver; longer ones are dropped (systemd's own notify limit is 4 KiB).</summary>
+    internal const int MaxLine = 4096;
 
     private readonly int _fd;
     private readonly object _gate = new();
     private bool _closed; // under _gate: set before the reactor closes _fd, so nothing touches a recycled number
     private long _bytesIn, _lines;
+    private IIpcReceiver? _receiver;
+    private int _pid;
+    private readonly byte[] _line = new byte[MaxLine]; // the line being assembled (reactor thread only)
+    private int _lineLength = -1; // -1: not inside a line we keep (dropping one that grew too long); reset at each newline
 
     private IpcChannel(int fd) => _fd = fd;
 
@@ -64,8 +83,13 @@ internal sealed unsafe class IpcChannel : IIpcChannel, Reactor.IHandler
         return (new IpcChannel(fds[0]), fds[1], 0);
     }
 
-    /// <summary>Starts draining the channel on <paramref name="reactor"/> (which closes it when the child's end is gone).</summary>
-    public void Begin(Reactor reactor) => reactor.Register(_fd, this, closeOnRemove: true);
+    /// <summary>Starts draining the channel on <paramref name="reactor"/> (which closes it when the child's end is gone),
+    /// handing each line to <paramref name="receiver"/>.</summary>
+    public void Begin(Reactor reactor, int pid, IIpcReceiver? receiver)
+    {
+        (_pid, _receiver, _lineLength) = (pid, receiver, 0);
+        reactor.Register(_fd, this, closeOnRemove: true);
+    }
 
     public bool TrySend(ReadOnlySpan<byte> json)
     {
@@ -115,7 +139,7 @@ internal sealed unsafe class IpcChannel : IIpcChannel, Reactor.IHandler
             if (n > 0)
             {
                 Interlocked.Add(ref _bytesIn, n);
-                Interlocked.Add(ref _lines, new ReadOnlySpan<byte>(buf, (int)n).Count((byte)'\n'));
+                Split(new ReadOnlySpan<byte>(buf, (int)n));
                 if (n < ReadBuffer) return true;
                 continue;
             }
@@ -124,6 +148,31 @@ internal sealed unsafe class IpcChannel : IIpcChannel, Reactor.IHandler
             return false;
         }
         return true; // more to read: level-triggered epoll wakes us again after the other handlers had their turn
+    }
+
+    /// <summary>Adds what was read to the line under way; each complete line of at most <see cref="MaxLine"/> bytes goes
+    /// to the receiver.</summary>
+    private void Split(ReadOnlySpan<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            int nl = data.IndexOf((byte)'\n');
+            var part = nl < 0 ? data : data[..nl];
+            if (_lineLength >= 0)
+            {
+                if (_lineLength + part.Length <= MaxLine)
+                {
+                    part.CopyTo(_line.AsSpan(_lineLength));
+                    _lineLength += part.Length;
+                }
+                else _lineLength = -1; // too long: dropped up to its newline
+            }
+            if (nl < 0) return;
+            Interlocked.Increment(ref _lines);
+            if (_lineLength > 0) _receiver?.OnMessage(_pid, _line.AsSpan(0, _lineLength));
+            _lineLength = 0;
+            data = data[(nl + 1)..];
+        }
     }
 
     void Reactor.IHandler.OnAbandoned()

@@ -305,6 +305,8 @@ public sealed record LaunchRequest(IReadOnlyList<string> Argv, string WorkingDir
     public ReadOnlyMemory<byte>? Input { get; init; }
     /// <summary>Give the child a Node IPC channel on fd 3 (NODE_CHANNEL_FD), as child_process.fork does.</summary>
     public bool Ipc { get; init; }
+    /// <summary>Takes the lines the child sends on its IPC channel (reactor thread); null: they are drained and dropped.</summary>
+    public IIpcReceiver? IpcReceiver { get; init; }
 }
 
 public enum StreamKind { Stdout, Stderr }

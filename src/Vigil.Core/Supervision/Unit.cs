@@ -60,6 +60,7 @@ public sealed partial class Unit
         _origin = time.GetTimestamp();
         IsAttached = attached;
         SetArgv(spec.Command.IsDefaultOrEmpty ? [] : [.. spec.Command, .. spec.Args]);
+        _ipcReceiver = new ChannelMessages(this);
         Log = OutputLog.Open(new LogIdentity(id, Name), spec.Log, sink, owner.LogFiles, time, new LogObserver(this));
         _snapshot = BuildSnapshot();
         _ = Task.Run(Loop);
@@ -393,6 +394,7 @@ public sealed partial class Unit
             Receiver = output,
             Scope = scope,
             Ipc = failure is null && CommandResolver.UsesIpc(Spec, argv!),
+            IpcReceiver = _ipcReceiver,
         });
         if (result.Failure is { } f)
         {

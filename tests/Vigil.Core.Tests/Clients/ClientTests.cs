@@ -16,6 +16,9 @@ public sealed class ClientTests : IDisposable
 
     public void Dispose() => _dir.Delete(recursive: true);
 
+    /// <summary>node's full path (the unit's PATH is taken away in one test).</summary>
+    private static string NodePath { get; } = new[] { "/usr/bin/node", "/usr/local/bin/node" }.First(File.Exists);
+
     /// <summary>vigil run --attach-output of one unit, app; returns once it has printed "up PID".</summary>
     private async Task<(VigilProcess Vigil, int Pid)> RunAsync(string unit)
     {
@@ -56,6 +59,26 @@ public sealed class ClientTests : IDisposable
         Assert.Contains(vigil.Out, l => l.Contains($" app#{pid} stop-requested: ") && l.Contains("""sent {"stopping":true} on its IPC channel"""));
         Assert.Contains(vigil.Out, l => l.Contains($" app#{pid} exited: exited with code 0"));
         Assert.DoesNotContain(vigil.Out, l => l.Contains("stop-escalated"));
+    }
+
+    [Fact]
+    public async Task Node_sd_notify_goes_over_the_IPC_channel_without_systemd_notify()
+    {
+        // No PATH: the app cannot find systemd-notify, so only the channel can carry READY=1.
+        var (vigil, pid) = await RunAsync($$"""
+              - name: app
+                command: [{{NodePath}}, {{ClientApp.NodeScript}}, --ready]
+                ipc: true
+                env: { PATH: /nonexistent }
+                stop: { timeout: 60s }
+                health:
+                  - { kind: sd-notify, role: readiness }
+            """);
+        await using var _ = vigil;
+        var ready = await vigil.WaitLine(l => l.Contains($" app#{pid} ready: "), "the sd-notify probe's ready event", Wait);
+        Assert.Contains("READY=1", ready);
+        await vigil.WaitLine(l => l == "app | ready sent: true", "ready() saying it sent", Wait);
+        await ShutdownAsync(vigil, pid);
     }
 
     [Theory]

@@ -125,6 +125,31 @@ public sealed class NodeIpcTests : IDisposable
         // sleep has no use for the message: the stop timeout would hold it, so end it with a kill.
         Assert.Equal(9, (await flood.Kill().WaitAsync(Long)).Exit?.Signal);
     }
+
+    [Fact]
+    public async Task A_notify_message_on_the_channel_reaches_the_sd_notify_probe_after_an_overlong_line_and_garbage()
+    {
+        await using var sup = new Supervisor();
+        using var rec = new Recorder(sup);
+        // 100,000 x's (over the 4 KiB line limit: dropped whole), a line that is not JSON, another message, then READY=1.
+        const string script = """
+            head -c 100000 /dev/zero | tr '\0' x >&3
+            printf '\nnot json\n{"other":1,"notify":7}\n{"cmd":"x","notify":"STATUS=warm\\nREADY=1"}\n' >&3
+            echo 'MARKER sent x'
+            exec sleep 600
+            """;
+        var unit = sup.Start(new ProcessSpec
+        {
+            Name = "notifier",
+            Command = ["sh", "-c", script],
+            Ipc = true,
+            Health = [new ProbeSpec(new SdNotifyCheck(null)) { Role = ProbeRole.Readiness }],
+        }.WithSchedule(0).WithStop(TimeSpan.FromSeconds(1)));
+        await rec.Marker("sent", Long);
+        var ready = await rec.Event<ReadinessChanged>(e => e.Ready, "ready", Long);
+        Assert.Contains("READY=1", ready.Reason);
+        await unit.Kill().WaitAsync(Long);
+    }
 }
 
 /// <summary>Which runs get a channel: elife's rule (node scripts), or <c>ipc:</c>.</summary>
@@ -162,7 +187,7 @@ public sealed class IpcChoiceTests
     [Fact]
     public void The_channel_variables_replace_inherited_ones()
     {
-        var env = IpcChannel.WithChannel(["PATH=/bin", "NODE_CHANNEL_FD=9", "NODE_CHANNEL_SERIALIZATION_MODE=advanced"]);
-        Assert.Equal(["PATH=/bin", "NODE_CHANNEL_FD=3", "NODE_CHANNEL_SERIALIZATION_MODE=json"], env);
+        var env = IpcChannel.WithChannel(["PATH=/bin", "NODE_CHANNEL_FD=9", "VIGIL_IPC=0", "NODE_CHANNEL_SERIALIZATION_MODE=advanced"]);
+        Assert.Equal(["PATH=/bin", "NODE_CHANNEL_FD=3", "NODE_CHANNEL_SERIALIZATION_MODE=json", "VIGIL_IPC=1"], env);
     }
 }
