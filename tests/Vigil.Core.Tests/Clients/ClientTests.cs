@@ -7,8 +7,10 @@ namespace Vigil.Tests.Clients;
 
 /// <summary>End to end, under the real vigil executable: a Node app on the vigil-client package (clients/node, driven by
 /// tests/fixtures/node/client-app.cjs) and a .NET app on Vigil.Client (tests/fixtures/Vigil.ClientApp), which take the
-/// same options and print the same lines.</summary>
+/// same options and print the same lines. Smoke: .ci/run runs them again against the Native AOT vigil (its IPC channel
+/// and notify path included).</summary>
 [Collection("processes")]
+[Trait("Category", VigilProcess.Smoke)]
 public sealed class ClientTests : IDisposable
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
