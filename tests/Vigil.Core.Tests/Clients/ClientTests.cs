@@ -83,6 +83,25 @@ public sealed class ClientTests : IDisposable
         await ShutdownAsync(vigil, pid);
     }
 
+    [Fact]
+    public async Task Node_sd_notify_without_a_channel_goes_through_systemd_notify()
+    {
+        // No channel (a node command without ipc): ready() runs systemd-notify, which sends with the app's PID as root.
+        var (vigil, pid) = await RunAsync($$"""
+              - name: app
+                {{ClientApp.Command("node", ipc: false, "--ready")}}
+                stop: { timeout: 60s }
+                health:
+                  - { kind: sd-notify, role: readiness }
+            """);
+        await using var _ = vigil;
+        var ready = await vigil.WaitLine(l => l.Contains($" app#{pid} ready: "), "the sd-notify probe's ready event", Wait);
+        Assert.Contains("READY=1", ready);
+        await vigil.WaitLine(l => l == "app | ready sent: true", "ready() saying it sent", Wait);
+        await ShutdownAsync(vigil, pid);
+        Assert.Contains("app | stopping via SIGTERM", vigil.Out);
+    }
+
     [Theory]
     [InlineData("node")]
     [InlineData("dotnet")]
