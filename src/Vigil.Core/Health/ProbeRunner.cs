@@ -50,7 +50,14 @@ internal sealed class ProbeRunner : IAsyncDisposable
     // allocation a check adds is that small immutable record.
     private readonly Supervision.ProbeStatus[] _statuses;
 
-    /// <summary>Test hook: a probe loop armed its period timer and is about to wait on it.</summary>
+    /// <summary>An sd_notify message the run's main process sent on its IPC channel: to the sd-notify probes, as from it.</summary>
+    internal void NotifyFromChannel(string state)
+    {
+        foreach (var (_, probe) in _probes)
+            if (probe is SdNotifyProbe notify) notify.FromChannel(state);
+    }
+
+        /// <summary>Test hook: a probe loop armed its period timer and is about to wait on it.</summary>
     internal Action<ProbeSpec>? Waiting { get; set; }
 
     private readonly ILogger _log;

@@ -139,9 +139,32 @@ internal sealed class SdNotifyProbe : IRunBoundProbe, IImmediateProbe
 
     public void RunStarted(ProbeTarget target)
     {
+        lock (_gate) (_channelTarget, _channelBucket) = (target, new TokenBucket(target.Time, Limits.Burst, Limits.PerSecond));
         if (_socket is null) return;
         _reader = new BatchReader(new TokenBucket(target.Time, Limits.Burst, Limits.PerSecond), new NotifySenders(target, _access));
         _receiving = Task.Run(() => ReceiveAsync(_socket, target, _reader, _stop.Token));
+    }
+
+    // The run's target and rate limit for messages from its IPC channel (the main process's own: no credentials to check).
+    private ProbeTarget? _channelTarget;
+    private TokenBucket? _channelBucket;
+
+    /// <summary>An sd_notify message the main process sent on its IPC channel (any thread; never blocks): handled as a
+    /// datagram of it, under the same rate limit (past it, dropped and counted).</summary>
+    internal void FromChannel(string state)
+    {
+        ProbeTarget? target;
+        lock (_gate)
+        {
+            target = _channelTarget;
+            if (target is null || _channelBucket?.TryTake() != true)
+            {
+                if (target is not null) _dropped++;
+                return;
+            }
+        }
+        foreach (var line in state.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            Handle(target, line);
     }
 
     /// <summary>What the receive loop and a check that drains the queue share; one reads at a time.</summary>

@@ -14,7 +14,7 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
     private readonly Reactor _reactor;
     private readonly OrphanReaper _reaper;
 
-    internal ChildProcess(OsLauncher os, int pid, int pidfd, ulong startTime, string path, LaunchRequest request, int outFd, int errFd)
+    internal ChildProcess(OsLauncher os, int pid, int pidfd, ulong startTime, string path, LaunchRequest request, int outFd, int errFd, IpcChannel? ipc = null)
     {
         _reactor = os.Reactor;
         _reaper = os.Reaper;
@@ -28,6 +28,8 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
         Scope = request.Scope;
         _outFd = outFd;
         _errFd = errFd;
+        _ipc = ipc;
+        _ipcReceiver = request.IpcReceiver;
         _openStreams = (outFd >= 0 ? 1 : 0) + (errFd >= 0 ? 1 : 0);
         if (_openStreams == 0) _outputClosed.TrySetResult();
     }
@@ -36,6 +38,11 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
     public ProcessIdentity Identity { get; }
     public string ExecutablePath { get; }
     private readonly IOutputReceiver? _receiver;
+    private readonly IpcChannel? _ipc;
+    private readonly IIpcReceiver? _ipcReceiver;
+
+    /// <summary>Vigil's end of the child's Node IPC channel, when it was started with one.</summary>
+    public IIpcChannel? Ipc => _ipc;
     // From the task, not _reaped: whoever sees HasExited must also find Exited completed.
     public bool HasExited => _exited.Task.IsCompleted;
     public int Session => Pid; // spawned with POSIX_SPAWN_SETSID
@@ -51,6 +58,7 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
     {
         if (_outFd >= 0) _reactor.Register(_outFd, new PipeReader(this, StreamKind.Stdout, _outFd), closeOnRemove: true);
         if (_errFd >= 0) _reactor.Register(_errFd, new PipeReader(this, StreamKind.Stderr, _errFd), closeOnRemove: true);
+        _ipc?.Begin(_reactor, Pid, _ipcReceiver);
         _reactor.Register(_pidfd, this, closeOnRemove: true);
     }
 
@@ -95,6 +103,8 @@ public sealed unsafe class ChildProcess : IProcessHandle, Reactor.IHandler
         // Under the gate: Signal() checks _reaped under it, and the reactor closes the pidfd only after we return.
         lock (_gate) _reaped = true;
         _reaper.Untrack(Pid);
+        // A grandchild that inherited the channel's fd must not keep it open for Vigil: the run is over.
+        _ipc?.Shutdown();
         // A SIGKILL we sent ourselves (a stop's escalation, a probe's kill) needs no look at the kernel log.
         if (status.Signal != Signals.SIGKILL || _sentKill) { _exited.TrySetResult(status); return; }
         // Was it the OOM killer? Off the reactor thread: the kernel log may take a few milliseconds to read.

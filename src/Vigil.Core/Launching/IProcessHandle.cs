@@ -22,6 +22,8 @@ public interface IProcessHandle : IDisposable
     Task OutputClosed => Task.CompletedTask;
     /// <summary>The run's membership (its cgroup, or its marker), when Vigil started it as a unit's run.</summary>
     RunScope? Scope => null;
+    /// <summary>Vigil's end of the process's Node IPC channel, when it was started with one.</summary>
+    IIpcChannel? Ipc => null;
 }
 
 /// <summary>How units create and stop processes; the OS implementation is <see cref="OsLauncher"/>, tests plug in fakes.</summary>

@@ -44,6 +44,8 @@ public static unsafe class Launcher
         int* errPipe = stackalloc int[2] { -1, -1 };
         int* inPipe = stackalloc int[2] { -1, -1 };
         int devNull = -1;
+        IpcChannel? ipc = null;
+        int ipcChildEnd = -1;
         byte* fa = (byte*)NativeMemory.AllocZeroed(Native.FileActionsSize);
         byte* attr = (byte*)NativeMemory.AllocZeroed(Native.SpawnAttrSize);
         byte* sigs = stackalloc byte[Native.SigSetSize];
@@ -83,6 +85,7 @@ public static unsafe class Launcher
                 Native.posix_spawn_file_actions_adddup2(fa, devNull, 1);
                 Native.posix_spawn_file_actions_adddup2(fa, devNull, 2);
             }
+            if (req.Ipc && !AddIpcChannel(fa, out ipc, out ipcChildEnd, out int ipcErrno)) return Fail("creating its IPC channel (socketpair)", ipcErrno);
             cwdZ = Native.Utf8Z(cwd);
             Native.posix_spawn_file_actions_addchdir_np(fa, cwdZ);
 
@@ -95,7 +98,8 @@ public static unsafe class Launcher
 
             path = Native.Utf8Z(resolved.Path!);
             argv = Native.Utf8ZArray(req.Argv);
-            envp = Native.Utf8ZArray(req.Scope is { } scope ? WithMarker(req.Environment, scope.Marker) : req.Environment);
+            var env = req.Scope is { } scope ? WithMarker(req.Environment, scope.Marker) : req.Environment;
+            envp = Native.Utf8ZArray(ipc is null ? env : IpcChannel.WithChannel(env));
 
             int pid, rc, pidfd, pidfdErrno = 0;
             var reaper = os.Reaper;
@@ -125,8 +129,9 @@ public static unsafe class Launcher
             }
             ProcFs.TryReadStat(pid, out var st);
             if (req.Scope is { } sc) sc.NotBefore = st.StartTime;
-            var child = new ChildProcess(os, pid, pidfd, st.StartTime, resolved.Path!, req, pipes ? outPipe[0] : -1, pipes ? errPipe[0] : -1);
+            var child = new ChildProcess(os, pid, pidfd, st.StartTime, resolved.Path!, req, pipes ? outPipe[0] : -1, pipes ? errPipe[0] : -1, ipc);
             if (pipes) { outPipe[0] = -1; errPipe[0] = -1; }
+            ipc = null; // the child's now
             child.Begin();
             return child;
         }
@@ -139,6 +144,8 @@ public static unsafe class Launcher
             if (inPipe[0] >= 0) Native.close(inPipe[0]);
             if (inPipe[1] >= 0) Native.close(inPipe[1]);
             if (devNull >= 0) Native.close(devNull);
+            if (ipcChildEnd >= 0) Native.close(ipcChildEnd);
+            ipc?.CloseUnregistered();
             Native.posix_spawn_file_actions_destroy(fa);
             Native.posix_spawnattr_destroy(attr);
             NativeMemory.Free(fa);
@@ -151,6 +158,16 @@ public static unsafe class Launcher
 
         SpawnFailure Fail(string what, int errno) => new(ResourceLimits.IsExhaustion(errno) ? SpawnErrorKind.Resources : SpawnErrorKind.Other,
             $"cannot start '{req.Argv[0]}': {what} failed: {ResourceLimits.Describe(errno)}");
+    }
+
+    /// <summary>A Node IPC channel for the child, as child_process.fork makes one (see <see cref="IpcChannel"/>): after the
+    /// stdio dup2s, so a socket end that happens to be numbered 1 or 2 in Vigil is already copied where it belongs.</summary>
+    private static bool AddIpcChannel(byte* fa, out IpcChannel? parent, out int childEnd, out int errno)
+    {
+        (parent, childEnd, errno) = IpcChannel.Create();
+        if (parent is null) return false;
+        Native.posix_spawn_file_actions_adddup2(fa, childEnd, IpcChannel.ChildFd);
+        return true;
     }
 
     /// <summary>A pipe holding <paramref name="input"/> whose write end is closed, so the child reads it, then end of file.
@@ -286,6 +303,10 @@ public sealed record LaunchRequest(IReadOnlyList<string> Argv, string WorkingDir
     public RunScope? Scope { get; init; }
     /// <summary>What the child reads on stdin, then end of file (at most what one pipe holds); null: /dev/null.</summary>
     public ReadOnlyMemory<byte>? Input { get; init; }
+    /// <summary>Give the child a Node IPC channel on fd 3 (NODE_CHANNEL_FD), as child_process.fork does.</summary>
+    public bool Ipc { get; init; }
+    /// <summary>Takes the lines the child sends on its IPC channel (reactor thread); null: they are drained and dropped.</summary>
+    public IIpcReceiver? IpcReceiver { get; init; }
 }
 
 public enum StreamKind { Stdout, Stderr }

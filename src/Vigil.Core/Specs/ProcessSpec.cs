@@ -39,6 +39,10 @@ public sealed record ProcessSpec
     /// (a pipe would deliver SIGPIPE to it once Vigil is gone).</summary>
     public bool Detach { get; init; }
 
+    /// <summary>Start the process with a Node IPC channel (as child_process.fork), and stop it by first sending
+    /// <c>{"stopping":true}</c> on it; null = only for a script run by node (elife's rule).</summary>
+    public bool? Ipc { get; init; }
+
     /// <summary>This unit's <c>hooks:</c>, run besides the top-level ones; null = none.</summary>
     public HookSet? Hooks { get; init; }
 

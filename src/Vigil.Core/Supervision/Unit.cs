@@ -60,6 +60,7 @@ public sealed partial class Unit
         _origin = time.GetTimestamp();
         IsAttached = attached;
         SetArgv(spec.Command.IsDefaultOrEmpty ? [] : [.. spec.Command, .. spec.Args]);
+        _ipcReceiver = new ChannelMessages(this);
         Log = OutputLog.Open(new LogIdentity(id, Name), spec.Log, sink, owner.LogFiles, time, new LogObserver(this));
         _snapshot = BuildSnapshot();
         _ = Task.Run(Loop);
@@ -392,6 +393,8 @@ public sealed partial class Unit
             Output = Spec.Detach ? OutputMode.Null : OutputMode.Pipe,
             Receiver = output,
             Scope = scope,
+            Ipc = failure is null && CommandResolver.UsesIpc(Spec, argv!),
+            IpcReceiver = _ipcReceiver,
         });
         if (result.Failure is { } f)
         {
@@ -598,7 +601,7 @@ public sealed partial class Unit
         int sig = kill ? Signals.SIGKILL : Spec.Stop.Signal;
         var grace = kill ? TimeSpan.Zero : Spec.Stop.Timeout;
         StopProbes();
-        MoveTo(to, new StopRequested(Now, Id, Name, p.Pid, why, sig, to));
+        MoveTo(to, new StopRequested(Now, Id, Name, p.Pid, why, sig, to) { MessageFirst = SendsStoppingMessage(p, sig) ? grace : null });
         (m as RestartMsg)?.Answer(this);
         var req = new TreeStopRequest(p, p.Session, [], sig, grace, Spec.Stop.KillWait)
         {
@@ -606,7 +609,7 @@ public sealed partial class Unit
             // Called from the stop task: the loop publishes it, before the exit and the stop's end it precedes.
             OnEscalate = killed => Post(new EscalatedMsg(p, killed, grace)),
         };
-        _ = _launcher.TerminateAsync(req, _time).ContinueWith(
+        _ = TerminateAsync(p, req).ContinueWith(
             t => Post(new TreeStopped(p, t.IsCompletedSuccessfully ? t.Result : new TreeStopResult([p.Pid], [], [p.Pid]))),
             TaskScheduler.Default);
     }

@@ -49,7 +49,12 @@ public sealed record StopRequested(DateTimeOffset Time, int UnitId, string Name,
     : UnitEvent(Time, UnitId, Name, Pid, State)
 {
     public override string Kind => "stop-requested";
-    public override string Reason => Signal is { } sig ? $"{Why}; sent {Signals.Name(sig)} to the process group"
+    /// <summary>The stop began with elife's <c>{"stopping":true}</c> on the process's IPC channel; <see cref="Signal"/>
+    /// follows after this long if it is still running.</summary>
+    public TimeSpan? MessageFirst { get; init; }
+    public override string Reason => MessageFirst is { } wait && Signal is { } s
+        ? $"{Why}; sent {{\"stopping\":true}} on its IPC channel ({Signals.Name(s)} to the process group if still running after {Durations.Format(wait)})"
+        : Signal is { } sig ? $"{Why}; sent {Signals.Name(sig)} to the process group"
         : $"{Why}; the stop under way goes on" + (State == UnitState.Restarting ? ", then it starts again" : ", and no start follows");
 }
 

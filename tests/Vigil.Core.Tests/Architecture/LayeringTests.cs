@@ -97,6 +97,7 @@ public sealed partial class LayeringTests
                 .Select(e => Path.GetFileNameWithoutExtension(e.Attribute("Include")!.Value.Replace('\\', '/'))),
         ];
         Assert.Empty(Refs("Vigil.Core"));
+        Assert.Empty(Refs("Vigil.Client")); // for supervised apps: it takes nothing of Vigil's with it
         Assert.DoesNotContain("Vigil.Cli", Refs("Vigil.Control"));
         Assert.DoesNotContain("Vigil.Tether", Refs("Vigil.Control"));
         Assert.DoesNotContain("Vigil.Cli", Refs("Vigil.Tether"));

@@ -45,6 +45,7 @@ public class ConfigLoaderTests
             stop: { signal: SIGINT, timeout: 3s, killWait: 2s }
           - script: app.js
             cwd: /opt/app
+            ipc: false
             restart:
               policy: never
               backoff: { initial: 200ms, multiplier: 1.5, max: 1m, jitter: 0.25 }
@@ -74,6 +75,7 @@ public class ConfigLoaderTests
             {
               "script": "app.js",
               "cwd": "/opt/app",
+              "ipc": false,
               "restart": {
                 "policy": "never",
                 "backoff": { "initial": "200ms", "multiplier": 1.5, "max": "1m", "jitter": 0.25 },
@@ -117,6 +119,8 @@ public class ConfigLoaderTests
         Assert.Equal("/opt/app", a.Cwd);
         Assert.Empty(a.Env);
         Assert.False(a.Detach);
+        Assert.False(a.Ipc); // given: no channel even for a .js script
+        Assert.Null(w.Ipc); // not given: elife's rule decides
         Assert.Equal(RestartPolicyKind.Never, a.Restart.Policy);
         Assert.Equal(new BackoffSpec(Ms(200), 1.5, TimeSpan.FromMinutes(1), 0.25), a.Restart.Backoff);
         Assert.Equal(new CrashLoopLimit(3, TimeSpan.FromMinutes(1), LimitAction.SlowRetry, TimeSpan.FromMinutes(2)), a.Restart.Limit);
@@ -347,7 +351,7 @@ public class ConfigLoaderTests
     {
         var error = Error($"processes:\n  - command: x\n    {typed}: 1\n");
         var expected = suggested is null
-            ? $"vigil.yaml:3:5: processes[0].{typed}: unknown key (expected one of: name, command, script, args, cwd, env, detach, restart, stop, log, health, hooks, autostart, cpuAffinity)"
+            ? $"vigil.yaml:3:5: processes[0].{typed}: unknown key (expected one of: name, command, script, args, cwd, env, detach, ipc, restart, stop, log, health, hooks, autostart, cpuAffinity)"
             : $"vigil.yaml:3:5: processes[0].{typed}: unknown key; did you mean '{suggested}'?";
         Assert.Equal(expected, error);
     }

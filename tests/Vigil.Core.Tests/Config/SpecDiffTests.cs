@@ -55,6 +55,7 @@ public sealed class SpecDiffTests
     [InlineData("log")]
     [InlineData("cwd")]
     [InlineData("detach")]
+    [InlineData("ipc")]
     [InlineData("script")]
     public void One_changed_key_is_named_alone(string key)
     {
@@ -70,6 +71,7 @@ public sealed class SpecDiffTests
             "log" => a with { Log = new LogSpec { File = "/var/log/w.log" } },
             "cwd" => a with { Cwd = "/srv" },
             "detach" => a with { Detach = true },
+            "ipc" => a with { Ipc = true },
             _ => a with { Command = [], Script = "work.py" },
         };
         Assert.Equal(key == "script" ? ["command", "script"] : [key], SpecDiff.Fields(a, b));

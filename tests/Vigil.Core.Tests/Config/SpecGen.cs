@@ -106,10 +106,13 @@ public static class SpecGen
 
     /// <summary>A valid spec: unique probe names (the loader names repeated ones itself).</summary>
     public static readonly Gen<ProcessSpec> Spec = Gen.Select(
-        Str.Where(s => s.Length > 0).Null(0.3), Gen.Bool, Argv, Str.Array[0, 3], AbsPath.Null(0.5), Env, Gen.Bool,
+        Str.Where(s => s.Length > 0).Null(0.3), Gen.Bool, Argv, Str.Array[0, 3], AbsPath.Null(0.5), Env, Gen.Int[0, 5],
         Gen.Select(Restart, Stop, Log.Null(0.5), Probe.Array[0, 4]),
-        (name, script, argv, args, cwd, env, detach, rest) =>
+        (name, script, argv, args, cwd, env, flags, rest) =>
         {
+            // detach in the low bit; ipc unset, true or false above it.
+            bool detach = (flags & 1) == 1;
+            bool? ipc = (flags >> 1) switch { 0 => null, 1 => true, _ => false };
             var (restart, stop, log, probes) = rest;
             var health = probes.Select((p, i) => p with { Name = $"{p.Check.Kind}-{i}" }).ToImmutableArray();
             return new ProcessSpec
@@ -117,7 +120,7 @@ public static class SpecGen
                 Name = name,
                 Command = script ? [] : argv,
                 Script = script ? argv[0] : null,
-                Args = [.. args], Cwd = cwd, Env = env, Detach = detach,
+                Args = [.. args], Cwd = cwd, Env = env, Detach = detach, Ipc = ipc,
                 Restart = restart, Stop = stop, Log = log, Health = health,
             };
         }).Where(s => s.Validate().Count == 0);
