@@ -63,6 +63,7 @@ internal static partial class ConfigNodes
             Add("env", new CMap([.. s.Env.OrderBy(kv => kv.Key, StringComparer.Ordinal)
                 .Select(kv => new KeyValuePair<string, CNode>(kv.Key, kv.Value is null ? CNull.Instance : new CText(kv.Value)))], Flow: false));
         if (s.Detach) Add("detach", new CWord("true"));
+        if (s.Tty is { } tty) Add("tty", Tty(tty));
         if (Restart(s.Restart) is { } restart) Add("restart", restart);
         if (Stop(s.Stop) is { } stop) Add("stop", stop);
         if (s.Log is { } log) Add("log", Log(log));

@@ -43,7 +43,7 @@ public static unsafe class Launcher
         int* outPipe = stackalloc int[2] { -1, -1 };
         int* errPipe = stackalloc int[2] { -1, -1 };
         int* inPipe = stackalloc int[2] { -1, -1 };
-        int devNull = -1;
+        int devNull = -1, terminal = -1;
         byte* fa = (byte*)NativeMemory.AllocZeroed(Native.FileActionsSize);
         byte* attr = (byte*)NativeMemory.AllocZeroed(Native.SpawnAttrSize);
         byte* sigs = stackalloc byte[Native.SigSetSize];
@@ -54,7 +54,7 @@ public static unsafe class Launcher
             fixed (byte* nul = "/dev/null\0"u8)
                 devNull = Native.open(nul, Native.O_RDWR | Native.O_CLOEXEC, 0);
             if (devNull < 0) return Fail("open /dev/null", Native.Errno);
-            bool pipes = req.Output == OutputMode.Pipe;
+            bool pipes = req.Output == OutputMode.Pipe && req.Terminal is null;
             if (pipes)
             {
                 if (Native.pipe2(outPipe, Native.O_CLOEXEC) < 0 || Native.pipe2(errPipe, Native.O_CLOEXEC) < 0)
@@ -83,6 +83,8 @@ public static unsafe class Launcher
                 Native.posix_spawn_file_actions_adddup2(fa, devNull, 1);
                 Native.posix_spawn_file_actions_adddup2(fa, devNull, 2);
             }
+            if (req.Terminal is { } term && req.Output == OutputMode.Pipe && (terminal = Pty.Open(term, fa, out var what, out int ptyErrno)) < 0)
+                return Fail(what, ptyErrno);
             cwdZ = Native.Utf8Z(cwd);
             Native.posix_spawn_file_actions_addchdir_np(fa, cwdZ);
 
@@ -95,7 +97,8 @@ public static unsafe class Launcher
 
             path = Native.Utf8Z(resolved.Path!);
             argv = Native.Utf8ZArray(req.Argv);
-            envp = Native.Utf8ZArray(req.Scope is { } scope ? WithMarker(req.Environment, scope.Marker) : req.Environment);
+            var env = terminal >= 0 ? Pty.WithTerm(req.Environment) : req.Environment;
+            envp = Native.Utf8ZArray(req.Scope is { } scope ? WithMarker(env, scope.Marker) : env);
 
             int pid, rc, pidfd, pidfdErrno = 0;
             var reaper = os.Reaper;
@@ -125,8 +128,9 @@ public static unsafe class Launcher
             }
             ProcFs.TryReadStat(pid, out var st);
             if (req.Scope is { } sc) sc.NotBefore = st.StartTime;
-            var child = new ChildProcess(os, pid, pidfd, st.StartTime, resolved.Path!, req, pipes ? outPipe[0] : -1, pipes ? errPipe[0] : -1);
+            var child = new ChildProcess(os, pid, pidfd, st.StartTime, resolved.Path!, req, pipes ? outPipe[0] : terminal, pipes ? errPipe[0] : -1);
             if (pipes) { outPipe[0] = -1; errPipe[0] = -1; }
+            terminal = -1; // the child's reader owns it now
             child.Begin();
             return child;
         }
@@ -139,6 +143,7 @@ public static unsafe class Launcher
             if (inPipe[0] >= 0) Native.close(inPipe[0]);
             if (inPipe[1] >= 0) Native.close(inPipe[1]);
             if (devNull >= 0) Native.close(devNull);
+            if (terminal >= 0) Native.close(terminal);
             Native.posix_spawn_file_actions_destroy(fa);
             Native.posix_spawnattr_destroy(attr);
             NativeMemory.Free(fa);
@@ -286,6 +291,9 @@ public sealed record LaunchRequest(IReadOnlyList<string> Argv, string WorkingDir
     public RunScope? Scope { get; init; }
     /// <summary>What the child reads on stdin, then end of file (at most what one pipe holds); null: /dev/null.</summary>
     public ReadOnlyMemory<byte>? Input { get; init; }
+    /// <summary>With <see cref="OutputMode.Pipe"/>: a pseudo-terminal of this size instead of pipes (stdin, stdout and
+    /// stderr, and the controlling terminal; its output reaches <see cref="Receiver"/> as stdout). See <see cref="Pty"/>.</summary>
+    public Specs.TerminalSpec? Terminal { get; init; }
 }
 
 public enum StreamKind { Stdout, Stderr }

@@ -42,6 +42,10 @@ public sealed record ProcessSpec
     /// <summary>This unit's <c>hooks:</c>, run besides the top-level ones; null = none.</summary>
     public HookSet? Hooks { get; init; }
 
+    /// <summary>Run on a pseudo-terminal of this size (<c>tty: true</c>); null = pipes. Output is still captured by
+    /// line, stdout and stderr merged (a terminal has one stream).</summary>
+    public TerminalSpec? Tty { get; init; }
+
     /// <summary>Displayed as <c>name</c>, or the command's file name when there is none.</summary>
     public string DisplayName => Name ?? (Script is not null ? Path.GetFileName(Script) : Command.IsDefaultOrEmpty ? "?" : Path.GetFileName(Command[0]));
 
@@ -68,6 +72,12 @@ public sealed record ProcessSpec
         if (!Health.IsDefault)
             for (int i = 0; i < Health.Length; i++) errors.AddRange(Health[i].Validate().Select(e => e.Under($"health[{i}]")));
         if (Hooks is not null) errors.AddRange(Hooks.Validate().Select(e => e.Under("hooks")));
+        if (Tty is not null)
+        {
+            errors.AddRange(Tty.Validate());
+            // A detached unit's output goes to /dev/null (see Detach): a terminal nobody reads would fill and block it.
+            if (Detach) errors.Add(new("tty", "cannot be combined with detach: true (a detached unit's output is not read)"));
+        }
         return errors;
     }
 }

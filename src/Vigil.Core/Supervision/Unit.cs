@@ -390,6 +390,7 @@ public sealed partial class Unit
             CommandResolver.Environment(Spec, probeEnv?.ToDictionary(kv => kv.Key, kv => (string?)kv.Value)))
         {
             Output = Spec.Detach ? OutputMode.Null : OutputMode.Pipe,
+            Terminal = Spec.Tty,
             Receiver = output,
             Scope = scope,
         });
