@@ -294,6 +294,8 @@ public sealed record LaunchRequest(IReadOnlyList<string> Argv, string WorkingDir
     /// <summary>With <see cref="OutputMode.Pipe"/>: a pseudo-terminal of this size instead of pipes (stdin, stdout and
     /// stderr, and the controlling terminal; its output reaches <see cref="Receiver"/> as stdout). See <see cref="Pty"/>.</summary>
     public Specs.TerminalSpec? Terminal { get; init; }
+    /// <summary>Run inside a tmux window instead (see <see cref="TmuxServer"/>); <see cref="Terminal"/> is then ignored.</summary>
+    public TmuxLaunch? Tmux { get; init; }
 }
 
 public enum StreamKind { Stdout, Stderr }

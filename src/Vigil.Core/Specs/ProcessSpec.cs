@@ -46,6 +46,10 @@ public sealed record ProcessSpec
     /// line, stdout and stderr merged (a terminal has one stream).</summary>
     public TerminalSpec? Tty { get; init; }
 
+    /// <summary>Run inside a window of this tmux session on Vigil's own tmux server (an operator can attach to it);
+    /// null = not in tmux. Output is still captured, stdout and stderr merged (a tmux pane is a terminal).</summary>
+    public TmuxSpec? Tmux { get; init; }
+
     /// <summary>Displayed as <c>name</c>, or the command's file name when there is none.</summary>
     public string DisplayName => Name ?? (Script is not null ? Path.GetFileName(Script) : Command.IsDefaultOrEmpty ? "?" : Path.GetFileName(Command[0]));
 
@@ -77,6 +81,13 @@ public sealed record ProcessSpec
             errors.AddRange(Tty.Validate());
             // A detached unit's output goes to /dev/null (see Detach): a terminal nobody reads would fill and block it.
             if (Detach) errors.Add(new("tty", "cannot be combined with detach: true (a detached unit's output is not read)"));
+            if (Tmux is not null) errors.Add(new("tty", "cannot be combined with tmux (a tmux window is a terminal already; its size is tmux.columns and tmux.rows)"));
+        }
+        if (Tmux is not null)
+        {
+            errors.AddRange(Tmux.Validate());
+            // Vigil kills its tmux server when it exits; a window that should outlive it would go with it.
+            if (Detach) errors.Add(new("tmux", "cannot be combined with detach: true (Vigil's tmux server ends with Vigil)"));
         }
         return errors;
     }

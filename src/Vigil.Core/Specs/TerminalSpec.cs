@@ -12,11 +12,12 @@ public sealed record TerminalSpec
     public int Columns { get; init; } = 80;
     public int Rows { get; init; } = 24;
 
-    /// <summary>Problems, each naming its key under <c>tty</c>; empty when valid.</summary>
-    public IEnumerable<SpecError> Validate()
+    /// <summary>Problems, each naming its key under <paramref name="key"/> (<c>tty</c>, or <c>tmux</c> for a window's
+    /// size); empty when valid.</summary>
+    public IEnumerable<SpecError> Validate(string key = "tty")
     {
         // struct winsize holds unsigned shorts; a terminal of 0 columns makes programs divide by zero.
-        if (Columns is < 1 or > ushort.MaxValue) yield return new("tty.columns", $"must be between 1 and {ushort.MaxValue}");
-        if (Rows is < 1 or > ushort.MaxValue) yield return new("tty.rows", $"must be between 1 and {ushort.MaxValue}");
+        if (Columns is < 1 or > ushort.MaxValue) yield return new(key + ".columns", $"must be between 1 and {ushort.MaxValue}");
+        if (Rows is < 1 or > ushort.MaxValue) yield return new(key + ".rows", $"must be between 1 and {ushort.MaxValue}");
     }
 }

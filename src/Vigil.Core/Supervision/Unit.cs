@@ -391,6 +391,7 @@ public sealed partial class Unit
         {
             Output = Spec.Detach ? OutputMode.Null : OutputMode.Pipe,
             Terminal = Spec.Tty,
+            Tmux = Spec.Tmux is { } tmux ? new TmuxLaunch(_owner.TmuxSocket, tmux.Session, Name) { Size = tmux.Size } : null,
             Receiver = output,
             Scope = scope,
         });

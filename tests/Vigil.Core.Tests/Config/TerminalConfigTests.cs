@@ -6,7 +6,7 @@ using Xunit;
 
 namespace Vigil.Tests.Config;
 
-/// <summary>Unit: the <c>tty:</c> key of a process, read, refused and written back.</summary>
+/// <summary>Unit: the <c>tty:</c> and <c>tmux:</c> keys of a process, read, refused and written back.</summary>
 [SupportedOSPlatform("linux")]
 public sealed class TerminalConfigTests
 {
@@ -70,5 +70,30 @@ public sealed class TerminalConfigTests
     {
         var errors = new ProcessSpec { Command = ["a"], Tty = new TerminalSpec { Columns = -1 } }.Validate();
         Assert.Equal("tty.columns: must be between 1 and 65535", Assert.Single(errors).ToString());
+    }
+
+    [Fact]
+    public void Tmux_takes_a_session_name_or_a_mapping_with_the_windows_size()
+    {
+        var c = Parse("""
+            processes:
+              - { command: a, tmux: work }
+              - { command: b, tmux: { session: work, columns: 120, rows: 40 } }
+            """);
+        Assert.Equal(new TmuxSpec("work"), c.Processes[0].Tmux);
+        Assert.Equal(new TmuxSpec("work") { Size = new TerminalSpec { Columns = 120, Rows = 40 } }, c.Processes[1].Tmux);
+        var yaml = ConfigWriterTests.RoundTrip(c.Processes);
+        Assert.Contains("session: work", yaml);
+        Assert.Equal(["tmux"], SpecDiff.Fields(c.Processes[0], c.Processes[0] with { Tmux = new TmuxSpec("other") }));
+    }
+
+    [Fact]
+    public void Bad_tmux_values_are_errors_at_their_keys()
+    {
+        Assert.Contains("processes[0].tmux.session: needs the tmux session's name", Assert.Single(Errors("processes:\n  - { command: a, tmux: { rows: 30 } }\n")));
+        Assert.Contains("processes[0].tmux.session: 'a:b' is not a tmux session name", Assert.Single(Errors("processes:\n  - { command: a, tmux: 'a:b' }\n")));
+        Assert.Contains("processes[0].tmux.columns: must be between 1 and 65535", Assert.Single(Errors("processes:\n  - { command: a, tmux: { session: w, columns: 0 } }\n")));
+        Assert.Contains("processes[0].tty: cannot be combined with tmux", Assert.Single(Errors("processes:\n  - { command: a, tty: true, tmux: w }\n")));
+        Assert.Contains("processes[0].tmux: cannot be combined with detach: true", Assert.Single(Errors("processes:\n  - { command: a, detach: true, tmux: w }\n")));
     }
 }
