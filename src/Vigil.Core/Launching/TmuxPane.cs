@@ -36,7 +36,7 @@ public sealed class TmuxPane : IProcessHandle, Reactor.IHandler
         int pidfd = Native.PidfdOpen(pid);
         ProcFs.TryReadStat(pid, out var st);
         var pane = new TmuxPane(server, paneId, pid, pidfd, st.StartTime, req, fifo);
-        os.Reactor.Register(reader, new FifoReader(pane, reader), closeOnRemove: true);
+        os.Reactor.Register(reader, new FifoReader(pane, os.Reactor, reader), closeOnRemove: true);
         // Already gone (a program that ends at once): tmux has its status.
         if (pidfd < 0) pane.CollectExit();
         else os.Reactor.Register(pidfd, pane, closeOnRemove: true);
@@ -94,7 +94,7 @@ public sealed class TmuxPane : IProcessHandle, Reactor.IHandler
     }
 
     /// <summary>Reads the pane's output from the FIFO pipe-pane's <c>cat</c> writes; the end is when tmux closes the pipe.</summary>
-    private sealed unsafe class FifoReader(TmuxPane pane, int fd) : Reactor.IHandler
+    private sealed unsafe class FifoReader(TmuxPane pane, Reactor reactor, int fd) : Reactor.IHandler, IPausedReader
     {
         private readonly byte[] _buffer = new byte[64 * 1024];
 
@@ -106,7 +106,16 @@ public sealed class TmuxPane : IProcessHandle, Reactor.IHandler
                 fixed (byte* p = _buffer) n = Native.read(fd, p, _buffer.Length);
                 if (n > 0)
                 {
-                    pane._receiver?.OnData(pane.Pid, StreamKind.Stdout, _buffer.AsSpan(0, (int)n));
+                    var receiver = pane._receiver;
+                    receiver?.OnData(pane.Pid, StreamKind.Stdout, _buffer.AsSpan(0, (int)n));
+                    if (receiver is not null && receiver.Behind(StreamKind.Stdout))
+                    {
+                        // The log file is behind a flood: stop reading until it catches up, as ChildProcess's pipe reader
+                        // does (pipe-pane's cat then blocks on the FIFO; tmux holds what it has not written yet).
+                        reactor.Pause(fd);
+                        if (!receiver.ResumeWhenCaughtUp(StreamKind.Stdout, this)) Resume();
+                        return true;
+                    }
                     continue;
                 }
                 if (n < 0 && (Native.Errno == Native.EAGAIN || Native.Errno == Native.EINTR)) return true;
@@ -117,6 +126,8 @@ public sealed class TmuxPane : IProcessHandle, Reactor.IHandler
         }
 
         public void OnAbandoned() => pane.OutputEnded();
+
+        public void Resume() => reactor.Resume(fd);
     }
 }
 

@@ -42,6 +42,13 @@ public sealed class TmuxCliTests : HarnessTests
         Assert.StartsWith(H.Path("vigil") + "/", socket); // in Vigil's runtime folder ($XDG_RUNTIME_DIR/vigil)
         // What `vigil attach` would show: the unit's window, live.
         Assert.True(await Procs.Eventually(() => Tmux(socket, "capture-pane", "-p", "-t", "=ops:=tm").Out.Contains("IN-TMUX"), Wait), "the window does not show the unit");
+        // The real thing, on a terminal: vigil becomes a tmux client of the unit's session, on the unit's window.
+        await using (var attach = VigilProcess.StartOnTerminal(H.Dir.FullName, null, "attach", "tm"))
+        {
+            Assert.True(await Procs.Eventually(() => Tmux(socket, "list-clients", "-F", "#{session_name} #{window_name}").Out.Trim() == "ops tm", Wait),
+                "vigil attach did not become a tmux client on the unit's window");
+        }
+        Assert.True(await Procs.Eventually(() => Tmux(socket, "list-clients").Out.Trim().Length == 0, Wait), "the client stayed after its terminal closed");
         var (noTmuxCode, _, noTmuxErr) = await H.Cli("attach", "nope");
         Assert.Equal(4, noTmuxCode);
         Assert.Contains("nope", noTmuxErr);
