@@ -106,4 +106,42 @@ public sealed class TmuxTests : IDisposable
         Assert.Equal([$"a {a.Pid}", $"b {b.Pid}"], windows);
         Assert.All(rec.Lines.Where(l => l.Text == "A-UP"), l => Assert.Equal(a.Id, l.UnitId));
     }
+
+    [Fact]
+    public async Task An_output_stall_probe_restarts_a_hung_tmux_unit_in_a_new_window()
+    {
+        await using var sup = NewSupervisor();
+        using var rec = new Recorder(sup);
+        var unit = sup.Start(new ProcessSpec
+        {
+            Name = "hangs", Command = ["sh", "-c", "echo \"up $$\"; exec sleep 600"], Tmux = new TmuxSpec(_session),
+            Restart = RestartSpec.Default with { Schedule = [TimeSpan.FromMilliseconds(50)] },
+            Health = [new ProbeSpec(new OutputStallCheck()) { Timeout = TimeSpan.FromSeconds(1), Period = TimeSpan.FromMilliseconds(200) }],
+        });
+        var first = await rec.Line(l => l.Text.StartsWith("up "), "the first run's line");
+        var bad = await rec.Event<Unhealthy>();
+        Assert.Equal(first.Pid, bad.Pid);
+        var exited = await rec.Event<Exited>(e => e.Pid == first.Pid);
+        Assert.Equal(15, exited.Status.Signal); // the stop signal, as the dead pane tells it
+        var second = await rec.Line(l => l.Text.StartsWith("up ") && l.Pid != first.Pid, "the second run's line");
+        Assert.Equal($"up {second.Pid}", second.Text);
+        Assert.False(Procs.Alive(first.Pid));
+        Assert.Equal($"hangs {second.Pid}", Tmux("list-windows", "-t", "=" + _session, "-F", "#{window_name} #{pane_pid}").Out.Trim());
+    }
+
+    [Fact]
+    public async Task Every_line_of_a_flood_reaches_the_log_through_pipe_pane()
+    {
+        await using var sup = NewSupervisor();
+        using var rec = new Recorder(sup);
+        var unit = sup.Start(new ProcessSpec
+        {
+            Name = "flood", Command = ["sh", "-c", "seq 1 20000; echo DONE"], Tmux = new TmuxSpec(_session),
+            Restart = RestartSpec.Default with { Schedule = [] },
+        });
+        await rec.Event<NotRestarting>();
+        await unit.OutputClosed.WaitAsync(TimeSpan.FromSeconds(60));
+        var lines = rec.Lines.Where(l => l.UnitId == unit.Id).Select(l => l.Text).ToList();
+        Assert.Equal([.. Enumerable.Range(1, 20000).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)), "DONE"], lines);
+    }
 }
