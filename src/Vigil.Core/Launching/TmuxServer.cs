@@ -155,18 +155,18 @@ internal sealed class TmuxServer
     internal async Task<ExitStatus> EndPaneAsync(string paneId)
     {
         var status = ExitStatus.NotCollected;
-        // tmux marks the pane dead once it has reaped the process and read the terminal to its end: a moment after the
-        // pidfd fires. Bounded (5 s), on real time: tmux is a real process.
+        // tmux has the status a moment after the pidfd fires: once it has reaped the process (SIGCHLD). The pane can
+        // already read as dead before that (tmux 3.3 closes it at the terminal's end of file, with both status fields
+        // still empty), so it is asked until one of them is there. Bounded (5 s), on real time: tmux is a real process.
         for (int i = 0; i < 200; i++)
         {
-            var r = await RunAsync(["display-message", "-p", "-t", paneId, "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}"]).ConfigureAwait(false);
+            var r = await RunAsync(["display-message", "-p", "-t", paneId, "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}"]).ConfigureAwait(false);
             if (!r.Ok) return status; // the pane is gone (killed from outside): its status went with it
-            var f = r.Out.Trim().Split(' ');
-            if (f[0] == "1")
+            var f = r.Out.Trim().Split(':');
+            if (f.Length == 3 && f[0] == "1")
             {
-                if (f.Length > 2 && int.TryParse(f[2], NumberStyles.None, CultureInfo.InvariantCulture, out var sig) && sig > 0) status = ExitStatus.Killed(sig);
-                else if (f.Length > 1 && int.TryParse(f[1], NumberStyles.None, CultureInfo.InvariantCulture, out var code)) status = ExitStatus.Exited(code);
-                break;
+                if (int.TryParse(f[2], NumberStyles.None, CultureInfo.InvariantCulture, out var sig) && sig > 0) { status = ExitStatus.Killed(sig); break; }
+                if (int.TryParse(f[1], NumberStyles.None, CultureInfo.InvariantCulture, out var code)) { status = ExitStatus.Exited(code); break; }
             }
             await Task.Delay(TimeSpan.FromMilliseconds(25), TimeProvider.System).ConfigureAwait(false);
         }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Vigil.Launching;
 using Vigil.Tests.Support;
 using Xunit;
@@ -12,17 +11,7 @@ public sealed class TmuxCliTests : HarnessTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
 
-    private static (int Code, string Out) Tmux(string socket, params string[] args)
-    {
-        var psi = new ProcessStartInfo("tmux") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in (string[])["-S", socket, .. args]) psi.ArgumentList.Add(a);
-        psi.Environment.Remove("TMUX");
-        using var p = Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEnd();
-        p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, output);
-    }
+    private static (int Code, string Out) Tmux(string socket, params string[] args) => TmuxClient.Run(socket, args);
 
     [Fact]
     public async Task Attach_names_the_window_and_a_killed_vigils_tmux_server_and_panes_are_stopped_by_the_next()
