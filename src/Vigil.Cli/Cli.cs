@@ -137,7 +137,7 @@ public static class Cli
                 "No grace period: for a unit that does not stop."),
             UnitCommands.Signal(ctx), StreamCommands.Logs(ctx), StreamCommands.Events(ctx),
             InstanceCommands.Reload(ctx), UnitCommands.Add(ctx, tail), UnitCommands.Remove(ctx),
-            InstanceCommands.Save(ctx), InstanceCommands.Shutdown(ctx), ReportCommand.Build(ctx),
+            InstanceCommands.Save(ctx), InstanceCommands.Shutdown(ctx), ReportCommand.Build(ctx), AttachCommand.Build(ctx),
             TemplateCommands.Templates(ctx), TemplateCommands.SaveTemplate(ctx),
             StartupCommand.Build(ctx), CompletionCommand.Build(ctx), ManCommand.Build(ctx),
         })

@@ -61,6 +61,18 @@ public sealed record UnitDetail : UnitInfo
     /// <summary>Over the last hour, day and retention period, from the history (lifetime, across Vigil restarts); null
     /// when history is off.</summary>
     public IReadOnlyList<ReliabilityWindow>? Reliability { get; init; }
+    /// <summary>Where the unit's tmux window is, for a unit with <c>tmux:</c>; null otherwise.</summary>
+    public TmuxInfo? Tmux { get; init; }
+}
+
+/// <summary>A tmux unit's window on Vigil's own tmux server: <c>tmux -S Socket attach -t Target</c> shows it.</summary>
+public sealed record TmuxInfo
+{
+    public string Socket { get; init; } = "";
+    public string Session { get; init; } = "";
+    public string Window { get; init; } = "";
+    /// <summary>The exact-match tmux target of the window, <c>=session:=window</c>.</summary>
+    public string Target { get; init; } = "";
 }
 
 /// <summary>The restart policy and where the unit is in its schedule.</summary>

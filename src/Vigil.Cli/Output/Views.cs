@@ -72,6 +72,7 @@ public static class Views
             $"{u.Stop.Signal}, then SIGKILL after {Durations.Format(TimeSpan.FromSeconds(u.Stop.TimeoutSeconds))} (kill wait {Durations.Format(TimeSpan.FromSeconds(u.Stop.KillWaitSeconds))})"));
         if (u.Attached) Row("attached", "yes (started elsewhere; watched, not restarted)");
         if (u.Detached) Row("detach", "yes (keeps running when Vigil exits)");
+        if (u.Tmux is { } tmux) Row("tmux", $"window {tmux.Window} of session {tmux.Session} (vigil attach {u.Name})");
         Row("logs", u.LogFiles.Count > 0 ? string.Join(", ", u.LogFiles) : "memory only");
         if (u.DroppedLogLines > 0) Row("dropped", string.Create(CultureInfo.InvariantCulture, $"{u.DroppedLogLines} log line(s)"));
         if (u.Probes.Count == 0) Row("probes", "none");

@@ -138,7 +138,7 @@ public sealed partial class LocalControl : IVigilControl
             var ids = units.Select(u => u.Id).ToHashSet();
             events = [.. _history.Where(h => ids.Contains(h.Event.UnitId)).Select(h => h.Info)];
         }
-        IReadOnlyList<UnitDetail> details = [.. units.Select((u, i) => Detail(u, Row(snapshots[i], usage, now), events, now))];
+        IReadOnlyList<UnitDetail> details = [.. units.Select((u, i) => Detail(u, Row(snapshots[i], usage, now), events, now) with { Tmux = Tmux(u) })];
         return WithReliabilityAsync(details, name, cancel);
     }
 
@@ -174,6 +174,11 @@ public sealed partial class LocalControl : IVigilControl
             RecentEvents = [.. events.Where(e => e.UnitId == u.Id).TakeLast(RecentEventsPerUnit)],
         };
     }
+
+    /// <summary>Where a tmux unit's window is (the socket is known only to the supervisor that runs it).</summary>
+    private TmuxInfo? Tmux(Unit u) => u.Spec.Tmux is { } t
+        ? new TmuxInfo { Socket = _host.Supervisor.TmuxSocket, Session = t.Session, Window = u.Name, Target = $"={t.Session}:={u.Name}" }
+        : null;
 
     /// <summary>The probes of the current run with their last results; before a run, the configured probes, unknown.</summary>
     private static IReadOnlyList<ProbeInfo> Probes(Unit u)

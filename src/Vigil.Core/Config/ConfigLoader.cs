@@ -72,7 +72,7 @@ public static partial class ConfigLoader
     private static readonly (string, Supervision.StatusEvents)[] StatusEventChoices =
         [("significant", Supervision.StatusEvents.Significant), ("all", Supervision.StatusEvents.All)];
     private static readonly string[] TopKeysNotYet = [];
-    internal static readonly string[] ProcessKeys = ["name", "command", "script", "args", "cwd", "env", "detach", "ipc", "restart", "stop", "log", "health", "hooks", "autostart", "cpuAffinity"];
+    internal static readonly string[] ProcessKeys = ["name", "command", "script", "args", "cwd", "env", "detach", "ipc", "tty", "tmux", "restart", "stop", "log", "health", "hooks", "autostart", "cpuAffinity"];
     private static readonly string[] ProcessKeysNotYet = [];
     private static readonly string[] LogKeys = ["file", "out", "err", "timestamps", "stream", "prefix", "stripAnsi", "maxSize", "keep", "maxLine", "ringLines", "echo"];
     private static readonly string[] RestartKeys = ["policy", "schedule", "resetAfter", "backoff", "limit", "max"];
@@ -298,6 +298,12 @@ public static partial class ConfigLoader
                         break;
                     case "ipc":
                         spec = spec with { Ipc = Bool(v, keyPath, at) };
+                        break;
+                    case "tty":
+                        spec = spec with { Tty = Tty(v, keyPath, at) };
+                        break;
+                    case "tmux":
+                        spec = spec with { Tmux = Tmux(v, keyPath, at) };
                         break;
                     case "restart":
                         if (Mapping(v, keyPath, at) is { } rm) spec = spec with { Restart = Restart(rm, keyPath) };

@@ -64,6 +64,8 @@ internal static partial class ConfigNodes
                 .Select(kv => new KeyValuePair<string, CNode>(kv.Key, kv.Value is null ? CNull.Instance : new CText(kv.Value)))], Flow: false));
         if (s.Detach) Add("detach", new CWord("true"));
         if (s.Ipc is { } ipc) Add("ipc", new CWord(ipc ? "true" : "false"));
+        if (s.Tty is { } tty) Add("tty", Tty(tty));
+        if (s.Tmux is { } tmux) Add("tmux", Tmux(tmux));
         if (Restart(s.Restart) is { } restart) Add("restart", restart);
         if (Stop(s.Stop) is { } stop) Add("stop", stop);
         if (s.Log is { } log) Add("log", Log(log));

@@ -89,7 +89,11 @@ public sealed class OsLauncher : ILauncher, IDisposable
     internal Reactor Reactor { get; }
     internal ProcScanCache Scans { get; } = new();
 
-    public SpawnResult Spawn(LaunchRequest request) => Launcher.Spawn(request, this);
+    public SpawnResult Spawn(LaunchRequest request) =>
+        request.Tmux is { } tmux ? _tmux.GetOrAdd(tmux.Socket, s => new TmuxServer(this, s)).Spawn(request, tmux) : Launcher.Spawn(request, this);
+
+    // One tmux server per socket, started at its first unit's run and killed at the end (Dispose).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TmuxServer> _tmux = new(StringComparer.Ordinal);
     public IProcessHandle Attach(int pid) => AttachedProcess.Open(pid, this);
     public Task<TreeStopResult> TerminateAsync(TreeStopRequest request, TimeProvider time, CancellationToken cancel = default) =>
         ProcessTree.TerminateAsync(request, time, this, cancel);
@@ -100,7 +104,12 @@ public sealed class OsLauncher : ILauncher, IDisposable
     public void ReapOrphans() => Reaper.Sweep();
     public IReadOnlyList<ProcStat> Scan(TimeSpan maxAge) => Scans.Snapshot(maxAge);
 
-    /// <summary>Lets the reactor end once nothing is watched: children still running (detached units') are watched,
-    /// read and reaped until they exit.</summary>
-    public void Dispose() => Reactor.Dispose();
+    /// <summary>Kills the tmux servers it started (their units are stopped by then) and lets the reactor end once
+    /// nothing is watched: children still running (detached units') are watched, read and reaped until they exit.</summary>
+    public void Dispose()
+    {
+        // Before the reactor goes: killing a tmux server takes a tmux command, a child the reactor reaps.
+        foreach (var server in _tmux.Values) server.Kill();
+        Reactor.Dispose();
+    }
 }

@@ -43,7 +43,7 @@ public static unsafe class Launcher
         int* outPipe = stackalloc int[2] { -1, -1 };
         int* errPipe = stackalloc int[2] { -1, -1 };
         int* inPipe = stackalloc int[2] { -1, -1 };
-        int devNull = -1;
+        int devNull = -1, terminal = -1;
         IpcChannel? ipc = null;
         int ipcChildEnd = -1;
         byte* fa = (byte*)NativeMemory.AllocZeroed(Native.FileActionsSize);
@@ -56,7 +56,7 @@ public static unsafe class Launcher
             fixed (byte* nul = "/dev/null\0"u8)
                 devNull = Native.open(nul, Native.O_RDWR | Native.O_CLOEXEC, 0);
             if (devNull < 0) return Fail("open /dev/null", Native.Errno);
-            bool pipes = req.Output == OutputMode.Pipe;
+            bool pipes = req.Output == OutputMode.Pipe && req.Terminal is null;
             if (pipes)
             {
                 if (Native.pipe2(outPipe, Native.O_CLOEXEC) < 0 || Native.pipe2(errPipe, Native.O_CLOEXEC) < 0)
@@ -86,6 +86,8 @@ public static unsafe class Launcher
                 Native.posix_spawn_file_actions_adddup2(fa, devNull, 2);
             }
             if (req.Ipc && !AddIpcChannel(fa, out ipc, out ipcChildEnd, out int ipcErrno)) return Fail("creating its IPC channel (socketpair)", ipcErrno);
+            if (req.Terminal is { } term && req.Output == OutputMode.Pipe && (terminal = Pty.Open(term, fa, out var what, out int ptyErrno)) < 0)
+                return Fail(what, ptyErrno);
             cwdZ = Native.Utf8Z(cwd);
             Native.posix_spawn_file_actions_addchdir_np(fa, cwdZ);
 
@@ -98,7 +100,8 @@ public static unsafe class Launcher
 
             path = Native.Utf8Z(resolved.Path!);
             argv = Native.Utf8ZArray(req.Argv);
-            var env = req.Scope is { } scope ? WithMarker(req.Environment, scope.Marker) : req.Environment;
+            var env = terminal >= 0 ? Pty.WithTerm(req.Environment) : req.Environment;
+            if (req.Scope is { } scope) env = WithMarker(env, scope.Marker);
             envp = Native.Utf8ZArray(ipc is null ? env : IpcChannel.WithChannel(env));
 
             int pid, rc, pidfd, pidfdErrno = 0;
@@ -129,8 +132,9 @@ public static unsafe class Launcher
             }
             ProcFs.TryReadStat(pid, out var st);
             if (req.Scope is { } sc) sc.NotBefore = st.StartTime;
-            var child = new ChildProcess(os, pid, pidfd, st.StartTime, resolved.Path!, req, pipes ? outPipe[0] : -1, pipes ? errPipe[0] : -1, ipc);
+            var child = new ChildProcess(os, pid, pidfd, st.StartTime, resolved.Path!, req, pipes ? outPipe[0] : terminal, pipes ? errPipe[0] : -1, ipc);
             if (pipes) { outPipe[0] = -1; errPipe[0] = -1; }
+            terminal = -1; // the child's reader owns it now
             ipc = null; // the child's now
             child.Begin();
             return child;
@@ -146,6 +150,7 @@ public static unsafe class Launcher
             if (devNull >= 0) Native.close(devNull);
             if (ipcChildEnd >= 0) Native.close(ipcChildEnd);
             ipc?.CloseUnregistered();
+            if (terminal >= 0) Native.close(terminal);
             Native.posix_spawn_file_actions_destroy(fa);
             Native.posix_spawnattr_destroy(attr);
             NativeMemory.Free(fa);
@@ -307,6 +312,11 @@ public sealed record LaunchRequest(IReadOnlyList<string> Argv, string WorkingDir
     public bool Ipc { get; init; }
     /// <summary>Takes the lines the child sends on its IPC channel (reactor thread); null: they are drained and dropped.</summary>
     public IIpcReceiver? IpcReceiver { get; init; }
+    /// <summary>With <see cref="OutputMode.Pipe"/>: a pseudo-terminal of this size instead of pipes (stdin, stdout and
+    /// stderr, and the controlling terminal; its output reaches <see cref="Receiver"/> as stdout). See <see cref="Pty"/>.</summary>
+    public Specs.TerminalSpec? Terminal { get; init; }
+    /// <summary>Run inside a window of tmux instead (see <see cref="TmuxServer"/>); <see cref="Terminal"/> is then ignored.</summary>
+    public TmuxLaunch? Tmux { get; init; }
 }
 
 public enum StreamKind { Stdout, Stderr }

@@ -52,6 +52,13 @@ public sealed record ProcessSpec
 
     /// <summary>The CPUs the process may run on, set on the child after it is spawned; null = inherited from Vigil.</summary>
     public CpuAffinity? CpuAffinity { get; init; }
+    /// <summary>Run on a pseudo-terminal of this size (<c>tty: true</c>); null = pipes. Output is still captured by
+    /// line, stdout and stderr merged (a terminal has one stream).</summary>
+    public TerminalSpec? Tty { get; init; }
+
+    /// <summary>Run inside a window of this tmux session on Vigil's own tmux server (an operator can attach to it);
+    /// null = not in tmux. Output is still captured, stdout and stderr merged (a tmux pane is a terminal).</summary>
+    public TmuxSpec? Tmux { get; init; }
 
     /// <summary>Displayed as <c>name</c>, or the command's file name when there is none.</summary>
     public string DisplayName => Name ?? (Script is not null ? Path.GetFileName(Script) : Command.IsDefaultOrEmpty ? "?" : Path.GetFileName(Command[0]));
@@ -80,6 +87,19 @@ public sealed record ProcessSpec
             for (int i = 0; i < Health.Length; i++) errors.AddRange(Health[i].Validate().Select(e => e.Under($"health[{i}]")));
         if (Hooks is not null) errors.AddRange(Hooks.Validate().Select(e => e.Under("hooks")));
         if (CpuAffinity is not null) errors.AddRange(CpuAffinity.Validate());
+        if (Tty is not null)
+        {
+            errors.AddRange(Tty.Validate());
+            // A detached unit's output goes to /dev/null (see Detach): a terminal nobody reads would fill and block it.
+            if (Detach) errors.Add(new("tty", "cannot be combined with detach: true (a detached unit's output is not read)"));
+            if (Tmux is not null) errors.Add(new("tty", "cannot be combined with tmux (a tmux window is a terminal already; its size is tmux.columns and tmux.rows)"));
+        }
+        if (Tmux is not null)
+        {
+            errors.AddRange(Tmux.Validate());
+            // Vigil kills its tmux server when it exits; a window that should outlive it would go with it.
+            if (Detach) errors.Add(new("tmux", "cannot be combined with detach: true (Vigil's tmux server ends with Vigil)"));
+        }
         return errors;
     }
 }

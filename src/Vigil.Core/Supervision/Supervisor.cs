@@ -38,6 +38,9 @@ public sealed record SupervisorOptions
     /// <summary>The folder of Ligato process templates that <see cref="Supervisor.GetTemplate"/>,
     /// <see cref="Supervisor.GetAllTemplates"/> and <see cref="Supervisor.SaveTemplate"/> use; null = none.</summary>
     public string? TemplatesFolder { get; init; }
+    /// <summary>The socket of the tmux server that runs <c>tmux:</c> units; null = &lt;runtime dir&gt;/&lt;instance&gt;.tmux.sock
+    /// (see <see cref="RuntimeDir"/>), so the next Vigil of the same instance finds a server a killed one left.</summary>
+    public string? TmuxSocket { get; init; }
 }
 
 /// <summary>Which /proc status changes of a unit's process are published as events.</summary>
@@ -138,6 +141,10 @@ public sealed partial class Supervisor : IAsyncDisposable
         return counts.Sum();
     }
     internal SupervisorOptions Options => _options;
+
+    /// <summary>Where this supervisor's tmux server listens (made known to <c>vigil attach</c>).</summary>
+    public string TmuxSocket => _options.TmuxSocket ?? (_tmuxSocket ??= Path.Combine(RuntimeDir.Resolve(log: _log), (Membership?.Instance ?? "vigil") + ".tmux.sock"));
+    private string? _tmuxSocket;
     public TimeProvider Time => _options.Time;
 
     public IReadOnlyList<Unit> Units => _units;

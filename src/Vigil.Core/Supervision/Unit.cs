@@ -391,6 +391,8 @@ public sealed partial class Unit
             CommandResolver.Environment(Spec, probeEnv?.ToDictionary(kv => kv.Key, kv => (string?)kv.Value)))
         {
             Output = Spec.Detach ? OutputMode.Null : OutputMode.Pipe,
+            Terminal = Spec.Tty,
+            Tmux = Spec.Tmux is { } tmux ? new TmuxLaunch(_owner.TmuxSocket, tmux.Session, Name) { Size = tmux.Size } : null,
             Receiver = output,
             Scope = scope,
             Ipc = failure is null && CommandResolver.UsesIpc(Spec, argv!),
