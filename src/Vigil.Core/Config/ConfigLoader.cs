@@ -72,7 +72,8 @@ public static partial class ConfigLoader
     private static readonly (string, Supervision.StatusEvents)[] StatusEventChoices =
         [("significant", Supervision.StatusEvents.Significant), ("all", Supervision.StatusEvents.All)];
     private static readonly string[] TopKeysNotYet = [];
-    internal static readonly string[] ProcessKeys = ["name", "command", "script", "args", "cwd", "env", "detach", "restart", "stop", "log", "health", "hooks"];
+    internal static readonly string[] ProcessKeys = ["name", "command", "script", "args", "cwd", "env", "detach", "restart", "stop", "log", "health", "hooks", "attach"];
+    private static readonly string[] AttachKeys = ["pid", "pidfile", "systemd", "poll"];
     private static readonly string[] ProcessKeysNotYet = [];
     private static readonly string[] LogKeys = ["file", "out", "err", "timestamps", "stream", "prefix", "stripAnsi", "maxSize", "keep", "maxLine", "ringLines"];
     private static readonly string[] RestartKeys = ["policy", "schedule", "resetAfter", "backoff", "limit"];
@@ -261,7 +262,8 @@ public static partial class ConfigLoader
         private ProcessSpec MapProcess(YMapping map, string path)
         {
             var spec = new ProcessSpec();
-            bool commandGiven = false, scriptRefused = false;
+            bool commandGiven = false, scriptRefused = false, attachGiven = false;
+            Pos? restartAt = null;
             foreach (var (key, keyPath, at, v) in Entries(map, path, ProcessKeys, ProcessKeysNotYet))
             {
                 switch (key)
@@ -293,6 +295,7 @@ public static partial class ConfigLoader
                         break;
                     case "restart":
                         if (Mapping(v, keyPath, at) is { } rm) spec = spec with { Restart = Restart(rm, keyPath) };
+                        restartAt = at;
                         break;
                     case "stop":
                         if (Mapping(v, keyPath, at) is { } sm) spec = spec with { Stop = Stop(sm, keyPath) };
@@ -306,10 +309,21 @@ public static partial class ConfigLoader
                     case "hooks":
                         spec = spec with { Hooks = Hooks(v, keyPath, at) };
                         break;
+                    case "attach":
+                        attachGiven = true;
+                        if (Mapping(v, keyPath, at) is { } am) spec = spec with { Attach = Attach(am, keyPath) };
+                        break;
                 }
             }
 
-            if (!commandGiven && !scriptRefused && string.IsNullOrEmpty(spec.Script))
+            // Any restart key is refused for an external unit, also one that says what the defaults say.
+            if (attachGiven && restartAt is { } rat)
+            {
+                Error(rat, path + ".restart", AttachSpec.RestartRefused);
+                spec = spec with { Restart = RestartSpec.Default }; // so the spec's own check does not say it twice
+            }
+
+            if (!commandGiven && !scriptRefused && !attachGiven && string.IsNullOrEmpty(spec.Script))
             {
                 // elife: with neither, the entry point is "main" of package.json in the working folder.
                 var dir = spec.Cwd ?? baseDir;
@@ -498,6 +512,31 @@ public static partial class ConfigLoader
                         if (Size(v, keyPath, at) is { } ml) spec = spec with { MaxLine = (int)Math.Min(ml, Limits.MaxLineBytes + 1L) };
                         break;
                     case "ringLines": spec = spec with { RingLines = Int(v, keyPath, at) ?? spec.RingLines }; break;
+                }
+            }
+            return spec;
+        }
+
+        /// <summary><c>attach: { pid: N | pidfile: PATH | systemd: NAME, poll: 1s }</c>; a relative pidfile is the config file's folder's.</summary>
+        private AttachSpec Attach(YMapping map, string path)
+        {
+            var spec = new AttachSpec();
+            foreach (var (key, keyPath, at, v) in Entries(map, path, AttachKeys))
+            {
+                switch (key)
+                {
+                    case "pid":
+                        if (Int(v, keyPath, at) is { } pid) spec = spec with { Pid = pid };
+                        break;
+                    case "pidfile":
+                        if (String(v, keyPath, at) is { } file) spec = spec with { PidFile = file.Length == 0 || file.Contains('\0') ? file : Path.GetFullPath(file, baseDir) };
+                        break;
+                    case "systemd":
+                        if (String(v, keyPath, at) is { } unit) spec = spec with { Systemd = unit };
+                        break;
+                    case "poll":
+                        if (Duration(v, keyPath, at) is { } poll) spec = spec with { Poll = poll };
+                        break;
                 }
             }
             return spec;
