@@ -14,6 +14,10 @@ public readonly record struct ProbeResult(bool Healthy, string Detail, IReadOnly
     /// paused until a check tells again. <see cref="Healthy"/> is false.</summary>
     public bool IsInconclusive { get; init; }
 
+    /// <summary>Something the check saw that is news whatever the verdict (COPS: the process now answers with another
+    /// PID, so someone restarted it): published as a <c>probe-notice</c> event. Null: nothing.</summary>
+    public string? Notice { get; init; }
+
     public static ProbeResult Ok(string detail = "ok", IReadOnlyDictionary<string, double>? gauges = null) => new(true, detail, gauges);
     public static ProbeResult Fail(string detail, IReadOnlyDictionary<string, double>? gauges = null) => new(false, detail, gauges);
     /// <summary>See <see cref="IsInconclusive"/>; <paramref name="detail"/> says why (<c>tether broker unreachable: …</c>).</summary>

@@ -82,4 +82,18 @@ public sealed class ExternalProcessTests : IDisposable
         // Vigil is gone; the process it watched is not.
         Assert.True(Procs.Alive(first.Pid));
     }
+
+    [Fact]
+    public async Task A_systemd_unit_asks_systemctl_and_waits_with_its_answer_when_there_is_no_main_process()
+    {
+        // Without a running systemd (this test machine, containers) systemctl fails; with one, an unknown service has
+        // MainPID=0. Either way the unit waits and says why; it starts nothing.
+        await using var sup = new Supervisor();
+        using var rec = new Recorder(sup);
+        var unit = sup.Start(new ProcessSpec { Attach = new AttachSpec { Systemd = $"vigil-test-none-{Guid.NewGuid():N}.service" } });
+        var waiting = await rec.Event<AttachWaiting>(e => e.Reason.Contains("systemctl show") || e.Reason.Contains("has no main process"), timeout: Wait);
+        Assert.Equal(UnitState.Waiting, unit.State);
+        Assert.True(Directory.Exists("/run/systemd/system") ? waiting.Reason.Contains("MainPID=0") || waiting.Reason.Contains("systemctl show") : waiting.Reason.Contains("systemctl show"),
+            waiting.Reason);
+    }
 }

@@ -44,6 +44,20 @@ public sealed class OutsideProcess : IDisposable
         }
     }
 
+    /// <summary>Waits for a line starting with <paramref name="prefix"/>; returns it.</summary>
+    public async Task<string> Line(string prefix, TimeSpan? timeout = null)
+    {
+        var until = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            lock (_lines)
+                if (_lines.FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal)) is { } found) return found;
+            var left = until - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero || _p.HasExited) throw new TimeoutException($"no line '{prefix}…' from pid {Pid}; lines: {string.Join(" | ", _lines)}");
+            await _changed.WaitAsync(left);
+        }
+    }
+
     /// <summary>Waits for the process to exit (bounded); its exit code as .NET reports it (128 + signal when killed).</summary>
     public async Task<int> Exited(TimeSpan? timeout = null)
     {
