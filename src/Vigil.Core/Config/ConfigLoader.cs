@@ -73,7 +73,7 @@ public static partial class ConfigLoader
         [("significant", Supervision.StatusEvents.Significant), ("all", Supervision.StatusEvents.All)];
     private static readonly string[] TopKeysNotYet = [];
     internal static readonly string[] ProcessKeys = ["name", "command", "script", "args", "cwd", "env", "detach", "restart", "stop", "log", "health", "hooks", "attach"];
-    private static readonly string[] AttachKeys = ["pid", "pidfile", "systemd", "poll"];
+    private static readonly string[] AttachKeys = ["pid", "pidfile", "systemd", "probe", "poll"];
     private static readonly string[] ProcessKeysNotYet = [];
     private static readonly string[] LogKeys = ["file", "out", "err", "timestamps", "stream", "prefix", "stripAnsi", "maxSize", "keep", "maxLine", "ringLines"];
     private static readonly string[] RestartKeys = ["policy", "schedule", "resetAfter", "backoff", "limit"];
@@ -112,6 +112,9 @@ public static partial class ConfigLoader
         private bool ErrorsFull => _errors.Count >= MaxErrors;
         private readonly Dictionary<string, Pos> _keyPositions = new(StringComparer.Ordinal);
 
+        /// <summary>Notes where a list item was written, so errors about it are placed there.</summary>
+        internal void Remember(string keyPath, Pos at) => _keyPositions[keyPath] = at;
+
         /// <summary>Where <paramref name="keyPath"/> (a key, or a <c>processes[i]</c> entry) was written, if it was.</summary>
         public Pos? PositionOf(string keyPath) => _keyPositions.TryGetValue(keyPath, out var at) ? at : null;
 
@@ -140,6 +143,30 @@ public static partial class ConfigLoader
                 Error(root?.Start ?? new Pos(1, 1), "processes", "no processes to run");
             else if (root is not YMapping top)
                 Error(root.Start, "", $"expected a mapping with a 'processes' list at the top level, got {root.Describe()}");
+            else if (!top.Entries.Any(e => e.Key is YScalar { Value: "processes" })
+                && extensions?.ImportFor(top.Entries.Select(e => e.Key is YScalar k ? k.Value : "")) is { } import)
+            {
+                // A foreign format read as it is (a COPS file): its own keys go to the import, sections and name as usual.
+                string[] keys = [.. import.Keys, .. extensions.Sections.Select(s => s.Name), "name"];
+                var values = new List<ConfigValue>();
+                foreach (var (key, keyPath, at, value) in Entries(top, "", keys))
+                {
+                    if (extensions.Section(key) is { } section)
+                    {
+                        if (Mapping(value, keyPath, at) is { } sm) sections = sections.With(section, section.Read(ks => Values(sm, keyPath, ks), (k, m) => Error(at, Join(keyPath, k), m)));
+                    }
+                    else if (key == "name") name = InstanceName(value, keyPath, at);
+                    else values.Add(new ConfigValue(this, key, keyPath, at, value));
+                }
+                foreach (var (spec, keyPath) in import.Map(values))
+                {
+                    var at = PositionOf(keyPath) ?? top.Start;
+                    _keyPositions.TryAdd(keyPath, at);
+                    Problems(spec.Validate(), keyPath, at);
+                    processes.Add(spec);
+                }
+                if (processes.Count == 0 && _errors.Count == 0) Error(top.Start, import.DetectKey, $"no processes in this {import.Name} file");
+            }
             else
             {
                 YNode? list = null;
@@ -533,6 +560,9 @@ public static partial class ConfigLoader
                         break;
                     case "systemd":
                         if (String(v, keyPath, at) is { } unit) spec = spec with { Systemd = unit };
+                        break;
+                    case "probe":
+                        if (String(v, keyPath, at) is { } kind) spec = spec with { Probe = kind };
                         break;
                     case "poll":
                         if (Duration(v, keyPath, at) is { } poll) spec = spec with { Poll = poll };

@@ -82,6 +82,7 @@ internal static partial class ConfigNodes
         if (a.Pid is { } pid) e.Add(new("pid", Int(pid)));
         if (a.PidFile is { } file) e.Add(new("pidfile", new CText(Path.GetFullPath(file))));
         if (a.Systemd is { } unit) e.Add(new("systemd", new CText(unit)));
+        if (a.Probe is { } kind) e.Add(new("probe", new CText(kind)));
         if (a.Poll != AttachSpec.DefaultPoll) e.Add(new("poll", Duration(a.Poll)));
         return new CMap(e, Flow: true);
     }

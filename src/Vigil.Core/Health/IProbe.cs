@@ -79,3 +79,11 @@ public interface IProbeProvider
     /// <param name="environment">Variables to add to the child's environment (sd-notify's NOTIFY_SOCKET), set before the spawn.</param>
     IProbe? Create(ProbeSpec spec, string unitName, IDictionary<string, string> environment);
 }
+
+/// <summary>A probe provider whose probes learn the target's PID from the target itself (COPS's replies): it can also
+/// answer, outside a run, which process answers now, for an external unit with <c>attach: { probe: KIND }</c>.</summary>
+public interface IPidSource
+{
+    /// <summary>The PID the process of <paramref name="spec"/> reports now, or null and why not.</summary>
+    Task<(int? Pid, string Why)> ReportedPidAsync(ProbeSpec spec, string unitName, CancellationToken cancel);
+}

@@ -24,6 +24,10 @@ public sealed record AttachSpec
     /// <summary><c>systemd: NAME.service</c>: the service's MainPID (<c>systemctl show -p MainPID --value NAME</c>).</summary>
     public string? Systemd { get; init; }
 
+    /// <summary><c>probe: cops</c>: the PID the process itself reports through the unit's probe of that kind (COPS's
+    /// replies carry it); asked by the probe's provider (<c>Health.IPidSource</c>) while the unit waits.</summary>
+    public string? Probe { get; init; }
+
     /// <summary>How often a pidfile or service is asked again for its PID (to follow a restart by its manager).</summary>
     public TimeSpan Poll { get; init; } = DefaultPoll;
 
@@ -31,13 +35,14 @@ public sealed record AttachSpec
     public bool Follows => Pid is null;
 
     /// <summary>What names the process, for events: <c>pid 42</c>, <c>pidfile /run/x.pid</c>, <c>systemd x.service</c>.</summary>
-    public string Describe() => Pid is { } p ? $"pid {p}" : PidFile is { } f ? $"pidfile {f}" : $"systemd {Systemd}";
+    public string Describe() => Pid is { } p ? $"pid {p}" : PidFile is { } f ? $"pidfile {f}" : Probe is { } k ? $"the pid its {k} probe reports" : $"systemd {Systemd}";
 
     /// <summary>Problems, keys relative to <c>attach</c>; empty when valid.</summary>
     public IEnumerable<SpecError> Validate()
     {
-        int given = (Pid is null ? 0 : 1) + (PidFile is null ? 0 : 1) + (Systemd is null ? 0 : 1);
-        if (given != 1) yield return new("", given == 0 ? "give one of pid, pidfile or systemd" : "give only one of pid, pidfile or systemd");
+        int given = (Pid is null ? 0 : 1) + (PidFile is null ? 0 : 1) + (Systemd is null ? 0 : 1) + (Probe is null ? 0 : 1);
+        if (given != 1) yield return new("", given == 0 ? "give one of pid, pidfile or systemd" : "give only one of pid, pidfile, systemd or probe");
+        if (Probe is { Length: 0 }) yield return new("probe", "must name a probe kind of the unit, like cops");
         if (Pid is <= 0) yield return new("pid", $"must be a positive process id, got {Pid}");
         if (PidFile is { Length: 0 }) yield return new("pidfile", "must not be empty");
         if (Limits.HasNul(PidFile)) yield return new("pidfile", Limits.NulMessage);

@@ -48,7 +48,7 @@ public sealed record ProcessSpec
     public AttachSpec? Attach { get; init; }
 
     /// <summary>Displayed as <c>name</c>, or the command's file name when there is none.</summary>
-    public string DisplayName => Name ?? (Attach is { } a ? (a.Pid is { } pid ? $"pid{pid}" : a.PidFile is { } f ? Path.GetFileNameWithoutExtension(f) : a.Systemd!.Replace(".service", "", StringComparison.Ordinal)) : Script is not null ? Path.GetFileName(Script) : Command.IsDefaultOrEmpty ? "?" : Path.GetFileName(Command[0]));
+    public string DisplayName => Name ?? (Attach is { } a ? (a.Pid is { } pid ? $"pid{pid}" : a.PidFile is { } f ? Path.GetFileNameWithoutExtension(f) : a.Probe is not null ? "external" : a.Systemd!.Replace(".service", "", StringComparison.Ordinal)) : Script is not null ? Path.GetFileName(Script) : Command.IsDefaultOrEmpty ? "?" : Path.GetFileName(Command[0]));
 
     /// <summary>Problems with the spec, each naming its key (shown as <c>key: message</c>); empty when valid.</summary>
     public IReadOnlyList<SpecError> Validate()
@@ -73,6 +73,8 @@ public sealed record ProcessSpec
             if (hasCommand || hasScript || !Args.IsDefaultOrEmpty) errors.Add(new("attach", "an external unit runs no command: give either attach or command/script/args"));
             // Refused rather than ignored: a restart policy on a process Vigil cannot start would look like a promise.
             if (Restart != RestartSpec.Default) errors.Add(new("restart", AttachSpec.RestartRefused));
+            if (Attach.Probe is { Length: > 0 } kind && (Health.IsDefaultOrEmpty || !Health.Any(h => h.Check.Kind == kind)))
+                errors.Add(new("attach.probe", $"the unit has no {kind} probe to report its pid"));
             if (Detach) errors.Add(new("detach", "an external unit is never stopped when Vigil exits anyway: remove detach"));
         }
         errors.AddRange(Restart.Validate());

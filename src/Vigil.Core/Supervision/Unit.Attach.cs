@@ -29,10 +29,11 @@ public sealed partial class Unit
         _waitingWhy = null;
         var lookup = LookUp(AttachSpec);
         int gen = NewAttachGeneration();
-        if (lookup.IsCompleted) Follow(lookup.Result with { Generation = gen });
+        if (lookup.IsCompletedSuccessfully) Follow(lookup.Result with { Generation = gen });
         else
         {
-            MoveTo(UnitState.Waiting, new AttachWaiting(Now, Id, Name, $"asking systemd for the MainPID of {AttachSpec.Systemd}"));
+            _waitingWhy = $"looking up {AttachSpec.Describe()}";
+            MoveTo(UnitState.Waiting, new AttachWaiting(Now, Id, Name, _waitingWhy));
             Deliver(lookup, gen);
         }
     }
@@ -106,12 +107,15 @@ public sealed partial class Unit
     private void SchedulePoll(int? generation = null)
     {
         if (!AttachSpec.Follows) return;
+        // A probe-reported PID is not asked for while the process runs: the probe's own checks see a new one (a
+        // notice), and the end of the old process makes the unit wait and ask again.
+        if (AttachSpec.Probe is not null && _process is not null) return;
         int gen = generation ?? _attachGeneration;
         _attachTimer?.Dispose();
         _attachTimer = _time.CreateTimer(static s =>
         {
             var (u, g) = ((Unit, int))s!;
-            u.Deliver(LookUp(u.AttachSpec, u._launcher, u._time), g);
+            u.Deliver(u.LookUp(u.AttachSpec), g);
         }, (this, gen), AttachSpec.Poll, Timeout.InfiniteTimeSpan);
     }
 
@@ -119,7 +123,24 @@ public sealed partial class Unit
         _ = lookup.ContinueWith(t => Post(t.IsCompletedSuccessfully ? t.Result with { Generation = gen } : new AttachLooked(gen, null,
             $"{AttachSpec.Describe()}: {t.Exception?.InnerException?.Message ?? "lookup failed"}")), TaskScheduler.Default);
 
-    private Task<AttachLooked> LookUp(AttachSpec spec) => LookUp(spec, _launcher, _time);
+    private Task<AttachLooked> LookUp(AttachSpec spec) => spec.Probe is { } kind ? AskProbeAsync(kind) : LookUp(spec, _launcher, _time);
+
+    /// <summary>attach: { probe: KIND }: asks the provider of the unit's KIND probe which PID answers (bounded by the
+    /// probe's timeout, at least 1 s).</summary>
+    private async Task<AttachLooked> AskProbeAsync(string kind)
+    {
+        var probe = Spec.Health.First(h => h.Check.Kind == kind);
+        if (_owner.Options.ProbeProviders.OfType<IPidSource>().FirstOrDefault() is not { } source)
+            return new(0, null, $"no {kind} probe provider can ask the process for its pid");
+        var bound = probe.Timeout > TimeSpan.FromSeconds(1) ? probe.Timeout : TimeSpan.FromSeconds(1);
+        using var cts = new CancellationTokenSource(bound, _time);
+        try
+        {
+            var (pid, why) = await source.ReportedPidAsync(probe, Name, cts.Token).ConfigureAwait(false);
+            return new(0, pid, pid is null ? $"{AttachSpec.Describe()}: {why}" : "");
+        }
+        catch (OperationCanceledException) { return new(0, null, $"{AttachSpec.Describe()}: no reply within {Durations.Format(bound)}"); }
+    }
 
     /// <summary>Which PID <paramref name="spec"/> names now. Completes at once for pid and pidfile; systemd runs systemctl
     /// (bounded by 10 s).</summary>

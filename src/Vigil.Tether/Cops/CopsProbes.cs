@@ -15,7 +15,7 @@ namespace Vigil.Tether.Cops;
 /// to the replies under <c>&lt;ourUri&gt;/heartbeat/+</c>. A broker that cannot be reached says nothing about the
 /// process: such checks are inconclusive (the probe pauses), as for <c>kind: tether</c>.
 /// </summary>
-public sealed class CopsProbes : IProbeProvider, IAsyncDisposable
+public sealed class CopsProbes : IProbeProvider, IPidSource, IAsyncDisposable
 {
     private readonly MqttClientOptions _broker;
     private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = TimeSpan.FromMinutes(1) });
@@ -42,6 +42,30 @@ public sealed class CopsProbes : IProbeProvider, IAsyncDisposable
     /// <inheritdoc/>
     public IProbe? Create(ProbeSpec spec, string unitName, IDictionary<string, string> environment) =>
         spec.Check is CopsCheck check ? new CopsProbe(this, check, unitName) : null;
+
+    /// <summary>One heartbeat exchange outside a run (an external unit waiting for its process): the PID that answers.</summary>
+    public async Task<(int? Pid, string Why)> ReportedPidAsync(ProbeSpec spec, string unitName, CancellationToken cancel)
+    {
+        if (spec.Check is not CopsCheck check) return (null, $"not a cops probe: {spec.Check.Kind}");
+        // A counter of its own: the reply must echo it, so a late answer to an earlier GET is not taken for this one.
+        long counter = Interlocked.Increment(ref _lookups) + (1L << 40);
+        try
+        {
+            ReadOnlyMemory<byte> body;
+            if (check.HttpUrl is { } url)
+            {
+                var (text, why) = await HttpExchangeAsync(url, counter, cancel).ConfigureAwait(false);
+                if (text is null) return (null, why!);
+                body = Encoding.UTF8.GetBytes(text);
+            }
+            else body = await MqttExchangeAsync(CopsCheck.Topic(check.MqttUri!), CopsProbe.ReplyTopic(check, unitName), counter, cancel).ConfigureAwait(false);
+            if (CopsReply.Parse(body.Span, out var bad) is not { } reply) return (null, bad!);
+            return reply.Counter == counter ? (reply.Pid, "") : (null, $"stale reply: cops_heartbeat {reply.Counter}, expected {counter}");
+        }
+        catch (Exception e) when (e is HttpRequestException or MqttException) { return (null, e.Message); }
+    }
+
+    private long _lookups;
 
     // ---- HTTP ---------------------------------------------------------------------------------------------------
 
@@ -189,7 +213,7 @@ internal sealed class CopsProbe(CopsProbes owner, CopsCheck check, string unitNa
             }
             else
             {
-                var replyTo = $"{CopsCheck.Topic(check.OurUri)}/heartbeat/{check.ReplyName ?? Level(unitName)}";
+                var replyTo = ReplyTopic(check, unitName);
                 try { body = await owner.MqttExchangeAsync(CopsCheck.Topic(check.MqttUri!), replyTo, n, deadline.Token).ConfigureAwait(false); }
                 catch (MqttException e) { return ProbeResult.Inconclusive($"cops broker unreachable: {e.Message}"); }
             }
@@ -221,6 +245,9 @@ internal sealed class CopsProbe(CopsProbes owner, CopsCheck check, string unitNa
         return ProbeResult.Fail($"Process {unitName} is hung or dead: {why} (missed {_misses} in a row, allowance {spec.FailureThreshold}" +
             (_reported is { } r ? $"; last reported pid {r.Pid})" : ")"));
     }
+
+    /// <summary>Where the GET asks for the reply: <c>&lt;ourUri&gt;/heartbeat/&lt;name&gt;</c>.</summary>
+    internal static string ReplyTopic(CopsCheck check, string unitName) => $"{CopsCheck.Topic(check.OurUri)}/heartbeat/{check.ReplyName ?? Level(unitName)}";
 
     /// <summary>The unit name as one MQTT topic level.</summary>
     private static string Level(string name)

@@ -47,7 +47,7 @@ public class AttachConfigTests
 
     [Theory]
     [InlineData("attach: {}", "2:5: processes[0].attach: give one of pid, pidfile or systemd")]
-    [InlineData("attach: { pid: 1, systemd: x.service }", "2:5: processes[0].attach: give only one of pid, pidfile or systemd")]
+    [InlineData("attach: { pid: 1, systemd: x.service }", "2:5: processes[0].attach: give only one of pid, pidfile, systemd or probe")]
     [InlineData("attach: { pid: 0 }", "2:15: processes[0].attach.pid: must be a positive process id, got 0")]
     [InlineData("attach: { pid: abc }", "2:15: processes[0].attach.pid")]
     [InlineData("attach: { pidfile: /x, poll: 0s }", "2:28: processes[0].attach.poll: must be more than 0")]

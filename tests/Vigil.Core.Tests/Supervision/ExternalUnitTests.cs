@@ -134,6 +134,8 @@ public sealed class ExternalUnitTests : IDisposable
         await Next<Spawned>(h);
         var unhealthy = await Next<Unhealthy>(h);
         Assert.Equal(First, unhealthy.Pid);
+        // The stop request follows the unhealthy event from the same loop step.
+        Assert.True(await Procs.Eventually(() => h.Launcher.StopRequests.Count > 0, Wait), "no stop request");
         var stop = h.Launcher.StopRequests.Single();
         Assert.Equal(Signals.SIGKILL, stop.Signal);
         Assert.Equal(First, stop.Leader!.Pid);

@@ -10,5 +10,5 @@ namespace Vigil.Tests.Support;
 internal static class TestExtensions
 {
     /// <summary>A new instance each time: extensions are per program, never shared state.</summary>
-    public static ConfigExtensions Vigil => new ConfigExtensions().AddTether().AddCops().AddTelemetry();
+    public static ConfigExtensions Vigil => new ConfigExtensions().AddTether().AddCops().AddCopsFiles().AddTelemetry();
 }
