@@ -47,6 +47,32 @@ public sealed class CopsHttpTests
     }
 
     [Fact]
+    public async Task A_new_pid_in_the_replies_is_a_notice_that_someone_restarted_the_process()
+    {
+        int port;
+        int firstPid;
+        await using var cops = new CopsProbes(TetherSettings.Default.Broker);
+        await using var sup = new Supervisor(new SupervisorOptions { ProbeProviders = [cops] });
+        using var rec = new Recorder(sup);
+        using (var first = OutsideProcess.Start("cops-http", "/site", "hang"))
+        {
+            port = int.Parse((await first.Line("COPS-HTTP port=")).Split('=')[1]);
+            firstPid = first.Pid;
+            // The unit Vigil runs is not the responder: its probe reaches a service someone else manages.
+            var probe = new ProbeSpec(new CopsCheck { HttpUrl = $"http://127.0.0.1:{port}/site" })
+                { Period = TimeSpan.FromMilliseconds(200), Timeout = TimeSpan.FromMilliseconds(800), FailureThreshold = 1000, Action = ProbeAction.Notify };
+            sup.Start(Fixture.Spec("watcher", "hang") with { Health = [probe] });
+            Assert.True(await Procs.Eventually(() => sup.Units[0].Snapshot.Gauges.TryGetValue("cops_pid", out var p) && (int)p == firstPid, Wait), "no reply from the first responder");
+        }
+        // Its manager starts it again, on the same port.
+        using var second = OutsideProcess.StartWith(port, "cops-http", "/site", "hang");
+        await second.Line("COPS-HTTP port=");
+        var notice = await rec.Event<ProbeNotice>(timeout: Wait);
+        Assert.Equal($"cops: Process watcher now answers as pid {second.Pid} (was {firstPid}): restarted by someone", notice.Reason);
+        await sup.StopAll();
+    }
+
+    [Fact]
     public void A_reply_is_read_in_both_number_forms_and_refused_when_it_is_not_one()
     {
         static CopsReply? Of(string json) => CopsReply.Parse(System.Text.Encoding.UTF8.GetBytes(json), out _);

@@ -21,9 +21,13 @@ public sealed class OutsideProcess : IDisposable
     }
 
     /// <summary>Starts <c>setsid vigil-fixture STEPS…</c> (setsid execs in place: the PID is the fixture's).</summary>
-    public static OutsideProcess Start(params string[] steps)
+    public static OutsideProcess Start(params string[] steps) => StartWith(null, steps);
+
+    /// <summary>As <see cref="Start"/>, with <paramref name="port"/> in <c>VIGIL_FIXTURE_PORT</c> when given.</summary>
+    public static OutsideProcess StartWith(int? port, params string[] steps)
     {
         var psi = new ProcessStartInfo("setsid", [Fixture.Path, .. steps]) { RedirectStandardOutput = true, UseShellExecute = false };
+        if (port is { } p) psi.Environment["VIGIL_FIXTURE_PORT"] = p.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return new OutsideProcess(Process.Start(psi)!);
     }
 
