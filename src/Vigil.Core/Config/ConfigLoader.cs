@@ -153,7 +153,7 @@ public static partial class ConfigLoader
                 {
                     if (extensions.Section(key) is { } section)
                     {
-                        if (Mapping(value, keyPath, at) is { } sm) sections = sections.With(section, section.Read(ks => Values(sm, keyPath, ks), (k, m) => Error(at, Join(keyPath, k), m)));
+                        sections = ReadSection(sections, section, value, keyPath, at);
                     }
                     else if (key == "name") name = InstanceName(value, keyPath, at);
                     else values.Add(new ConfigValue(this, key, keyPath, at, value));
@@ -177,7 +177,7 @@ public static partial class ConfigLoader
                     if (key == "processes") (list, listAt) = (value, at);
                     else if (extensions?.Section(key) is { } section)
                     {
-                        if (Mapping(value, keyPath, at) is { } sm) sections = sections.With(section, section.Read(keys => Values(sm, keyPath, keys), (k, m) => Error(at, Join(keyPath, k), m)));
+                        sections = ReadSection(sections, section, value, keyPath, at);
                     }
                     else if (key == "name") name = InstanceName(value, keyPath, at);
                     else if (key == "events" && Mapping(value, keyPath, at) is { } em)
@@ -195,6 +195,10 @@ public static partial class ConfigLoader
                 Sections = sections, Name = name ?? VigilConfig.DefaultName, StatusEvents = statusEvents, History = history, Hooks = hooks ?? HookSet.Empty,
             };
         }
+
+        /// <summary>An extension's top-level section read into <paramref name="sections"/> (unchanged when it is not a mapping).</summary>
+        private ConfigSections ReadSection(ConfigSections sections, ConfigSection section, YNode value, string keyPath, Pos at) =>
+            Mapping(value, keyPath, at) is { } sm ? sections.With(section, section.Read(keys => Values(sm, keyPath, keys), (k, m) => Error(at, Join(keyPath, k), m))) : sections;
 
         private void Throw()
         {

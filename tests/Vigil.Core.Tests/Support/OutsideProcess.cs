@@ -35,18 +35,7 @@ public sealed class OutsideProcess : IDisposable
     public Process Process => _p;
 
     /// <summary>Waits for the fixture's <c>MARKER NAME</c> line.</summary>
-    public async Task Marker(string name, TimeSpan? timeout = null)
-    {
-        var until = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
-        while (true)
-        {
-            lock (_lines)
-                if (_lines.Any(l => l.StartsWith($"MARKER {name} ", StringComparison.Ordinal))) return;
-            var left = until - DateTime.UtcNow;
-            if (left <= TimeSpan.Zero || _p.HasExited) throw new TimeoutException($"no marker {name} from pid {Pid}; lines: {string.Join(" | ", _lines)}");
-            await _changed.WaitAsync(left);
-        }
-    }
+    public Task Marker(string name, TimeSpan? timeout = null) => Line($"MARKER {name} ", timeout);
 
     /// <summary>Waits for a line starting with <paramref name="prefix"/>; returns it.</summary>
     public async Task<string> Line(string prefix, TimeSpan? timeout = null)
