@@ -6,6 +6,7 @@ using Vigil.Cli.Commands;
 using Vigil.Config;
 using Vigil.Control;
 using Vigil.Tether;
+using Vigil.Tether.Cops;
 using Vigil.Telemetry;
 
 namespace Vigil.Cli;
@@ -27,7 +28,7 @@ public sealed record CliContext
         async (path, cancel) => await ControlClient.ConnectAsync(path, cancel).ConfigureAwait(false);
 
     /// <summary>The config sections and probe kinds beyond the engine's: Tether's <c>tether:</c> and <c>kind: tether</c>.</summary>
-    public ConfigExtensions Extensions { get; init; } = new ConfigExtensions().AddTether().AddTelemetry();
+    public ConfigExtensions Extensions { get; init; } = new ConfigExtensions().AddTether().AddCops().AddCopsFiles().AddTelemetry();
 
     public static CliContext FromConsole() => new() { Color = Output.Style.TerminalColor() };
 

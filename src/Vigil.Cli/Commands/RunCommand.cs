@@ -128,6 +128,8 @@ internal static class RunCommand
         // kind: tether probes share one broker connection, to the broker of the config's tether: section.
         await using var tether = new TetherProbes((config?.Sections ?? ConfigSections.Empty).Get(TetherConfig.Section));
         tether.Warning += w => Console.Error.WriteLine($"vigil: tether: {w}");
+        // kind: cops probes: HTTP, or MQTT through the same broker (their own connection).
+        await using var cops = new Vigil.Tether.Cops.CopsProbes((config?.Sections ?? ConfigSections.Empty).Get(TetherConfig.Section).Broker);
         return await new RunSession(new RunPlan
         {
             Specs = specs,
@@ -144,7 +146,7 @@ internal static class RunCommand
             HookPublisher = new TetherHookPublisher(tether),
             Options = new SupervisorOptions
             {
-                ProbeProviders = [tether], StatusEvents = config?.StatusEvents ?? StatusEvents.Significant,
+                ProbeProviders = [tether, cops], StatusEvents = config?.StatusEvents ?? StatusEvents.Significant,
                 TemplatesFolder = templatesDir ?? config?.TemplatesFolder,
             },
             History = config?.History ?? Vigil.Telemetry.History.HistorySettings.Default,

@@ -24,6 +24,7 @@ public static class ConfigChecks
         var cwd = CommandResolver.WorkingDirectory(spec);
         // Without its folder nothing else can be judged (a relative command, the script): one error, not three.
         if (Launcher.CheckWorkingDirectory(cwd) is { } badCwd) return [("cwd", badCwd.Message)];
+        if (spec.Attach is not null) return []; // an external unit runs nothing (its exec probes are checked when they run)
         var key = !spec.Command.IsDefaultOrEmpty ? "command" : !string.IsNullOrEmpty(spec.Script) ? "script" : "";
         var (argv, failure) = CommandResolver.Argv(spec, cwd);
         if (failure is not null) return [(key, failure.Message)];

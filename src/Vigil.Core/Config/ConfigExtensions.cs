@@ -24,6 +24,21 @@ public sealed class ConfigExtensions
     private readonly List<ConfigSection> _sections = [];
     private readonly List<ProbeKind> _probeKinds = [];
     private readonly List<HookTransport> _hookTransports = [];
+    private readonly List<ConfigImport> _imports = [];
+
+    /// <summary>Registers a foreign config format read as it is (a COPS file); returns this instance.</summary>
+    /// <exception cref="ArgumentException">Its detecting key is a built-in key or another import's.</exception>
+    public ConfigExtensions Add(ConfigImport import)
+    {
+        ArgumentNullException.ThrowIfNull(import);
+        if (ConfigLoader.BuiltInTopKeys.Contains(import.DetectKey) || _imports.Exists(i => i.DetectKey == import.DetectKey))
+            throw new ArgumentException($"a config format detected by '{import.DetectKey}' exists already", nameof(import));
+        _imports.Add(import);
+        return this;
+    }
+
+    /// <summary>The import whose detecting key is among <paramref name="topKeys"/>, if any.</summary>
+    internal ConfigImport? ImportFor(IEnumerable<string> topKeys) => _imports.Find(i => topKeys.Contains(i.DetectKey));
 
     /// <summary>The registered sections, in registration order.</summary>
     public IReadOnlyList<ConfigSection> Sections => _sections;
@@ -82,6 +97,16 @@ public sealed class ConfigExtensions
 /// <param name="Kind">The hook kind: <c>mqtt</c>.</param>
 /// <param name="Connection">The registered section that names the connection.</param>
 public sealed record HookTransport(string Kind, ConfigSection Connection);
+
+/// <summary>
+/// A foreign config format that <c>vigil run -c FILE</c> accepts as it is: a file whose top level has
+/// <paramref name="DetectKey"/> and no <c>processes</c> (COPS: <c>processList</c>). Its top-level keys are
+/// <paramref name="Keys"/> (plus the registered sections and <c>name</c>, read as usual); <paramref name="Map"/> turns
+/// their values into process specs, each with the key path its errors are placed at (<c>processList[1]</c>), and reports
+/// its own problems through <see cref="ConfigValue.Error"/>.
+/// </summary>
+public sealed record ConfigImport(string Name, string DetectKey, IReadOnlyList<string> Keys,
+    Func<IReadOnlyList<ConfigValue>, IReadOnlyList<(ProcessSpec Spec, string KeyPath)>> Map);
 
 /// <summary>A top-level config section of an extension (untyped view; see <see cref="ConfigSection{T}"/>).</summary>
 public abstract class ConfigSection
@@ -408,6 +433,32 @@ public sealed class ConfigValue
         ArgumentNullException.ThrowIfNull(section);
         if (_mapper.Mapping(_node, KeyPath, _at) is not { } map) return null;
         return (TSub)section.Read(keys => _mapper.Values(map, KeyPath, keys), (k, m) => _mapper.Error(_at, KeyPath + "." + k, m));
+    }
+
+    /// <summary>The items of a list, each a value at <c>key[i]</c>; null (after reporting it) when it is not a list.</summary>
+    public IReadOnlyList<ConfigValue>? Items()
+    {
+        if (_node is not YSequence seq)
+        {
+            if (!IsNull) Error($"expected a list, got {_node.Describe()}");
+            return null;
+        }
+        var items = new List<ConfigValue>();
+        for (int i = 0; i < seq.Items.Count; i++)
+        {
+            var path = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{KeyPath}[{i}]");
+            _mapper.Remember(path, seq.Items[i].Start);
+            items.Add(new ConfigValue(_mapper, Key, path, seq.Items[i].Start, seq.Items[i]));
+        }
+        return items;
+    }
+
+    /// <summary>The entries of a mapping whose keys are among <paramref name="known"/> (others are reported as unknown,
+    /// with suggestions); null (after reporting it) when the value is not a mapping.</summary>
+    public IReadOnlyList<ConfigValue>? Entries(params string[] known)
+    {
+        if (_mapper.Mapping(_node, KeyPath, _at) is not { } map) return null;
+        return [.. _mapper.Values(map, KeyPath, known)];
     }
 
     /// <summary>Reports a problem with this value, at its key: <c>file:line:col: tether.port: MESSAGE</c>.</summary>

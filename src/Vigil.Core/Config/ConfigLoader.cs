@@ -72,7 +72,8 @@ public static partial class ConfigLoader
     private static readonly (string, Supervision.StatusEvents)[] StatusEventChoices =
         [("significant", Supervision.StatusEvents.Significant), ("all", Supervision.StatusEvents.All)];
     private static readonly string[] TopKeysNotYet = [];
-    internal static readonly string[] ProcessKeys = ["name", "command", "script", "args", "cwd", "env", "detach", "ipc", "tty", "tmux", "restart", "stop", "log", "health", "hooks", "autostart", "cpuAffinity"];
+    internal static readonly string[] ProcessKeys = ["name", "command", "script", "args", "cwd", "env", "detach", "ipc", "tty", "tmux", "restart", "stop", "log", "health", "hooks", "autostart", "cpuAffinity", "attach"];
+    private static readonly string[] AttachKeys = ["pid", "pidfile", "systemd", "probe", "poll"];
     private static readonly string[] ProcessKeysNotYet = [];
     private static readonly string[] LogKeys = ["file", "out", "err", "timestamps", "stream", "prefix", "stripAnsi", "maxSize", "keep", "maxLine", "ringLines", "echo"];
     private static readonly string[] RestartKeys = ["policy", "schedule", "resetAfter", "backoff", "limit", "max"];
@@ -112,6 +113,9 @@ public static partial class ConfigLoader
         private bool ErrorsFull => _errors.Count >= MaxErrors;
         private readonly Dictionary<string, Pos> _keyPositions = new(StringComparer.Ordinal);
 
+        /// <summary>Notes where a list item was written, so errors about it are placed there.</summary>
+        internal void Remember(string keyPath, Pos at) => _keyPositions[keyPath] = at;
+
         /// <summary>Where <paramref name="keyPath"/> (a key, or a <c>processes[i]</c> entry) was written, if it was.</summary>
         public Pos? PositionOf(string keyPath) => _keyPositions.TryGetValue(keyPath, out var at) ? at : null;
 
@@ -141,6 +145,30 @@ public static partial class ConfigLoader
                 Error(root?.Start ?? new Pos(1, 1), "processes", "no processes to run");
             else if (root is not YMapping top)
                 Error(root.Start, "", $"expected a mapping with a 'processes' list at the top level, got {root.Describe()}");
+            else if (!top.Entries.Any(e => e.Key is YScalar { Value: "processes" })
+                && extensions?.ImportFor(top.Entries.Select(e => e.Key is YScalar k ? k.Value : "")) is { } import)
+            {
+                // A foreign format read as it is (a COPS file): its own keys go to the import, sections and name as usual.
+                string[] keys = [.. import.Keys, .. extensions.Sections.Select(s => s.Name), "name"];
+                var values = new List<ConfigValue>();
+                foreach (var (key, keyPath, at, value) in Entries(top, "", keys))
+                {
+                    if (extensions.Section(key) is { } section)
+                    {
+                        sections = ReadSection(sections, section, value, keyPath, at);
+                    }
+                    else if (key == "name") name = InstanceName(value, keyPath, at);
+                    else values.Add(new ConfigValue(this, key, keyPath, at, value));
+                }
+                foreach (var (spec, keyPath) in import.Map(values))
+                {
+                    var at = PositionOf(keyPath) ?? top.Start;
+                    _keyPositions.TryAdd(keyPath, at);
+                    Problems(spec.Validate(), keyPath, at);
+                    processes.Add(spec);
+                }
+                if (processes.Count == 0 && _errors.Count == 0) Error(top.Start, import.DetectKey, $"no processes in this {import.Name} file");
+            }
             else
             {
                 YNode? list = null;
@@ -151,7 +179,7 @@ public static partial class ConfigLoader
                     if (key == "processes") (list, listAt) = (value, at);
                     else if (extensions?.Section(key) is { } section)
                     {
-                        if (Mapping(value, keyPath, at) is { } sm) sections = sections.With(section, section.Read(keys => Values(sm, keyPath, keys), (k, m) => Error(at, Join(keyPath, k), m)));
+                        sections = ReadSection(sections, section, value, keyPath, at);
                     }
                     else if (key == "name") name = InstanceName(value, keyPath, at);
                     else if (key == "events" && Mapping(value, keyPath, at) is { } em)
@@ -172,6 +200,10 @@ public static partial class ConfigLoader
                 TemplatesFolder = templates?.Folder, Templates = templates?.Templates ?? [],
             };
         }
+
+        /// <summary>An extension's top-level section read into <paramref name="sections"/> (unchanged when it is not a mapping).</summary>
+        private ConfigSections ReadSection(ConfigSections sections, ConfigSection section, YNode value, string keyPath, Pos at) =>
+            Mapping(value, keyPath, at) is { } sm ? sections.With(section, section.Read(keys => Values(sm, keyPath, keys), (k, m) => Error(at, Join(keyPath, k), m))) : sections;
 
         private void Throw()
         {
@@ -266,7 +298,8 @@ public static partial class ConfigLoader
         private ProcessSpec MapProcess(YMapping map, string path)
         {
             var spec = new ProcessSpec();
-            bool commandGiven = false, scriptRefused = false;
+            bool commandGiven = false, scriptRefused = false, attachGiven = false;
+            Pos? restartAt = null;
             foreach (var (key, keyPath, at, v) in Entries(map, path, ProcessKeys, ProcessKeysNotYet))
             {
                 switch (key)
@@ -307,6 +340,7 @@ public static partial class ConfigLoader
                         break;
                     case "restart":
                         if (Mapping(v, keyPath, at) is { } rm) spec = spec with { Restart = Restart(rm, keyPath) };
+                        restartAt = at;
                         break;
                     case "stop":
                         if (Mapping(v, keyPath, at) is { } sm) spec = spec with { Stop = Stop(sm, keyPath) };
@@ -326,10 +360,21 @@ public static partial class ConfigLoader
                     case "cpuAffinity":
                         spec = spec with { CpuAffinity = CpuAffinity(v, keyPath, at) };
                         break;
+                    case "attach":
+                        attachGiven = true;
+                        if (Mapping(v, keyPath, at) is { } am) spec = spec with { Attach = Attach(am, keyPath) };
+                        break;
                 }
             }
 
-            if (!commandGiven && !scriptRefused && string.IsNullOrEmpty(spec.Script))
+            // Any restart key is refused for an external unit, also one that says what the defaults say.
+            if (attachGiven && restartAt is { } rat)
+            {
+                Error(rat, path + ".restart", AttachSpec.RestartRefused);
+                spec = spec with { Restart = RestartSpec.Default }; // so the spec's own check does not say it twice
+            }
+
+            if (!commandGiven && !scriptRefused && !attachGiven && string.IsNullOrEmpty(spec.Script))
             {
                 // elife: with neither, the entry point is "main" of package.json in the working folder.
                 var dir = spec.Cwd ?? baseDir;
@@ -522,6 +567,34 @@ public static partial class ConfigLoader
                         break;
                     case "ringLines": spec = spec with { RingLines = Int(v, keyPath, at) ?? spec.RingLines }; break;
                     case "echo": spec = spec with { Echo = Choice(v, keyPath, at, EchoChoices) ?? spec.Echo }; break;
+                }
+            }
+            return spec;
+        }
+
+        /// <summary><c>attach: { pid: N | pidfile: PATH | systemd: NAME, poll: 1s }</c>; a relative pidfile is the config file's folder's.</summary>
+        private AttachSpec Attach(YMapping map, string path)
+        {
+            var spec = new AttachSpec();
+            foreach (var (key, keyPath, at, v) in Entries(map, path, AttachKeys))
+            {
+                switch (key)
+                {
+                    case "pid":
+                        if (Int(v, keyPath, at) is { } pid) spec = spec with { Pid = pid };
+                        break;
+                    case "pidfile":
+                        if (String(v, keyPath, at) is { } file) spec = spec with { PidFile = file.Length == 0 || file.Contains('\0') ? file : Path.GetFullPath(file, baseDir) };
+                        break;
+                    case "systemd":
+                        if (String(v, keyPath, at) is { } unit) spec = spec with { Systemd = unit };
+                        break;
+                    case "probe":
+                        if (String(v, keyPath, at) is { } kind) spec = spec with { Probe = kind };
+                        break;
+                    case "poll":
+                        if (Duration(v, keyPath, at) is { } poll) spec = spec with { Poll = poll };
+                        break;
                 }
             }
             return spec;

@@ -77,7 +77,19 @@ internal static partial class ConfigNodes
         if (s.Hooks is { } hooks && Hooks(hooks) is { } node) Add("hooks", node);
         if (!s.Autostart) Add("autostart", new CWord("false"));
         if (s.CpuAffinity is { } cpus) Add("cpuAffinity", CpuAffinity(cpus));
+        if (s.Attach is { } attach) Add("attach", Attach(attach));
         return e;
+    }
+
+    private static CMap Attach(AttachSpec a)
+    {
+        var e = new List<KeyValuePair<string, CNode>>();
+        if (a.Pid is { } pid) e.Add(new("pid", Int(pid)));
+        if (a.PidFile is { } file) e.Add(new("pidfile", new CText(Path.GetFullPath(file))));
+        if (a.Systemd is { } unit) e.Add(new("systemd", new CText(unit)));
+        if (a.Probe is { } kind) e.Add(new("probe", new CText(kind)));
+        if (a.Poll != AttachSpec.DefaultPoll) e.Add(new("poll", Duration(a.Poll)));
+        return new CMap(e, Flow: true);
     }
 
     /// <summary>An extension's top-level section, or null when it holds only the defaults.</summary>

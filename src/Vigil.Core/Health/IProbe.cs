@@ -14,6 +14,10 @@ public readonly record struct ProbeResult(bool Healthy, string Detail, IReadOnly
     /// paused until a check tells again. <see cref="Healthy"/> is false.</summary>
     public bool IsInconclusive { get; init; }
 
+    /// <summary>Something the check saw that is news whatever the verdict (COPS: the process now answers with another
+    /// PID, so someone restarted it): published as a <c>probe-notice</c> event. Null: nothing.</summary>
+    public string? Notice { get; init; }
+
     public static ProbeResult Ok(string detail = "ok", IReadOnlyDictionary<string, double>? gauges = null) => new(true, detail, gauges);
     public static ProbeResult Fail(string detail, IReadOnlyDictionary<string, double>? gauges = null) => new(false, detail, gauges);
     /// <summary>See <see cref="IsInconclusive"/>; <paramref name="detail"/> says why (<c>tether broker unreachable: …</c>).</summary>
@@ -74,4 +78,12 @@ public interface IProbeProvider
     /// <summary>A new probe for one run, or null when this provider does not know the check's kind.</summary>
     /// <param name="environment">Variables to add to the child's environment (sd-notify's NOTIFY_SOCKET), set before the spawn.</param>
     IProbe? Create(ProbeSpec spec, string unitName, IDictionary<string, string> environment);
+}
+
+/// <summary>A probe provider whose probes learn the target's PID from the target itself (COPS's replies): it can also
+/// answer, outside a run, which process answers now, for an external unit with <c>attach: { probe: KIND }</c>.</summary>
+public interface IPidSource
+{
+    /// <summary>The PID the process of <paramref name="spec"/> reports now, or null and why not.</summary>
+    Task<(int? Pid, string Why)> ReportedPidAsync(ProbeSpec spec, string unitName, CancellationToken cancel);
 }

@@ -21,6 +21,8 @@ public enum ProbeReportKind
     Paused,
     /// <summary>The first conclusive check after <see cref="Paused"/>; counting starts afresh.</summary>
     Resumed,
+    /// <summary>A check saw something worth an event whatever its verdict (<see cref="ProbeResult.Notice"/>).</summary>
+    Notice,
 }
 
 public sealed record ProbeReport(int Run, ProbeSpec Probe, ProbeReportKind Kind, string Detail, int FailedChecks,
@@ -146,6 +148,7 @@ internal sealed class ProbeRunner : IAsyncDisposable
                 if (stop.IsCancellationRequested) break;
                 _checked?.Invoke(spec, r.IsInconclusive ? null : r.Healthy, latency);
                 if (r.Gauges is { Count: > 0 }) Report(spec, ProbeReportKind.Gauges, r.Detail, 0, r.Gauges);
+                if (r.Notice is { } notice) Report(spec, ProbeReportKind.Notice, notice, 0);
                 if (r.IsInconclusive)
                 {
                     // Says nothing about the target (its broker is down): neither a failure nor a pass, and a pause

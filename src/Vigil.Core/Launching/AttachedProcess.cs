@@ -35,6 +35,7 @@ public sealed unsafe class AttachedProcess : IProcessHandle, Reactor.IHandler
         }
         var p = new AttachedProcess(pid, fd, st);
         if (st.ParentPid != Environment.ProcessId) os.Reaper.Claim([pid]); // if it is orphaned to us later, reap it
+        else os.Reaper.Spare(pid); // our child, but not Vigil's spawn: its starter reaps it
         os.Reactor.Register(fd, p, closeOnRemove: true);
         return p;
     }

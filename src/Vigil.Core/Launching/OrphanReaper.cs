@@ -24,6 +24,7 @@ public sealed class OrphanReaper
     private readonly HashSet<int> Tracked = [];
     private readonly HashSet<int> Sessions = [];
     private readonly HashSet<int> KnownDescendants = [];
+    private readonly HashSet<int> Spared = [];
     private volatile ILogger _log;
     private volatile bool _reapAll;
     private volatile int _spareSession; // 0: none; else a zombie child in this session is left to its owner
@@ -87,6 +88,14 @@ public sealed class OrphanReaper
     internal void Claim(IEnumerable<int> pids)
     {
         lock (SpawnLock) foreach (var p in pids) KnownDescendants.Add(p);
+    }
+
+    /// <summary>An attached process that is the host's own child, started by other means (System.Diagnostics.Process):
+    /// never reaped here, even once a tree stop has claimed it, so its starter keeps its exit status (the runtime aborts
+    /// the process when a child it started has been reaped behind its back).</summary>
+    internal void Spare(int pid)
+    {
+        lock (SpawnLock) Spared.Add(pid);
     }
 
     // No sweep here: a spawned child's exit is reaped by its pidfd owner, and orphans raise their own SIGCHLD.
@@ -156,7 +165,7 @@ public sealed class OrphanReaper
             {
                 livePids.Add(p.Pid);
                 liveSessions.Add(p.Session);
-                if (p.ParentPid != self || p.State != OsState.Zombie || Tracked.Contains(p.Pid)) continue;
+                if (p.ParentPid != self || p.State != OsState.Zombie || Tracked.Contains(p.Pid) || Spared.Contains(p.Pid)) continue;
                 if (!Sessions.Contains(p.Session) && !KnownDescendants.Contains(p.Pid)
                     && (!ReapAllOrphans || p.Session == _spareSession)) continue;
                 int status;
@@ -167,6 +176,7 @@ public sealed class OrphanReaper
             {
                 Sessions.RemoveWhere(s => !liveSessions.Contains(s) && !Tracked.Contains(s));
                 KnownDescendants.RemoveWhere(p => !livePids.Contains(p));
+                Spared.RemoveWhere(p => !livePids.Contains(p));
             }
         }
         Interlocked.Add(ref _reaped, n);

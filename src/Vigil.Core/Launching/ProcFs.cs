@@ -95,6 +95,28 @@ public static unsafe class ProcFs
     /// <summary>The unit of the CPU times in /proc (sysconf(_SC_CLK_TCK), 100 on Linux).</summary>
     public static long ClockTicksPerSecond { get; } = Native.sysconf(Native._SC_CLK_TCK) is > 0 and var hz ? hz : 100;
 
+    /// <summary>When the machine booted (<c>btime</c> of /proc/stat, whole seconds); null when unreadable.</summary>
+    public static DateTimeOffset? BootTime
+    {
+        get
+        {
+            try
+            {
+                foreach (var line in File.ReadLines("/proc/stat"))
+                    if (line.StartsWith("btime ", StringComparison.Ordinal) && long.TryParse(line.AsSpan(6).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var s))
+                        return DateTimeOffset.FromUnixTimeSeconds(s);
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+            return null;
+        }
+    }
+
+    /// <summary>The wall-clock time of a start time in clock ticks since boot (/proc/PID/stat field 22); null when
+    /// the boot time is unknown. Precise to the boot time's second.</summary>
+    public static DateTimeOffset? WallClockOf(ulong startTicks) =>
+        BootTime is { } boot ? boot + TimeSpan.FromSeconds((double)startTicks / ClockTicksPerSecond) : null;
+
     /// <summary>
     /// A fresh stat of <paramref name="root"/> and of every live process of its tree (<see cref="Descendants"/>:
     /// children by parent links and members of <paramref name="session"/>); the tree's shape may come from a shared

@@ -202,7 +202,7 @@ public static class HookEvents
         "slow-retry", "backoff", "not-restarting", "spawned", "started", "ready", "not-ready", "stop-requested",
         "stop-escalated", "stopped", "status-changed", "leftovers", "previous-run-leftovers", "released", "probes-paused",
         "probes-resumed", "health-action", "internal-error", "removed", "reload-added", "reload-changed", "reload-removed", "reloaded",
-        "reload-refused", "control-refused", "history-failed", "history-resumed",
+        "reload-refused", "control-refused", "history-failed", "history-resumed", "waiting", "reattached", "probe-notice",
     ];
 
     /// <summary>True for a key <c>hooks:</c> accepts: a kind of <see cref="Kinds"/> or <see cref="Any"/>.</summary>

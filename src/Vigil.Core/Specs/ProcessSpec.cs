@@ -59,9 +59,13 @@ public sealed record ProcessSpec
     /// <summary>Run inside a window of this tmux session on Vigil's own tmux server (an operator can attach to it);
     /// null = not in tmux. Output is still captured, stdout and stderr merged (a tmux pane is a terminal).</summary>
     public TmuxSpec? Tmux { get; init; }
+    /// <summary>An external unit: the process to watch instead of a command to start (exclusive with
+    /// <see cref="Command"/>, <see cref="Script"/> and <see cref="Args"/>; <see cref="Restart"/> stays at its default:
+    /// Vigil never starts it, its own manager does).</summary>
+    public AttachSpec? Attach { get; init; }
 
     /// <summary>Displayed as <c>name</c>, or the command's file name when there is none.</summary>
-    public string DisplayName => Name ?? (Script is not null ? Path.GetFileName(Script) : Command.IsDefaultOrEmpty ? "?" : Path.GetFileName(Command[0]));
+    public string DisplayName => Name ?? (Attach is { } a ? (a.Pid is { } pid ? $"pid{pid}" : a.PidFile is { } f ? Path.GetFileNameWithoutExtension(f) : a.Probe is not null ? "external" : a.Systemd!.Replace(".service", "", StringComparison.Ordinal)) : Script is not null ? Path.GetFileName(Script) : Command.IsDefaultOrEmpty ? "?" : Path.GetFileName(Command[0]));
 
     /// <summary>Problems with the spec, each naming its key (shown as <c>key: message</c>); empty when valid.</summary>
     public IReadOnlyList<SpecError> Validate()
@@ -79,6 +83,16 @@ public sealed record ProcessSpec
         {
             if (k.Length == 0 || k.Contains('=') || k.Contains('\0')) errors.Add(new("env", $"'{k.Replace("\0", "\\0")}' is not a valid variable name"));
             else if (Limits.HasNul(v)) errors.Add(new($"env.{k}", Limits.NulMessage));
+        }
+        if (Attach is not null)
+        {
+            errors.AddRange(Attach.Validate().Select(e => e.Under("attach")));
+            if (hasCommand || hasScript || !Args.IsDefaultOrEmpty) errors.Add(new("attach", "an external unit runs no command: give either attach or command/script/args"));
+            // Refused rather than ignored: a restart policy on a process Vigil cannot start would look like a promise.
+            if (Restart != RestartSpec.Default) errors.Add(new("restart", AttachSpec.RestartRefused));
+            if (Attach.Probe is { Length: > 0 } kind && (Health.IsDefaultOrEmpty || !Health.Any(h => h.Check.Kind == kind)))
+                errors.Add(new("attach.probe", $"the unit has no {kind} probe to report its pid"));
+            if (Detach) errors.Add(new("detach", "an external unit is never stopped when Vigil exits anyway: remove detach"));
         }
         errors.AddRange(Restart.Validate());
         errors.AddRange(Stop.Validate());

@@ -163,11 +163,23 @@ public sealed partial class Supervisor : IAsyncDisposable
         return unit;
     }
 
-    /// <summary>Adopts a running process Vigil did not start: watches, reports, signals and stops it (it cannot be restarted).</summary>
-    public Unit Attach(string name, int pid)
+    /// <summary>Adopts a running process Vigil did not start (Ligato's AttachProcess): watches, reports, signals and
+    /// stops it; it is never restarted, and it is left running when the supervisor is disposed.</summary>
+    /// <exception cref="ArgumentException">There is no such live process.</exception>
+    public Unit Attach(string name, int pid) => Attach(name, pid, new ProcessSpec());
+
+    /// <summary>As <see cref="Attach(string, int)"/>, with the rest of <paramref name="spec"/>: its probes (and their
+    /// actions: kill, exec, notify), stop settings, log and hooks. Its name and <see cref="ProcessSpec.Attach"/> are set
+    /// from the arguments; it must give no command and no restart settings.</summary>
+    /// <exception cref="ArgumentException">There is no such live process, or the spec is invalid (every problem listed).</exception>
+    public Unit Attach(string name, int pid, ProcessSpec spec)
     {
+        ArgumentNullException.ThrowIfNull(spec);
+        spec = spec with { Name = name, Attach = new AttachSpec { Pid = pid } };
+        var errors = spec.Validate();
+        if (errors.Count > 0) throw new ArgumentException($"invalid process spec for '{spec.DisplayName}': " + string.Join("; ", errors), nameof(spec));
         var handle = Launcher.Attach(pid);
-        var unit = Add(new ProcessSpec { Name = name, Restart = RestartSpec.Default with { Policy = RestartPolicyKind.Never } }, attached: true);
+        var unit = Add(spec, attached: true);
         unit.Post(new Unit.AdoptMsg(handle));
         return unit;
     }
@@ -476,17 +488,21 @@ public sealed partial class Supervisor : IAsyncDisposable
     /// <summary>How long <see cref="DisposeAsync"/> waits for the output pipes of ended runs to be read to their end.</summary>
     public static readonly TimeSpan OutputDrainBound = TimeSpan.FromSeconds(2);
 
-    /// <summary>Stops every non-detached unit (in parallel) and waits for them; detached units keep running.</summary>
+    private static bool Leaves(Unit u) => u.Spec.Detach || u.Spec.Attach is not null;
+
+    /// <summary>Stops every non-detached unit (in parallel) and waits for them; detached and external (attached) units
+    /// keep running.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         // Shutdown always ends: within the longest stop timeout + killWait of any unit, plus a second. A unit that
         // has not stopped by then (an internal error, a wedged loop) gets SIGKILL to its whole run directly.
-        var stopping = _units.Where(u => !u.Spec.Detach).ToList();
+        // External units (attach) are someone else's processes: left running, like detached ones.
+        var stopping = _units.Where(u => !Leaves(u)).ToList();
         var bound = stopping.Select(u => u.Spec.Stop.Timeout + u.Spec.Stop.KillWait).DefaultIfEmpty(TimeSpan.Zero).Max() + TimeSpan.FromSeconds(1);
         long started = Time.GetTimestamp();
         TimeSpan Left() => bound - Time.GetElapsedTime(started) is var l && l > TimeSpan.Zero ? l : TimeSpan.Zero;
-        foreach (var u in _units.Where(u => u.Spec.Detach)) u.Post(new Unit.ReleaseMsg());
+        foreach (var u in _units.Where(Leaves)) u.Post(new Unit.ReleaseMsg());
         var stops = stopping.Select(u => (Unit: u, Task: u.StopAndWaitAsync("Vigil is shutting down"))).ToList();
         // Removals under way stop their units on their own, with the same escalation.
         var retiring = Task.WhenAll(_retiring);

@@ -112,6 +112,9 @@ public sealed partial class Unit
             case ProbeReportKind.Resumed:
                 Note(new ProbesResumed(Now, Id, Name, p.Pid, _state, r.Probe.Name, r.Detail));
                 break;
+            case ProbeReportKind.Notice:
+                Note(new ProbeNotice(Now, Id, Name, p.Pid, _state, r.Probe.Name, r.Detail));
+                break;
             case ProbeReportKind.Failed: // action notify or exec: the process keeps running
                 Note(new Unhealthy(Now, Id, Name, p.Pid, _state, r.Probe.Name, r.Detail, r.FailedChecks, r.Probe.Action));
                 if (r.Probe.Action == ProbeAction.Exec) _ = RunHealthActionAsync(r, p.Pid);
@@ -181,4 +184,12 @@ public sealed record HealthActionRan(DateTimeOffset Time, int UnitId, string Nam
     public override string Kind => "health-action";
     public override string Reason => $"{Command}: " + (Outcome.Exit is { } e ? e.ToString() : Outcome.Error) +
         (Outcome.Output.Length > 0 ? $": {Outcome.FirstLines()}" : "");
+}
+
+/// <summary>A probe saw something worth telling whatever its verdict (COPS: the process answers with a new PID).</summary>
+public sealed record ProbeNotice(DateTimeOffset Time, int UnitId, string Name, int? Pid, UnitState State, string Probe, string Detail)
+    : UnitEvent(Time, UnitId, Name, Pid, State)
+{
+    public override string Kind => "probe-notice";
+    public override string Reason => $"{Probe}: {Detail}";
 }

@@ -58,7 +58,7 @@ public sealed partial class Unit
         _time = time;
         _launcher = launcher;
         _origin = time.GetTimestamp();
-        IsAttached = attached;
+        IsAttached = attached || spec.Attach is not null;
         SetArgv(spec.Command.IsDefaultOrEmpty ? [] : [.. spec.Command, .. spec.Args]);
         _ipcReceiver = new ChannelMessages(this);
         Log = OutputLog.Open(new LogIdentity(id, Name), spec.Log, sink, owner.LogFiles, time, new LogObserver(this));
@@ -234,6 +234,7 @@ public sealed partial class Unit
         ChildExited e when ReferenceEquals(e.Process, _process) => UnitMessage.Exited,
         TreeStopped => UnitMessage.StopDone,
         TimerFired t when t.Generation == _timerGeneration => UnitMessage.Timer,
+        AttachLooked a when a.Generation == _attachGeneration => UnitMessage.AttachPoll,
         StatusObserved so when _process?.Pid == so.Pid && (so.Status != _status || so.Lasting) => UnitMessage.Status,
         ProbeMsg pm when pm.Report.Run != _run || _process is null => UnitMessage.Stale,
         ProbeMsg { Report: { Kind: Health.ProbeReportKind.Failed, Probe.Action: Specs.ProbeAction.Restart or Specs.ProbeAction.Kill } } => UnitMessage.ProbeFailed,
@@ -301,6 +302,7 @@ public sealed partial class Unit
                 break;
             case UnitAction.MarkStopped:
                 NewTimerGeneration();
+                NewAttachGeneration();
                 _nextRestartIn = null;
                 MoveTo(UnitState.Stopped, new Stopped(Now, Id, Name, null, []));
                 ((Request)m).Answer(this);
@@ -322,6 +324,7 @@ public sealed partial class Unit
                 break;
             case UnitAction.Retire:
                 NewTimerGeneration();
+                NewAttachGeneration();
                 _nextRestartIn = null;
                 MoveTo(UnitState.Exited, new NotRestarting(Now, Id, Name, ReleasedWhy));
                 break;
@@ -340,6 +343,9 @@ public sealed partial class Unit
                 break;
             case UnitAction.Probe:
                 OnProbe(((ProbeMsg)m).Report);
+                break;
+            case UnitAction.Follow:
+                Follow((AttachLooked)m);
                 break;
             case UnitAction.Note:
                 var news = (NewsMsg)m;
@@ -372,6 +378,11 @@ public sealed partial class Unit
     {
         NewTimerGeneration();
         _nextRestartIn = null;
+        if (Spec.Attach is not null)
+        {
+            LaunchAttached();
+            return;
+        }
         if (IsAttached)
         {
             // We never had the command line of an adopted process, so there is nothing to start again.
@@ -425,7 +436,8 @@ public sealed partial class Unit
     {
         Bind(p);
         SetArgv(ProcFs.ReadCmdline(p.Pid));
-        _startTime = Now;
+        // Ligato's GetStartTime: when the process started (from /proc), not when Vigil found it.
+        _startTime = ProcFs.TryReadStat(p.Pid, out var st) && st.StartTime == p.Identity.StartTime && ProcFs.WallClockOf(st.StartTime) is { } began ? began : Now;
         MoveTo(UnitState.Running, new Spawned(Now, Id, Name, p.Pid, "(attached) " + string.Join(' ', _argv), 0));
         PrepareProbes();
         StartProbes(p, static () => null, CommandResolver.WorkingDirectory(Spec));
@@ -515,8 +527,9 @@ public sealed partial class Unit
     {
         var now = _time.GetElapsedTime(_origin);
         RestartDecision d;
-        if (IsAttached) d = new RestartDecision(RestartAction.None, default, "attached process: Vigil did not start it and cannot restart it");
-        else if (_state == UnitState.Released) d = new RestartDecision(RestartAction.None, default, ReleasedWhy);
+        if (_state == UnitState.Released) d = new RestartDecision(RestartAction.None, default, ReleasedWhy);
+        else if (Spec.Attach is not null) return AfterAttachedRun(out ev);
+        else if (IsAttached) d = new RestartDecision(RestartAction.None, default, "attached process: Vigil did not start it and cannot restart it");
         else (d, _history) = RestartPolicy.Decide(Spec.Restart, _history, outcome, now);
         switch (d.Action)
         {

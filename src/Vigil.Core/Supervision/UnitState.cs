@@ -37,6 +37,9 @@ public enum UnitState
     /// <summary>An internal error: the run's tree is being killed (SIGKILL). Ends <see cref="Stopped"/>, from where
     /// the unit can be started again.</summary>
     Aborting,
+    /// <summary>An external unit (attach) whose pidfile or service names no running process: asked again every
+    /// <c>attach.poll</c>; Vigil starts nothing.</summary>
+    Waiting,
 }
 
 /// <summary>What reaches a unit's loop: requests, and news about its process, its timers, its probes and its logs.</summary>
@@ -82,6 +85,8 @@ public enum UnitMessage
     Fault,
     /// <summary>About something no longer current: an earlier run's exit or probe, a cancelled timer, another PID.</summary>
     Stale,
+    /// <summary>An external unit's lookup answered: the PID its pidfile or service names now (or none, and why).</summary>
+    AttachPoll,
 }
 
 /// <summary>What a unit does with a message (s6's action functions).</summary>
@@ -131,6 +136,8 @@ public enum UnitAction
     Note,
     /// <summary>An internal error: kill the run's tree and end stopped, answering every request.</summary>
     Abort,
+    /// <summary>An external unit's lookup: adopt the process it names (following a restart by its manager), or wait.</summary>
+    Follow,
 }
 
 /// <summary>One cell of the table: the action, and every state the unit may be in after it (the state it moves to,
@@ -151,7 +158,8 @@ public readonly record struct UnitRule(UnitAction Action, ImmutableArray<UnitSta
 public static class UnitTransitions
 {
     // After a run: what the restart policy may choose.
-    private static readonly ImmutableArray<UnitState> Policy = [UnitState.Backoff, UnitState.SlowRetry, UnitState.Exited, UnitState.Failed];
+    // An external unit waits for its manager to start the process again instead.
+    private static readonly ImmutableArray<UnitState> Policy = [UnitState.Backoff, UnitState.SlowRetry, UnitState.Exited, UnitState.Failed, UnitState.Waiting];
     // After a launch: running, or (spawn failure, attached unit) what the policy chooses.
     private static readonly ImmutableArray<UnitState> Launched = [UnitState.Running, .. Policy];
 
@@ -202,7 +210,13 @@ public static class UnitTransitions
             (UnitMessage.Exited, R(UnitAction.Decide, [.. Policy])),
             // The unhealthy event is published while still running, then the stop begins.
             (UnitMessage.ProbeFailed, R(UnitAction.BeginStop, UnitState.Running, UnitState.StoppingUnhealthy)),
-            (UnitMessage.ProbeNews, R(UnitAction.Probe, UnitState.Running)));
+            (UnitMessage.ProbeNews, R(UnitAction.Probe, UnitState.Running)),
+            // An external unit's pidfile or service may name a new process: the unit follows it and stays running.
+            (UnitMessage.AttachPoll, R(UnitAction.Follow, UnitState.Running)));
+        Row(UnitState.Waiting,
+            (UnitMessage.Start, start), (UnitMessage.Restart, start), (UnitMessage.Stop, markStopped), (UnitMessage.Kill, markStopped),
+            (UnitMessage.Release, R(UnitAction.Retire, UnitState.Exited)),
+            (UnitMessage.AttachPoll, R(UnitAction.Follow, UnitState.Running, UnitState.Waiting, UnitState.Exited)));
         Row(UnitState.Stopping,
             (UnitMessage.Start, toRestarting), (UnitMessage.Restart, toRestarting), (UnitMessage.Stop, R(UnitAction.Join)), (UnitMessage.Kill, escalate),
             (UnitMessage.Exited, R(UnitAction.RecordExit, UnitState.Stopping)),

@@ -58,7 +58,7 @@ public class BadInputTests
         Assert.Equal(
             [
                 "vigil.yaml:3:13: processes[0].stop.signal: expected a signal like TERM, SIGTERM or a number 1-64, got 'TE\\nRM'",
-                "vigil.yaml:4:5: processes[0].a\\nb: unknown key (expected one of: name, command, script, args, cwd, env, detach, ipc, tty, tmux, restart, stop, log, health, hooks, autostart, cpuAffinity)",
+                "vigil.yaml:4:5: processes[0].a\\nb: unknown key (expected one of: name, command, script, args, cwd, env, detach, ipc, tty, tmux, restart, stop, log, health, hooks, autostart, cpuAffinity, attach)",
                 $"vigil.yaml:5:5: processes[0].detach: expected true or false, got '{new string('y', 80)}…'",
             ],
             errors);
@@ -88,7 +88,7 @@ public class BadInputTests
         long before = GC.GetAllocatedBytesForCurrentThread();
         var errors = Errors($"processes:\n  - command: x\n    ? {key}\n");
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal($"vigil.yaml:3:7: processes[0].{key[..(200 - "processes[0].".Length)]}…: unknown key (expected one of: name, command, script, args, cwd, env, detach, ipc, tty, tmux, restart, stop, log, health, hooks, autostart, cpuAffinity)",
+        Assert.Equal($"vigil.yaml:3:7: processes[0].{key[..(200 - "processes[0].".Length)]}…: unknown key (expected one of: name, command, script, args, cwd, env, detach, ipc, tty, tmux, restart, stop, log, health, hooks, autostart, cpuAffinity, attach)",
             Assert.Single(errors));
         Assert.True(allocated < 8 << 20, $"allocated {allocated:N0} bytes");
     }

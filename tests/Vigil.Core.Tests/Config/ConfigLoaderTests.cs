@@ -351,7 +351,7 @@ public class ConfigLoaderTests
     {
         var error = Error($"processes:\n  - command: x\n    {typed}: 1\n");
         var expected = suggested is null
-            ? $"vigil.yaml:3:5: processes[0].{typed}: unknown key (expected one of: name, command, script, args, cwd, env, detach, ipc, tty, tmux, restart, stop, log, health, hooks, autostart, cpuAffinity)"
+            ? $"vigil.yaml:3:5: processes[0].{typed}: unknown key (expected one of: name, command, script, args, cwd, env, detach, ipc, tty, tmux, restart, stop, log, health, hooks, autostart, cpuAffinity, attach)"
             : $"vigil.yaml:3:5: processes[0].{typed}: unknown key; did you mean '{suggested}'?";
         Assert.Equal(expected, error);
     }

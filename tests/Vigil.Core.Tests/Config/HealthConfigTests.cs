@@ -93,7 +93,7 @@ public sealed class HealthConfigTests
         Assert.Equal(
             [
                 "vigil.yaml:5:11: processes[0].health[0].kind: unknown probe kind 'htpp'; did you mean 'http'?",
-                "vigil.yaml:6:9: processes[0].health[1].kind: every probe needs a kind: exec, http, tcp, heartbeat-file, output-stall, progress, memory, cpu, sd-notify, tether",
+                "vigil.yaml:6:9: processes[0].health[1].kind: every probe needs a kind: exec, http, tcp, heartbeat-file, output-stall, progress, memory, cpu, sd-notify, tether, cops",
                 "vigil.yaml:7:37: processes[0].health[2].url: unknown key (expected one of: kind, name, role, action, period, timeout, initialDelay, failureThreshold, successThreshold, command)",
                 "vigil.yaml:7:45: processes[0].health[2].role: expected liveness, readiness or startup, got 'sometimes'",
                 "vigil.yaml:8:9: processes[0].health[3].command: this exec probe needs command: [./check.sh]",

@@ -22,7 +22,8 @@ public sealed class UnitTableTests
     // States in which a process of the unit runs and no stop is under way; states with a stop under way.
     private static readonly UnitState[] WithProcess = [UnitState.Running, UnitState.Released];
     private static readonly UnitState[] StopUnderWay = [UnitState.Stopping, UnitState.Restarting, UnitState.StoppingUnhealthy, UnitState.Aborting];
-    private static readonly UnitState[] PolicyStates = [UnitState.Backoff, UnitState.SlowRetry, UnitState.Exited, UnitState.Failed];
+    // Waiting: an external unit's, for its manager to start the process again.
+    private static readonly UnitState[] PolicyStates = [UnitState.Backoff, UnitState.SlowRetry, UnitState.Exited, UnitState.Failed, UnitState.Waiting];
 
     [Fact]
     public void Every_cell_keeps_the_rules_of_a_supervisor()
@@ -118,7 +119,7 @@ public sealed class UnitTableTests
     [Fact]
     public void States_have_the_names_the_CLI_shows()
     {
-        Assert.Equal(["initial", "running", "stopping", "backoff", "slow-retry", "exited", "stopped", "failed", "restarting", "stopping-unhealthy", "released", "aborting"],
+        Assert.Equal(["initial", "running", "stopping", "backoff", "slow-retry", "exited", "stopped", "failed", "restarting", "stopping-unhealthy", "released", "aborting", "waiting"],
             UnitTransitions.States.Select(s => s.Name()));
         // The first eight keep their numbers.
         Assert.Equal([0, 1, 2, 3, 4, 5, 6, 7], new[] { UnitState.Initial, UnitState.Running, UnitState.Stopping, UnitState.Backoff, UnitState.SlowRetry,
@@ -147,6 +148,7 @@ public sealed class UnitTableTests
         { UnitState.Failed,            "Launch    MarkStopped MarkStopped Launch     Ignore   Ignore Ignore     Ignore           Ignore Ignore    Ignore" },
         { UnitState.Released,          "Answer    BeginStop   BeginStop   Answer     Ignore   Ignore Decide     Ignore           Ignore Ignore    Ignore" },
         { UnitState.Aborting,          "Answer    Join        Join        Answer     Ignore   Ignore RecordExit FinishStop       Ignore Ignore    Ignore" },
+        { UnitState.Waiting,           "Launch    MarkStopped MarkStopped Launch     Retire   Ignore Ignore     Ignore           Ignore Ignore    Ignore" },
     };
 
     [Theory]
@@ -309,11 +311,21 @@ public sealed class UnitTableTests
                     u = await Running(Spec(TestProbes.Poisoned()));
                     await Next<InternalError>(u);
                     return u;
+                case UnitState.Waiting:
+                    // An external unit whose pidfile is missing; then the file appears (naming a process the fake launcher
+                    // attaches to), so a start from here finds it. The clock stands still: no poll comes on its own.
+                    var pidfile = Path.Combine(Path.GetTempPath(), $"vigil-table-{Environment.ProcessId}-{Guid.NewGuid():N}.pid");
+                    u = Sup.Start(new ProcessSpec { Name = "external", Attach = new AttachSpec { PidFile = pidfile } });
+                    await Next<AttachWaiting>(u);
+                    File.WriteAllText(pidfile, "60000001\n"); // above pid_max: names no real process
+                    _files.Add(pidfile);
+                    return u;
                 default:
                     throw new ArgumentOutOfRangeException(nameof(state));
             }
         }
 
+        private readonly List<string> _files = [];
         private Fences? _fences;
 
         /// <summary>Waits until <paramref name="u"/> has handled everything posted so far; its events since the last fence.</summary>
@@ -336,6 +348,7 @@ public sealed class UnitTableTests
         {
             await Shutdown();
             Rec.Dispose();
+            foreach (var f in _files) File.Delete(f);
         }
     }
 }

@@ -146,7 +146,23 @@ public sealed class FakeLauncher(FakeTimeProvider time) : ILauncher
         return rec.Process is { } p ? SpawnResult.FromHandle(p) : rec.Failure!;
     }
 
-    public IProcessHandle Attach(int pid) => throw new NotSupportedException("the fake launcher cannot attach to real processes");
+    /// <summary>A fake process with that PID (external units in unit tests); a PID of <see cref="NotAttachable"/> is refused
+    /// as a process that is not running.</summary>
+    public IProcessHandle Attach(int pid)
+    {
+        if (NotAttachable.Contains(pid)) throw new ArgumentException($"cannot attach to pid {pid}: it has exited", nameof(pid));
+        var p = new FakeProcess(pid, [], time.Elapsed, NextBehaviour);
+        lock (_gate) _attached.Add(p);
+        return p;
+    }
+
+    private readonly List<FakeProcess> _attached = [];
+
+    /// <summary>The fake processes attached so far, in order.</summary>
+    public IReadOnlyList<FakeProcess> Attached { get { lock (_gate) return _attached.ToList(); } }
+
+    /// <summary>PIDs <see cref="Attach"/> refuses.</summary>
+    public HashSet<int> NotAttachable { get; } = [];
 
     public IReadOnlyList<ProcessIdentity> Leftovers(int session, IReadOnlyCollection<ProcessIdentity> known, RunScope? scope = null) => [];
 

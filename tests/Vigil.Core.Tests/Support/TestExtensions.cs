@@ -1,6 +1,7 @@
 using Vigil.Config;
 using Vigil.Telemetry;
 using Vigil.Tether;
+using Vigil.Tether.Cops;
 
 namespace Vigil.Tests.Support;
 
@@ -9,5 +10,5 @@ namespace Vigil.Tests.Support;
 internal static class TestExtensions
 {
     /// <summary>A new instance each time: extensions are per program, never shared state.</summary>
-    public static ConfigExtensions Vigil => new ConfigExtensions().AddTether().AddTelemetry();
+    public static ConfigExtensions Vigil => new ConfigExtensions().AddTether().AddCops().AddCopsFiles().AddTelemetry();
 }

@@ -48,6 +48,15 @@ public sealed class NodeScript : IAsyncDisposable
         lock (_seen) throw new TimeoutException($"no line starting '{prefix}' within {timeout}; output so far:\n{string.Join('\n', _seen)}");
     }
 
+    public int Pid => _process.Id;
+
+    /// <summary>Waits (bounded) for the script to exit; its exit code as .NET reports it (128 + signal when killed).</summary>
+    public async Task<int> ExitedAsync(TimeSpan timeout)
+    {
+        await _process.WaitForExitAsync().WaitAsync(timeout);
+        return _process.ExitCode;
+    }
+
     public async ValueTask DisposeAsync()
     {
         try { _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { /* exited */ }
