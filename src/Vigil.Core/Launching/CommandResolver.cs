@@ -20,9 +20,10 @@ public static class CommandResolver
     };
 
     /// <summary>Whether a run gets a Node IPC channel: <c>ipc:</c> when given, else a script run by node (elife forks
-    /// those). Never for a detached unit: it outlives Vigil, and with it the channel's other end.</summary>
+    /// those). Never for a detached unit (it outlives Vigil, and with it the channel's other end) nor in tmux (tmux starts
+    /// the process and passes no channel).</summary>
     public static bool UsesIpc(ProcessSpec spec, IReadOnlyList<string> argv) =>
-        !spec.Detach && (spec.Ipc ?? (spec.Command.IsDefaultOrEmpty && argv.Count > 0 && argv[0] == "node"));
+        !spec.Detach && spec.Tmux is null && (spec.Ipc ?? (spec.Command.IsDefaultOrEmpty && argv.Count > 0 && argv[0] == "node"));
 
     public static string WorkingDirectory(ProcessSpec spec, string? baseDir = null) =>
         Path.GetFullPath(spec.Cwd ?? ".", baseDir ?? System.Environment.CurrentDirectory);

@@ -93,6 +93,9 @@ public sealed record ProcessSpec
             if (Attach.Probe is { Length: > 0 } kind && (Health.IsDefaultOrEmpty || !Health.Any(h => h.Check.Kind == kind)))
                 errors.Add(new("attach.probe", $"the unit has no {kind} probe to report its pid"));
             if (Detach) errors.Add(new("detach", "an external unit is never stopped when Vigil exits anyway: remove detach"));
+            // What only applies to a process Vigil starts itself is refused rather than silently ignored.
+            foreach (var (key, given) in new[] { ("tty", Tty is not null), ("tmux", Tmux is not null), ("ipc", Ipc == true), ("cpuAffinity", CpuAffinity is not null) })
+                if (given) errors.Add(new(key, "applies to a process Vigil starts; an external unit (attach) is started by its own manager"));
         }
         errors.AddRange(Restart.Validate());
         errors.AddRange(Stop.Validate());
@@ -113,6 +116,7 @@ public sealed record ProcessSpec
             errors.AddRange(Tmux.Validate());
             // Vigil kills its tmux server when it exits; a window that should outlive it would go with it.
             if (Detach) errors.Add(new("tmux", "cannot be combined with detach: true (Vigil's tmux server ends with Vigil)"));
+            if (Ipc == true) errors.Add(new("ipc", "cannot be combined with tmux (tmux starts the process and passes it no channel)"));
         }
         return errors;
     }
