@@ -31,6 +31,13 @@ internal static class AttachCommand
                     foreach (var a in argv) ctx.Out.WriteLine(a);
                     return ExitCodes.Ok;
                 }
+                // tmux cannot draw without knowing the terminal; its own words ("missing or unsuitable terminal") do not
+                // say that the variable is what is missing.
+                if (Environment.GetEnvironmentVariable("TERM") is null or "" or "dumb")
+                {
+                    ctx.Err.WriteLine("vigil: attach needs a terminal, and TERM is not set (or is dumb): run it from a terminal, or use --print");
+                    return ExitCodes.Failure;
+                }
                 ctx.Out.Flush();
                 // Only returns when exec failed; on success this process is tmux from here on.
                 Exec(argv);

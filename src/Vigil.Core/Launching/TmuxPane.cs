@@ -4,7 +4,7 @@ namespace Vigil.Launching;
 
 /// <summary>
 /// The process of a tmux unit's run: the program in a tmux pane, watched through a pidfd (it is the tmux server's
-/// child, so tmux reaps it and keeps its status, read back from the dead pane). Its output comes through the FIFO
+/// child, so tmux reaps it; its status comes from the kernel, see <see cref="ExitFromKernel"/>, or else from the dead pane). Its output comes through the FIFO
 /// pipe-pane writes (see <see cref="TmuxServer"/>).
 /// </summary>
 public sealed class TmuxPane : IProcessHandle, Reactor.IHandler
@@ -37,7 +37,7 @@ public sealed class TmuxPane : IProcessHandle, Reactor.IHandler
         ProcFs.TryReadStat(pid, out var st);
         var pane = new TmuxPane(server, paneId, pid, pidfd, st.StartTime, req, fifo);
         os.Reactor.Register(reader, new FifoReader(pane, os.Reactor, reader), closeOnRemove: true);
-        // Already gone (a program that ends at once): tmux has its status.
+        // Already gone (a program that ends at once, and reaped): tmux has its status.
         if (pidfd < 0) pane.CollectExit();
         else os.Reactor.Register(pidfd, pane, closeOnRemove: true);
         return pane;
@@ -62,11 +62,13 @@ public sealed class TmuxPane : IProcessHandle, Reactor.IHandler
         return false;
     }
 
-    /// <summary>The process ended: read its status from the dead pane, then kill the pane (which ends the pipe).</summary>
+    /// <summary>The process ended: its status from the kernel (or else from the dead pane), then the pane is killed
+    /// (which ends the pipe). Runs before the reactor closes the pidfd, which may still hold the status.</summary>
     private void CollectExit()
     {
         lock (_gate) _exited = true;
-        _server.EndPaneAsync(PaneId).ContinueWith(t => _exit.TrySetResult(t.IsCompletedSuccessfully ? t.Result : ExitStatus.NotCollected), TaskScheduler.Default);
+        var known = ExitFromKernel.Read(Identity, _pidfd);
+        _server.EndPaneAsync(PaneId, known).ContinueWith(t => _exit.TrySetResult(t.IsCompletedSuccessfully ? t.Result : ExitStatus.NotCollected), TaskScheduler.Default);
     }
 
     public bool Signal(int signal)

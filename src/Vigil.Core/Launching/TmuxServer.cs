@@ -14,8 +14,8 @@ namespace Vigil.Launching;
 // the unit's environment (with its VIGIL_SCOPE marker) and env execs in place: #{pane_pid} is the program itself, a
 // session leader on the pane's terminal. In the same tmux command list, pipe-pane starts `cat` into a FIFO Vigil
 // reads: commands of one list run before the server reads the new pane's first output, so no line is missed.
-// Vigil watches #{pane_pid} through a pidfd (TmuxPane); when it exits, #{pane_dead_status} / #{pane_dead_signal}
-// give its exit, and the pane is killed (which closes the pipe: the FIFO's end is the run's end of output).
+// Vigil watches #{pane_pid} through a pidfd (TmuxPane); when it exits, the kernel gives its exit (ExitFromKernel:
+// tmux 3.3 now and then misses a pane's SIGCHLD), else #{pane_dead_status} / #{pane_dead_signal} do, and the pane is killed (which closes the pipe: the FIFO's end is the run's end of output).
 // Stopping is as for any unit: the stop signal to the pane's process group and session, then SIGKILL.
 // tmux client commands are run through Launcher.Spawn like any child (reaped by pidfd), never through Process.
 /// <summary>Vigil's own tmux server on one socket: starts it, runs units in its windows, kills it at the end.</summary>
@@ -152,8 +152,14 @@ internal sealed class TmuxServer
 
     /// <summary>After the pane's process exited: its status from the dead pane, then the pane is killed (which closes
     /// its pipe, the end of the run's output).</summary>
-    internal async Task<ExitStatus> EndPaneAsync(string paneId)
+    /// <param name="known">The status when the kernel gave it (see <see cref="ExitFromKernel"/>): tmux is then not asked.</param>
+    internal async Task<ExitStatus> EndPaneAsync(string paneId, ExitStatus? known = null)
     {
+        if (known is { } fromKernel)
+        {
+            await RunAsync(["kill-pane", "-t", paneId]).ConfigureAwait(false);
+            return fromKernel;
+        }
         var status = ExitStatus.NotCollected;
         // tmux has the status a moment after the pidfd fires: once it has reaped the process (SIGCHLD). The pane can
         // already read as dead before that (tmux 3.3 closes it at the terminal's end of file, with both status fields

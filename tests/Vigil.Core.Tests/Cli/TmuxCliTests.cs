@@ -31,8 +31,12 @@ public sealed class TmuxCliTests : HarnessTests
         Assert.StartsWith(H.Path("vigil") + "/", socket); // in Vigil's runtime folder ($XDG_RUNTIME_DIR/vigil)
         // What `vigil attach` would show: the unit's window, live.
         Assert.True(await Procs.Eventually(() => Tmux(socket, "capture-pane", "-p", "-t", "=ops:=tm").Out.Contains("IN-TMUX"), Wait), "the window does not show the unit");
-        // The real thing, on a terminal: vigil becomes a tmux client of the unit's session, on the unit's window.
-        await using (var attach = VigilProcess.StartOnTerminal(H.Dir.FullName, null, "attach", "tm"))
+        // Without TERM (CI runs with none) tmux could not draw: vigil says so instead of running it.
+        var (noTermCode, _, noTermErr) = await H.CliWith(new Dictionary<string, string?> { ["TERM"] = null }, "attach", "tm");
+        Assert.Equal(1, noTermCode);
+        Assert.Contains("attach needs a terminal, and TERM is not set", noTermErr);
+        // The real thing, on a terminal (which sets TERM): vigil becomes a tmux client of the unit's session, on its window.
+        await using (var attach = VigilProcess.StartOnTerminal(H.Dir.FullName, new Dictionary<string, string?> { ["TERM"] = "xterm-256color" }, "attach", "tm"))
         {
             Assert.True(await Procs.Eventually(() => Tmux(socket, "list-clients", "-F", "#{session_name} #{window_name}").Out.Trim() == "ops tm", Wait),
                 "vigil attach did not become a tmux client on the unit's window");
