@@ -139,7 +139,14 @@ internal sealed class SdNotifyProbe : IRunBoundProbe, IImmediateProbe
 
     public void RunStarted(ProbeTarget target)
     {
-        lock (_gate) (_channelTarget, _channelBucket) = (target, new TokenBucket(target.Time, Limits.Burst, Limits.PerSecond));
+        string[] early;
+        lock (_gate)
+        {
+            (_channelTarget, _channelBucket) = (target, new TokenBucket(target.Time, Limits.Burst, Limits.PerSecond));
+            early = _early is null ? [] : [.. _early];
+            _early = null;
+        }
+        foreach (var state in early) FromChannel(state);
         if (_socket is null) return;
         _reader = new BatchReader(new TokenBucket(target.Time, Limits.Burst, Limits.PerSecond), new NotifySenders(target, _access));
         _receiving = Task.Run(() => ReceiveAsync(_socket, target, _reader, _stop.Token));
@@ -148,6 +155,8 @@ internal sealed class SdNotifyProbe : IRunBoundProbe, IImmediateProbe
     // The run's target and rate limit for messages from its IPC channel (the main process's own: no credentials to check).
     private ProbeTarget? _channelTarget;
     private TokenBucket? _channelBucket;
+    // Channel messages that came before RunStarted (a child that says READY=1 at once), handled when it comes; bounded.
+    private List<string>? _early;
 
     /// <summary>An sd_notify message the main process sent on its IPC channel (any thread; never blocks): handled as a
     /// datagram of it, under the same rate limit (past it, dropped and counted).</summary>
@@ -157,9 +166,15 @@ internal sealed class SdNotifyProbe : IRunBoundProbe, IImmediateProbe
         lock (_gate)
         {
             target = _channelTarget;
-            if (target is null || _channelBucket?.TryTake() != true)
+            if (target is null)
             {
-                if (target is not null) _dropped++;
+                if ((_early ??= []).Count < Limits.Burst) _early.Add(state);
+                else _dropped++;
+                return;
+            }
+            if (_channelBucket?.TryTake() != true)
+            {
+                _dropped++;
                 return;
             }
         }

@@ -13,16 +13,15 @@ namespace Vigil.Supervision;
 // child sends is used.
 public sealed partial class Unit
 {
-    private readonly ChannelMessages _ipcReceiver;
-
-    /// <summary>Reads the child's channel lines on the reactor thread: only <c>{"notify": "…"}</c> is acted on, by the
-    /// current run's sd-notify probe (which rate-limits it as its socket's datagrams).</summary>
-    private sealed class ChannelMessages(Unit unit) : IIpcReceiver
+    /// <summary>Reads one run's channel lines on the reactor thread: only <c>{"notify": "…"}</c> is acted on, by that run's
+    /// sd-notify probe (which rate-limits it as its socket's datagrams). Made per run, bound to the run's probes before
+    /// the spawn, so a child that says READY=1 at once is heard even if its line is read before the unit has recorded
+    /// the spawn (it was lost then on a busy machine), and a late line of an ended run never reaches the next one.</summary>
+    private sealed class ChannelMessages(Health.ProbeRunner probes) : IIpcReceiver
     {
         public void OnMessage(int pid, ReadOnlySpan<byte> line)
         {
-            if (Notification(line) is { } state && Volatile.Read(ref unit._probes) is { } probes && unit.CurrentProcess?.Pid == pid)
-                probes.NotifyFromChannel(state);
+            if (Notification(line) is { } state) probes.NotifyFromChannel(state);
         }
 
         /// <summary>The string of a top-level "notify" key, or null (not JSON, another message, garbage).</summary>

@@ -60,7 +60,6 @@ public sealed partial class Unit
         _origin = time.GetTimestamp();
         IsAttached = attached || spec.Attach is not null;
         SetArgv(spec.Command.IsDefaultOrEmpty ? [] : [.. spec.Command, .. spec.Args]);
-        _ipcReceiver = new ChannelMessages(this);
         Log = OutputLog.Open(new LogIdentity(id, Name), spec.Log, sink, owner.LogFiles, time, new LogObserver(this));
         _snapshot = BuildSnapshot();
         _ = Task.Run(Loop);
@@ -407,7 +406,7 @@ public sealed partial class Unit
             Receiver = output,
             Scope = scope,
             Ipc = failure is null && CommandResolver.UsesIpc(Spec, argv!),
-            IpcReceiver = _ipcReceiver,
+            IpcReceiver = Volatile.Read(ref _probes) is { } runProbes ? new ChannelMessages(runProbes) : null,
         });
         if (result.Failure is { } f)
         {

@@ -201,4 +201,52 @@ public sealed class ClientTests : IDisposable
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/other/cops")).StatusCode);
         await ShutdownAsync(vigil, pid);
     }
+
+    [Theory]
+    [InlineData("node")]
+    [InlineData("dotnet")]
+    public async Task Vigils_cops_probe_passes_on_the_client_responder_and_kills_a_frozen_app_by_the_pid_it_reported(string lang)
+    {
+        // COPS end to end: the client library answers Vigil's own kind: cops probe. Frozen (SIGSTOP), the app stops
+        // answering; the probe's kill action kills it by the PID it last reported, and the restart answers again.
+        int port = Ports.Free();
+        var (vigil, pid) = await RunAsync($$"""
+              - name: app
+                {{ClientApp.Command(lang, ipc: true, "--cops-http-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture))}}
+                stop: { timeout: 5s }
+                restart: { schedule: [100ms] }
+                health:
+                  - { kind: cops, http: "http://127.0.0.1:{{port}}/site", period: 300ms, timeout: 1s, failureThreshold: 2, action: kill }
+            """);
+        await using var _ = vigil;
+        Assert.True(await Procs.Eventually(() => CopsPassing(pid), Wait), $"the cops probe never passed on pid {pid}");
+
+        Assert.Equal(0, Vigil.Launching.Native.kill(pid, Vigil.Launching.Signals.SIGSTOP));
+        var hung = await vigil.WaitLine(l => l.Contains($" app#{pid} unhealthy: "), "the cops probe's unhealthy event", Wait);
+        Assert.Contains("Process app is hung or dead", hung);
+        Assert.Contains($"last reported pid {pid}", hung);
+        await vigil.WaitLine(l => l.Contains($" app#{pid} ") && l.Contains("killed by SIGKILL"), "the kill by the reported pid", Wait);
+        var again = await vigil.WaitLine(l => l.StartsWith("app | up ") && l != $"app | up {pid}", "the restarted app's up line", Wait);
+        int next = int.Parse(again["app | up ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(await Procs.Eventually(() => CopsPassing(next), Wait), $"the cops probe never passed on the restarted pid {next}");
+        await ShutdownAsync(vigil, next);
+
+        // vigil status: the unit runs as pidNow and its cops probe's last check passed.
+        async Task<bool> CopsPassing(int pidNow)
+        {
+            var (code, output, _) = await VigilCli("status", "app", "--json");
+            if (code != 0) return false;
+            using var doc = JsonDocument.Parse(output);
+            var unit = doc.RootElement[0];
+            return unit.GetProperty("pid").ValueKind == JsonValueKind.Number && unit.GetProperty("pid").GetInt32() == pidNow
+                && unit.GetProperty("probes").EnumerateArray().Any(p => p.GetProperty("kind").GetString() == "cops" && p.GetProperty("result").GetString() == "ok");
+        }
+    }
+
+    private async Task<(int Code, string Out, string Err)> VigilCli(params string[] args)
+    {
+        await using var p = VigilProcess.StartWith(_dir.FullName, new Dictionary<string, string?>(), args);
+        int code = await p.WaitExit(Wait);
+        return (code, string.Join('\n', p.Out), string.Join('\n', p.Err));
+    }
 }

@@ -21,19 +21,28 @@ public sealed class ExitFromKernelTests
     [Fact]
     public async Task A_zombie_whose_parent_never_reaps_it_gives_its_status_from_proc()
     {
-        // The shell execs sleep, which never waits: the child stays a zombie after "exit 7".
-        var (shell, child) = StartWithChild("sh -c 'exit 7' & echo $!; exec sleep 300");
+        // The shell execs sleep, which never waits: the child stays a zombie after "exit 7". It exits only once the
+        // shell is sleep (a shell still there may reap it).
+        var go = Path.Combine(Path.GetTempPath(), $"vigil-zombie-{Guid.NewGuid():N}");
+        var (shell, child) = StartWithChild($"sh -c 'while [ ! -e {go} ]; do sleep 0.01; done; exit 7' & echo $!; exec sleep 300");
         try
         {
             Assert.True(ProcFs.TryReadStat(child, out var st));
             var identity = new ProcessIdentity(child, st.StartTime);
+            Assert.True(await Procs.Eventually(() => File.Exists($"/proc/{shell.Id}/comm") && File.ReadAllText($"/proc/{shell.Id}/comm").Trim() == "sleep"), "the shell did not exec sleep");
+            File.WriteAllText(go, "");
             Assert.True(await Procs.Eventually(() => ProcFs.TryReadStat(child, out var z) && z.State == OsState.Zombie), "the child did not become a zombie");
             Assert.Equal(7 << 8, ExitFromKernel.ZombieWaitStatus(identity));
             Assert.Equal(ExitStatus.Exited(7), ExitFromKernel.Read(identity, -1));
             // Another process under the same PID (a start time that differs) is not read as ours.
             Assert.Null(ExitFromKernel.ZombieWaitStatus(identity with { StartTime = identity.StartTime + 1 }));
         }
-        finally { shell.Kill(); await shell.WaitForExitAsync(); }
+        finally
+        {
+            File.Delete(go);
+            shell.Kill();
+            await shell.WaitForExitAsync();
+        }
     }
 
     [Fact]

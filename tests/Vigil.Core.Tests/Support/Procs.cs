@@ -39,6 +39,18 @@ public static class Procs
         return condition();
     }
 
+    /// <summary>Polls an asynchronous condition (a CLI call) until it holds; returns false on timeout.</summary>
+    public static async Task<bool> Eventually(Func<Task<bool>> condition, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        while (DateTime.UtcNow < deadline)
+        {
+            if (await condition()) return true;
+            await Task.Delay(TimeSpan.FromMilliseconds(100), TimeProvider.System); // polling interval of a bounded wait
+        }
+        return await condition();
+    }
+
     /// <summary>Live processes anywhere on the machine (reparented to PID 1 or not) whose environment carries a
     /// VIGIL_SCOPE starting with <paramref name="prefix"/> (a supervisor's instance, or one run's scope).</summary>
     public static List<int> WithScope(string prefix) =>
