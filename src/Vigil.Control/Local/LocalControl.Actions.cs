@@ -187,10 +187,19 @@ public sealed partial class LocalControl
 
     public Task<SaveResult> SaveAsync(CancellationToken cancel = default)
     {
-        // An attached unit has no command to run: a config cannot start it again.
-        var specs = Supervisor.Units.Where(u => !u.IsAttached).Select(u => u.Spec).ToList();
+        // A unit attached through the API (a PID, no attach: spec) has nothing a config could find it by; an external unit
+        // of the config (attach: pid, pidfile or systemd) is written with it. Units of the templates folder stay there:
+        // the config names the folder, as the one it was started with did.
+        var folder = Supervisor.TemplatesFolder;
+        var fromTemplates = folder is not null && Directory.Exists(folder)
+            ? Supervisor.GetAllTemplates().Select(t => t.Name).ToHashSet(StringComparer.Ordinal)
+            : [];
+        var specs = Supervisor.Units
+            .Where(u => (!u.IsAttached || u.Spec.Attach is not null) && !fromTemplates.Contains(u.Name))
+            .Select(u => u.Spec).ToList();
         return Task.FromResult(new SaveResult { Yaml = ConfigWriter.ToYaml(_host.Instance, specs, _host.Sections, extensions: _host.Extensions,
-            history: _host.History?.Settings ?? _host.HistorySettings, hooks: _host.Hooks?.Invoke()), ConfigPath = _host.ConfigPath, Units = specs.Count });
+            history: _host.History?.Settings ?? _host.HistorySettings, hooks: _host.Hooks?.Invoke(), templatesFolder: folder),
+            ConfigPath = _host.ConfigPath, Units = specs.Count + fromTemplates.Count });
     }
 
     public Task<ReloadResult> ReloadAsync(bool dryRun = false, CancellationToken cancel = default) =>

@@ -13,19 +13,21 @@ public static class ConfigWriter
     /// extension <paramref name="sections"/> (such as <c>tether:</c>) that are not at their defaults. Keys at their
     /// defaults are left out; paths are absolute.
     /// </summary>
+    /// <param name="templatesFolder">Written as <c>templates:</c>; the units defined by its templates are left out of
+    /// <paramref name="specs"/> by the caller (then <paramref name="specs"/> may be empty).</param>
     /// <param name="extensions">Writes the probes of extension kinds (<c>kind: tether</c>); without it such a probe is refused.</param>
     /// <exception cref="ArgumentException">No units, an invalid instance name or spec, or a spec holding what a config
     /// cannot say (a library probe); the message names each unit and key.</exception>
     public static string ToYaml(string name, IReadOnlyList<ProcessSpec> specs, ConfigSections? sections = null,
         Supervision.StatusEvents statusEvents = Supervision.StatusEvents.Significant, ConfigExtensions? extensions = null,
-        Telemetry.History.HistorySettings? history = null, HookSet? hooks = null)
+        Telemetry.History.HistorySettings? history = null, HookSet? hooks = null, string? templatesFolder = null)
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(specs);
         var problems = new List<string>();
         if (!ConfigLoader.IsInstanceName(name))
             problems.Add($"name: expected 1 to 64 letters, digits, '-', '_' or '.' (not starting with '.'), got {YScalar.Show(name)}");
-        if (specs.Count == 0) problems.Add("processes: no processes to write (a config needs at least one)");
+        if (specs.Count == 0 && templatesFolder is null) problems.Add("processes: no processes to write (a config needs at least one)");
         var processes = new List<CNode>(specs.Count);
         for (int i = 0; i < specs.Count; i++)
         {
@@ -40,7 +42,10 @@ public static class ConfigWriter
         }
         if (problems.Count > 0) throw new ArgumentException("cannot write the config: " + string.Join("; ", problems), nameof(specs));
 
-        var top = new List<KeyValuePair<string, CNode>> { new("name", new CText(name)), new("processes", new CList(processes, Flow: false)) };
+        var top = new List<KeyValuePair<string, CNode>> { new("name", new CText(name)) };
+        // The templates stay in their folder (read again at start and reload), not copied into processes:.
+        if (templatesFolder is not null) top.Add(new("templates", new CText(Path.GetFullPath(templatesFolder))));
+        if (processes.Count > 0) top.Add(new("processes", new CList(processes, Flow: false)));
         foreach (var (section, value) in sections?.All ?? [])
             if (ConfigNodes.Section(section, value, Environment.CurrentDirectory) is { } node) top.Add(new(section.Name, node));
         if (statusEvents == Supervision.StatusEvents.All)

@@ -117,6 +117,9 @@ public sealed record ProcessSpec
             // Vigil kills its tmux server when it exits; a window that should outlive it would go with it.
             if (Detach) errors.Add(new("tmux", "cannot be combined with detach: true (Vigil's tmux server ends with Vigil)"));
             if (Ipc == true) errors.Add(new("ipc", "cannot be combined with tmux (tmux starts the process and passes it no channel)"));
+            // The window takes the unit's name, and tmux reads '.' and ':' in a target as pane and window separators.
+            if (Name is { } n && n.IndexOfAny(['.', ':']) >= 0)
+                errors.Add(new("name", $"a unit in tmux names its window, and a tmux window's name cannot hold '.' or ':' (got '{n}')"));
         }
         return errors;
     }

@@ -36,4 +36,12 @@ public sealed class FeatureCombinationTests
         Assert.False(CommandResolver.UsesIpc(script with { Tmux = new TmuxSpec("s") }, ["node", "app.js"]));
         Assert.False(CommandResolver.UsesIpc(script with { Ipc = false }, ["node", "app.js"]));
     }
+
+    [Fact]
+    public void A_unit_in_tmux_may_not_have_a_dot_or_colon_in_its_name()
+    {
+        Assert.Contains(Errors("processes:\n  - { name: web.1, command: [sleep, '1'], tmux: ops }\n"),
+            e => e.Contains("processes[0].name: a unit in tmux names its window, and a tmux window's name cannot hold '.' or ':' (got 'web.1')"));
+        Assert.Contains(Errors("processes:\n  - { name: 'a:b', command: [sleep, '1'], tmux: ops }\n"), e => e.Contains("(got 'a:b')"));
+    }
 }

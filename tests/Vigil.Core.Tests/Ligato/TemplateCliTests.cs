@@ -66,6 +66,36 @@ public sealed class TemplateCliTests : HarnessTests
     }
 
     [Fact]
+    public async Task Save_keeps_the_templates_folder_and_external_units_and_the_saved_config_runs_the_same_units()
+    {
+        Templates();
+        using var outside = OutsideProcess.Start("marker", "up", "hang", H.Token);
+        await outside.Marker("up");
+        H.Write("legacy.pid", $"{outside.Pid}\n");
+        H.Write("vigil.yaml", $$"""
+            templates: ./templates
+            processes:
+              - { name: p, command: [sleep, "{{H.Token}}"] }
+              - { name: legacy, attach: { pidfile: legacy.pid } }
+            """);
+        H.Start("run");
+        await H.LsUntil(u => u.GetArrayLength() == 5 && State(u, "a") == "running" && State(u, "legacy") == "running", "a and legacy running");
+
+        var (code, yaml, err) = await H.Cli("save", "-");
+        Assert.True(code == 0, err);
+        Assert.Contains($"templates: {H.Path("templates")}", yaml, StringComparison.Ordinal);
+        // The template units are not copied into processes: (they would be defined twice on the next start).
+        foreach (var template in new[] { "a", "b", "c" }) Assert.DoesNotContain($"name: {template}\n", yaml, StringComparison.Ordinal);
+        Assert.Contains($"pidfile: {H.Path("legacy.pid")}", yaml, StringComparison.Ordinal);
+
+        // Read back: the same five units, b still waiting for vigil start, legacy still external.
+        var saved = ConfigLoader.Parse(yaml, "saved.yaml", H.Dir.FullName, TestExtensions.Vigil);
+        Assert.Equal(["p", "legacy", "a", "b", "c"], saved.Units.Select(u => u.Name));
+        Assert.False(saved.Units.Single(u => u.Name == "b").Autostart);
+        Assert.Equal(H.Path("legacy.pid"), saved.Units.Single(u => u.Name == "legacy").Attach?.PidFile);
+    }
+
+    [Fact]
     public async Task Out_writer_copies_the_stdout_lines_to_vigils_stdout_as_they_are_and_err_stays_in_the_log()
     {
         Directory.CreateDirectory(H.Path("t"));
