@@ -24,7 +24,9 @@ public sealed class ExitFromKernelTests
         // The shell execs sleep, which never waits: the child stays a zombie after "exit 7". It exits only once the
         // shell is sleep (a shell still there may reap it).
         var go = Path.Combine(Path.GetTempPath(), $"vigil-zombie-{Guid.NewGuid():N}");
-        var (shell, child) = StartWithChild($"sh -c 'while [ ! -e {go} ]; do sleep 0.01; done; exit 7' & echo $!; exec sleep 300");
+        // setsid: in a session of its own, so once its parent is killed the test host's orphan reaper (which spares its
+        // own session, where System.Diagnostics.Process's children are) or init reaps it: no zombie outlives the test.
+        var (shell, child) = StartWithChild($"setsid sh -c 'while [ ! -e {go} ]; do sleep 0.01; done; exit 7' & echo $!; exec sleep 300");
         try
         {
             Assert.True(ProcFs.TryReadStat(child, out var st));
@@ -43,6 +45,7 @@ public sealed class ExitFromKernelTests
             shell.Kill();
             await shell.WaitForExitAsync();
         }
+        Assert.True(await Procs.Eventually(() => !File.Exists($"/proc/{child}/stat"), TimeSpan.FromSeconds(10)), $"the zombie {child} was never reaped");
     }
 
     [Fact]
