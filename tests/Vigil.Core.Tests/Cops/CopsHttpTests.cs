@@ -85,8 +85,7 @@ public sealed class CopsHttpTests
         var file = Path.Combine(Path.GetTempPath(), $"vigil-cops-responder-{Guid.NewGuid():N}.py");
         File.WriteAllText(file, script);
         int port = Ports.Free();
-        using var python = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("python3", [file, port.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false, RedirectStandardError = true })!;
-        var stderr = python.StandardError.ReadToEndAsync();
+        using var python = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("python3", [file, port.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
         try
         {
             await using var cops = new CopsProbes(TetherSettings.Default.Broker);
@@ -96,14 +95,9 @@ public sealed class CopsHttpTests
             {
                 Period = TimeSpan.FromMilliseconds(200), Timeout = TimeSpan.FromMilliseconds(800), FailureThreshold = 2, Action = ProbeAction.Kill,
             };
-            // Attached once it listens: python (through a pyenv shim here) can take over a second to start on a busy
-            // machine, and two failed checks before it serves would kill it as hung.
-            Assert.True(await Procs.Eventually(() => Listening(port), Wait), "the python responder never listened");
             var unit = sup.Attach("site", python.Id, new ProcessSpec { Health = [probe] });
-            bool passed = await Procs.Eventually(() => unit.Snapshot.Gauges.TryGetValue("cops_pid", out var p) && (int)p == python.Id, Wait);
-            var why = passed ? "" : python.HasExited ? await stderr : "(still running)";
-            Assert.True(passed, $"the probe never passed on the python responder (pid {python.Id}): probes "
-                + string.Join(",", unit.ProbeStatuses.Select(p => $"{p.Result} {p.Detail}")) + $"; state {unit.State}; python's stderr: {why}");
+            Assert.True(await Procs.Eventually(() => unit.Snapshot.Gauges.TryGetValue("cops_pid", out var p) && (int)p == python.Id, Wait),
+                "the probe never passed on the python responder: " + string.Join(",", unit.ProbeStatuses.Select(p => p.Detail)));
             Assert.Equal(0, Vigil.Launching.Native.kill(python.Id, Vigil.Launching.Signals.SIGSTOP));
             var unhealthy = await rec.Event<Unhealthy>(timeout: Wait);
             Assert.Contains($"last reported pid {python.Id}", unhealthy.Why);
@@ -115,13 +109,6 @@ public sealed class CopsHttpTests
             if (!python.HasExited) python.Kill();
             File.Delete(file);
         }
-    }
-
-    private static bool Listening(int port)
-    {
-        using var s = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-        try { s.Connect(System.Net.IPAddress.Loopback, port); return true; }
-        catch (System.Net.Sockets.SocketException) { return false; }
     }
 
     [Fact]
