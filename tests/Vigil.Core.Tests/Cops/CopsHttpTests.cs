@@ -73,45 +73,6 @@ public sealed class CopsHttpTests
     }
 
     [Fact]
-    public async Task The_READMEs_python_responder_passes_the_probe_and_a_frozen_one_is_killed_by_its_pid()
-    {
-        // The documentation's own responder, taken from the README as it is printed there.
-        var readme = File.ReadAllText(Path.Combine(ClientApp.Repo, "README.md"));
-        int start = readme.IndexOf("```python\n# A COPS responder", StringComparison.Ordinal);
-        Assert.True(start >= 0, "the README has no COPS responder in Python");
-        start = readme.IndexOf('\n', start) + 1;
-        var script = readme[start..readme.IndexOf("```", start, StringComparison.Ordinal)];
-        Assert.True(script.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length <= 22, "the responder is meant to be about 20 lines");
-        var file = Path.Combine(Path.GetTempPath(), $"vigil-cops-responder-{Guid.NewGuid():N}.py");
-        File.WriteAllText(file, script);
-        int port = Ports.Free();
-        using var python = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("python3", [file, port.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
-        try
-        {
-            await using var cops = new CopsProbes(TetherSettings.Default.Broker);
-            await using var sup = new Supervisor(new SupervisorOptions { ProbeProviders = [cops] });
-            using var rec = new Recorder(sup);
-            var probe = new ProbeSpec(new CopsCheck { HttpUrl = $"http://127.0.0.1:{port}/site" })
-            {
-                Period = TimeSpan.FromMilliseconds(200), Timeout = TimeSpan.FromMilliseconds(800), FailureThreshold = 2, Action = ProbeAction.Kill,
-            };
-            var unit = sup.Attach("site", python.Id, new ProcessSpec { Health = [probe] });
-            Assert.True(await Procs.Eventually(() => unit.Snapshot.Gauges.TryGetValue("cops_pid", out var p) && (int)p == python.Id, Wait),
-                "the probe never passed on the python responder: " + string.Join(",", unit.ProbeStatuses.Select(p => p.Detail)));
-            Assert.Equal(0, Vigil.Launching.Native.kill(python.Id, Vigil.Launching.Signals.SIGSTOP));
-            var unhealthy = await rec.Event<Unhealthy>(timeout: Wait);
-            Assert.Contains($"last reported pid {python.Id}", unhealthy.Why);
-            Assert.True(await python.WaitForExitAsync(new CancellationTokenSource(Wait).Token).ContinueWith(t => t.IsCompletedSuccessfully));
-            Assert.Equal(128 + Vigil.Launching.Signals.SIGKILL, python.ExitCode);
-        }
-        finally
-        {
-            if (!python.HasExited) python.Kill();
-            File.Delete(file);
-        }
-    }
-
-    [Fact]
     public void A_reply_is_read_in_both_number_forms_and_refused_when_it_is_not_one()
     {
         static CopsReply? Of(string json) => CopsReply.Parse(System.Text.Encoding.UTF8.GetBytes(json), out _);
