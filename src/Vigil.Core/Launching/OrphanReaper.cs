@@ -22,9 +22,13 @@ public sealed class OrphanReaper
     /// child between its spawn and its tracking.</summary>
     internal readonly object SpawnLock = new();
     private readonly HashSet<int> Tracked = [];
-    private readonly HashSet<int> Sessions = [];
-    private readonly HashSet<int> KnownDescendants = [];
-    private readonly HashSet<int> Spared = [];
+    // The three sets below forget entries that a full sweep no longer finds in /proc. The scan runs without the lock,
+    // so an entry added while it ran (a process attached and spared a moment after the scan listed /proc) would look
+    // gone: each entry remembers the scan epoch it was added in, and only those added before the scan began are pruned.
+    private readonly EpochSet Sessions = new();
+    private readonly EpochSet KnownDescendants = new();
+    private readonly EpochSet Spared = new();
+    private long _epoch;
     private volatile ILogger _log;
     private volatile bool _reapAll;
     private volatile int _spareSession; // 0: none; else a zombie child in this session is left to its owner
@@ -78,7 +82,7 @@ public sealed class OrphanReaper
     internal void Track(int pid) // caller holds SpawnLock
     {
         Tracked.Add(pid);
-        Sessions.Add(pid); // spawned with POSIX_SPAWN_SETSID: the child's PID is its session id
+        Sessions.Add(pid, Volatile.Read(ref _epoch)); // spawned with POSIX_SPAWN_SETSID: the child's PID is its session id
     }
 
     /// <summary>True for a child spawned by Vigil (its pidfd owner reaps it). Caller holds <see cref="SpawnLock"/>.</summary>
@@ -87,15 +91,17 @@ public sealed class OrphanReaper
     /// <summary>Marks processes found in a unit's tree as ours to reap should they become orphaned zombies.</summary>
     internal void Claim(IEnumerable<int> pids)
     {
-        lock (SpawnLock) foreach (var p in pids) KnownDescendants.Add(p);
+        lock (SpawnLock) foreach (var p in pids) KnownDescendants.Add(p, Volatile.Read(ref _epoch));
     }
 
-    /// <summary>An attached process that is the host's own child, started by other means (System.Diagnostics.Process):
-    /// never reaped here, even once a tree stop has claimed it, so its starter keeps its exit status (the runtime aborts
-    /// the process when a child it started has been reaped behind its back).</summary>
-    internal void Spare(int pid)
+    /// <summary>A child the program started by other means (System.Diagnostics.Process), for instance in a session of
+    /// its own (through <c>setsid</c>), where a reaper set up by <see cref="ProcessHost.ForProgramUsingProcess"/> would
+    /// take it for an orphan: never reaped here, even once a tree stop has claimed it, so its starter keeps its exit
+    /// status (the runtime aborts the process when a child it started has been reaped behind its back). Attaching a
+    /// unit to the program's own child spares it too. Forgotten once the process is gone.</summary>
+    public void Spare(int pid)
     {
-        lock (SpawnLock) Spared.Add(pid);
+        lock (SpawnLock) Spared.Add(pid, Volatile.Read(ref _epoch));
     }
 
     // No sweep here: a spawned child's exit is reaped by its pidfd owner, and orphans raise their own SIGCHLD.
@@ -133,6 +139,18 @@ public sealed class OrphanReaper
         }
     }
 
+    /// <summary>Tests: runs between a sweep's scan of /proc and its decisions.</summary>
+    internal Action? AfterScan { get; set; }
+
+    /// <summary>Tests: the next sweep scans the whole of /proc (and prunes).</summary>
+    internal void FullSweepNext() => Interlocked.Exchange(ref _lastFullSweep, 0);
+
+    /// <summary>Tests: whether <paramref name="pid"/> is spared.</summary>
+    internal bool IsSpared(int pid)
+    {
+        lock (SpawnLock) return Spared.Contains(pid);
+    }
+
     /// <summary>Reaps every zombie child of Vigil that no pidfd owner is responsible for. Returns how many.</summary>
     public unsafe int Sweep()
     {
@@ -143,6 +161,7 @@ public sealed class OrphanReaper
         // Usually only Vigil's own children are read (/proc/self/task/*/children): a sweep runs on every SIGCHLD
         // (at most 10 a second), and exec probes raise one per check. Every 10 s, or without that file, the whole of
         // /proc, which also prunes the session and descendant sets.
+        long epoch = Interlocked.Increment(ref _epoch); // before the scan: what is added from here on is not pruned by it
         var children = ProcFs.ChildrenOfSelf();
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
         bool full = children is null || System.Diagnostics.Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastFullSweep), now) >= FullSweepInterval;
@@ -157,6 +176,7 @@ public sealed class OrphanReaper
             all = new List<ProcStat>(children!.Count);
             foreach (var pid in children) if (ProcFs.TryReadStat(pid, out var st)) all.Add(st);
         }
+        AfterScan?.Invoke();
         lock (SpawnLock)
         {
             var liveSessions = new HashSet<int>();
@@ -174,12 +194,30 @@ public sealed class OrphanReaper
             // Forget sessions and descendants that no longer exist, so the sets stay as small as the live tree.
             if (full)
             {
-                Sessions.RemoveWhere(s => !liveSessions.Contains(s) && !Tracked.Contains(s));
-                KnownDescendants.RemoveWhere(p => !livePids.Contains(p));
-                Spared.RemoveWhere(p => !livePids.Contains(p));
+                Sessions.PruneBefore(epoch, s => liveSessions.Contains(s) || Tracked.Contains(s));
+                KnownDescendants.PruneBefore(epoch, livePids.Contains);
+                Spared.PruneBefore(epoch, livePids.Contains);
             }
         }
         Interlocked.Add(ref _reaped, n);
         return n;
+    }
+
+    /// <summary>PIDs (or session ids), each with the scan epoch it was added in.</summary>
+    private sealed class EpochSet
+    {
+        private readonly Dictionary<int, long> _added = [];
+
+        public void Add(int id, long epoch) => _added[id] = epoch;
+        public bool Contains(int id) => _added.ContainsKey(id);
+
+        /// <summary>Forgets the ids added before scan <paramref name="epoch"/> began that it found gone.</summary>
+        public void PruneBefore(long epoch, Func<int, bool> stillThere)
+        {
+            List<int>? gone = null;
+            foreach (var (id, added) in _added)
+                if (added < epoch && !stillThere(id)) (gone ??= []).Add(id);
+            if (gone is not null) foreach (var id in gone) _added.Remove(id);
+        }
     }
 }

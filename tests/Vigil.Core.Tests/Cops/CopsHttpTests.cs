@@ -73,6 +73,57 @@ public sealed class CopsHttpTests
     }
 
     [Fact]
+    public async Task The_READMEs_python_responder_passes_the_probe_and_a_frozen_one_is_killed_by_its_pid()
+    {
+        // The documentation's own responder, taken from the README as it is printed there.
+        var readme = File.ReadAllText(Path.Combine(ClientApp.Repo, "README.md"));
+        int start = readme.IndexOf("```python\n# A COPS responder", StringComparison.Ordinal);
+        Assert.True(start >= 0, "the README has no COPS responder in Python");
+        start = readme.IndexOf('\n', start) + 1;
+        var script = readme[start..readme.IndexOf("```", start, StringComparison.Ordinal)];
+        Assert.True(script.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length <= 22, "the responder is meant to be about 20 lines");
+        var file = Path.Combine(Path.GetTempPath(), $"vigil-cops-responder-{Guid.NewGuid():N}.py");
+        File.WriteAllText(file, script);
+        int port = Ports.Free();
+        // In a session of its own, as an outside service manager starts it (and spared by the test host's reaper).
+        using var python = OutsideProcess.Program("python3", file, port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        try
+        {
+            await using var cops = new CopsProbes(TetherSettings.Default.Broker);
+            await using var sup = new Supervisor(new SupervisorOptions { ProbeProviders = [cops] });
+            using var rec = new Recorder(sup);
+            var probe = new ProbeSpec(new CopsCheck { HttpUrl = $"http://127.0.0.1:{port}/site" })
+            {
+                Period = TimeSpan.FromMilliseconds(200), Timeout = TimeSpan.FromMilliseconds(800), FailureThreshold = 2, Action = ProbeAction.Kill,
+            };
+            // Attached once it listens: python (through a pyenv shim here) can take over a second to start on a busy
+            // machine, and two failed checks before it serves would kill it as hung.
+            Assert.True(await Procs.Eventually(() => Listening(port) || python.Process.HasExited, Wait), "the python responder never listened");
+            if (python.Process.HasExited) Assert.Fail($"python exited: {await python.Errors}");
+            var unit = sup.Attach("site", python.Pid, new ProcessSpec { Health = [probe] });
+            bool passed = await Procs.Eventually(() => unit.Snapshot.Gauges.TryGetValue("cops_pid", out var p) && (int)p == python.Pid, Wait);
+            var why = passed ? "" : python.Process.HasExited ? await python.Errors : "(still running)";
+            Assert.True(passed, $"the probe never passed on the python responder (pid {python.Pid}): probes "
+                + string.Join(",", unit.ProbeStatuses.Select(p => $"{p.Result} {p.Detail}")) + $"; state {unit.State}; python's stderr: {why}");
+            Assert.Equal(0, Vigil.Launching.Native.kill(python.Pid, Vigil.Launching.Signals.SIGSTOP));
+            var unhealthy = await rec.Event<Unhealthy>(timeout: Wait);
+            Assert.Contains($"last reported pid {python.Pid}", unhealthy.Why);
+            Assert.Equal(128 + Vigil.Launching.Signals.SIGKILL, await python.Exited(Wait));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    private static bool Listening(int port)
+    {
+        using var s = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        try { s.Connect(System.Net.IPAddress.Loopback, port); return true; }
+        catch (System.Net.Sockets.SocketException) { return false; }
+    }
+
+    [Fact]
     public void A_reply_is_read_in_both_number_forms_and_refused_when_it_is_not_one()
     {
         static CopsReply? Of(string json) => CopsReply.Parse(System.Text.Encoding.UTF8.GetBytes(json), out _);

@@ -1,11 +1,14 @@
 using System.Diagnostics;
+using Vigil.Launching;
 
 namespace Vigil.Tests.Support;
 
 /// <summary>
 /// A fixture process started by the test itself, outside any supervisor, in a session of its own (through
 /// <c>setsid</c>, as a service manager would): what an external unit watches. Its output is read line by line;
-/// disposing kills it if it still runs, and the runtime reaps it.
+/// disposing kills it if it still runs, and the runtime reaps it. It is spared by the test host's orphan reaper, which
+/// would otherwise take a zombie outside the host's session for an orphan and reap it behind Process's back (the
+/// runtime then aborts the host).
 /// </summary>
 public sealed class OutsideProcess : IDisposable
 {
@@ -18,6 +21,7 @@ public sealed class OutsideProcess : IDisposable
         _p = p;
         p.OutputDataReceived += (_, e) => { if (e.Data is { } d) { lock (_lines) _lines.Add(d); _changed.Release(); } };
         p.BeginOutputReadLine();
+        Errors = p.StartInfo.RedirectStandardError ? p.StandardError.ReadToEndAsync() : Task.FromResult("");
     }
 
     /// <summary>Starts <c>setsid vigil-fixture STEPS…</c> (setsid execs in place: the PID is the fixture's).</summary>
@@ -28,8 +32,22 @@ public sealed class OutsideProcess : IDisposable
     {
         var psi = new ProcessStartInfo("setsid", [Fixture.Path, .. steps]) { RedirectStandardOutput = true, UseShellExecute = false };
         if (port is { } p) psi.Environment["VIGIL_FIXTURE_PORT"] = p.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return new OutsideProcess(Process.Start(psi)!);
+        return Started(psi);
     }
+
+    /// <summary>Starts <c>setsid PROGRAM ARGS…</c>, any program; its standard error is kept for <see cref="Errors"/>.</summary>
+    public static OutsideProcess Program(string program, params string[] args)
+        => Started(new ProcessStartInfo("setsid", [program, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false });
+
+    private static OutsideProcess Started(ProcessStartInfo psi)
+    {
+        var p = Process.Start(psi)!;
+        ProcessHost.Default.Reaper.Spare(p.Id);
+        return new OutsideProcess(p);
+    }
+
+    /// <summary>What a <see cref="Program"/> wrote to standard error, once it has exited.</summary>
+    public Task<string> Errors { get; }
 
     public int Pid => _p.Id;
     public Process Process => _p;
